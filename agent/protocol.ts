@@ -1,0 +1,116 @@
+/**
+ * The wire contract between the host (pool/) and the agent inside each container.
+ *
+ * This module is the one source of truth: the agent's routes validate against these schemas,
+ * and pool/ imports only the types (`import type`), so the two sides cannot drift apart.
+ */
+
+/** How a job ended. Anything but `ok` sets `isError`. */
+export type RunStatus = 'ok' | 'error' | 'timeout' | 'memory';
+
+/** An uncaught Python exception, or a reason the program could not report a result. */
+export interface PythonError {
+  /** The exception's class name, e.g. `ZeroDivisionError`; `ResultError` when `result` could not be serialised. */
+  readonly type: string;
+  readonly message: string;
+  /** The formatted traceback, limited to the job's own frames; empty when there is none. */
+  readonly traceback: string;
+}
+
+/** What the host sends: one job, for the one run a container ever does. */
+export interface AgentRunRequest {
+  readonly code: string;
+  /** The job's `data`, already serialised by the host: the agent passes it on unparsed. */
+  readonly dataJson: string;
+  readonly stdin: string;
+  readonly timeoutMs: number;
+  readonly maxOutputBytes: number;
+}
+
+/** What the agent answers for a job; the host parses `resultJson` and adds `isError`. */
+export interface AgentRunResponse {
+  readonly status: RunStatus;
+  readonly stdout: string;
+  readonly stderr: string;
+  /** `result` as the runner serialised it, passed on unparsed; the host parses it. */
+  readonly resultJson: string;
+  readonly exitCode: number | null;
+  readonly signal: string | null;
+  readonly timedOut: boolean;
+  readonly memoryExceeded: boolean;
+  readonly outputTruncated: boolean;
+  readonly error: PythonError | null;
+  readonly durationMs: number;
+}
+
+/** The body of every non-2xx answer, in fastify's shape. */
+export interface AgentErrorBody {
+  readonly statusCode: number;
+  readonly code: string;
+  readonly error: string;
+  readonly message: string;
+}
+
+/** The file name of the agent's socket inside the directory the host bind-mounts. */
+export const AGENT_SOCKET_NAME = 'agent.sock';
+/** Written by an agent that cannot start, so the host can say why (the container keeps no logs). */
+export const AGENT_ERROR_FILE_NAME = 'agent.error';
+/** Where that directory is mounted inside the container; its parent is 0700 root, out of the program's reach. */
+export const AGENT_IO_DIR = '/run/warmbox/io';
+
+export const runRequestSchema = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['code', 'dataJson', 'stdin', 'timeoutMs', 'maxOutputBytes'],
+  properties: {
+    code: { type: 'string' },
+    dataJson: { type: 'string' },
+    stdin: { type: 'string' },
+    timeoutMs: { type: 'integer', minimum: 1 },
+    maxOutputBytes: { type: 'integer', minimum: 0 },
+  },
+} as const;
+
+const pythonErrorSchema = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['type', 'message', 'traceback'],
+  properties: {
+    type: { type: 'string' },
+    message: { type: 'string' },
+    traceback: { type: 'string' },
+  },
+} as const;
+
+export const runResponseSchema = {
+  type: 'object',
+  additionalProperties: false,
+  required: [
+    'status', 'stdout', 'stderr', 'resultJson', 'exitCode', 'signal', 'timedOut',
+    'memoryExceeded', 'outputTruncated', 'error', 'durationMs',
+  ],
+  properties: {
+    status: { type: 'string', enum: ['ok', 'error', 'timeout', 'memory'] },
+    stdout: { type: 'string' },
+    stderr: { type: 'string' },
+    resultJson: { type: 'string' },
+    exitCode: { type: ['integer', 'null'] },
+    signal: { type: ['string', 'null'] },
+    timedOut: { type: 'boolean' },
+    memoryExceeded: { type: 'boolean' },
+    outputTruncated: { type: 'boolean' },
+    error: { anyOf: [{ type: 'null' }, pythonErrorSchema] },
+    durationMs: { type: 'number' },
+  },
+} as const;
+
+export const errorBodySchema = {
+  type: 'object',
+  required: ['statusCode', 'code', 'error', 'message'],
+  properties: {
+    statusCode: { type: 'integer' },
+    code: { type: 'string' },
+    error: { type: 'string' },
+    message: { type: 'string' },
+  },
+} as const;

@@ -1,0 +1,242 @@
+import { once } from 'node:events';
+import { finished } from 'node:stream/promises';
+import type { Readable, Writable } from 'node:stream';
+import { PythonShell } from 'python-shell';
+import { CappedOutput } from './capped-output.js';
+import { killProcessesOf, killProcessGroup } from './kill-processes.js';
+import { readOomKillCount } from './oom-kills.js';
+import type { AgentRunRequest, AgentRunResponse, PythonError, RunStatus } from './protocol.js';
+
+export interface PythonRunnerOptions {
+  readonly pythonPath: string;
+  /** image/runner.py */
+  readonly runnerPath: string;
+  /** The working directory of the program. */
+  readonly cwd: string;
+  /**
+   * The program's own uid and gid, used by nothing else. With them, the agent can end every
+   * process of the program, even one that left its process group. Unset only where the agent
+   * runs outside a container (its tests); then the process group is what gets killed.
+   */
+  readonly uid?: number;
+  readonly gid?: number;
+  /** Reads the OOM killer's count; the cgroup's by default. */
+  readonly readOomKillCount?: () => number | null;
+}
+
+// The program's whole environment: nothing of the agent's leaks into it.
+const PROGRAM_ENV = {
+  PATH: '/usr/local/bin:/usr/bin:/bin',
+  LANG: 'C.UTF-8',
+  PYTHONIOENCODING: 'utf-8',
+  PYTHONUNBUFFERED: '1',
+  PYTHONDONTWRITEBYTECODE: '1',
+};
+
+// After the program's main process has ended and its other processes were killed, how long
+// its pipes may take to close before the agent stops waiting for them.
+const DRAIN_MS = 500;
+// The report holds `result`: beyond this, the program gets an error rather than the agent
+// running out of memory.
+const MAX_REPORT_BYTES = 64 * 1024 * 1024;
+const READY_LINE = 'ready\n';
+
+/**
+ * The Python interpreter of one container, started through python-shell when the agent boots
+ * and waiting in image/runner.py for the one job it will run.
+ */
+export class PythonRunner {
+  readonly #shell: PythonShell;
+  readonly #options: PythonRunnerOptions;
+  readonly #jobChannel: Writable;
+  readonly #resultChannel: Readable;
+  readonly #stderr: Readable;
+  readonly #exit: Promise<[number | null, NodeJS.Signals | null]>;
+  readonly #closed: Promise<void>;
+  #report: Buffer[] = [];
+  #reportBytes = 0;
+
+  private constructor(options: PythonRunnerOptions) {
+    this.#options = options;
+    this.#shell = new PythonShell(options.runnerPath, {
+      mode: 'binary',
+      pythonPath: options.pythonPath,
+      pythonOptions: ['-I', '-u', '-B'],
+      // fd 2 stays closed to python-shell, which would keep all of stderr in a string of its
+      // own; the runner moves fd 5 to 2. fd 3 carries the job in, fd 4 the result out.
+      stdio: ['pipe', 'pipe', 'ignore', 'pipe', 'pipe', 'pipe'],
+      cwd: options.cwd,
+      env: PROGRAM_ENV,
+      detached: true,
+      ...(options.uid === undefined ? {} : { uid: options.uid, gid: options.gid ?? options.uid }),
+    });
+    const child = this.#shell.childProcess;
+    // Node types stdio only up to fd 4.
+    const pipes = child.stdio as unknown as [Writable, Readable, null, Writable, Readable, Readable];
+    [, , , this.#jobChannel, this.#resultChannel, this.#stderr] = pipes;
+    // Every exit path below handles these: a program that ends without reading its stdin or
+    // its job must not crash the agent with EPIPE.
+    for (const stream of [child.stdin, this.#jobChannel]) stream?.on('error', () => {});
+    this.#exit = once(child, 'exit') as Promise<[number | null, NodeJS.Signals | null]>;
+    this.#closed = new Promise((resolve) => this.#shell.once('close', resolve));
+  }
+
+  /** Starts the interpreter; resolves once it has imported everything and waits for a job. */
+  static async start(options: PythonRunnerOptions): Promise<PythonRunner> {
+    const runner = new PythonRunner(options);
+    await runner.#ready();
+    return runner;
+  }
+
+  async #ready(): Promise<void> {
+    const startupErrors = new CappedOutput(16 * 1024);
+    const collect = (chunk: Buffer) => startupErrors.push(chunk);
+    this.#stderr.on('data', collect);
+    this.#resultChannel.on('data', (chunk: Buffer) => this.#collectReport(chunk));
+    const ready = new Promise<void>((resolve) => {
+      const check = () => {
+        if (Buffer.concat(this.#report).toString('latin1').startsWith(READY_LINE)) {
+          this.#resultChannel.off('data', check);
+          resolve();
+        }
+      };
+      this.#resultChannel.on('data', check);
+    });
+    const failed = Promise.race([
+      this.#exit.then(([code, signal]) => `exited with ${code ?? signal}`),
+      once(this.#shell.childProcess, 'error').then(([error]) => String(error)),
+    ]);
+    const outcome = await Promise.race([ready.then(() => null), failed]);
+    if (outcome !== null) {
+      await Promise.race([finished(this.#stderr).catch(() => {}), this.#closed]);
+      throw new Error(`the Python runner failed to start: it ${outcome}\n${startupErrors.text()}`);
+    }
+    this.#stderr.off('data', collect);
+    const rest = Buffer.concat(this.#report).subarray(READY_LINE.length);
+    this.#report = [rest];
+    this.#reportBytes = rest.length;
+  }
+
+  #collectReport(chunk: Buffer): void {
+    if (this.#reportBytes > MAX_REPORT_BYTES) return;
+    this.#report.push(chunk);
+    this.#reportBytes += chunk.length;
+  }
+
+  /** Runs the one job. Resolves with the result whatever the program did. */
+  async run(job: AgentRunRequest): Promise<AgentRunResponse> {
+    const stdout = new CappedOutput(job.maxOutputBytes);
+    const stderr = new CappedOutput(job.maxOutputBytes);
+    this.#shell.stdout.on('data', (chunk: Buffer) => stdout.push(chunk));
+    this.#stderr.on('data', (chunk: Buffer) => stderr.push(chunk));
+    const countOomKills = this.#options.readOomKillCount ?? readOomKillCount;
+    const oomKillsBefore = countOomKills();
+
+    let timedOut = false;
+    const startedAt = performance.now();
+    this.#jobChannel.end(`{"code":${JSON.stringify(job.code)},"data":${job.dataJson}}`);
+    this.#shell.send(job.stdin);
+    this.#shell.stdin.end();
+    const timer = setTimeout(() => {
+      timedOut = true;
+      this.kill();
+    }, job.timeoutMs);
+
+    const [exitCode, signal] = await this.#exit;
+    const durationMs = performance.now() - startedAt;
+    clearTimeout(timer);
+    // Whatever the program left behind (daemons, a fork bomb, a child holding stdout open)
+    // ends with it, so the reply never waits for it.
+    this.kill();
+    await this.#drain();
+
+    const oomKillsAfter = countOomKills();
+    const memoryExceeded = oomKillsBefore !== null && oomKillsAfter !== null && oomKillsAfter > oomKillsBefore;
+    const report = parseReport(Buffer.concat(this.#report), this.#reportBytes > MAX_REPORT_BYTES);
+    const error = report.error;
+    const status: RunStatus = timedOut
+      ? 'timeout'
+      : memoryExceeded
+        ? 'memory'
+        : exitCode === 0 && error === null
+          ? 'ok'
+          : 'error';
+    return {
+      status,
+      stdout: stdout.text(),
+      stderr: stderr.text(),
+      resultJson: report.resultJson,
+      exitCode,
+      signal,
+      timedOut,
+      memoryExceeded,
+      outputTruncated: stdout.truncated || stderr.truncated,
+      error,
+      durationMs: Math.round(durationMs * 100) / 100,
+    };
+  }
+
+  /** Ends the program and every process it started. */
+  kill(): void {
+    const { pid } = this.#shell.childProcess;
+    if (pid !== undefined) killProcessGroup(pid);
+    if (this.#options.uid !== undefined) killProcessesOf(this.#options.uid);
+  }
+
+  async #drain(): Promise<void> {
+    const streams = [this.#resultChannel, this.#stderr, this.#shell.stdout];
+    const drained = Promise.all([this.#closed, ...streams.map((s) => finished(s).catch(() => {}))]);
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<'late'>((resolve) => {
+      timer = setTimeout(resolve, DRAIN_MS, 'late');
+    });
+    if ((await Promise.race([drained, late])) === 'late') {
+      for (const stream of streams) stream.destroy();
+    }
+    clearTimeout(timer);
+  }
+}
+
+interface Report {
+  readonly error: PythonError | null;
+  /** `result` as the runner serialised it; parsed only by the host. */
+  readonly resultJson: string;
+}
+
+/**
+ * Reads what the runner wrote on fd 4 after "ready": the error line (JSON null or an error)
+ * and the `result` line, which is passed on unparsed. Nothing at all means the program ended
+ * before the runner could report (os._exit, a kill): no error of its own, and no result.
+ */
+export function parseReport(bytes: Buffer, overflowed: boolean): Report {
+  if (overflowed) {
+    return problem('ResultError', `result is larger than ${MAX_REPORT_BYTES} bytes once serialised`);
+  }
+  if (bytes.length === 0) return { error: null, resultJson: 'null' };
+  const text = bytes.toString('utf8');
+  const lines = text.split('\n');
+  const [errorLine, resultJson, end, ...more] = lines;
+  if (errorLine === undefined || resultJson === undefined || end !== '' || more.length > 0) return corrupted();
+  let error: unknown;
+  try {
+    error = JSON.parse(errorLine);
+  } catch {
+    return corrupted();
+  }
+  return isPythonErrorOrNull(error) ? { error, resultJson } : corrupted();
+}
+
+function isPythonErrorOrNull(value: unknown): value is PythonError | null {
+  if (value === null) return true;
+  if (typeof value !== 'object') return false;
+  const { type, message, traceback } = value as Record<string, unknown>;
+  return typeof type === 'string' && typeof message === 'string' && typeof traceback === 'string';
+}
+
+function corrupted(): Report {
+  return problem('ProtocolError', 'the result channel held something other than one report: the program wrote to it');
+}
+
+function problem(type: string, message: string): Report {
+  return { error: { type, message, traceback: '' }, resultJson: 'null' };
+}

@@ -1,0 +1,38 @@
+/**
+ * The agent's entry point inside the container: starts the Python runner, then listens on the
+ * Unix socket in the directory the host bind-mounts. The socket appears only once the runner
+ * is ready, so its creation is the host's readiness event.
+ */
+import { chmodSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { buildApp } from './app.js';
+import { AGENT_ERROR_FILE_NAME, AGENT_IO_DIR, AGENT_SOCKET_NAME } from './protocol.js';
+import { PythonRunner } from './python-runner.js';
+
+// Fixed by Dockerfile.agent.
+const PROGRAM_UID = 10002;
+const RUNNER_PATH = '/opt/warmbox/runner.py';
+const PYTHON_PATH = '/usr/bin/python3';
+const WORK_DIR = '/work';
+// Code, data and stdin together; the host checks its own, lower, limit first.
+const BODY_LIMIT_BYTES = 256 * 1024 * 1024;
+
+try {
+  const runner = await PythonRunner.start({
+    pythonPath: PYTHON_PATH,
+    runnerPath: RUNNER_PATH,
+    cwd: WORK_DIR,
+    uid: PROGRAM_UID,
+    gid: PROGRAM_UID,
+  });
+  const app = buildApp(runner, { bodyLimitBytes: BODY_LIMIT_BYTES });
+  const socketPath = join(AGENT_IO_DIR, AGENT_SOCKET_NAME);
+  await app.listen({ path: socketPath });
+  // The host may run as any user; the program cannot reach the socket whatever its mode,
+  // because the directory above it is 0700 root.
+  chmodSync(socketPath, 0o666);
+} catch (error) {
+  // The container keeps no logs: this file is how the host learns why it did not start.
+  writeFileSync(join(AGENT_IO_DIR, AGENT_ERROR_FILE_NAME), error instanceof Error ? (error.stack ?? error.message) : String(error));
+  process.exit(1);
+}

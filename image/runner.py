@@ -1,0 +1,136 @@
+"""warmbox's Python runner.
+
+The agent starts this script before any job arrives, so a job pays no interpreter start-up.
+It waits for exactly one job, runs it in a fresh `__main__` namespace, and reports.
+
+File descriptors, set up by the agent:
+  0, 1    the program's stdin and stdout
+  3       the job, as JSON, closed by the agent after writing: {"code": str, "data": any}
+  4       the result channel: "ready\\n" once the interpreter is up, then two JSON lines,
+          the error (or null) and `result`; the agent parses only the first
+  5       the program's stderr (moved to 2 here; the agent gives python-shell no stderr,
+          because python-shell keeps every byte of it in memory)
+
+The result travels on fd 4, apart from stdout and stderr, so nothing the program prints can
+corrupt it. Neither the code nor the data goes through argv or the environment.
+"""
+
+import builtins
+import json
+import linecache
+import os
+import sys
+import traceback
+
+# Imported now, while the container waits, so that jobs using them start at once.
+import collections  # noqa: F401
+import datetime  # noqa: F401
+import decimal  # noqa: F401
+import fractions  # noqa: F401
+import functools  # noqa: F401
+import itertools  # noqa: F401
+import math  # noqa: F401
+import random  # noqa: F401
+import re  # noqa: F401
+import statistics  # noqa: F401
+import string  # noqa: F401
+
+JOB_FD = 3
+RESULT_FD = 4
+STDERR_FD = 5
+FILENAME = "<code>"
+
+
+def prefer_me_when_out_of_memory():
+    # The container's memory limit covers the agent too: when it is hit, the kernel must kill
+    # the program (and its children, which inherit this), never the agent that reports it.
+    try:
+        with open("/proc/self/oom_score_adj", "w") as f:
+            f.write("1000")
+    except OSError:
+        pass
+
+
+def read_job():
+    chunks = []
+    while True:
+        chunk = os.read(JOB_FD, 1 << 20)
+        if not chunk:
+            break
+        chunks.append(chunk)
+    os.close(JOB_FD)
+    return json.loads(b"".join(chunks))
+
+
+def describe(exc, tb):
+    return {
+        "type": type(exc).__name__,
+        "message": str(exc),
+        "traceback": "".join(traceback.format_exception(type(exc), exc, tb)),
+    }
+
+
+def exit_code_of(exc):
+    code = exc.code
+    if code is None:
+        return 0
+    if isinstance(code, int):
+        return code & 0xFF
+    print(code, file=sys.stderr)
+    return 1
+
+
+def encode_report(namespace, error):
+    try:
+        # ASCII only: a lone surrogate in a str (legal in Python) still crosses as valid JSON.
+        result = json.dumps(namespace.get("result"), allow_nan=False)
+    except (TypeError, ValueError, RecursionError) as exc:
+        result = "null"
+        error = error or {"type": "ResultError", "message": f"result is not JSON-serialisable: {exc}", "traceback": ""}
+    return json.dumps(error) + "\n" + result + "\n"
+
+
+def write_all(fd, data):
+    view = memoryview(data)
+    while view:
+        written = os.write(fd, view)
+        view = view[written:]
+
+
+def main():
+    os.dup2(STDERR_FD, 2)
+    os.close(STDERR_FD)
+    os.set_inheritable(RESULT_FD, False)
+    prefer_me_when_out_of_memory()
+    write_all(RESULT_FD, b"ready\n")
+
+    job = read_job()
+    code = job["code"]
+    linecache.cache[FILENAME] = (len(code), None, code.splitlines(True), FILENAME)
+    namespace = {"__name__": "__main__", "__builtins__": builtins, "data": job["data"]}
+    del job
+
+    exit_code = 0
+    error = None
+    try:
+        exec(compile(code, FILENAME, "exec"), namespace)
+    except SystemExit as exc:
+        exit_code = exit_code_of(exc)
+    except BaseException as exc:  # noqa: B036 - KeyboardInterrupt and the like are the program's too
+        # Drop this frame, so the traceback shows only the program's own.
+        error = describe(exc, exc.__traceback__.tb_next)
+        sys.stderr.write(error["traceback"])
+        exit_code = 1
+
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            pass  # the program closed it
+    write_all(RESULT_FD, encode_report(namespace, error).encode("ascii"))
+    # A normal interpreter exit from here on: atexit handlers and non-daemon threads run as
+    # they would in any Python program.
+    sys.exit(exit_code)
+
+
+main()

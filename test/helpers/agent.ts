@@ -1,0 +1,35 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { ExecutionContext } from 'ava';
+import type { FastifyInstance } from 'fastify';
+import { buildApp } from '../../agent/app.js';
+import type { AgentRunRequest, AgentRunResponse } from '../../agent/protocol.js';
+import { PythonRunner } from '../../agent/python-runner.js';
+
+export const RUNNER_PATH = new URL('../../image/runner.py', import.meta.url).pathname;
+
+/** The agent's app with a real python3 runner on this machine, torn down with the test. */
+export async function startAgent(t: ExecutionContext): Promise<FastifyInstance> {
+  const cwd = mkdtempSync(join(tmpdir(), 'warmbox-agent-test-'));
+  const runner = await PythonRunner.start({ pythonPath: 'python3', runnerPath: RUNNER_PATH, cwd });
+  const app = buildApp(runner, { bodyLimitBytes: 64 * 1024 * 1024 });
+  t.teardown(async () => {
+    runner.kill();
+    await app.close();
+    rmSync(cwd, { recursive: true, force: true });
+  });
+  return app;
+}
+
+export function job(fields: Partial<AgentRunRequest> & { data?: unknown }): AgentRunRequest {
+  const { data = null, ...rest } = fields;
+  return { code: '', stdin: '', timeoutMs: 5000, maxOutputBytes: 1024 * 1024, dataJson: JSON.stringify(data), ...rest };
+}
+
+/** POSTs one job and returns the agent's answer, with `result` parsed as the host would. */
+export async function runJob(app: FastifyInstance, fields: Parameters<typeof job>[0]) {
+  const response = await app.inject({ method: 'POST', url: '/run', payload: job(fields) });
+  const body = response.json<AgentRunResponse>();
+  return { statusCode: response.statusCode, ...body, result: JSON.parse(body.resultJson ?? 'null') as unknown };
+}
