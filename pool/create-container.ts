@@ -1,0 +1,60 @@
+import type Docker from 'dockerode';
+import { AGENT_IO_DIR } from '../agent/protocol.js';
+import { LABELS, OWNER } from './labels.js';
+import { AGENT_MEMORY_RESERVE_MB, type ResolvedOptions } from './options.js';
+
+/** The program's uid and gid inside the container, as Dockerfile.agent makes them. */
+const PROGRAM_UID = 10002;
+const MIB = 1024 * 1024;
+
+export interface ContainerSpec {
+  readonly image: string;
+  readonly poolId: string;
+  /** The host directory that holds the agent's socket. */
+  readonly ioDir: string;
+  readonly options: ResolvedOptions;
+}
+
+/** Creates (but does not start) one hardened container for one job. */
+export async function createContainer(docker: Docker, spec: ContainerSpec): Promise<Docker.Container> {
+  return docker.createContainer(containerConfig(spec));
+}
+
+export function containerConfig({ image, poolId, ioDir, options }: ContainerSpec): Docker.ContainerCreateOptions {
+  const memoryBytes = (options.memoryLimitMb + AGENT_MEMORY_RESERVE_MB) * MIB;
+  const tmpfs = 'rw,nosuid,nodev,noexec';
+  return {
+    Image: image,
+    Labels: {
+      [LABELS.managed]: 'true',
+      [LABELS.pool]: poolId,
+      [LABELS.owner]: OWNER ?? '',
+      [LABELS.ioDir]: ioDir,
+    },
+    // The host reaches the agent through a Unix socket in a bind-mounted directory, so the
+    // container needs no network at all: only `lo` exists inside.
+    NetworkDisabled: true,
+    HostConfig: {
+      NetworkMode: 'none',
+      Binds: [`${ioDir}:${AGENT_IO_DIR}`],
+      Memory: memoryBytes,
+      // Equal to Memory: no swap, so the limit is hit, and seen, rather than paged around.
+      MemorySwap: memoryBytes,
+      PidsLimit: options.pidsLimit,
+      ReadonlyRootfs: true,
+      Tmpfs: {
+        '/work': `${tmpfs},size=${options.workDirSizeMb}m,uid=${PROGRAM_UID},gid=${PROGRAM_UID},mode=0700`,
+        '/tmp': `${tmpfs},size=${options.tmpSizeMb}m,mode=1777`,
+      },
+      // The agent runs as root to start the program as uid 10002 (SETUID, SETGID) and to
+      // kill every process of it (KILL); it needs nothing else.
+      CapDrop: ['ALL'],
+      CapAdd: ['SETUID', 'SETGID', 'KILL'],
+      SecurityOpt: ['no-new-privileges'],
+      // PID 1 is Docker's init, which reaps the zombies a program may leave.
+      Init: true,
+      IpcMode: 'private',
+      LogConfig: { Type: 'none', Config: {} },
+    },
+  };
+}

@@ -1,0 +1,40 @@
+import { createHash } from 'node:crypto';
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** The files the agent image is built from, relative to the package root. */
+export const IMAGE_CONTEXT_FILES = ['Dockerfile.agent', 'dist/agent/agent.mjs', 'image/runner.py'] as const;
+export const BASE_RECIPE = 'image/build-base.sh';
+
+/** The root of the warmbox package, found from this file whether it runs from source or dist/. */
+export const PACKAGE_ROOT = findPackageRoot(dirname(fileURLToPath(import.meta.url)));
+
+/** The base image built offline by image/build-base.sh; its tag follows the recipe's content. */
+export function defaultBaseImage(root = PACKAGE_ROOT): string {
+  return `warmbox-base:${digest([readFileSync(join(root, BASE_RECIPE))])}`;
+}
+
+/**
+ * The agent image's tag: a digest of everything that goes into it, the base included. A
+ * change to the agent gives a new tag, so an image built from older code is never used.
+ * Returns undefined when the agent is not bundled yet (`npm run build`).
+ */
+export function agentImageTag(base = defaultBaseImage(), root = PACKAGE_ROOT): string | undefined {
+  const paths = IMAGE_CONTEXT_FILES.map((file) => join(root, file));
+  if (!paths.every((path) => existsSync(path))) return undefined;
+  return `warmbox-agent:${digest([Buffer.from(base), ...paths.map((path) => readFileSync(path))])}`;
+}
+
+function digest(parts: Buffer[]): string {
+  const hash = createHash('sha256');
+  for (const part of parts) hash.update(createHash('sha256').update(part).digest());
+  return hash.digest('hex').slice(0, 16);
+}
+
+function findPackageRoot(from: string): string {
+  for (let dir = from; ; dir = dirname(dir)) {
+    if (existsSync(join(dir, 'Dockerfile.agent'))) return dir;
+    if (dirname(dir) === dir) throw new Error(`warmbox: no Dockerfile.agent above ${from}`);
+  }
+}

@@ -1,0 +1,88 @@
+import type { AgentRunRequest, AgentRunResponse } from '../agent/protocol.js';
+import { InvalidArgumentError } from './errors.js';
+import { checkInteger, describe, MAX_TIMEOUT_MS, type ResolvedOptions } from './options.js';
+
+export type { PythonError, RunStatus } from '../agent/protocol.js';
+
+/** One job: Python code with JSON data in and a JSON result out. */
+export interface Job {
+  /** Python source, run as `__main__`. */
+  readonly code: string;
+  /**
+   * Any JSON value; the program sees it as the global `data`.
+   * @default null
+   */
+  readonly data?: unknown;
+  /**
+   * The program's stdin; it reads end-of-file after it.
+   * @default ''
+   */
+  readonly stdin?: string;
+  /**
+   * This job's wall-clock limit, from the moment the program gets the job.
+   * @default the sandbox's timeoutMs
+   */
+  readonly timeoutMs?: number;
+  /** Aborts the job, waiting or running: `run()` then rejects with AbortError. */
+  readonly signal?: AbortSignal;
+}
+
+/** How a job ended. Untrusted code misbehaving always ends here, never in a rejection. */
+export interface RunResult extends Omit<AgentRunResponse, 'resultJson'> {
+  /** What the program left in the global `result`, or null if it set none. */
+  readonly result: unknown;
+  /** True for every status but `ok`. */
+  readonly isError: boolean;
+}
+
+/** The most code, data and stdin one job may carry, serialised. */
+export const MAX_JOB_BYTES = 64 * 1024 * 1024;
+
+const JOB_FIELDS = new Set(['code', 'data', 'stdin', 'timeoutMs', 'signal']);
+
+export interface PreparedJob {
+  readonly request: AgentRunRequest;
+  readonly signal: AbortSignal | undefined;
+}
+
+/** Checks a job and serialises its data, before any container is touched. */
+export function prepareJob(job: unknown, options: ResolvedOptions): PreparedJob {
+  const fields = typeof job === 'string' ? { code: job } : job;
+  if (typeof fields !== 'object' || fields === null || Array.isArray(fields)) {
+    throw new InvalidArgumentError('job', `must be a code string or a job object, got ${describe(job)}`);
+  }
+  for (const key of Object.keys(fields)) {
+    if (!JOB_FIELDS.has(key)) throw new InvalidArgumentError(`job.${key}`, 'is not a field of a job');
+  }
+  const { code, data = null, stdin = '', timeoutMs = options.timeoutMs, signal } = fields as Job;
+  if (typeof code !== 'string') throw new InvalidArgumentError('job.code', `must be a string, got ${describe(code)}`);
+  if (typeof stdin !== 'string') throw new InvalidArgumentError('job.stdin', `must be a string, got ${describe(stdin)}`);
+  checkInteger('job.timeoutMs', timeoutMs, [1, MAX_TIMEOUT_MS]);
+  if (signal !== undefined && !(signal instanceof AbortSignal)) {
+    throw new InvalidArgumentError('job.signal', `must be an AbortSignal, got ${describe(signal)}`);
+  }
+  const dataJson = serialiseData(data);
+  const size = Buffer.byteLength(code) + Buffer.byteLength(dataJson) + Buffer.byteLength(stdin);
+  if (size > MAX_JOB_BYTES) {
+    throw new InvalidArgumentError('job', `carries ${size} bytes of code, data and stdin; at most ${MAX_JOB_BYTES} are accepted`);
+  }
+  return {
+    request: { code, dataJson, stdin, timeoutMs, maxOutputBytes: options.maxOutputBytes },
+    signal,
+  };
+}
+
+function serialiseData(data: unknown): string {
+  let json: string | undefined;
+  try {
+    // NaN and Infinity have no JSON form: JSON.stringify would quietly make them null.
+    json = JSON.stringify(data, (_key, value: unknown) => {
+      if (typeof value === 'number' && !Number.isFinite(value)) throw new Error(`${value} has no JSON form`);
+      return value;
+    });
+  } catch (error) {
+    throw new InvalidArgumentError('job.data', `must be JSON-serialisable: ${(error as Error).message}`);
+  }
+  if (json === undefined) throw new InvalidArgumentError('job.data', `must be JSON-serialisable, got ${describe(data)}`);
+  return json;
+}

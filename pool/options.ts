@@ -1,0 +1,157 @@
+import type Docker from 'dockerode';
+import { InvalidArgumentError } from './errors.js';
+
+/** Options of `new Sandbox(options)`. Every one has a default; units are in the names. */
+export interface SandboxOptions {
+  /**
+   * How many containers are kept started and warm.
+   * @default 2
+   */
+  readonly poolSize?: number;
+  /**
+   * A job's wall-clock limit, when the job sets none.
+   * @default 10000
+   */
+  readonly timeoutMs?: number;
+  /**
+   * Memory the program may use, in MiB, swap included (there is none). The container's limit
+   * is this plus `AGENT_MEMORY_RESERVE_MB` for the agent, which the OOM killer spares.
+   * @default 128
+   */
+  readonly memoryLimitMb?: number;
+  /**
+   * Processes and threads a container may hold, the agent's included.
+   * @default 64
+   */
+  readonly pidsLimit?: number;
+  /**
+   * Size of the program's writable working directory `/work` (a tmpfs), in MiB.
+   * @default 64
+   */
+  readonly workDirSizeMb?: number;
+  /**
+   * Size of `/tmp` (a tmpfs), in MiB.
+   * @default 16
+   */
+  readonly tmpSizeMb?: number;
+  /**
+   * The most of stdout, and separately of stderr, kept per job; more sets `outputTruncated`.
+   * @default 1048576
+   */
+  readonly maxOutputBytes?: number;
+  /**
+   * The most jobs that wait for a container when all are busy; one more is rejected.
+   * @default 100
+   */
+  readonly maxQueue?: number;
+  /**
+   * How long a job may wait for a container.
+   * @default 30000
+   */
+  readonly queueTimeoutMs?: number;
+  /**
+   * How long a container may take from create to a ready agent.
+   * @default 30000
+   */
+  readonly startupTimeoutMs?: number;
+  /**
+   * How many containers may be starting at once. Two keep both cores of a small machine
+   * busy without the starts slowing each other down.
+   * @default 2
+   */
+  readonly startConcurrency?: number;
+  /**
+   * The agent image. By default, the one `npm run build:image` built for this version.
+   * @default the image of this version of warmbox
+   */
+  readonly image?: string;
+  /**
+   * How to reach the Docker engine (dockerode's options). By default DOCKER_HOST, else
+   * /var/run/docker.sock.
+   * @default {}
+   */
+  readonly docker?: Docker.DockerOptions;
+}
+
+/** Memory the agent itself may use on top of `memoryLimitMb`, measured with some room. */
+export const AGENT_MEMORY_RESERVE_MB = 64;
+/** The longest `timeoutMs` accepted: a sandboxed job of more than an hour is a mistake. */
+export const MAX_TIMEOUT_MS = 60 * 60 * 1000;
+
+export const DEFAULTS = Object.freeze({
+  poolSize: 2,
+  timeoutMs: 10_000,
+  memoryLimitMb: 128,
+  pidsLimit: 64,
+  workDirSizeMb: 64,
+  tmpSizeMb: 16,
+  maxOutputBytes: 1024 * 1024,
+  maxQueue: 100,
+  queueTimeoutMs: 30_000,
+  startupTimeoutMs: 30_000,
+  startConcurrency: 2,
+});
+
+export type ResolvedOptions = Readonly<typeof DEFAULTS> & {
+  readonly image: string | undefined;
+  readonly docker: Docker.DockerOptions;
+};
+
+// [smallest, largest] accepted for each numeric option: what lies outside is a mistake, and
+// is reported, never clamped.
+const RANGES: Record<keyof typeof DEFAULTS, readonly [number, number]> = {
+  poolSize: [1, 256],
+  timeoutMs: [1, MAX_TIMEOUT_MS],
+  memoryLimitMb: [16, 64 * 1024],
+  pidsLimit: [8, 32_768],
+  workDirSizeMb: [1, 64 * 1024],
+  tmpSizeMb: [1, 64 * 1024],
+  maxOutputBytes: [0, 1024 * 1024 * 1024],
+  maxQueue: [0, 1_000_000],
+  queueTimeoutMs: [1, 24 * 60 * 60 * 1000],
+  startupTimeoutMs: [1, 10 * 60 * 1000],
+  startConcurrency: [1, 64],
+};
+
+/** Validates `new Sandbox(...)`'s argument once, with the defaults filled in. */
+export function resolveOptions(input: number | SandboxOptions | undefined): ResolvedOptions {
+  const options: SandboxOptions = typeof input === 'number' ? { poolSize: input } : (input ?? {});
+  if (typeof options !== 'object' || options === null || Array.isArray(options)) {
+    throw new InvalidArgumentError('options', 'must be a pool size or an options object');
+  }
+  const known = new Set<string>([...Object.keys(DEFAULTS), 'image', 'docker']);
+  for (const key of Object.keys(options)) {
+    if (!known.has(key)) throw new InvalidArgumentError(key, 'is not an option of Sandbox');
+  }
+  const resolved: Record<string, unknown> = {};
+  for (const key of Object.keys(DEFAULTS) as (keyof typeof DEFAULTS)[]) {
+    const value = options[key] ?? DEFAULTS[key];
+    const field = typeof input === 'number' && key === 'poolSize' ? 'poolSize' : key;
+    resolved[key] = checkInteger(field, value, RANGES[key]);
+  }
+  if (options.image !== undefined && (typeof options.image !== 'string' || options.image === '')) {
+    throw new InvalidArgumentError('image', 'must be a non-empty image name');
+  }
+  if (options.docker !== undefined && (typeof options.docker !== 'object' || options.docker === null)) {
+    throw new InvalidArgumentError('docker', "must be dockerode's connection options");
+  }
+  return Object.freeze({ ...resolved, image: options.image, docker: options.docker ?? {} }) as ResolvedOptions;
+}
+
+export function checkInteger(field: string, value: unknown, [min, max]: readonly [number, number]): number {
+  if (typeof value !== 'number' || !Number.isInteger(value)) {
+    throw new InvalidArgumentError(field, `must be an integer, got ${describe(value)}`);
+  }
+  if (value < min || value > max) {
+    throw new InvalidArgumentError(field, `must be between ${min} and ${max}, got ${value}`);
+  }
+  return value;
+}
+
+export function describe(value: unknown): string {
+  if (typeof value === 'string') return `the string ${JSON.stringify(value.slice(0, 40))}`;
+  if (typeof value === 'number' || typeof value === 'boolean' || typeof value === 'bigint') return String(value);
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'an array';
+  return typeof value === 'undefined' ? 'undefined' : `a ${typeof value}`;
+}
