@@ -6,9 +6,9 @@ import { isGone } from './docker.js';
  * Removes a container (killing it if it runs) and its socket directory. Idempotent: a
  * container that is already gone, or already being removed, counts as removed.
  */
-export async function removeContainer(docker: Docker, id: string, ioDir: string | undefined): Promise<void> {
+export async function removeContainer(docker: Docker, id: string | undefined, ioDir: string | undefined): Promise<void> {
   try {
-    await docker.getContainer(id).remove({ force: true, v: true });
+    if (id !== undefined) await docker.getContainer(id).remove({ force: true, v: true });
   } catch (error) {
     if (!isGone(error)) throw error;
   } finally {

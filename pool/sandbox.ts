@@ -1,0 +1,143 @@
+import { randomUUID } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ContainerPool, type PoolStats } from './container-pool.js';
+import { assertImageExists, connectDocker } from './docker.js';
+import { ImageNotFoundError, NotInitializedError, PoolClosedError } from './errors.js';
+import { agentImageTag } from './image.js';
+import { prepareJob, type Job, type RunResult } from './job.js';
+import { resolveOptions, type ResolvedOptions, type SandboxOptions } from './options.js';
+import { sweepOrphans } from './sweep-orphans.js';
+
+/** A node-style callback, for code written for docker-python-sandbox. */
+export type Callback<T> = (error: Error | null, value?: T) => void;
+
+type State = 'new' | 'initializing' | 'ready' | 'closing' | 'closed';
+
+/**
+ * A warm pool of single-use Docker containers that run untrusted Python.
+ *
+ * ```ts
+ * const sandbox = new Sandbox(4);
+ * await sandbox.initialize();
+ * const r = await sandbox.run({ code: 'result = sum(data)', data: [1, 2, 3] });
+ * await sandbox.close();
+ * ```
+ *
+ * Every method returns a promise, and also takes an optional node-style callback.
+ */
+export class Sandbox {
+  readonly options: ResolvedOptions;
+  #state: State = 'new';
+  #initializing: Promise<void> | undefined;
+  #closing: Promise<void> | undefined;
+  #pool: ContainerPool | undefined;
+  #ioRoot: string | undefined;
+
+  constructor(options?: number | SandboxOptions) {
+    this.options = resolveOptions(options);
+  }
+
+  /** Starts `poolSize` containers; resolves once all are warm. Calling it again waits for the first call. */
+  initialize(): Promise<void>;
+  initialize(callback: Callback<void>): void;
+  initialize(callback?: Callback<void>): Promise<void> | void {
+    this.#initializing ??= this.#initialize();
+    return settle(this.#initializing, callback);
+  }
+
+  async #initialize(): Promise<void> {
+    if (this.#state !== 'new') throw new PoolClosedError();
+    this.#state = 'initializing';
+    try {
+      const docker = await connectDocker(this.options.docker);
+      const image = this.options.image ?? agentImageTag();
+      if (image === undefined) throw new ImageNotFoundError('warmbox-agent (not bundled yet)', true);
+      await assertImageExists(docker, image, this.options.image === undefined);
+      await sweepOrphans(docker);
+      this.#ioRoot = await mkdtemp(join(tmpdir(), 'warmbox-'));
+      this.#pool = new ContainerPool(docker, this.options, image, randomUUID(), this.#ioRoot);
+      await this.#pool.start();
+      if (this.#state === 'initializing') this.#state = 'ready';
+    } catch (error) {
+      await this.#shutdown();
+      this.#state = 'closed';
+      throw error;
+    }
+  }
+
+  /**
+   * Runs one job in a container of its own, which is removed afterwards. Resolves with the
+   * result whatever the program did; rejects only for a caller's mistake, a closed sandbox,
+   * an abort, or Docker failing.
+   */
+  run(job: Job | string): Promise<RunResult>;
+  run(job: Job | string, callback: Callback<RunResult>): void;
+  run(job: Job | string, callback?: Callback<RunResult>): Promise<RunResult> | void {
+    return settle(this.#run(job), callback);
+  }
+
+  async #run(job: Job | string): Promise<RunResult> {
+    const { request, signal } = prepareJob(job, this.options);
+    if (this.#state === 'new') throw new NotInitializedError();
+    if (this.#state === 'initializing') await this.#initializing;
+    if (this.#state !== 'ready' || this.#pool === undefined) throw new PoolClosedError();
+    const pool = this.#pool;
+    const container = await pool.acquire(signal);
+    try {
+      return await container.run(request, signal);
+    } finally {
+      pool.retire(container);
+    }
+  }
+
+  /** How many containers are warm, busy and starting, and how many jobs wait. */
+  stats(): PoolStats {
+    return this.#pool?.stats() ?? { warm: 0, busy: 0, starting: 0, queued: 0 };
+  }
+
+  /**
+   * Stops taking jobs, waits for those already taken, then removes every container and
+   * directory the sandbox made. Safe to call twice; the second call waits for the first.
+   */
+  close(): Promise<void>;
+  close(callback: Callback<void>): void;
+  close(callback?: Callback<void>): Promise<void> | void {
+    this.#closing ??= this.#close();
+    return settle(this.#closing, callback);
+  }
+
+  /** The name docker-python-sandbox used for `close`. */
+  cleanup(): Promise<void>;
+  cleanup(callback: Callback<void>): void;
+  cleanup(callback?: Callback<void>): Promise<void> | void {
+    return callback ? this.close(callback) : this.close();
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+
+  async #close(): Promise<void> {
+    const wasInitializing = this.#state === 'initializing';
+    this.#state = 'closing';
+    // A close during initialize waits for it, then removes what it made.
+    if (wasInitializing) await this.#initializing?.catch(() => {});
+    await this.#shutdown();
+    this.#state = 'closed';
+  }
+
+  async #shutdown(): Promise<void> {
+    await this.#pool?.close();
+    if (this.#ioRoot !== undefined) await rm(this.#ioRoot, { recursive: true, force: true });
+  }
+}
+
+function settle<T>(promise: Promise<T>, callback: Callback<T> | undefined): Promise<T> | void {
+  if (callback === undefined) return promise;
+  promise.then(
+    (value) => callback(null, value),
+    (error: Error) => callback(error),
+  );
+}
