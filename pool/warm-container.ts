@@ -151,7 +151,7 @@ export class WarmContainer {
 }
 
 function toRunResult({ resultJson, ...response }: AgentRunResponse): RunResult {
-  const { status, stdout, stderr } = response;
+  const { status, stdout, stderr, ...rest } = response;
   let result: unknown;
   try {
     result = JSON.parse(resultJson);
@@ -161,7 +161,7 @@ function toRunResult({ resultJson, ...response }: AgentRunResponse): RunResult {
     return { ...response, status: 'error', result: null, error, isError: true };
   }
   // `result` right after the output, as README shows a result.
-  return { status, stdout, stderr, result, ...response, isError: status !== 'ok' };
+  return { status, stdout, stderr, result, ...rest, isError: status !== 'ok' };
 }
 
 function synthesisedResult(
