@@ -3,7 +3,7 @@
  * Unix socket in the directory the host bind-mounts. The socket appears only once the runner
  * is ready, so its creation is the host's readiness event.
  */
-import { chmodSync, writeFileSync } from 'node:fs';
+import { chmodSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { buildApp } from './app.js';
 import { AGENT_ERROR_FILE_NAME, AGENT_IO_DIR, AGENT_SOCKET_NAME } from './protocol.js';
@@ -26,11 +26,14 @@ try {
     gid: PROGRAM_UID,
   });
   const app = buildApp(runner, { bodyLimitBytes: BODY_LIMIT_BYTES });
-  const socketPath = join(AGENT_IO_DIR, AGENT_SOCKET_NAME);
-  await app.listen({ path: socketPath });
+  // The socket file appears at bind(), before listen(): a host that connected then would be
+  // refused. It is bound under another name and renamed once it accepts connections.
+  const bindPath = join(AGENT_IO_DIR, `${AGENT_SOCKET_NAME}.binding`);
+  await app.listen({ path: bindPath });
   // The host may run as any user; the program cannot reach the socket whatever its mode,
   // because the directory above it is 0700 root.
-  chmodSync(socketPath, 0o666);
+  chmodSync(bindPath, 0o666);
+  renameSync(bindPath, join(AGENT_IO_DIR, AGENT_SOCKET_NAME));
 } catch (error) {
   // The container keeps no logs: this file is how the host learns why it did not start.
   writeFileSync(join(AGENT_IO_DIR, AGENT_ERROR_FILE_NAME), error instanceof Error ? (error.stack ?? error.message) : String(error));

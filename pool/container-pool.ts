@@ -25,6 +25,16 @@ export interface PoolStats {
   readonly queued: number;
 }
 
+/** What the pool tells its owner about its containers. */
+export interface PoolListener {
+  /** A container is warm: its agent is ready for a job. */
+  warm(containerId: string): void;
+  /** A container has been removed. */
+  removed(containerId: string): void;
+  /** A replacement container failed to start; it will be tried again after `retryInMs`. */
+  startFailed(error: unknown, retryInMs: number): void;
+}
+
 /**
  * The warm containers, kept by generic-pool at `poolSize`, hidden behind names of our own.
  *
@@ -49,8 +59,18 @@ export class ContainerPool {
   #everReady = false;
   #firstStartFailure: ((error: unknown) => void) | undefined;
 
-  constructor(docker: Docker, options: ResolvedOptions, image: string, poolId: string, ioRoot: string) {
+  readonly #listener: PoolListener;
+
+  constructor(
+    docker: Docker,
+    options: ResolvedOptions,
+    image: string,
+    poolId: string,
+    ioRoot: string,
+    listener: PoolListener,
+  ) {
     this.#docker = docker;
+    this.#listener = listener;
     this.#options = options;
     this.#image = image;
     this.#poolId = poolId;
@@ -153,6 +173,7 @@ export class ContainerPool {
         const container = await this.#startOne();
         this.#everReady = true;
         this.#onReady?.();
+        this.#listener.warm(container.id);
         container.onUnexpectedExit(() => this.#onContainerExit(container));
         return container;
       } catch (error) {
@@ -162,6 +183,7 @@ export class ContainerPool {
         if (!this.#everReady || this.#stopCreating.signal.aborted) throw error;
         const backoffMs = Math.min(BACKOFF_FIRST_MS * 2 ** attempt, BACKOFF_MAX_MS);
         log('a replacement container failed to start (attempt %d), next try in %d ms: %o', attempt + 1, backoffMs, error);
+        this.#listener.startFailed(error, backoffMs);
         await delay(backoffMs, undefined, { signal: this.#stopCreating.signal }).catch(() => {});
         if (this.#stopCreating.signal.aborted) throw error;
       }
@@ -192,6 +214,7 @@ export class ContainerPool {
   async #remove(container: WarmContainer): Promise<void> {
     try {
       await container.remove();
+      this.#listener.removed(container.id);
     } catch (error) {
       log('could not remove container %s: %o', container.id, error);
     }

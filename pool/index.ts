@@ -1,4 +1,4 @@
-export { Sandbox, type Callback } from './sandbox.js';
+export { Sandbox, type Callback, type SandboxEvents } from './sandbox.js';
 export type { Job, RunResult, RunStatus, PythonError } from './job.js';
 export type { PoolStats } from './container-pool.js';
 export { DEFAULTS, AGENT_MEMORY_RESERVE_MB, MAX_TIMEOUT_MS, type SandboxOptions } from './options.js';

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { EventEmitter } from 'node:events';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -15,6 +16,16 @@ export type Callback<T> = (error: Error | null, value?: T) => void;
 
 type State = 'new' | 'initializing' | 'ready' | 'closing' | 'closed';
 
+/** The events a Sandbox emits, for metrics and health checks. */
+export interface SandboxEvents {
+  /** A container became warm: its agent is ready for a job. */
+  warm: [containerId: string];
+  /** A used or dead container has been removed. */
+  removed: [containerId: string];
+  /** A replacement container failed to start; it is tried again after `retryInMs`. */
+  startFailed: [error: Error, retryInMs: number];
+}
+
 /**
  * A warm pool of single-use Docker containers that run untrusted Python.
  *
@@ -27,7 +38,9 @@ type State = 'new' | 'initializing' | 'ready' | 'closing' | 'closed';
  *
  * Every method returns a promise, and also takes an optional node-style callback.
  */
-export class Sandbox {
+export class Sandbox extends EventEmitter<SandboxEvents> {
+  /** This pool's id, the value of the `io.warmbox.pool` label on its containers. */
+  readonly id = randomUUID();
   readonly options: ResolvedOptions;
   #state: State = 'new';
   #initializing: Promise<void> | undefined;
@@ -36,6 +49,7 @@ export class Sandbox {
   #ioRoot: string | undefined;
 
   constructor(options?: number | SandboxOptions) {
+    super();
     this.options = resolveOptions(options);
   }
 
@@ -57,7 +71,11 @@ export class Sandbox {
       await assertImageExists(docker, image, this.options.image === undefined);
       await sweepOrphans(docker);
       this.#ioRoot = await mkdtemp(join(tmpdir(), 'warmbox-'));
-      this.#pool = new ContainerPool(docker, this.options, image, randomUUID(), this.#ioRoot);
+      this.#pool = new ContainerPool(docker, this.options, image, this.id, this.#ioRoot, {
+        warm: (containerId) => this.emit('warm', containerId),
+        removed: (containerId) => this.emit('removed', containerId),
+        startFailed: (error, retryInMs) => this.emit('startFailed', error as Error, retryInMs),
+      });
       await this.#pool.start();
       if (this.#state === 'initializing') this.#state = 'ready';
     } catch (error) {
