@@ -80,13 +80,12 @@ export class ContainerPool {
       {
         create: () => this.#create(),
         destroy: (container) => this.#remove(container),
-        // A container that died while it waited (killed from outside, say) is never lent.
-        validate: async (container) => container.alive,
       },
       {
         min: options.poolSize,
         max: options.poolSize,
-        testOnBorrow: true,
+        // acquire() checks each container itself: generic-pool's testOnBorrow is
+        // asynchronous, and would count a job as waiting while a warm container is tested.
         acquireTimeoutMillis: options.queueTimeoutMs,
         autostart: false,
         fifo: true,
@@ -121,11 +120,20 @@ export class ContainerPool {
     if (this.#pool.available === 0 && this.#pool.pending >= this.#options.maxQueue) {
       throw new QueueFullError(this.#options.maxQueue);
     }
+    for (;;) {
+      const container = await this.#lease(signal);
+      if (container.alive) return container;
+      // It died while it waited (killed from outside): replace it and take another.
+      this.retire(container);
+    }
+  }
+
+  async #lease(signal: AbortSignal | undefined): Promise<WarmContainer> {
+    if (signal?.aborted) throw new AbortError(signal.reason);
     const lease = this.#pool.acquire().catch((error: Error) => {
       throw error.name === 'TimeoutError' ? new QueueTimeoutError(this.#options.queueTimeoutMs) : error;
     });
     if (signal === undefined) return lease;
-    signal.throwIfAborted();
     let onAbort: (() => void) | undefined;
     const aborted = new Promise<never>((_resolve, reject) => {
       onAbort = () => reject(new AbortError(signal.reason));
@@ -227,12 +235,12 @@ export class ContainerPool {
    */
   #onContainerExit(container: WarmContainer): void {
     if (this.#stopCreating.signal.aborted || this.#pool.isBorrowedResource(container)) return;
-    // Each acquire validates the container it takes from the front of the idle queue; the
-    // dead one is destroyed, which starts its replacement, and the live ones go straight
-    // back. Releasing is safe here because nothing ran in them.
-    for (let i = 0; i < this.#pool.available; i++) {
+    // Take every idle container once: the dead one is retired, which starts its
+    // replacement, and the live ones go straight back. Releasing is safe here, because
+    // nothing ran in them.
+    for (let i = this.#pool.available; i > 0; i--) {
       this.#pool.acquire().then(
-        (live) => this.#pool.release(live),
+        (idle) => (idle.alive ? this.#pool.release(idle) : this.retire(idle)),
         () => {},
       );
     }

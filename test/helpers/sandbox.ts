@@ -1,5 +1,3 @@
-import { existsSync, readdirSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import type { ExecutionContext } from 'ava';
 import Docker from 'dockerode';
 import { LABELS, Sandbox, type SandboxOptions } from '../../pool/index.js';
@@ -18,9 +16,4 @@ export async function openSandbox(t: ExecutionContext, options: SandboxOptions =
 export async function containersOf(sandbox: Sandbox): Promise<string[]> {
   const list = await docker.listContainers({ all: true, filters: { label: [`${LABELS.pool}=${sandbox.id}`] } });
   return list.map((c) => c.Id);
-}
-
-/** The pool directories under the temp dir, to check that none is left behind. */
-export function poolDirectories(): string[] {
-  return existsSync(tmpdir()) ? readdirSync(tmpdir()).filter((name) => /^warmbox-[^.]+$/.test(name)) : [];
 }

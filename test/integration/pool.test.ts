@@ -1,0 +1,149 @@
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { once } from 'node:events';
+import test from 'ava';
+import { defaultBaseImage } from '../../pool/image.js';
+import { LABELS, Sandbox } from '../../pool/index.js';
+import { containersOf, docker, openSandbox } from '../helpers/sandbox.js';
+
+test('50 jobs through a pool of 2, one after another -> all ok, each in its own container', async (t) => {
+  const sandbox = await openSandbox(t, { poolSize: 2 });
+  const hosts = new Set<unknown>();
+  for (let i = 0; i < 50; i++) {
+    const r = await sandbox.run({ code: 'import os\nresult = [data * 2, os.uname().nodename]', data: i });
+    t.is(r.status, 'ok');
+    t.is((r.result as [number, string])[0], i * 2);
+    hosts.add((r.result as [number, string])[1]);
+  }
+  t.is(hosts.size, 50);
+});
+
+test('50 jobs through a pool of 2, all at once -> all ok, queued and served', async (t) => {
+  const sandbox = await openSandbox(t, { poolSize: 2 });
+  const results = await Promise.all(
+    Array.from({ length: 50 }, (_, i) => sandbox.run({ code: 'result = data + 1', data: i })),
+  );
+  t.deepEqual(results.map((r) => r.result), Array.from({ length: 50 }, (_, i) => i + 1));
+  t.true(results.every((r) => r.status === 'ok'));
+});
+
+test('a warm container killed from outside is replaced, and jobs keep running', async (t) => {
+  const sandbox = await openSandbox(t, { poolSize: 2 });
+  const [victim] = await containersOf(sandbox);
+  const replaced = once(sandbox, 'warm');
+  await docker.getContainer(victim!).kill();
+  await replaced;
+  t.false((await containersOf(sandbox)).includes(victim!));
+  const results = await Promise.all([sandbox.run('result = 1'), sandbox.run('result = 2'), sandbox.run('result = 3')]);
+  t.deepEqual(results.map((r) => r.result), [1, 2, 3]);
+});
+
+test('a container killed from outside during a job -> that job is an error result, the next runs', async (t) => {
+  const sandbox = await openSandbox(t);
+  const [busy] = await containersOf(sandbox);
+  const running = sandbox.run({ code: 'import time\ntime.sleep(60)', timeoutMs: 60_000 });
+  // The container is leased at once; whether the agent has the job yet or not, losing it
+  // must give an error result.
+  t.is(sandbox.stats().busy, 1);
+  await docker.getContainer(busy!).kill();
+  const r = await running;
+  t.like(r, { status: 'error', isError: true, memoryExceeded: false });
+  t.is(r.error?.type, 'SandboxError');
+  t.like(await sandbox.run('result = "next"'), { status: 'ok', result: 'next' });
+});
+
+test('close() -> no container and no socket directory left; close twice is safe', async (t) => {
+  const sandbox = new Sandbox({ poolSize: 3 });
+  await sandbox.initialize();
+  const containers = await docker.listContainers({ all: true, filters: { label: [`${LABELS.pool}=${sandbox.id}`] } });
+  t.is(containers.length, 3);
+  const ioRoot = dirname(containers[0]!.Labels[LABELS.ioDir]!);
+  t.true(existsSync(ioRoot));
+  const r = await sandbox.run('result = 1');
+  t.is(r.result, 1);
+  await Promise.all([sandbox.close(), sandbox.close()]);
+  await sandbox.close();
+  t.deepEqual(await containersOf(sandbox), []);
+  t.false(existsSync(ioRoot));
+  await t.throwsAsync(sandbox.run('result = 1'), { code: 'WARMBOX_ERR_POOL_CLOSED' });
+});
+
+test('close() waits for the runs in flight', async (t) => {
+  const sandbox = new Sandbox({ poolSize: 1 });
+  await sandbox.initialize();
+  const running = sandbox.run('import time\ntime.sleep(0.5)\nresult = "finished"');
+  const queued = sandbox.run('result = "queued"');
+  await sandbox.close();
+  t.like(await running, { status: 'ok', result: 'finished' });
+  t.like(await queued, { status: 'ok', result: 'queued' });
+  t.deepEqual(await containersOf(sandbox), []);
+});
+
+test('containers left by a crashed process are removed by the next initialize()', async (t) => {
+  const child = spawn(process.execPath, ['--import=tsx', '--input-type=module', '-e', `
+    import { Sandbox } from ${JSON.stringify(new URL('../../pool/index.ts', import.meta.url).pathname)};
+    const sandbox = new Sandbox(2);
+    await sandbox.initialize();
+    process.stdout.write(sandbox.id + '\\n');
+    setInterval(() => {}, 1000);
+  `], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const [line] = (await once(child.stdout, 'data')) as [Buffer];
+  const poolId = line.toString().trim();
+  child.kill('SIGKILL');
+  await once(child, 'exit');
+  const left = await docker.listContainers({ all: true, filters: { label: [`${LABELS.pool}=${poolId}`] } });
+  t.is(left.length, 2);
+  await openSandbox(t);
+  const after = await docker.listContainers({ all: true, filters: { label: [`${LABELS.pool}=${poolId}`] } });
+  t.deepEqual(after, []);
+});
+
+test('queue full -> QueueFullError; queue timeout -> QueueTimeoutError', async (t) => {
+  const sandbox = await openSandbox(t, { maxQueue: 1, queueTimeoutMs: 300 });
+  const running = sandbox.run({ code: 'import time\ntime.sleep(2)', timeoutMs: 5000 });
+  const waiting = sandbox.run('result = 1');
+  await t.throwsAsync(sandbox.run('result = 2'), { code: 'WARMBOX_ERR_QUEUE_FULL' });
+  await t.throwsAsync(waiting, { code: 'WARMBOX_ERR_QUEUE_TIMEOUT' });
+  t.is((await running).status, 'ok');
+});
+
+test('abort while queued and while running -> AbortError with the reason; the pool goes on', async (t) => {
+  const sandbox = await openSandbox(t);
+  const controller = new AbortController();
+  const running = sandbox.run({ code: 'import time\ntime.sleep(30)', timeoutMs: 60_000, signal: controller.signal });
+  const queuedController = new AbortController();
+  const queued = sandbox.run({ code: 'result = 1', signal: queuedController.signal });
+  queuedController.abort(new Error('no longer needed'));
+  await t.throwsAsync(queued, { code: 'WARMBOX_ERR_ABORTED' });
+  controller.abort();
+  const error = await t.throwsAsync(running, { code: 'WARMBOX_ERR_ABORTED' });
+  t.is((error?.cause as Error).name, 'AbortError');
+  t.like(await sandbox.run('result = 2'), { status: 'ok', result: 2 });
+  await t.throwsAsync(sandbox.run({ code: 'result = 3', signal: AbortSignal.abort() }), { code: 'WARMBOX_ERR_ABORTED' });
+});
+
+test('stats() counts warm, busy, starting and queued containers', async (t) => {
+  const sandbox = await openSandbox(t, { poolSize: 2 });
+  t.deepEqual(sandbox.stats(), { warm: 2, busy: 0, starting: 0, queued: 0 });
+});
+
+test('no Docker engine -> DockerUnavailableError saying where it looked and what to do', async (t) => {
+  const sandbox = new Sandbox({ poolSize: 1, docker: { socketPath: '/nonexistent/docker.sock' } });
+  const error = await t.throwsAsync(sandbox.initialize(), { code: 'WARMBOX_ERR_DOCKER_UNAVAILABLE' });
+  t.regex(error!.message, /\/nonexistent\/docker\.sock/);
+  t.regex(error!.message, /Start the engine/);
+});
+
+test('an image that is not there -> ImageNotFoundError', async (t) => {
+  const sandbox = new Sandbox({ poolSize: 1, image: 'warmbox-agent:does-not-exist' });
+  await t.throwsAsync(sandbox.initialize(), { code: 'WARMBOX_ERR_IMAGE_NOT_FOUND' });
+});
+
+test('an image whose agent cannot start -> initialize() rejects with ContainerStartError, nothing left', async (t) => {
+  // The base image has python3 and node but no agent: the container exits at once.
+  const sandbox = new Sandbox({ poolSize: 2, image: defaultBaseImage() });
+  const error = await t.throwsAsync(sandbox.initialize(), { code: 'WARMBOX_ERR_CONTAINER_START' });
+  t.regex(error!.message, /exited before it was ready/);
+  t.deepEqual(await containersOf(sandbox), []);
+});
