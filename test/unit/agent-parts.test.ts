@@ -1,0 +1,46 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import test from 'ava';
+import { CappedOutput } from '../../agent/capped-output.js';
+import { readOomKillCount } from '../../agent/oom-kills.js';
+import { parseReport } from '../../agent/python-runner.js';
+
+test('CappedOutput keeps the first bytes, flags the rest, and never splits a character', (t) => {
+  const output = new CappedOutput(5);
+  output.push(Buffer.from('ab'));
+  output.push(Buffer.from('c€d'));
+  t.is(output.text(), 'abc');
+  t.true(output.truncated);
+});
+
+test('CappedOutput joins a character split across chunks', (t) => {
+  const output = new CappedOutput(100);
+  const euro = Buffer.from('€');
+  output.push(euro.subarray(0, 2));
+  output.push(euro.subarray(2));
+  t.is(output.text(), '€');
+  t.false(output.truncated);
+});
+
+test('readOomKillCount reads cgroup v2 memory.events and v1 memory.oom_control', (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'warmbox-unit-'));
+  const v2 = join(dir, 'memory.events');
+  const v1 = join(dir, 'memory.oom_control');
+  writeFileSync(v2, 'low 0\nhigh 0\nmax 4\noom 2\noom_kill 2\noom_group_kill 0\n');
+  writeFileSync(v1, 'oom_kill_disable 0\nunder_oom 0\noom_kill 7\n');
+  t.is(readOomKillCount([v2, v1]), 2);
+  t.is(readOomKillCount([join(dir, 'missing'), v1]), 7);
+  t.is(readOomKillCount([join(dir, 'missing')]), null);
+});
+
+test('parseReport: nothing, a result, an error, and what a program could forge', (t) => {
+  t.deepEqual(parseReport(Buffer.from(''), false), { error: null, resultJson: 'null' });
+  t.deepEqual(parseReport(Buffer.from('null\n{"a": 1}\n'), false), { error: null, resultJson: '{"a": 1}' });
+  const error = { type: 'ValueError', message: 'bad', traceback: 'Traceback...' };
+  t.deepEqual(parseReport(Buffer.from(`${JSON.stringify(error)}\nnull\n`), false), { error, resultJson: 'null' });
+  for (const forged of ['null\n1\nnull\n2\n', 'null\n1', '{"type": 1}\nnull\n', 'nope\nnull\n']) {
+    t.is(parseReport(Buffer.from(forged), false).error?.type, 'ProtocolError', forged);
+  }
+  t.is(parseReport(Buffer.from('null\n1\n'), true).error?.type, 'ResultError');
+});

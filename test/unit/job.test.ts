@@ -1,0 +1,30 @@
+import test from 'ava';
+import { InvalidArgumentError, MAX_JOB_BYTES, Sandbox } from '../../pool/index.js';
+
+// No engine at this address: a job that got past validation would fail to find Docker, or
+// to find the sandbox initialised. Bad jobs must be refused before either.
+const sandbox = () => new Sandbox({ poolSize: 1, docker: { socketPath: '/nonexistent/docker.sock' } });
+
+const refused = test.macro(async (t, job: unknown, field: string, pattern: RegExp) => {
+  const error = await t.throwsAsync(sandbox().run(job as string), { instanceOf: InvalidArgumentError });
+  t.is(error?.field, field);
+  t.regex(error?.message ?? '', pattern);
+});
+
+test('no code', refused, {}, 'job.code', /must be a string, got undefined/);
+test('code as a number', refused, { code: 42 }, 'job.code', /got 42/);
+test('job as null', refused, null, 'job', /code string or a job object/);
+test('unknown field', refused, { code: '', timeout: 5 }, 'job.timeout', /not a field of a job/);
+test('stdin as a buffer', refused, { code: '', stdin: Buffer.from('x') }, 'job.stdin', /must be a string/);
+test('negative timeout', refused, { code: '', timeoutMs: -5 }, 'job.timeoutMs', /between 1 and/);
+test('fractional timeout', refused, { code: '', timeoutMs: 1.5 }, 'job.timeoutMs', /integer/);
+test('data with a BigInt', refused, { code: '', data: { n: 1n } }, 'job.data', /JSON-serialisable/);
+test('data with a cycle', refused, { code: '', data: (() => { const a: unknown[] = []; a.push(a); return a; })() }, 'job.data', /JSON-serialisable/);
+test('data with NaN', refused, { code: '', data: [1, Number.NaN] }, 'job.data', /NaN has no JSON form/);
+test('data as a function', refused, { code: '', data: () => 1 }, 'job.data', /JSON-serialisable/);
+test('signal that is not an AbortSignal', refused, { code: '', signal: {} }, 'job.signal', /AbortSignal/);
+test('a job over the size limit', refused, { code: 'x'.repeat(MAX_JOB_BYTES + 1) }, 'job', /at most/);
+
+test('a valid job on a sandbox never initialised -> NotInitializedError', async (t) => {
+  await t.throwsAsync(sandbox().run('print(1)'), { code: 'WARMBOX_ERR_NOT_INITIALIZED' });
+});

@@ -1,0 +1,30 @@
+import test from 'ava';
+import { DEFAULTS, InvalidArgumentError, Sandbox } from '../../pool/index.js';
+
+test('new Sandbox(n) is a pool of n with every other default', (t) => {
+  const sandbox = new Sandbox(4);
+  t.like(sandbox.options, { ...DEFAULTS, poolSize: 4 });
+});
+
+test('new Sandbox() uses the defaults, frozen', (t) => {
+  const { options } = new Sandbox();
+  t.like(options, DEFAULTS);
+  t.true(Object.isFrozen(options));
+});
+
+const invalid = test.macro((t, input: unknown, field: string, pattern: RegExp) => {
+  const error = t.throws(() => new Sandbox(input as number), { instanceOf: InvalidArgumentError });
+  t.is(error?.code, 'WARMBOX_ERR_INVALID_ARGUMENT');
+  t.is(error?.field, field);
+  t.regex(error?.message ?? '', pattern);
+});
+
+test('pool size 0', invalid, 0, 'poolSize', /between 1 and/);
+test('pool size 2.5', invalid, 2.5, 'poolSize', /integer/);
+test('negative timeout', invalid, { timeoutMs: -1 }, 'timeoutMs', /between 1 and/);
+test('huge timeout', invalid, { timeoutMs: 1e12 }, 'timeoutMs', /between 1 and/);
+test('memory as a string', invalid, { memoryLimitMb: '128' }, 'memoryLimitMb', /integer, got the string "128"/);
+test('unknown option', invalid, { poolsize: 2 }, 'poolsize', /not an option/);
+test('empty image', invalid, { image: '' }, 'image', /non-empty/);
+test('options as an array', invalid, [], 'options', /pool size or an options object/);
+test('NaN queue', invalid, { maxQueue: Number.NaN }, 'maxQueue', /integer/);
