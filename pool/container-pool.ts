@@ -181,7 +181,9 @@ export class ContainerPool {
         const container = await this.#startOne();
         this.#everReady = true;
         this.#onReady?.();
-        this.#listener.warm(container.id);
+        // After generic-pool has counted it as available (it does so in a promise callback
+        // of its own), so that stats() agrees with the event.
+        setImmediate(() => this.#listener.warm(container.id));
         container.onUnexpectedExit(() => this.#onContainerExit(container));
         return container;
       } catch (error) {
