@@ -1,5 +1,5 @@
 import Docker from 'dockerode';
-import { DockerUnavailableError, ImageNotFoundError } from './errors.js';
+import { DockerError, DockerUnavailableError, ImageNotFoundError } from './errors.js';
 
 /** Connects to the Docker engine and checks it answers, with one clear error where it does not. */
 export async function connectDocker(options: Docker.DockerOptions): Promise<Docker> {
@@ -30,8 +30,13 @@ export async function assertImageExists(docker: Docker, image: string, isDefault
     await docker.getImage(image).inspect();
   } catch (error) {
     if ((error as { statusCode?: number }).statusCode === 404) throw new ImageNotFoundError(image, isDefault);
-    throw error;
+    throw dockerFailed(`inspect the image ${image}`, error);
   }
+}
+
+/** Wraps an engine's failure in DockerError, saying what warmbox was doing. */
+export function dockerFailed(doing: string, error: unknown): DockerError {
+  return new DockerError(`the Docker engine failed to ${doing}: ${(error as Error).message}`, { cause: error });
 }
 
 /** A 404 or 409 from the engine: the container is already gone or already being removed. */

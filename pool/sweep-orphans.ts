@@ -2,6 +2,7 @@ import { rmdir } from 'node:fs/promises';
 import { basename, dirname } from 'node:path';
 import { debuglog } from 'node:util';
 import type Docker from 'dockerode';
+import { dockerFailed } from './docker.js';
 import { isOwnerGone, LABELS } from './labels.js';
 import { removeContainer } from './remove-container.js';
 
@@ -13,7 +14,12 @@ const log = debuglog('warmbox');
  * gone, never another live process's pool. Returns how many it removed.
  */
 export async function sweepOrphans(docker: Docker): Promise<number> {
-  const containers = await docker.listContainers({ all: true, filters: { label: [LABELS.managed] } });
+  let containers: Docker.ContainerInfo[];
+  try {
+    containers = await docker.listContainers({ all: true, filters: { label: [LABELS.managed] } });
+  } catch (error) {
+    throw dockerFailed('list containers', error);
+  }
   const orphans = containers.filter((c) => isOwnerGone(c.Labels[LABELS.owner] ?? ''));
   await Promise.all(
     orphans.map(async (c) => {

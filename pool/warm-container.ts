@@ -125,7 +125,12 @@ export class WarmContainer {
       new Promise<false>((resolve) => (timer = setTimeout(resolve, EXIT_WAIT_MS, false))),
     ]);
     clearTimeout(timer);
-    const state = exitedInTime ? (await this.docker.getContainer(this.id).inspect()).State : undefined;
+    const state = exitedInTime
+      ? await this.docker.getContainer(this.id).inspect().then(
+          (info) => info.State,
+          (error: unknown) => void log('container %s: inspect failed: %o', this.id, error),
+        )
+      : undefined;
     if (state?.OOMKilled) {
       return synthesisedResult(durationMs, 'memory', { memoryExceeded: true }, 'the container ran out of memory and its agent was killed');
     }

@@ -1,0 +1,43 @@
+import { readFileSync } from 'node:fs';
+import test from 'ava';
+import * as warmbox from '../../pool/index.js';
+
+const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
+
+test('every error code is in README, and README lists no other', (t) => {
+  const documented = [...readme.matchAll(/^\| `(WARMBOX_ERR_[A-Z_]+)` \| `(\w+)` \|/gm)].map((m) => [m[1], m[2]]);
+  t.deepEqual(documented.map(([code]) => code), [...warmbox.ERROR_CODES]);
+  for (const [code, className] of documented) {
+    const ErrorClass = (warmbox as Record<string, unknown>)[className!] as { prototype: warmbox.WarmboxError };
+    t.truthy(ErrorClass, `${className} is exported`);
+    t.true(ErrorClass.prototype instanceof warmbox.WarmboxError);
+  }
+});
+
+test('every error class carries its own code, name and message', (t) => {
+  const errors: warmbox.WarmboxError[] = [
+    new warmbox.InvalidArgumentError('job.code', 'must be a string'),
+    new warmbox.NotInitializedError(),
+    new warmbox.PoolClosedError(),
+    new warmbox.QueueFullError(3),
+    new warmbox.QueueTimeoutError(10),
+    new warmbox.AbortError('why'),
+    new warmbox.DockerUnavailableError('x'),
+    new warmbox.ImageNotFoundError('img', true),
+    new warmbox.ContainerStartError('x'),
+    new warmbox.DockerError('x'),
+    new warmbox.AgentProtocolError('x'),
+  ];
+  t.deepEqual(errors.map((e) => e.code), [...warmbox.ERROR_CODES]);
+  for (const error of errors) {
+    t.true(error instanceof Error);
+    t.is(error.name, error.constructor.name);
+    t.not(error.message, '');
+  }
+});
+
+test('every option in DEFAULTS is in README with the same default', (t) => {
+  for (const [name, value] of Object.entries(warmbox.DEFAULTS)) {
+    t.regex(readme, new RegExp(`^\\| \`${name}\` \\| \`${value}\` \\|`, 'm'), name);
+  }
+});
