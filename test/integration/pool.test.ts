@@ -3,7 +3,7 @@ import { existsSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { once } from 'node:events';
 import test from 'ava';
-import { defaultBaseImage } from '../../pool/image.js';
+import { agentImageTag, defaultBaseImage } from '../../pool/image.js';
 import { LABELS, Sandbox } from '../../pool/index.js';
 import { containersOf, docker, openSandbox } from '../helpers/sandbox.js';
 
@@ -147,4 +147,33 @@ test('an image whose agent cannot start -> initialize() rejects with ContainerSt
   const error = await t.throwsAsync(sandbox.initialize(), { code: 'WARMBOX_ERR_CONTAINER_START' });
   t.regex(error!.message, /exited before it was ready/);
   t.deepEqual(await containersOf(sandbox), []);
+});
+
+test('an agent that never answers (container frozen) -> timeout from the host deadline, the next job runs', async (t) => {
+  const sandbox = await openSandbox(t);
+  const [frozen] = await containersOf(sandbox);
+  await docker.getContainer(frozen!).pause();
+  const r = await sandbox.run({ code: 'result = 1', timeoutMs: 200 });
+  t.like(r, { status: 'timeout', timedOut: true, result: null });
+  t.like(await sandbox.run('result = 2'), { status: 'ok', result: 2 });
+});
+
+test('a replacement that fails to start is retried with backoff until it starts', async (t) => {
+  // The pool's image under a tag of its own, taken away and given back.
+  const tag = `warmbox-agent:retry-${process.pid}`;
+  const [repo, version] = tag.split(':') as [string, string];
+  const image = docker.getImage(agentImageTag()!);
+  await image.tag({ repo, tag: version });
+  t.teardown(() => docker.getImage(tag).remove().catch(() => {}));
+  const sandbox = await openSandbox(t, { image: tag });
+  await docker.getImage(tag).remove();
+  const failed = once(sandbox, 'startFailed');
+  t.like(await sandbox.run('result = 1'), { status: 'ok', result: 1 });
+  const [error, retryInMs] = (await failed) as [Error, number];
+  t.is((error as { code?: string }).code, 'WARMBOX_ERR_CONTAINER_START');
+  t.true(retryInMs > 0);
+  const recovered = once(sandbox, 'warm');
+  await image.tag({ repo, tag: version });
+  await recovered;
+  t.like(await sandbox.run('result = 2'), { status: 'ok', result: 2 });
 });
