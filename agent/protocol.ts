@@ -23,8 +23,22 @@ export interface AgentRunRequest {
   /** The job's `data`, already serialised by the host: the agent passes it on unparsed. */
   readonly dataJson: string;
   readonly stdin: string;
+  /** Wall-clock limit, enforced by the agent. */
   readonly timeoutMs: number;
+  /** CPU time the program's processes may use together, enforced by the agent from the cgroup. */
+  readonly cpuTimeMs: number;
   readonly maxOutputBytes: number;
+  /** Per-process limits the runner sets on itself (soft and hard) before the code runs. */
+  readonly rlimits: ProgramRlimits;
+}
+
+export interface ProgramRlimits {
+  /** RLIMIT_FSIZE: the largest file the program may write. */
+  readonly fileSizeBytes: number;
+  /** RLIMIT_NOFILE: how many files each process may hold open. */
+  readonly openFiles: number;
+  /** RLIMIT_STACK: the stack of each process. */
+  readonly stackBytes: number;
 }
 
 /** What the agent answers for a job; the host parses `resultJson` and adds `isError`. */
@@ -36,7 +50,11 @@ export interface AgentRunResponse {
   readonly resultJson: string;
   readonly exitCode: number | null;
   readonly signal: string | null;
+  /** The wall-clock limit was hit. */
   readonly timedOut: boolean;
+  /** The CPU-time limit was hit. */
+  readonly cpuTimeExceeded: boolean;
+  /** The program ran out of memory: the OOM killer killed it, or Python raised MemoryError. */
   readonly memoryExceeded: boolean;
   readonly outputTruncated: boolean;
   readonly error: PythonError | null;
@@ -61,13 +79,24 @@ export const AGENT_IO_DIR = '/run/warmbox/io';
 export const runRequestSchema = {
   type: 'object',
   additionalProperties: false,
-  required: ['code', 'dataJson', 'stdin', 'timeoutMs', 'maxOutputBytes'],
+  required: ['code', 'dataJson', 'stdin', 'timeoutMs', 'cpuTimeMs', 'maxOutputBytes', 'rlimits'],
   properties: {
     code: { type: 'string' },
     dataJson: { type: 'string' },
     stdin: { type: 'string' },
     timeoutMs: { type: 'integer', minimum: 1 },
+    cpuTimeMs: { type: 'integer', minimum: 1 },
     maxOutputBytes: { type: 'integer', minimum: 0 },
+    rlimits: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['fileSizeBytes', 'openFiles', 'stackBytes'],
+      properties: {
+        fileSizeBytes: { type: 'integer', minimum: 0 },
+        openFiles: { type: 'integer', minimum: 8 },
+        stackBytes: { type: 'integer', minimum: 65536 },
+      },
+    },
   },
 } as const;
 
@@ -87,7 +116,7 @@ export const runResponseSchema = {
   additionalProperties: false,
   required: [
     'status', 'stdout', 'stderr', 'resultJson', 'exitCode', 'signal', 'timedOut',
-    'memoryExceeded', 'outputTruncated', 'error', 'durationMs',
+    'cpuTimeExceeded', 'memoryExceeded', 'outputTruncated', 'error', 'durationMs',
   ],
   properties: {
     status: { type: 'string', enum: ['ok', 'error', 'timeout', 'memory'] },
@@ -97,6 +126,7 @@ export const runResponseSchema = {
     exitCode: { type: ['integer', 'null'] },
     signal: { type: ['string', 'null'] },
     timedOut: { type: 'boolean' },
+    cpuTimeExceeded: { type: 'boolean' },
     memoryExceeded: { type: 'boolean' },
     outputTruncated: { type: 'boolean' },
     error: { anyOf: [{ type: 'null' }, pythonErrorSchema] },

@@ -1,10 +1,11 @@
 import { once } from 'node:events';
+import { availableParallelism } from 'node:os';
 import { finished } from 'node:stream/promises';
 import type { Readable, Writable } from 'node:stream';
 import { PythonShell } from 'python-shell';
 import { CappedOutput } from './capped-output.js';
 import { killProcessesOf, killProcessGroup } from './kill-processes.js';
-import { readOomKillCount } from './oom-kills.js';
+import type { CgroupCounters } from './cgroup.js';
 import type { AgentRunRequest, AgentRunResponse, PythonError, RunStatus } from './protocol.js';
 
 export interface PythonRunnerOptions {
@@ -20,8 +21,11 @@ export interface PythonRunnerOptions {
    */
   readonly uid?: number;
   readonly gid?: number;
-  /** Reads the OOM killer's count; the cgroup's by default. */
-  readonly readOomKillCount?: () => number | null;
+  /**
+   * The container's cgroup, to tell an OOM kill from a plain SIGKILL and to enforce the CPU
+   * limit. Unset outside a container (the agent's tests), where the cgroup is the machine's.
+   */
+  readonly cgroup?: CgroupCounters;
 }
 
 // The program's whole environment: nothing of the agent's leaks into it.
@@ -40,6 +44,8 @@ const DRAIN_MS = 500;
 // running out of memory.
 const MAX_REPORT_BYTES = 64 * 1024 * 1024;
 const READY_LINE = 'ready\n';
+// The CPU limit is checked no more often than this.
+const CPU_CHECK_MIN_MS = 10;
 
 /**
  * The Python interpreter of one container, started through python-shell when the agent boots
@@ -129,51 +135,85 @@ export class PythonRunner {
     const stderr = new CappedOutput(job.maxOutputBytes);
     this.#shell.stdout.on('data', (chunk: Buffer) => stdout.push(chunk));
     this.#stderr.on('data', (chunk: Buffer) => stderr.push(chunk));
-    const countOomKills = this.#options.readOomKillCount ?? readOomKillCount;
-    const oomKillsBefore = countOomKills();
+    const oomKillsBefore = this.#options.cgroup?.oomKills() ?? null;
 
     let timedOut = false;
     const startedAt = performance.now();
-    this.#jobChannel.end(`{"code":${JSON.stringify(job.code)},"data":${job.dataJson}}`);
+    const { code, dataJson, rlimits } = job;
+    this.#jobChannel.end(`{"code":${JSON.stringify(code)},"rlimits":${JSON.stringify(rlimits)},"data":${dataJson}}`);
     this.#shell.send(job.stdin);
     this.#shell.stdin.end();
     const timer = setTimeout(() => {
       timedOut = true;
       this.kill();
     }, job.timeoutMs);
+    const cpuWatch = this.#watchCpu(job.cpuTimeMs);
 
     const [exitCode, signal] = await this.#exit;
     const durationMs = performance.now() - startedAt;
     clearTimeout(timer);
+    cpuWatch.stop();
     // Whatever the program left behind (daemons, a fork bomb, a child holding stdout open)
     // ends with it, so the reply never waits for it.
     this.kill();
     await this.#drain();
 
-    const oomKillsAfter = countOomKills();
-    const memoryExceeded = oomKillsBefore !== null && oomKillsAfter !== null && oomKillsAfter > oomKillsBefore;
+    const oomKillsAfter = this.#options.cgroup?.oomKills() ?? null;
+    const oomKilled = oomKillsBefore !== null && oomKillsAfter !== null && oomKillsAfter > oomKillsBefore;
     const report = parseReport(Buffer.concat(this.#report), this.#reportBytes > MAX_REPORT_BYTES);
-    const error = report.error;
-    const status: RunStatus = timedOut
-      ? 'timeout'
-      : memoryExceeded
-        ? 'memory'
-        : exitCode === 0 && error === null
-          ? 'ok'
-          : 'error';
+    const outcome = report ?? noReport(exitCode, signal);
+    const memoryExceeded = oomKilled || outcome.error?.type === 'MemoryError';
+    const cpuTimeExceeded = cpuWatch.exceeded;
+    const status: RunStatus =
+      timedOut || cpuTimeExceeded
+        ? 'timeout'
+        : memoryExceeded
+          ? 'memory'
+          : exitCode === 0 && outcome.error === null
+            ? 'ok'
+            : 'error';
     return {
       status,
       stdout: stdout.text(),
       stderr: stderr.text(),
-      resultJson: report.resultJson,
+      resultJson: outcome.resultJson,
       exitCode,
       signal,
       timedOut,
+      cpuTimeExceeded,
       memoryExceeded,
       outputTruncated: stdout.truncated || stderr.truncated,
-      error,
+      error: outcome.error,
       durationMs: Math.round(durationMs * 100) / 100,
     };
+  }
+
+  /**
+   * Kills the program once its processes together have used `limitMs` of CPU, read from the
+   * container's cgroup less the agent's own. CPU time grows at most as fast as the wall
+   * clock times the cores, so each check is scheduled for the earliest moment the limit
+   * could have been reached, never polled.
+   */
+  #watchCpu(limitMs: number): { stop(): void; readonly exceeded: boolean } {
+    const cgroup = this.#options.cgroup;
+    const usageBefore = cgroup?.cpuUsageUs() ?? null;
+    const agentBefore = process.cpuUsage();
+    let timer: NodeJS.Timeout | undefined;
+    const watch = { exceeded: false, stop: () => clearTimeout(timer) };
+    if (cgroup === undefined || usageBefore === null) return watch;
+    const cores = availableParallelism();
+    const check = () => {
+      const agent = process.cpuUsage(agentBefore);
+      const usedMs = ((cgroup.cpuUsageUs() ?? usageBefore) - usageBefore - agent.user - agent.system) / 1000;
+      if (usedMs >= limitMs) {
+        watch.exceeded = true;
+        this.kill();
+        return;
+      }
+      timer = setTimeout(check, Math.max(CPU_CHECK_MIN_MS, (limitMs - usedMs) / cores));
+    };
+    timer = setTimeout(check, Math.max(CPU_CHECK_MIN_MS, limitMs / cores));
+    return watch;
   }
 
   /** Ends the program and every process it started. */
@@ -205,14 +245,14 @@ interface Report {
 
 /**
  * Reads what the runner wrote on fd 4 after "ready": the error line (JSON null or an error)
- * and the `result` line, which is passed on unparsed. Nothing at all means the program ended
- * before the runner could report (os._exit, a kill): no error of its own, and no result.
+ * and the `result` line, which is passed on unparsed. Null when there is nothing: the
+ * program ended before the runner could report.
  */
-export function parseReport(bytes: Buffer, overflowed: boolean): Report {
+export function parseReport(bytes: Buffer, overflowed: boolean): Report | null {
   if (overflowed) {
     return problem('ResultError', `result is larger than ${MAX_REPORT_BYTES} bytes once serialised`);
   }
-  if (bytes.length === 0) return { error: null, resultJson: 'null' };
+  if (bytes.length === 0) return null;
   const text = bytes.toString('utf8');
   const lines = text.split('\n');
   const [errorLine, resultJson, end, ...more] = lines;
@@ -231,6 +271,12 @@ function isPythonErrorOrNull(value: unknown): value is PythonError | null {
   if (typeof value !== 'object') return false;
   const { type, message, traceback } = value as Record<string, unknown>;
   return typeof type === 'string' && typeof message === 'string' && typeof traceback === 'string';
+}
+
+/** No report: a kill or a crash says enough by itself; a clean exit without one needs a word. */
+function noReport(exitCode: number | null, signal: string | null): Report {
+  if (signal !== null || exitCode !== 0) return { error: null, resultJson: 'null' };
+  return problem('ProtocolError', 'the program ended without reporting: it called os._exit() or closed the result channel');
 }
 
 function corrupted(): Report {

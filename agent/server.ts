@@ -6,12 +6,13 @@
 import { chmodSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { buildApp } from './app.js';
+import { containerCgroup } from './cgroup.js';
 import { AGENT_ERROR_FILE_NAME, AGENT_IO_DIR, AGENT_SOCKET_NAME } from './protocol.js';
 import { PythonRunner } from './python-runner.js';
 
 // Fixed by Dockerfile.agent.
 const PROGRAM_UID = 10002;
-const RUNNER_PATH = '/opt/warmbox/runner.py';
+const RUNNER_PATH = '/opt/warmbox/runner/runner.py';
 const PYTHON_PATH = '/usr/bin/python3';
 const WORK_DIR = '/work';
 // Code, data and stdin together; the host checks its own, lower, limit first.
@@ -24,6 +25,7 @@ try {
     cwd: WORK_DIR,
     uid: PROGRAM_UID,
     gid: PROGRAM_UID,
+    cgroup: containerCgroup,
   });
   const app = buildApp(runner, { bodyLimitBytes: BODY_LIMIT_BYTES });
   // The socket file appears at bind(), before listen(): a host that connected then would be

@@ -5,7 +5,8 @@ It waits for exactly one job, runs it in a fresh `__main__` namespace, and repor
 
 File descriptors, set up by the agent:
   0, 1    the program's stdin and stdout
-  3       the job, as JSON, closed by the agent after writing: {"code": str, "data": any}
+  3       the job, as JSON, closed by the agent after writing:
+          {"code": str, "rlimits": {...}, "data": any}
   4       the result channel: "ready\\n" once the interpreter is up, then two JSON lines,
           the error (or null) and `result`; the agent parses only the first
   5       the program's stderr (moved to 2 here; the agent gives python-shell no stderr,
@@ -19,6 +20,8 @@ import builtins
 import json
 import linecache
 import os
+import re
+import resource
 import sys
 import traceback
 
@@ -31,7 +34,6 @@ import functools  # noqa: F401
 import itertools  # noqa: F401
 import math  # noqa: F401
 import random  # noqa: F401
-import re  # noqa: F401
 import statistics  # noqa: F401
 import string  # noqa: F401
 
@@ -39,6 +41,10 @@ JOB_FD = 3
 RESULT_FD = 4
 STDERR_FD = 5
 FILENAME = "<code>"
+# JavaScript numbers hold integers exactly up to 2**53; a JSON text with a run of 16 digits
+# or more may hold a larger one, and is then checked value by value.
+JS_SAFE_INTEGER = 2**53 - 1
+LONG_DIGITS = re.compile(r"\d{16}")
 
 
 def prefer_me_when_out_of_memory():
@@ -59,7 +65,34 @@ def read_job():
             break
         chunks.append(chunk)
     os.close(JOB_FD)
-    return json.loads(b"".join(chunks))
+    return b"".join(chunks)
+
+
+def set_rlimits(rlimits):
+    # Soft and hard alike: an unprivileged program can lower a hard limit, never raise it.
+    for name, value in (
+        (resource.RLIMIT_FSIZE, rlimits["fileSizeBytes"]),
+        (resource.RLIMIT_NOFILE, rlimits["openFiles"]),
+        (resource.RLIMIT_STACK, rlimits["stackBytes"]),
+    ):
+        resource.setrlimit(name, (value, value))
+
+
+def unsafe_integer(value):
+    """The first integer in `value` that a JavaScript number cannot hold exactly, or None."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, bool):
+            continue
+        if isinstance(item, int):
+            if abs(item) > JS_SAFE_INTEGER:
+                return item
+        elif isinstance(item, dict):
+            stack.extend(item.values())
+        elif isinstance(item, (list, tuple)):
+            stack.extend(item)
+    return None
 
 
 def describe(exc, tb):
@@ -80,13 +113,24 @@ def exit_code_of(exc):
     return 1
 
 
+def result_error(message):
+    return {"type": "ResultError", "message": message, "traceback": ""}
+
+
 def encode_report(namespace, error):
+    value = namespace.get("result")
     try:
         # ASCII only: a lone surrogate in a str (legal in Python) still crosses as valid JSON.
-        result = json.dumps(namespace.get("result"), allow_nan=False)
+        result = json.dumps(value, allow_nan=False)
     except (TypeError, ValueError, RecursionError) as exc:
-        result = "null"
-        error = error or {"type": "ResultError", "message": f"result is not JSON-serialisable: {exc}", "traceback": ""}
+        return json.dumps(error or result_error(f"result is not JSON-serialisable: {exc}")) + "\nnull\n"
+    if LONG_DIGITS.search(result):
+        big = unsafe_integer(value)
+        if big is not None:
+            digits = str(big)
+            shown = digits if len(digits) <= 40 else digits[:20] + "..." + digits[-10:]
+            message = f"result holds the integer {shown}, which a JavaScript number cannot hold exactly; send it as a string"
+            return json.dumps(error or result_error(message)) + "\nnull\n"
     return json.dumps(error) + "\n" + result + "\n"
 
 
@@ -104,8 +148,17 @@ def main():
     prefer_me_when_out_of_memory()
     write_all(RESULT_FD, b"ready\n")
 
-    job = read_job()
+    raw = read_job()
+    try:
+        job = json.loads(raw)
+    except (ValueError, RecursionError) as exc:
+        # Data nested deeper than Python's recursion limit is the only way here.
+        message = f"data could not be loaded in Python: {type(exc).__name__}: {exc}"
+        write_all(RESULT_FD, (json.dumps({"type": "DataError", "message": message, "traceback": ""}) + "\nnull\n").encode("ascii"))
+        sys.exit(1)
+    del raw
     code = job["code"]
+    set_rlimits(job["rlimits"])
     linecache.cache[FILENAME] = (len(code), None, code.splitlines(True), FILENAME)
     namespace = {"__name__": "__main__", "__builtins__": builtins, "data": job["data"]}
     del job

@@ -23,6 +23,11 @@ export interface Job {
    * @default the sandbox's timeoutMs
    */
   readonly timeoutMs?: number;
+  /**
+   * This job's CPU-time limit, for all its processes together.
+   * @default the sandbox's cpuTimeMs
+   */
+  readonly cpuTimeMs?: number;
   /** Aborts the job, waiting or running: `run()` then rejects with AbortError. */
   readonly signal?: AbortSignal;
 }
@@ -38,7 +43,8 @@ export interface RunResult extends Omit<AgentRunResponse, 'resultJson'> {
 /** The most code, data and stdin one job may carry, serialised. */
 export const MAX_JOB_BYTES = 64 * 1024 * 1024;
 
-const JOB_FIELDS = new Set(['code', 'data', 'stdin', 'timeoutMs', 'signal']);
+const JOB_FIELDS = new Set(['code', 'data', 'stdin', 'timeoutMs', 'cpuTimeMs', 'signal']);
+const MIB = 1024 * 1024;
 
 export interface PreparedJob {
   readonly request: AgentRunRequest;
@@ -54,10 +60,11 @@ export function prepareJob(job: unknown, options: ResolvedOptions): PreparedJob 
   for (const key of Object.keys(fields)) {
     if (!JOB_FIELDS.has(key)) throw new InvalidArgumentError(`job.${key}`, 'is not a field of a job');
   }
-  const { code, data = null, stdin = '', timeoutMs = options.timeoutMs, signal } = fields as Job;
+  const { code, data = null, stdin = '', timeoutMs = options.timeoutMs, cpuTimeMs = options.cpuTimeMs, signal } = fields as Job;
   if (typeof code !== 'string') throw new InvalidArgumentError('job.code', `must be a string, got ${describe(code)}`);
   if (typeof stdin !== 'string') throw new InvalidArgumentError('job.stdin', `must be a string, got ${describe(stdin)}`);
   checkInteger('job.timeoutMs', timeoutMs, [1, MAX_TIMEOUT_MS]);
+  checkInteger('job.cpuTimeMs', cpuTimeMs, [1, MAX_TIMEOUT_MS]);
   if (signal !== undefined && !(signal instanceof AbortSignal)) {
     throw new InvalidArgumentError('job.signal', `must be an AbortSignal, got ${describe(signal)}`);
   }
@@ -67,7 +74,19 @@ export function prepareJob(job: unknown, options: ResolvedOptions): PreparedJob 
     throw new InvalidArgumentError('job', `carries ${size} bytes of code, data and stdin; at most ${MAX_JOB_BYTES} are accepted`);
   }
   return {
-    request: { code, dataJson, stdin, timeoutMs, maxOutputBytes: options.maxOutputBytes },
+    request: {
+      code,
+      dataJson,
+      stdin,
+      timeoutMs,
+      cpuTimeMs,
+      maxOutputBytes: options.maxOutputBytes,
+      rlimits: {
+        fileSizeBytes: options.maxFileSizeMb * MIB,
+        openFiles: options.maxOpenFiles,
+        stackBytes: options.stackSizeMb * MIB,
+      },
+    },
     signal,
   };
 }

@@ -20,6 +20,13 @@ export interface SandboxOptions {
    */
   readonly memoryLimitMb?: number;
   /**
+   * CPU time a job's processes may use together, when the job sets none. Apart from the
+   * wall-clock `timeoutMs`: a program that sleeps uses little, a busy one with threads
+   * uses it faster than the clock.
+   * @default 10000
+   */
+  readonly cpuTimeMs?: number;
+  /**
    * Processes and threads a container may hold, the agent's included.
    * @default 64
    */
@@ -34,6 +41,21 @@ export interface SandboxOptions {
    * @default 16
    */
   readonly tmpSizeMb?: number;
+  /**
+   * The largest file the program may write, in MiB (RLIMIT_FSIZE); a larger write fails with EFBIG.
+   * @default 64
+   */
+  readonly maxFileSizeMb?: number;
+  /**
+   * Files each of the program's processes may hold open (RLIMIT_NOFILE).
+   * @default 256
+   */
+  readonly maxOpenFiles?: number;
+  /**
+   * Stack of each of the program's processes, in MiB (RLIMIT_STACK).
+   * @default 8
+   */
+  readonly stackSizeMb?: number;
   /**
    * The most of stdout, and separately of stderr, kept per job; more sets `outputTruncated`.
    * @default 1048576
@@ -81,10 +103,14 @@ export const MAX_TIMEOUT_MS = 60 * 60 * 1000;
 export const DEFAULTS = Object.freeze({
   poolSize: 2,
   timeoutMs: 10_000,
+  cpuTimeMs: 10_000,
   memoryLimitMb: 128,
   pidsLimit: 64,
   workDirSizeMb: 64,
   tmpSizeMb: 16,
+  maxFileSizeMb: 64,
+  maxOpenFiles: 256,
+  stackSizeMb: 8,
   maxOutputBytes: 1024 * 1024,
   maxQueue: 100,
   queueTimeoutMs: 30_000,
@@ -102,10 +128,14 @@ export type ResolvedOptions = Readonly<typeof DEFAULTS> & {
 const RANGES: Record<keyof typeof DEFAULTS, readonly [number, number]> = {
   poolSize: [1, 256],
   timeoutMs: [1, MAX_TIMEOUT_MS],
+  cpuTimeMs: [1, MAX_TIMEOUT_MS],
   memoryLimitMb: [16, 64 * 1024],
   pidsLimit: [8, 32_768],
   workDirSizeMb: [1, 64 * 1024],
   tmpSizeMb: [1, 64 * 1024],
+  maxFileSizeMb: [1, 64 * 1024],
+  maxOpenFiles: [16, 65_536],
+  stackSizeMb: [1, 1024],
   maxOutputBytes: [0, 1024 * 1024 * 1024],
   maxQueue: [0, 1_000_000],
   queueTimeoutMs: [1, 24 * 60 * 60 * 1000],

@@ -184,6 +184,7 @@ function synthesisedResult(
     exitCode: null,
     signal: null,
     timedOut: flags.timedOut ?? false,
+    cpuTimeExceeded: false,
     memoryExceeded: flags.memoryExceeded ?? false,
     outputTruncated: false,
     error,

@@ -24,7 +24,16 @@ export async function startAgent(t: ExecutionContext): Promise<FastifyInstance> 
 
 export function job(fields: Partial<AgentRunRequest> & { data?: unknown }): AgentRunRequest {
   const { data = null, ...rest } = fields;
-  return { code: '', stdin: '', timeoutMs: 5000, maxOutputBytes: 1024 * 1024, dataJson: JSON.stringify(data), ...rest };
+  return {
+    code: '',
+    stdin: '',
+    timeoutMs: 5000,
+    cpuTimeMs: 5000,
+    maxOutputBytes: 1024 * 1024,
+    rlimits: { fileSizeBytes: 1 << 26, openFiles: 256, stackBytes: 1 << 23 },
+    dataJson: JSON.stringify(data),
+    ...rest,
+  };
 }
 
 /** POSTs one job and returns the agent's answer, with `result` parsed as the host would. */

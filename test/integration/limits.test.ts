@@ -107,7 +107,7 @@ try:
     result["kill_init"] = "sent"
 except PermissionError:
     result["kill_init"] = "denied"
-agent = [p for p in os.listdir("/proc") if p.isdigit() and "agent.mjs" in open(f"/proc/{p}/cmdline").read()]
+agent = [p for p in os.listdir("/proc") if p.isdigit() and "agent" in open(f"/proc/{p}/cmdline").read()]
 try:
     open(f"/proc/{agent[0]}/mem", "rb").read(1)
     result["agent_mem"] = "read"

@@ -18,6 +18,7 @@ test('hello world -> ok with stdout, result and every field', async (t) => {
     exitCode: 0,
     signal: null,
     timedOut: false,
+    cpuTimeExceeded: false,
     memoryExceeded: false,
     outputTruncated: false,
     error: null,

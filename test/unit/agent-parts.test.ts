@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test from 'ava';
 import { CappedOutput } from '../../agent/capped-output.js';
-import { readOomKillCount } from '../../agent/oom-kills.js';
+import { readCpuUsageUs, readOomKillCount } from '../../agent/cgroup.js';
 import { parseReport } from '../../agent/python-runner.js';
 
 test('CappedOutput keeps the first bytes, flags the rest, and never splits a character', (t) => {
@@ -34,13 +34,24 @@ test('readOomKillCount reads cgroup v2 memory.events and v1 memory.oom_control',
   t.is(readOomKillCount([join(dir, 'missing')]), null);
 });
 
+test('readCpuUsageUs reads cgroup v2 cpu.stat and v1 cpuacct.usage', (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'warmbox-unit-'));
+  const v2 = join(dir, 'cpu.stat');
+  const v1 = join(dir, 'cpuacct.usage');
+  writeFileSync(v2, 'usage_usec 123456\nuser_usec 100000\nsystem_usec 23456\n');
+  writeFileSync(v1, '987654321\n');
+  t.is(readCpuUsageUs(v2, [v1]), 123456);
+  t.is(readCpuUsageUs(join(dir, 'missing'), [v1]), 987654.321);
+  t.is(readCpuUsageUs(join(dir, 'missing'), []), null);
+});
+
 test('parseReport: nothing, a result, an error, and what a program could forge', (t) => {
-  t.deepEqual(parseReport(Buffer.from(''), false), { error: null, resultJson: 'null' });
+  t.is(parseReport(Buffer.from(''), false), null);
   t.deepEqual(parseReport(Buffer.from('null\n{"a": 1}\n'), false), { error: null, resultJson: '{"a": 1}' });
   const error = { type: 'ValueError', message: 'bad', traceback: 'Traceback...' };
   t.deepEqual(parseReport(Buffer.from(`${JSON.stringify(error)}\nnull\n`), false), { error, resultJson: 'null' });
   for (const forged of ['null\n1\nnull\n2\n', 'null\n1', '{"type": 1}\nnull\n', 'nope\nnull\n']) {
-    t.is(parseReport(Buffer.from(forged), false).error?.type, 'ProtocolError', forged);
+    t.is(parseReport(Buffer.from(forged), false)?.error?.type, 'ProtocolError', forged);
   }
-  t.is(parseReport(Buffer.from('null\n1\n'), true).error?.type, 'ResultError');
+  t.is(parseReport(Buffer.from('null\n1\n'), true)?.error?.type, 'ResultError');
 });

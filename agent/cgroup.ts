@@ -1,0 +1,52 @@
+import { readFileSync } from 'node:fs';
+
+/** What the agent reads from the container's own cgroup, as Docker mounts it inside. */
+export interface CgroupCounters {
+  /** How many processes the OOM killer has killed in the memory cgroup; null if unreadable. */
+  oomKills(): number | null;
+  /** CPU time used by everything in the container, in microseconds; null if unreadable. */
+  cpuUsageUs(): number | null;
+}
+
+// cgroup v2 first, then v1. Both count OOM kills in a line `oom_kill N` (v1 since Linux 4.13).
+const OOM_FILES = ['/sys/fs/cgroup/memory.events', '/sys/fs/cgroup/memory/memory.oom_control'];
+const CPU_V2 = '/sys/fs/cgroup/cpu.stat';
+const CPU_V1 = ['/sys/fs/cgroup/cpuacct/cpuacct.usage', '/sys/fs/cgroup/cpu,cpuacct/cpuacct.usage'];
+
+/** The counters of the cgroup the agent runs in: only meaningful inside its container. */
+export const containerCgroup: CgroupCounters = {
+  oomKills: () => readOomKillCount(OOM_FILES),
+  cpuUsageUs: () => readCpuUsageUs(CPU_V2, CPU_V1),
+};
+
+/**
+ * Reads the OOM killer's count from the first file that has one. Comparing it before and
+ * after a job tells a program killed for the memory limit from one that merely died of
+ * SIGKILL.
+ */
+export function readOomKillCount(files: readonly string[]): number | null {
+  for (const file of files) {
+    const match = /^oom_kill (\d+)$/m.exec(readOrEmpty(file));
+    if (match) return Number(match[1]);
+  }
+  return null;
+}
+
+/** Reads CPU usage: v2's `usage_usec` in cpu.stat, else v1's cpuacct.usage in nanoseconds. */
+export function readCpuUsageUs(v2File: string, v1Files: readonly string[]): number | null {
+  const v2 = /^usage_usec (\d+)$/m.exec(readOrEmpty(v2File));
+  if (v2) return Number(v2[1]);
+  for (const file of v1Files) {
+    const text = readOrEmpty(file).trim();
+    if (/^\d+$/.test(text)) return Number(text) / 1000;
+  }
+  return null;
+}
+
+function readOrEmpty(file: string): string {
+  try {
+    return readFileSync(file, 'utf8');
+  } catch {
+    return '';
+  }
+}
