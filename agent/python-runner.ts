@@ -164,14 +164,15 @@ export class PythonRunner {
     const outcome = report ?? noReport(exitCode, signal);
     const memoryExceeded = oomKilled || outcome.error?.type === 'MemoryError';
     const cpuTimeExceeded = cpuWatch.exceeded;
-    const status: RunStatus =
-      timedOut || cpuTimeExceeded
+    // Memory first: a program that hit the memory limit and then timed out (a parent
+    // waiting for the child the OOM killer took) ran out of memory.
+    const status: RunStatus = memoryExceeded
+      ? 'memory'
+      : timedOut || cpuTimeExceeded
         ? 'timeout'
-        : memoryExceeded
-          ? 'memory'
-          : exitCode === 0 && outcome.error === null
-            ? 'ok'
-            : 'error';
+        : exitCode === 0 && outcome.error === null
+          ? 'ok'
+          : 'error';
     return {
       status,
       stdout: stdout.text(),

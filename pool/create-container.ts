@@ -42,6 +42,8 @@ export function containerConfig({ image, poolId, ioDir, options }: ContainerSpec
       MemorySwap: memoryBytes,
       PidsLimit: options.pidsLimit,
       ReadonlyRootfs: true,
+      // /dev/shm is the third place the program can write; it is as small as /tmp.
+      ShmSize: options.tmpSizeMb * MIB,
       Tmpfs: {
         '/work': `${tmpfs},size=${options.workDirSizeMb}m,uid=${PROGRAM_UID},gid=${PROGRAM_UID},mode=0700`,
         '/tmp': `${tmpfs},size=${options.tmpSizeMb}m,mode=1777`,

@@ -94,14 +94,29 @@ export function prepareJob(job: unknown, options: ResolvedOptions): PreparedJob 
 function serialiseData(data: unknown): string {
   let json: string | undefined;
   try {
-    // NaN and Infinity have no JSON form: JSON.stringify would quietly make them null.
-    json = JSON.stringify(data, (_key, value: unknown) => {
-      if (typeof value === 'number' && !Number.isFinite(value)) throw new Error(`${value} has no JSON form`);
-      return value;
-    });
+    json = JSON.stringify(data);
   } catch (error) {
     throw new InvalidArgumentError('job.data', `must be JSON-serialisable: ${(error as Error).message}`);
   }
   if (json === undefined) throw new InvalidArgumentError('job.data', `must be JSON-serialisable, got ${describe(data)}`);
+  // NaN and Infinity have no JSON form: JSON.stringify made them null without a word.
+  const nonFinite = findNonFinite(data);
+  if (nonFinite !== undefined) throw new InvalidArgumentError('job.data', `must be JSON-serialisable: ${nonFinite} has no JSON form`);
   return json;
+}
+
+/** The first NaN or ±Infinity in a value that JSON.stringify accepted; iterative, so any depth it took. */
+function findNonFinite(data: unknown): number | undefined {
+  const seen = new Set<object>();
+  const stack: unknown[] = [data];
+  while (stack.length > 0) {
+    const value = stack.pop();
+    if (typeof value === 'number' && !Number.isFinite(value)) return value;
+    if (typeof value !== 'object' || value === null || seen.has(value)) continue;
+    seen.add(value);
+    const json = (value as { toJSON?: () => unknown }).toJSON;
+    if (typeof json === 'function') continue;
+    for (const item of Array.isArray(value) ? value : Object.values(value)) stack.push(item);
+  }
+  return undefined;
 }
