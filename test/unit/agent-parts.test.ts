@@ -1,10 +1,16 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import test from 'ava';
+import test, { type ExecutionContext } from 'ava';
 import { CappedOutput } from '../../agent/capped-output.js';
 import { readCpuUsageUs, readOomKillCount } from '../../agent/cgroup.js';
 import { parseReport } from '../../agent/python-runner.js';
+
+function tempDir(t: ExecutionContext): string {
+  const dir = tempDir(t);
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
 
 test('CappedOutput keeps the first bytes, flags the rest, and never splits a character', (t) => {
   const output = new CappedOutput(5);
@@ -24,7 +30,7 @@ test('CappedOutput joins a character split across chunks', (t) => {
 });
 
 test('readOomKillCount reads cgroup v2 memory.events and v1 memory.oom_control', (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'warmbox-unit-'));
+  const dir = tempDir(t);
   const v2 = join(dir, 'memory.events');
   const v1 = join(dir, 'memory.oom_control');
   writeFileSync(v2, 'low 0\nhigh 0\nmax 4\noom 2\noom_kill 2\noom_group_kill 0\n');
@@ -35,7 +41,7 @@ test('readOomKillCount reads cgroup v2 memory.events and v1 memory.oom_control',
 });
 
 test('readCpuUsageUs reads cgroup v2 cpu.stat and v1 cpuacct.usage', (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'warmbox-unit-'));
+  const dir = tempDir(t);
   const v2 = join(dir, 'cpu.stat');
   const v1 = join(dir, 'cpuacct.usage');
   writeFileSync(v2, 'usage_usec 123456\nuser_usec 100000\nsystem_usec 23456\n');
