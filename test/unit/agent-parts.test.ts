@@ -7,7 +7,7 @@ import { readCpuUsageUs, readOomKillCount } from '../../agent/cgroup.js';
 import { parseReport } from '../../agent/python-runner.js';
 
 function tempDir(t: ExecutionContext): string {
-  const dir = tempDir(t);
+  const dir = mkdtempSync(join(tmpdir(), 'warmbox-unit-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   return dir;
 }
