@@ -1,0 +1,17 @@
+import { buildApp } from '/work/main/agent/app.ts';
+import { PythonRunner } from '/work/main/agent/python-runner.ts';
+import { Client } from 'undici';
+import { rmSync } from 'node:fs';
+const runner = await PythonRunner.start({ pythonPath: 'python3', runnerPath: '/tmp/runner_fast.py', cwd: '/tmp' });
+const app = buildApp(runner, { bodyLimitBytes: 1 << 26 });
+const sock = `/tmp/af-${process.pid}.sock`;
+await app.listen({ path: sock });
+await new Promise(r => setTimeout(r, 300));
+const client = new Client('http://agent', { socketPath: sock });
+const body = JSON.stringify({ code: 'result = {"total": sum(data["xs"])}', dataJson: '{"xs":[1,2,3]}', stdin: '', timeoutMs: 5000, cpuTimeMs: 5000, maxOutputBytes: 1000, rlimits: { fileSizeBytes: 1 << 26, openFiles: 256, stackBytes: 1 << 23 } });
+const t0 = performance.now();
+const res = await client.request({ path: '/run', method: 'POST', headers: { 'content-type': 'application/json' }, body });
+const json = await res.body.json() as any;
+console.log('first request', (performance.now() - t0).toFixed(2), 'python', json.durationMs);
+await client.close(); await app.close(); rmSync(sock, { force: true }); runner.kill();
+process.exit(0);

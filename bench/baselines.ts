@@ -1,0 +1,133 @@
+/**
+ * What warmbox is measured against, each in the same run: python3 spawned on the host, a cold
+ * container per job, `docker exec` into a running container, and a bare container whose only
+ * process is a `node:http` server, under the same hardening as warmbox's.
+ */
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { chmod, mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type Docker from 'dockerode';
+import { containerConfig } from '../pool/create-container.js';
+import { DEFAULTS } from '../pool/options.js';
+import { removeContainer } from '../pool/remove-container.js';
+import { waitForAgent } from '../pool/wait-for-agent.js';
+
+/** The job every latency figure runs: JSON data in, a JSON result out. */
+export const HELLO_CODE = 'result = {"total": sum(data["xs"])}';
+export const HELLO_DATA = { xs: [1, 2, 3] };
+// The same job as a stand-alone script: data on stdin, result on stdout.
+const HELLO_SCRIPT = 'import json, sys\ndata = json.load(sys.stdin)\nprint(json.dumps({"total": sum(data["xs"])}))';
+
+/** Spawns python3 on the host with the data on stdin; resolves with its stdout. */
+export async function spawnPython(data: unknown): Promise<string> {
+  const child = spawn('python3', ['-c', HELLO_SCRIPT], { stdio: ['pipe', 'pipe', 'inherit'] });
+  let out = '';
+  child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
+  child.stdin.end(JSON.stringify(data));
+  const [code] = (await once(child, 'close')) as [number];
+  if (code !== 0) throw new Error(`python3 exited with ${code}`);
+  return out;
+}
+
+// warmbox's default limits, for every baseline container.
+const RESOURCES = { ...DEFAULTS, image: undefined, docker: {} };
+
+/** One job in a container made for it through the Engine API: create, attach, start, wait, remove. */
+export async function coldContainerJob(docker: Docker, baseImage: string): Promise<string> {
+  const config = containerConfig({ image: baseImage, poolId: 'bench', ioDir: '/nonexistent', options: RESOURCES });
+  const container = await docker.createContainer({
+    ...config,
+    Entrypoint: ['python3', '-c', HELLO_SCRIPT],
+    OpenStdin: true,
+    StdinOnce: true,
+    AttachStdin: true,
+    AttachStdout: true,
+    HostConfig: { ...config.HostConfig, Binds: [] },
+  });
+  try {
+    const stream = await container.attach({ stream: true, stdin: true, stdout: true, stderr: true, hijack: true });
+    let out = '';
+    const stdout = { write: (chunk: Buffer) => ((out += chunk.toString()), true) } as unknown as NodeJS.WritableStream;
+    docker.modem.demuxStream(stream, stdout, process.stderr);
+    await container.start();
+    stream.end(JSON.stringify(HELLO_DATA));
+    await container.wait();
+    return out;
+  } finally {
+    await container.remove({ force: true });
+  }
+}
+
+/** One job through `docker exec` into a container that is already running. */
+export async function execJob(container: Docker.Container): Promise<string> {
+  const exec = await container.exec({
+    Cmd: ['python3', '-c', HELLO_SCRIPT],
+    AttachStdin: true,
+    AttachStdout: true,
+    AttachStderr: true,
+  });
+  const stream = await exec.start({ hijack: true, stdin: true });
+  let out = '';
+  const stdout = { write: (chunk: Buffer) => ((out += chunk.toString()), true) } as unknown as NodeJS.WritableStream;
+  exec.modem.demuxStream(stream, stdout, process.stderr);
+  stream.end(JSON.stringify(HELLO_DATA));
+  await once(stream, 'end');
+  return out;
+}
+
+/** A long-lived container of the base image for `docker exec`, under warmbox's hardening. */
+export async function startExecTarget(docker: Docker, baseImage: string): Promise<Docker.Container> {
+  const config = containerConfig({ image: baseImage, poolId: 'bench', ioDir: '/nonexistent', options: RESOURCES });
+  const container = await docker.createContainer({
+    ...config,
+    Entrypoint: ['sleep', 'infinity'],
+    HostConfig: { ...config.HostConfig, Binds: [] },
+  });
+  await container.start();
+  return container;
+}
+
+// The smallest agent there is: node:http on the same socket, published the same way.
+const BARE_SERVER = `
+const http = require('http'), fs = require('fs');
+const path = '/run/warmbox/io/agent.sock';
+http.createServer((req, res) => res.end('{}')).listen(path + '.binding', () => {
+  fs.chmodSync(path + '.binding', 0o666);
+  fs.renameSync(path + '.binding', path);
+});`;
+
+/** Bare containers, for the turnover ceiling, start-to-ready and memory baselines. */
+export class BareContainers {
+  #root: string | undefined;
+  #next = 0;
+
+  constructor(
+    private readonly docker: Docker,
+    private readonly baseImage: string,
+  ) {}
+
+  /** Creates and starts one, and resolves once its server's socket is there. */
+  async start(): Promise<{ id: string; ioDir: string }> {
+    this.#root ??= await mkdtemp(join(tmpdir(), 'warmbox-bench-'));
+    const ioDir = join(this.#root, `b${this.#next++}`);
+    await mkdir(ioDir);
+    await chmod(ioDir, 0o777);
+    const config = containerConfig({ image: this.baseImage, poolId: 'bench', ioDir, options: RESOURCES });
+    const container = await this.docker.createContainer({ ...config, Entrypoint: ['node', '-e', BARE_SERVER] });
+    await container.start();
+    const exited = container.wait({ condition: 'not-running' });
+    exited.catch(() => {});
+    await waitForAgent(ioDir, exited, 30_000);
+    return { id: container.id, ioDir };
+  }
+
+  remove({ id, ioDir }: { id: string; ioDir: string }): Promise<void> {
+    return removeContainer(this.docker, id, ioDir);
+  }
+
+  async close(): Promise<void> {
+    if (this.#root !== undefined) await rm(this.#root, { recursive: true, force: true });
+  }
+}

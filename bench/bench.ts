@@ -1,0 +1,249 @@
+/**
+ * `npm run bench`: warmbox's figures, each next to its baseline measured in the same run and
+ * the ratio of the two, as one markdown table on stdout and as JSON in bench/results/.
+ * Absolute times drift from run to run on a shared machine; the ratios are what to compare.
+ */
+import { once } from 'node:events';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { cpus, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Docker from 'dockerode';
+import { agentImageTag, defaultBaseImage, PACKAGE_ROOT } from '../pool/image.js';
+import { Sandbox, type Job } from '../pool/index.js';
+import { DEFAULTS } from '../pool/options.js';
+import { WarmContainer } from '../pool/warm-container.js';
+import {
+  BareContainers,
+  coldContainerJob,
+  execJob,
+  HELLO_CODE,
+  HELLO_DATA,
+  spawnPython,
+  startExecTarget,
+} from './baselines.js';
+
+interface Figure {
+  readonly figure: string;
+  readonly unit: string;
+  readonly warmbox: number;
+  readonly baseline: string;
+  readonly baselineValue: number;
+  /** warmbox / baseline. */
+  readonly ratio: number;
+  readonly target?: string;
+  readonly met?: boolean;
+}
+
+const docker = new Docker();
+const baseImage = defaultBaseImage();
+const agentImage = agentImageTag();
+if (agentImage === undefined) throw new Error('bench: run `npm run build:image` first');
+const figures: Figure[] = [];
+
+function percentile(values: number[], p: number): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
+}
+
+async function timed<T>(fn: () => Promise<T>): Promise<number> {
+  const start = performance.now();
+  await fn();
+  return performance.now() - start;
+}
+
+async function sample(count: number, fn: () => Promise<unknown>, before?: () => Promise<void>): Promise<number[]> {
+  const times: number[] = [];
+  for (let i = 0; i < count; i++) {
+    await before?.();
+    times.push(await timed(fn));
+  }
+  return times;
+}
+
+function record(figure: Omit<Figure, 'ratio' | 'met'>, check?: (ratio: number, value: number) => boolean): void {
+  const ratio = figure.warmbox / figure.baselineValue;
+  figures.push({ ...figure, ratio, ...(check ? { met: check(ratio, figure.warmbox) } : {}) });
+  const last = figures.at(-1)!;
+  console.error(`  ${last.figure}: ${last.warmbox.toFixed(2)} ${last.unit} vs ${last.baselineValue.toFixed(2)} (${last.baseline})`);
+}
+
+/** Resolves once the sandbox is quiet: every container warm, none starting. */
+async function quiet(sandbox: Sandbox): Promise<void> {
+  while (sandbox.stats().warm < sandbox.options.poolSize || sandbox.stats().starting > 0) {
+    await once(sandbox, 'warm');
+  }
+}
+
+async function latency(): Promise<void> {
+  console.error('latency of one hello-world job');
+  const spawnTimes = await sample(60, () => spawnPython(HELLO_DATA));
+  const coldTimes = await sample(20, () => coldContainerJob(docker, baseImage));
+  const target = await startExecTarget(docker, baseImage);
+  const execTimes = await sample(60, () => execJob(target)).finally(() => target.remove({ force: true }));
+
+  const sandbox = new Sandbox({ poolSize: 2 });
+  await sandbox.initialize();
+  const job: Job = { code: HELLO_CODE, data: HELLO_DATA };
+  const warmTimes: number[] = [];
+  const replacementTimes: number[] = [];
+  for (let i = 0; i < 100; i++) {
+    await quiet(sandbox);
+    const start = performance.now();
+    const result = await sandbox.run(job);
+    const ended = performance.now();
+    if (result.status !== 'ok') throw new Error(`bench job failed: ${JSON.stringify(result)}`);
+    warmTimes.push(ended - start);
+    await once(sandbox, 'warm');
+    replacementTimes.push(performance.now() - ended);
+  }
+
+  const p50 = percentile(warmTimes, 50);
+  const p99 = percentile(warmTimes, 99);
+  record({ figure: 'warm run() p50', unit: 'ms', warmbox: p50, baseline: 'python3 spawned on the host, p50', baselineValue: percentile(spawnTimes, 50), target: '≤ 6 ms and < 1' }, (r, v) => v <= 6 && r < 1);
+  record({ figure: 'warm run() p50', unit: 'ms', warmbox: p50, baseline: 'cold container per job (Engine API), p50', baselineValue: percentile(coldTimes, 50), target: '≤ 1/30' }, (r) => r <= 1 / 30);
+  record({ figure: 'warm run() p50', unit: 'ms', warmbox: p50, baseline: 'docker exec into a running container, p50', baselineValue: percentile(execTimes, 50) });
+  record({ figure: 'warm run() p99', unit: 'ms', warmbox: p99, baseline: 'python3 spawned on the host, p99', baselineValue: percentile(spawnTimes, 99), target: '≤ 12 ms' }, (_r, v) => v <= 12);
+  record({ figure: 'warm run() p99', unit: 'ms', warmbox: p99, baseline: 'docker exec, p99', baselineValue: percentile(execTimes, 99) });
+
+  const bare = new BareContainers(docker, baseImage);
+  const bareReady = await sample(10, async () => bare.remove(await bare.start()));
+  record({ figure: 'job end to replacement warm, p50', unit: 'ms', warmbox: percentile(replacementTimes, 50), baseline: 'bare node:http container start to ready (and remove), p50', baselineValue: percentile(bareReady, 50) });
+  await bare.close();
+
+  console.error('latency with data and output');
+  for (const [label, bytes] of [['1 KB', 1_000], ['1 MB', 1_000_000], ['10 MB', 10_000_000]] as const) {
+    const data = { s: 'd'.repeat(bytes) };
+    const runs = await sample(10, () => sandbox.run({ code: 'result = data', data, timeoutMs: 60_000 }), () => quiet(sandbox));
+    const spawns = await sample(10, () => spawnPython({ xs: [1], s: data.s }));
+    record({ figure: `run() with ${label} of data in and out, p50`, unit: 'ms', warmbox: percentile(runs, 50), baseline: `python3 on the host, ${label} in on stdin, p50`, baselineValue: percentile(spawns, 50) });
+  }
+  const output = await sample(10, () => sandbox.run({ code: 'import sys\nsys.stdout.write("o" * 1_000_000)' }), () => quiet(sandbox));
+  record({ figure: 'run() printing 1 MB, p50', unit: 'ms', warmbox: percentile(output, 50), baseline: 'warm run() p50', baselineValue: p50 });
+  await sandbox.close();
+}
+
+/** Containers per second that create, start, ready and remove reach, `concurrency` at a time. */
+async function turnoverCeiling(count: number, concurrency: number): Promise<number> {
+  const bare = new BareContainers(docker, baseImage);
+  let next = 0;
+  const start = performance.now();
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (next++ < count) await bare.remove(await bare.start());
+    }),
+  );
+  const perSecond = count / ((performance.now() - start) / 1000);
+  await bare.close();
+  return perSecond;
+}
+
+async function throughput(): Promise<void> {
+  console.error('sustained throughput');
+  const ceilings = [await turnoverCeiling(60, DEFAULTS.startConcurrency), await turnoverCeiling(60, 4)];
+  const ceiling = Math.max(...ceilings);
+  for (const poolSize of [1, 2, 4, 8]) {
+    const sandbox = new Sandbox({ poolSize, maxQueue: 1000, queueTimeoutMs: 600_000 });
+    await sandbox.initialize();
+    const jobs = 200;
+    let next = 0;
+    const start = performance.now();
+    await Promise.all(
+      Array.from({ length: poolSize * 2 }, async () => {
+        while (next++ < jobs) await sandbox.run({ code: HELLO_CODE, data: HELLO_DATA });
+      }),
+    );
+    const perSecond = jobs / ((performance.now() - start) / 1000);
+    await sandbox.close();
+    record(
+      { figure: `jobs per second, poolSize ${poolSize}, 200 jobs`, unit: '/s', warmbox: perSecond, baseline: 'turnover ceiling: bare container create+start+ready+remove', baselineValue: ceiling, ...(poolSize === 4 ? { target: '≥ 0.9' } : {}) },
+      poolSize === 4 ? (r) => r >= 0.9 : undefined,
+    );
+  }
+}
+
+async function startup(): Promise<void> {
+  console.error('start-up, memory, filling a pool');
+  const root = await mkdtemp(join(tmpdir(), 'warmbox-bench-'));
+  const options = { ...DEFAULTS, image: agentImage, docker: {} };
+  let index = 0;
+  const startWarmbox = () =>
+    WarmContainer.start(docker, { image: agentImage!, poolId: 'bench', ioDir: join(root, `w${index++}`), options }, 30_000);
+  const bare = new BareContainers(docker, baseImage);
+
+  const warmboxReady: number[] = [];
+  const bareReady: number[] = [];
+  for (let i = 0; i < 10; i++) {
+    let container: WarmContainer | undefined;
+    warmboxReady.push(await timed(async () => (container = await startWarmbox())));
+    await container!.remove();
+    let plain: Awaited<ReturnType<BareContainers['start']>> | undefined;
+    bareReady.push(await timed(async () => (plain = await bare.start())));
+    await bare.remove(plain!);
+  }
+  record({ figure: 'one container, start to ready, p50', unit: 'ms', warmbox: percentile(warmboxReady, 50), baseline: 'bare node:http container, p50', baselineValue: percentile(bareReady, 50), target: '≤ 1.3' }, (r) => r <= 1.3);
+
+  const idle = async (id: string) => {
+    // Let start-up garbage settle, then read what `docker stats` shows: usage less page cache.
+    await new Promise((resolve) => setTimeout(resolve, 2000));
+    const stats = (await docker.getContainer(id).stats({ stream: false })) as {
+      memory_stats: { usage: number; stats: Record<string, number> };
+    };
+    const { usage, stats: detail } = stats.memory_stats;
+    return (usage - (detail.total_inactive_file ?? detail.inactive_file ?? 0)) / 1024 / 1024;
+  };
+  const warmboxMemory: number[] = [];
+  const bareMemory: number[] = [];
+  for (let i = 0; i < 3; i++) {
+    const container = await startWarmbox();
+    warmboxMemory.push(await idle(container.id));
+    await container.remove();
+    const plain = await bare.start();
+    bareMemory.push(await idle(plain.id));
+    await bare.remove(plain);
+  }
+  record({ figure: 'idle memory of one warm container', unit: 'MiB', warmbox: percentile(warmboxMemory, 50), baseline: 'bare node:http container', baselineValue: percentile(bareMemory, 50), target: '≤ 14 MiB' }, (_r, v) => v <= 14);
+
+  const fills: number[] = [];
+  const bareFills: number[] = [];
+  for (let i = 0; i < 3; i++) {
+    const sandbox = new Sandbox({ poolSize: 10 });
+    fills.push(await timed(() => sandbox.initialize()));
+    await sandbox.close();
+    const started: Array<Awaited<ReturnType<BareContainers['start']>>> = [];
+    let next = 0;
+    bareFills.push(
+      await timed(() =>
+        Promise.all(
+          Array.from({ length: DEFAULTS.startConcurrency }, async () => {
+            while (next++ < 10) started.push(await bare.start());
+          }),
+        ),
+      ),
+    );
+    await Promise.all(started.map((c) => bare.remove(c)));
+  }
+  record({ figure: 'fill a pool of 10 from nothing', unit: 'ms', warmbox: percentile(fills, 50), baseline: `10 bare containers, ${DEFAULTS.startConcurrency} at a time`, baselineValue: percentile(bareFills, 50), target: '≤ 1.3' }, (r) => r <= 1.3);
+  await bare.close();
+  await rm(root, { recursive: true, force: true });
+}
+
+function table(): string {
+  const rows = figures.map((f) => {
+    const value = (n: number) => (f.unit === 'ms' || f.unit === 'MiB' ? n.toFixed(1) : n.toFixed(2));
+    const met = f.met === undefined ? '' : f.met ? 'yes' : 'no';
+    return `| ${f.figure} | ${value(f.warmbox)} ${f.unit} | ${f.baseline} | ${value(f.baselineValue)} ${f.unit} | ${f.ratio.toFixed(3)} | ${f.target ?? ''} | ${met} |`;
+  });
+  return ['| Figure | warmbox | Baseline | Baseline value | Ratio | Target | Met |', '| --- | --- | --- | --- | --- | --- | --- |', ...rows].join('\n');
+}
+
+const startedAt = new Date();
+await latency();
+await throughput();
+await startup();
+const out = table();
+console.log(`warmbox bench, ${startedAt.toISOString()}, ${cpus().length} cores, Node ${process.version}\n\n${out}`);
+const dir = join(PACKAGE_ROOT, 'bench', 'results');
+await mkdir(dir, { recursive: true });
+const file = join(dir, `bench-${startedAt.toISOString().replace(/[:.]/g, '-')}.json`);
+await writeFile(file, JSON.stringify({ date: startedAt.toISOString(), cores: cpus().length, node: process.version, figures }, null, 2));
+console.error(`figures written to ${file}`);
