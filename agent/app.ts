@@ -1,4 +1,4 @@
-import Fastify, { type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import {
   errorBodySchema,
   runRequestSchema,
@@ -16,19 +16,26 @@ export interface JobRunner {
 export interface AppOptions {
   /** The largest request body: code, data and stdin together. */
   readonly bodyLimitBytes: number;
+  /**
+   * How the schemas become code. By default Fastify compiles them when the app gets ready;
+   * the container's agent uses code compiled once, at build (see compile-schemas.ts).
+   */
+  readonly compilers?: NonNullable<FastifyServerOptions['schemaController']>['compilersFactory'];
 }
 
 /**
  * The agent's HTTP app: `GET /health` and `POST /run`. A container runs exactly one job, so
  * the first `POST /run` takes the runner and any later one gets 409. Listening is left to the
- * caller (server.ts), so tests drive the app with `inject()`.
+ * caller (server.ts), so tests drive the app with `inject()`. The runner may still be starting
+ * while the app is built.
  */
-export function buildApp(runner: JobRunner, options: AppOptions): FastifyInstance {
+export function buildApp(runner: JobRunner | Promise<JobRunner>, options: AppOptions): FastifyInstance {
   const app = Fastify({
     logger: false,
     bodyLimit: options.bodyLimitBytes,
     // Reject unknown fields rather than drop them: a field the agent ignores is a host bug.
     ajv: { customOptions: { removeAdditional: false } },
+    ...(options.compilers ? { schemaController: { compilersFactory: options.compilers } } : {}),
   });
   let taken = false;
 
@@ -47,7 +54,7 @@ export function buildApp(runner: JobRunner, options: AppOptions): FastifyInstanc
         });
       }
       taken = true;
-      return runner.run(request.body);
+      return (await runner).run(request.body);
     },
   );
 

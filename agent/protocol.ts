@@ -100,8 +100,10 @@ export const runRequestSchema = {
   },
 } as const;
 
+// Nullable through `type`, not anyOf: fast-json-stringify serialises anyOf by running Ajv at
+// run time, which would bring Ajv back into every container's start-up.
 const pythonErrorSchema = {
-  type: 'object',
+  type: ['object', 'null'],
   additionalProperties: false,
   required: ['type', 'message', 'traceback'],
   properties: {
@@ -129,7 +131,7 @@ export const runResponseSchema = {
     cpuTimeExceeded: { type: 'boolean' },
     memoryExceeded: { type: 'boolean' },
     outputTruncated: { type: 'boolean' },
-    error: { anyOf: [{ type: 'null' }, pythonErrorSchema] },
+    error: pythonErrorSchema,
     durationMs: { type: 'number' },
   },
 } as const;

@@ -5,7 +5,6 @@
  */
 import { chmodSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { buildApp } from './app.js';
 import { containerCgroup } from './cgroup.js';
 import { AGENT_ERROR_FILE_NAME, AGENT_IO_DIR, AGENT_SOCKET_NAME } from './protocol.js';
 import { PythonRunner } from './python-runner.js';
@@ -19,7 +18,9 @@ const WORK_DIR = '/work';
 const BODY_LIMIT_BYTES = 256 * 1024 * 1024;
 
 try {
-  const runner = await PythonRunner.start({
+  // Python starts first and imports its modules in its own process while this one loads
+  // Fastify, which is imported only now for that reason.
+  const runnerReady = PythonRunner.start({
     pythonPath: PYTHON_PATH,
     runnerPath: RUNNER_PATH,
     cwd: WORK_DIR,
@@ -27,7 +28,15 @@ try {
     gid: PROGRAM_UID,
     cgroup: containerCgroup,
   });
-  const app = buildApp(runner, { bodyLimitBytes: BODY_LIMIT_BYTES });
+  runnerReady.catch(() => {});
+  const [{ buildApp }, { precompiled }, { default: compiled }] = await Promise.all([
+    import('./app.js'),
+    import('./compiled-schemas.js'),
+    import('warmbox:compiled-schemas'),
+  ]);
+  const app = buildApp(runnerReady, { bodyLimitBytes: BODY_LIMIT_BYTES, compilers: precompiled(compiled) });
+  await app.ready();
+  await runnerReady;
   // The socket file appears at bind(), before listen(): a host that connected then would be
   // refused. It is bound under another name and renamed once it accepts connections.
   const bindPath = join(AGENT_IO_DIR, `${AGENT_SOCKET_NAME}.binding`);

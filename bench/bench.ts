@@ -236,10 +236,13 @@ function table(): string {
   return ['| Figure | warmbox | Baseline | Baseline value | Ratio | Target | Met |', '| --- | --- | --- | --- | --- | --- | --- |', ...rows].join('\n');
 }
 
+// `npm run bench -- startup latency` runs only those parts.
+const parts = { latency, throughput, startup };
+const chosen = process.argv.slice(2);
 const startedAt = new Date();
-await latency();
-await throughput();
-await startup();
+for (const [name, part] of Object.entries(parts)) {
+  if (chosen.length === 0 || chosen.includes(name)) await part();
+}
 const out = table();
 console.log(`warmbox bench, ${startedAt.toISOString()}, ${cpus().length} cores, Node ${process.version}\n\n${out}`);
 const dir = join(PACKAGE_ROOT, 'bench', 'results');

@@ -1,0 +1,12 @@
+const t0 = performance.now();
+const { default: Fastify } = await import('fastify');
+const t1 = performance.now();
+const withSchemas = process.argv[2] === 'schemas';
+const { runRequestSchema, runResponseSchema, errorBodySchema } = await import('./protocol.mjs');
+const app = Fastify({ logger: false });
+app.get('/health', async () => ({ status: 'ready' }));
+app.post('/run', withSchemas ? { schema: { body: runRequestSchema, response: { 200: runResponseSchema, 409: errorBodySchema } } } : {}, async () => ({}));
+const t2 = performance.now();
+await app.ready();
+const t3 = performance.now();
+console.log(withSchemas ? 'schemas' : 'none', 'import', (t1 - t0).toFixed(1), 'build', (t2 - t1).toFixed(1), 'ready', (t3 - t2).toFixed(1));
