@@ -1,10 +1,11 @@
 /**
- * The agent's entry point inside the container: starts the Python runner, then listens on the
- * Unix socket in the directory the host bind-mounts. The socket appears only once the runner
- * is ready, so its creation is the host's readiness event.
+ * The agent inside the container, started by boot.cjs: starts the Python runner, then listens
+ * on the Unix socket in the directory the host bind-mounts. The socket appears only once the
+ * runner is ready, so its appearance is the host's readiness event.
  */
 import { chmodSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import type { AppOptions, JobRunner } from './app.js';
 import { containerCgroup } from './cgroup.js';
 import { AGENT_ERROR_FILE_NAME, AGENT_IO_DIR, AGENT_SOCKET_NAME } from './protocol.js';
 import { PythonRunner } from './python-runner.js';
@@ -17,36 +18,57 @@ const WORK_DIR = '/work';
 // Code, data and stdin together; the host checks its own, lower, limit first.
 const BODY_LIMIT_BYTES = 256 * 1024 * 1024;
 
-try {
-  // Python starts first and imports its modules in its own process while this one loads
-  // Fastify, which is imported only now for that reason.
-  const runnerReady = PythonRunner.start({
-    pythonPath: PYTHON_PATH,
-    runnerPath: RUNNER_PATH,
-    cwd: WORK_DIR,
-    uid: PROGRAM_UID,
-    gid: PROGRAM_UID,
-    cgroup: containerCgroup,
-  });
-  runnerReady.catch(() => {});
+/** Starts the agent; on failure, leaves the reason where the host looks and exits. */
+export async function main(): Promise<void> {
+  try {
+    // Python starts first and imports its modules in its own process while this one loads
+    // Fastify, which is imported only now for that reason.
+    const runnerReady = PythonRunner.start({
+      pythonPath: PYTHON_PATH,
+      runnerPath: RUNNER_PATH,
+      cwd: WORK_DIR,
+      uid: PROGRAM_UID,
+      gid: PROGRAM_UID,
+      cgroup: containerCgroup,
+    });
+    runnerReady.catch(() => {});
+    const app = await loadApp(runnerReady);
+    await app.ready();
+    await runnerReady;
+    // The socket file appears at bind(), before listen(): a host that connected then would
+    // be refused. It is bound under another name and renamed once it accepts connections.
+    const bindPath = join(AGENT_IO_DIR, `${AGENT_SOCKET_NAME}.binding`);
+    await app.listen({ path: bindPath });
+    // The host may run as any user; the program cannot reach the socket whatever its mode,
+    // because the directory above it is 0700 root.
+    chmodSync(bindPath, 0o666);
+    renameSync(bindPath, join(AGENT_IO_DIR, AGENT_SOCKET_NAME));
+  } catch (error) {
+    // The container keeps no logs: this file is how the host learns why it did not start.
+    writeFileSync(join(AGENT_IO_DIR, AGENT_ERROR_FILE_NAME), error instanceof Error ? (error.stack ?? error.message) : String(error));
+    process.exit(1);
+  }
+}
+
+/**
+ * Runs, once at image build, what every start and first request will run, so that V8's code
+ * cache written after it (boot.cjs) holds those functions compiled: a container then loads
+ * them instead of compiling them. No Python, no socket.
+ */
+export async function warmUpForCodeCache(): Promise<void> {
+  const app = await loadApp(new Promise<JobRunner>(() => {}));
+  await app.ready();
+  await app.inject({ method: 'GET', url: '/health' });
+  await app.inject({ method: 'POST', url: '/run', payload: { code: 1 } });
+  await app.close();
+}
+
+async function loadApp(runner: Promise<JobRunner>) {
   const [{ buildApp }, { precompiled }, { default: compiled }] = await Promise.all([
     import('./app.js'),
     import('./compiled-schemas.js'),
     import('warmbox:compiled-schemas'),
   ]);
-  const app = buildApp(runnerReady, { bodyLimitBytes: BODY_LIMIT_BYTES, compilers: precompiled(compiled) });
-  await app.ready();
-  await runnerReady;
-  // The socket file appears at bind(), before listen(): a host that connected then would be
-  // refused. It is bound under another name and renamed once it accepts connections.
-  const bindPath = join(AGENT_IO_DIR, `${AGENT_SOCKET_NAME}.binding`);
-  await app.listen({ path: bindPath });
-  // The host may run as any user; the program cannot reach the socket whatever its mode,
-  // because the directory above it is 0700 root.
-  chmodSync(bindPath, 0o666);
-  renameSync(bindPath, join(AGENT_IO_DIR, AGENT_SOCKET_NAME));
-} catch (error) {
-  // The container keeps no logs: this file is how the host learns why it did not start.
-  writeFileSync(join(AGENT_IO_DIR, AGENT_ERROR_FILE_NAME), error instanceof Error ? (error.stack ?? error.message) : String(error));
-  process.exit(1);
+  const options: AppOptions = { bodyLimitBytes: BODY_LIMIT_BYTES, compilers: precompiled(compiled) };
+  return buildApp(runner, options);
 }
