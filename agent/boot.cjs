@@ -27,9 +27,13 @@ const agent = { exports: {} };
 script.runInThisContext()(agent.exports, require, agent, file, __dirname);
 
 if (writing) {
-  agent.exports.warmUpForCodeCache().then(() => {
-    writeFileSync(cacheFile, script.createCachedData());
-  });
+  agent.exports.warmUpForCodeCache().then(
+    () => writeFileSync(cacheFile, script.createCachedData()),
+    (error) => {
+      console.error(error);
+      process.exit(1);
+    },
+  );
 } else {
   agent.exports.main();
 }

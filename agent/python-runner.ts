@@ -44,6 +44,7 @@ const DRAIN_MS = 500;
 // running out of memory.
 const MAX_REPORT_BYTES = 64 * 1024 * 1024;
 const READY_LINE = 'ready\n';
+const REPORT_LINES = 3;
 // The CPU limit is checked no more often than this.
 const CPU_CHECK_MIN_MS = 10;
 
@@ -61,6 +62,9 @@ export class PythonRunner {
   readonly #closed: Promise<void>;
   #report: Buffer[] = [];
   #reportBytes = 0;
+  /** Newlines on the result channel after "ready": the runner's report is three lines. */
+  #reportLines = 0;
+  #reportDone: (() => void) | undefined;
 
   private constructor(options: PythonRunnerOptions) {
     this.#options = options;
@@ -121,12 +125,23 @@ export class PythonRunner {
     const rest = Buffer.concat(this.#report).subarray(READY_LINE.length);
     this.#report = [rest];
     this.#reportBytes = rest.length;
+    this.#reportLines = countNewlines(rest);
   }
 
   #collectReport(chunk: Buffer): void {
     if (this.#reportBytes > MAX_REPORT_BYTES) return;
     this.#report.push(chunk);
     this.#reportBytes += chunk.length;
+    this.#reportLines += countNewlines(chunk);
+    if (this.#reportLines >= REPORT_LINES) this.#reportDone?.();
+  }
+
+  /** Resolves once the report is complete: the program is over, bar its own teardown. */
+  #reported(): Promise<void> {
+    return new Promise((resolve) => {
+      this.#reportDone = resolve;
+      if (this.#reportLines >= REPORT_LINES) resolve();
+    });
   }
 
   /** Runs the one job. Resolves with the result whatever the program did. */
@@ -149,7 +164,9 @@ export class PythonRunner {
     }, job.timeoutMs);
     const cpuWatch = this.#watchCpu(job.cpuTimeMs);
 
-    const [exitCode, signal] = await this.#exit;
+    // The job is over when the runner has reported (it then ends at once, and its teardown
+    // is not worth waiting for), or when its process ended without a report.
+    const exited = await Promise.race([this.#exit, this.#reported().then(() => undefined)]);
     const durationMs = performance.now() - startedAt;
     clearTimeout(timer);
     cpuWatch.stop();
@@ -161,6 +178,7 @@ export class PythonRunner {
     const oomKillsAfter = this.#options.cgroup?.oomKills() ?? null;
     const oomKilled = oomKillsBefore !== null && oomKillsAfter !== null && oomKillsAfter > oomKillsBefore;
     const report = parseReport(Buffer.concat(this.#report), this.#reportBytes > MAX_REPORT_BYTES);
+    const [exitCode, signal] = exited ?? [report?.exitCode ?? null, null];
     const outcome = report ?? noReport(exitCode, signal);
     const memoryExceeded = oomKilled || outcome.error?.type === 'MemoryError';
     const cpuTimeExceeded = cpuWatch.exceeded;
@@ -226,7 +244,7 @@ export class PythonRunner {
 
   async #drain(): Promise<void> {
     const streams = [this.#resultChannel, this.#stderr, this.#shell.stdout];
-    const drained = Promise.all([this.#closed, ...streams.map((s) => finished(s).catch(() => {}))]);
+    const drained = Promise.all(streams.map((s) => finished(s).catch(() => {})));
     let timer: NodeJS.Timeout | undefined;
     const late = new Promise<'late'>((resolve) => {
       timer = setTimeout(resolve, DRAIN_MS, 'late');
@@ -242,29 +260,40 @@ interface Report {
   readonly error: PythonError | null;
   /** `result` as the runner serialised it; parsed only by the host. */
   readonly resultJson: string;
+  /** The exit code the runner ended with; undefined where there was no valid report. */
+  readonly exitCode?: number;
 }
 
 /**
- * Reads what the runner wrote on fd 4 after "ready": the error line (JSON null or an error)
- * and the `result` line, which is passed on unparsed. Null when there is nothing: the
- * program ended before the runner could report.
+ * Reads what the runner wrote on fd 4 after "ready": the error line (JSON null or an error),
+ * the `result` line, which is passed on unparsed, and the exit line. Null when there is
+ * nothing: the program ended before the runner could report.
  */
 export function parseReport(bytes: Buffer, overflowed: boolean): Report | null {
   if (overflowed) {
     return problem('ResultError', `result is larger than ${MAX_REPORT_BYTES} bytes once serialised`);
   }
   if (bytes.length === 0) return null;
-  const text = bytes.toString('utf8');
-  const lines = text.split('\n');
-  const [errorLine, resultJson, end, ...more] = lines;
-  if (errorLine === undefined || resultJson === undefined || end !== '' || more.length > 0) return corrupted();
+  const [errorLine, resultJson, exitLine, end, ...more] = bytes.toString('utf8').split('\n');
+  if (errorLine === undefined || resultJson === undefined || exitLine === undefined || end !== '' || more.length > 0) {
+    return corrupted();
+  }
   let error: unknown;
+  let exit: unknown;
   try {
     error = JSON.parse(errorLine);
+    exit = (JSON.parse(exitLine) as { exit?: unknown }).exit;
   } catch {
     return corrupted();
   }
-  return isPythonErrorOrNull(error) ? { error, resultJson } : corrupted();
+  if (!isPythonErrorOrNull(error) || !Number.isInteger(exit)) return corrupted();
+  return { error, resultJson, exitCode: exit as number };
+}
+
+function countNewlines(chunk: Buffer): number {
+  let count = 0;
+  for (let i = chunk.indexOf(10); i !== -1; i = chunk.indexOf(10, i + 1)) count++;
+  return count;
 }
 
 function isPythonErrorOrNull(value: unknown): value is PythonError | null {

@@ -7,7 +7,13 @@ import { chmodSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { AppOptions, JobRunner } from './app.js';
 import { containerCgroup } from './cgroup.js';
-import { AGENT_ERROR_FILE_NAME, AGENT_IO_DIR, AGENT_SOCKET_NAME } from './protocol.js';
+import {
+  AGENT_ERROR_FILE_NAME,
+  AGENT_IO_DIR,
+  AGENT_SOCKET_NAME,
+  type AgentRunRequest,
+  type AgentRunResponse,
+} from './protocol.js';
 import { PythonRunner } from './python-runner.js';
 
 // Fixed by Dockerfile.agent.
@@ -23,14 +29,7 @@ export async function main(): Promise<void> {
   try {
     // Python starts first and imports its modules in its own process while this one loads
     // Fastify, which is imported only now for that reason.
-    const runnerReady = PythonRunner.start({
-      pythonPath: PYTHON_PATH,
-      runnerPath: RUNNER_PATH,
-      cwd: WORK_DIR,
-      uid: PROGRAM_UID,
-      gid: PROGRAM_UID,
-      cgroup: containerCgroup,
-    });
+    const runnerReady = startRunner();
     runnerReady.catch(() => {});
     const app = await loadApp(runnerReady);
     await app.ready();
@@ -51,16 +50,39 @@ export async function main(): Promise<void> {
 }
 
 /**
- * Runs, once at image build, what every start and first request will run, so that V8's code
- * cache written after it (boot.cjs) holds those functions compiled: a container then loads
- * them instead of compiling them. No Python, no socket.
+ * Runs, once at image build, what every start and every job will run: a real job through
+ * the app, as the program's user. V8's code cache written after it (boot.cjs) then holds all
+ * those functions compiled, so a container neither compiles them as it starts nor as it
+ * runs its one job. No socket is opened.
  */
 export async function warmUpForCodeCache(): Promise<void> {
-  const app = await loadApp(new Promise<JobRunner>(() => {}));
+  const app = await loadApp(startRunner());
   await app.ready();
   await app.inject({ method: 'GET', url: '/health' });
   await app.inject({ method: 'POST', url: '/run', payload: { code: 1 } });
+  const payload: AgentRunRequest = {
+    code: 'print("warm")\nresult = {"total": sum(data["xs"])}',
+    dataJson: '{"xs": [1, 2, 3]}',
+    stdin: '',
+    timeoutMs: 10_000,
+    cpuTimeMs: 10_000,
+    maxOutputBytes: 1024,
+    rlimits: { fileSizeBytes: 1 << 20, openFiles: 64, stackBytes: 8 << 20 },
+  };
+  const response = await app.inject({ method: 'POST', url: '/run', payload });
+  if (response.json<AgentRunResponse>().status !== 'ok') throw new Error(`the warm-up job failed: ${response.body}`);
   await app.close();
+}
+
+function startRunner(): Promise<PythonRunner> {
+  return PythonRunner.start({
+    pythonPath: PYTHON_PATH,
+    runnerPath: RUNNER_PATH,
+    cwd: WORK_DIR,
+    uid: PROGRAM_UID,
+    gid: PROGRAM_UID,
+    cgroup: containerCgroup,
+  });
 }
 
 async function loadApp(runner: Promise<JobRunner>) {

@@ -7,8 +7,8 @@ File descriptors, set up by the agent:
   0, 1    the program's stdin and stdout
   3       the job, as JSON, closed by the agent after writing:
           {"code": str, "rlimits": {...}, "data": any}
-  4       the result channel: "ready\\n" once the interpreter is up, then two JSON lines,
-          the error (or null) and `result`; the agent parses only the first
+  4       the result channel: "ready\\n" once the interpreter is up, then three JSON lines,
+          the error (or null), `result` (passed on unparsed) and {"exit": code}
   5       the program's stderr (moved to 2 here; the agent gives python-shell no stderr,
           because python-shell keeps every byte of it in memory)
 
@@ -16,6 +16,7 @@ The result travels on fd 4, apart from stdout and stderr, so nothing the program
 corrupt it. Neither the code nor the data goes through argv or the environment.
 """
 
+import atexit
 import builtins
 import json
 import linecache
@@ -23,6 +24,7 @@ import os
 import re
 import resource
 import sys
+import threading
 import traceback
 
 # Imported now, while the container waits, so that jobs using them start at once.
@@ -141,6 +143,23 @@ def write_all(fd, data):
         view = view[written:]
 
 
+def finish(report, exit_code):
+    """Reports, then ends at once.
+
+    The report is the agent's signal that the job is over: it answers without waiting for
+    this process to be torn down, which takes longer than the job itself. So the report comes
+    after everything Python's own exit would run first (non-daemon threads, atexit handlers),
+    and the interpreter then skips its finalisation with os._exit, as a forked child would.
+    """
+    write_all(RESULT_FD, (report + json.dumps({"exit": exit_code}) + "\n").encode("ascii"))
+    for fd in (0, 1, 2, RESULT_FD):
+        try:
+            os.close(fd)
+        except OSError:
+            pass  # the program closed it
+    os._exit(exit_code)
+
+
 def main():
     os.dup2(STDERR_FD, 2)
     os.close(STDERR_FD)
@@ -154,8 +173,7 @@ def main():
     except (ValueError, RecursionError) as exc:
         # Data nested deeper than Python's recursion limit is the only way here.
         message = f"data could not be loaded in Python: {type(exc).__name__}: {exc}"
-        write_all(RESULT_FD, (json.dumps({"type": "DataError", "message": message, "traceback": ""}) + "\nnull\n").encode("ascii"))
-        sys.exit(1)
+        finish(json.dumps({"type": "DataError", "message": message, "traceback": ""}) + "\nnull\n", 1)
     del raw
     code = job["code"]
     set_rlimits(job["rlimits"])
@@ -175,15 +193,16 @@ def main():
         sys.stderr.write(error["traceback"])
         exit_code = 1
 
+    for thread in threading.enumerate():
+        if thread is not threading.main_thread() and not thread.daemon:
+            thread.join()
+    atexit._run_exitfuncs()
     for stream in (sys.stdout, sys.stderr):
         try:
             stream.flush()
         except (OSError, ValueError):
             pass  # the program closed it
-    write_all(RESULT_FD, encode_report(namespace, error).encode("ascii"))
-    # A normal interpreter exit from here on: atexit handlers and non-daemon threads run as
-    # they would in any Python program.
-    sys.exit(exit_code)
+    finish(encode_report(namespace, error), exit_code)
 
 
 main()
