@@ -18,6 +18,7 @@ corrupt it. Neither the code nor the data goes through argv or the environment.
 
 import atexit
 import builtins
+import fcntl
 import json
 import linecache
 import os
@@ -47,6 +48,16 @@ FILENAME = "<code>"
 # or more may hold a larger one, and is then checked value by value.
 JS_SAFE_INTEGER = 2**53 - 1
 LONG_DIGITS = re.compile(r"\d{16}")
+
+
+def widen_pipes():
+    # Pipes hold 64 KiB by default: a 10 MB job or result would cross in some 160 round trips
+    # between the two processes. 1 MiB is the most an unprivileged process may ask for.
+    for fd in (0, 1, 2, JOB_FD, RESULT_FD):
+        try:
+            fcntl.fcntl(fd, fcntl.F_SETPIPE_SZ, 1 << 20)
+        except OSError:
+            pass
 
 
 def prefer_me_when_out_of_memory():
@@ -164,6 +175,7 @@ def main():
     os.dup2(STDERR_FD, 2)
     os.close(STDERR_FD)
     os.set_inheritable(RESULT_FD, False)
+    widen_pipes()
     prefer_me_when_out_of_memory()
     write_all(RESULT_FD, b"ready\n")
 
