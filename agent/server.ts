@@ -32,15 +32,15 @@ export async function main(): Promise<void> {
     const runnerReady = startRunner();
     runnerReady.catch(() => {});
     const app = await loadApp(runnerReady);
-    await app.ready();
-    await runnerReady;
     // The socket file appears at bind(), before listen(): a host that connected then would
-    // be refused. It is bound under another name and renamed once it accepts connections.
+    // be refused. It is bound under another name and renamed once it accepts connections
+    // and Python is ready.
     const bindPath = join(AGENT_IO_DIR, `${AGENT_SOCKET_NAME}.binding`);
     await app.listen({ path: bindPath });
     // The host may run as any user; the program cannot reach the socket whatever its mode,
     // because the directory above it is 0700 root.
     chmodSync(bindPath, 0o666);
+    await runnerReady;
     renameSync(bindPath, join(AGENT_IO_DIR, AGENT_SOCKET_NAME));
   } catch (error) {
     // The container keeps no logs: this file is how the host learns why it did not start.
