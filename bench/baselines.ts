@@ -105,7 +105,8 @@ http.createServer((req, res) => res.end('{}')).listen(path + '.binding', () => {
 
 /** Bare containers, for the turnover ceiling, start-to-ready and memory baselines. */
 export class BareContainers {
-  #root: string | undefined;
+  // A promise, so that starts running at once share one directory.
+  #root: Promise<string> | undefined;
   #next = 0;
 
   constructor(
@@ -115,8 +116,8 @@ export class BareContainers {
 
   /** Creates and starts one, and resolves once its server's socket is there. */
   async start(): Promise<{ id: string; ioDir: string }> {
-    this.#root ??= await mkdtemp(join(tmpdir(), 'warmbox-bench-'));
-    const ioDir = join(this.#root, `b${this.#next++}`);
+    this.#root ??= mkdtemp(join(tmpdir(), 'warmbox-bench-'));
+    const ioDir = join(await this.#root, `b${this.#next++}`);
     await mkdir(ioDir);
     await chmod(ioDir, 0o777);
     const config = containerConfig({ image: this.baseImage, poolId: 'bench', ioDir, options: RESOURCES });
@@ -133,6 +134,6 @@ export class BareContainers {
   }
 
   async close(): Promise<void> {
-    if (this.#root !== undefined) await rm(this.#root, { recursive: true, force: true });
+    if (this.#root !== undefined) await rm(await this.#root, { recursive: true, force: true });
   }
 }
