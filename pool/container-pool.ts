@@ -57,8 +57,9 @@ export class ContainerPool {
   #startSlots: number;
   readonly #slotWaiters: Array<() => void> = [];
   #everReady = false;
+  // Set while start() fills the pool.
+  #onReady: (() => void) | undefined;
   #firstStartFailure: ((error: unknown) => void) | undefined;
-
   readonly #listener: PoolListener;
 
   constructor(
@@ -112,8 +113,6 @@ export class ContainerPool {
       this.#onReady = undefined;
     }
   }
-
-  #onReady: (() => void) | undefined;
 
   /** Waits for a warm container, within `maxQueue` and `queueTimeoutMs`. */
   async acquire(signal: AbortSignal | undefined): Promise<WarmContainer> {
