@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type Docker from 'dockerode';
 import { containerConfig } from '../pool/create-container.js';
-import { DEFAULTS } from '../pool/options.js';
+import { resolveOptions } from '../pool/options.js';
 import { removeContainer } from '../pool/remove-container.js';
 import { waitForAgent } from '../pool/wait-for-agent.js';
 
@@ -37,7 +37,7 @@ export async function spawnPython(data: unknown): Promise<string> {
 }
 
 // warmbox's default limits, for every baseline container.
-const RESOURCES = { ...DEFAULTS, image: undefined, docker: {} };
+const RESOURCES = resolveOptions({});
 
 /** One job in a container made for it through the Engine API: create, attach, start, wait, remove. */
 export async function coldContainerJob(docker: Docker, baseImage: string): Promise<string> {

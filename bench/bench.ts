@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import Docker from 'dockerode';
 import { agentImageTag, defaultBaseImage, PACKAGE_ROOT } from '../pool/image.js';
 import { Sandbox, type Job } from '../pool/index.js';
-import { DEFAULTS } from '../pool/options.js';
+import { DEFAULTS, resolveOptions } from '../pool/options.js';
 import { WarmContainer } from '../pool/warm-container.js';
 import {
   BareContainers,
@@ -164,7 +164,7 @@ async function throughput(): Promise<void> {
 async function startup(): Promise<void> {
   console.error('start-up, memory, filling a pool');
   const root = await mkdtemp(join(tmpdir(), 'warmbox-bench-'));
-  const options = { ...DEFAULTS, image: agentImage, docker: {} };
+  const options = resolveOptions({ image: agentImage });
   let index = 0;
   const startWarmbox = () =>
     WarmContainer.start(docker, { image: agentImage!, poolId: 'bench', ioDir: join(root, `w${index++}`), options }, 30_000);

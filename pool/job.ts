@@ -25,7 +25,7 @@ export interface Job {
   readonly timeoutMs?: number;
   /**
    * This job's CPU-time limit, for all its processes together.
-   * @default the sandbox's cpuTimeMs
+   * @default the sandbox's cpuTimeMs, else this job's timeoutMs
    */
   readonly cpuTimeMs?: number;
   /** Aborts the job, waiting or running: `run()` then rejects with AbortError. */
@@ -60,7 +60,8 @@ export function prepareJob(job: unknown, options: ResolvedOptions): PreparedJob 
   for (const key of Object.keys(fields)) {
     if (!JOB_FIELDS.has(key)) throw new InvalidArgumentError(`job.${key}`, 'is not a field of a job');
   }
-  const { code, data = null, stdin = '', timeoutMs = options.timeoutMs, cpuTimeMs = options.cpuTimeMs, signal } = fields as Job;
+  const { code, data = null, stdin = '', timeoutMs = options.timeoutMs, signal } = fields as Job;
+  const cpuTimeMs = (fields as Job).cpuTimeMs ?? options.cpuTimeMs ?? timeoutMs;
   if (typeof code !== 'string') throw new InvalidArgumentError('job.code', `must be a string, got ${describe(code)}`);
   if (typeof stdin !== 'string') throw new InvalidArgumentError('job.stdin', `must be a string, got ${describe(stdin)}`);
   checkInteger('job.timeoutMs', timeoutMs, [1, MAX_TIMEOUT_MS]);

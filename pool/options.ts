@@ -21,9 +21,10 @@ export interface SandboxOptions {
   readonly memoryLimitMb?: number;
   /**
    * CPU time a job's processes may use together, when the job sets none. Apart from the
-   * wall-clock `timeoutMs`: a program that sleeps uses little, a busy one with threads
-   * uses it faster than the clock.
-   * @default 10000
+   * wall-clock `timeoutMs`: a program that sleeps uses little, one busy in several processes
+   * uses it faster than the clock. By default it equals the job's wall-clock limit, so only
+   * a program busy on more than one core can hit it first.
+   * @default the job's timeoutMs
    */
   readonly cpuTimeMs?: number;
   /**
@@ -103,7 +104,6 @@ export const MAX_TIMEOUT_MS = 60 * 60 * 1000;
 export const DEFAULTS = Object.freeze({
   poolSize: 2,
   timeoutMs: 10_000,
-  cpuTimeMs: 10_000,
   memoryLimitMb: 128,
   pidsLimit: 64,
   workDirSizeMb: 64,
@@ -119,6 +119,7 @@ export const DEFAULTS = Object.freeze({
 });
 
 export type ResolvedOptions = Readonly<typeof DEFAULTS> & {
+  readonly cpuTimeMs: number | undefined;
   readonly image: string | undefined;
   readonly docker: Docker.DockerOptions;
 };
@@ -128,7 +129,6 @@ export type ResolvedOptions = Readonly<typeof DEFAULTS> & {
 const RANGES: Record<keyof typeof DEFAULTS, readonly [number, number]> = {
   poolSize: [1, 256],
   timeoutMs: [1, MAX_TIMEOUT_MS],
-  cpuTimeMs: [1, MAX_TIMEOUT_MS],
   memoryLimitMb: [16, 64 * 1024],
   pidsLimit: [8, 32_768],
   workDirSizeMb: [1, 64 * 1024],
@@ -149,7 +149,7 @@ export function resolveOptions(input: number | SandboxOptions | undefined): Reso
   if (typeof options !== 'object' || options === null || Array.isArray(options)) {
     throw new InvalidArgumentError('options', 'must be a pool size or an options object');
   }
-  const known = new Set<string>([...Object.keys(DEFAULTS), 'image', 'docker']);
+  const known = new Set<string>([...Object.keys(DEFAULTS), 'cpuTimeMs', 'image', 'docker']);
   for (const key of Object.keys(options)) {
     if (!known.has(key)) throw new InvalidArgumentError(key, 'is not an option of Sandbox');
   }
@@ -159,13 +159,14 @@ export function resolveOptions(input: number | SandboxOptions | undefined): Reso
     const field = typeof input === 'number' && key === 'poolSize' ? 'poolSize' : key;
     resolved[key] = checkInteger(field, value, RANGES[key]);
   }
+  const cpuTimeMs = options.cpuTimeMs === undefined ? undefined : checkInteger('cpuTimeMs', options.cpuTimeMs, [1, MAX_TIMEOUT_MS]);
   if (options.image !== undefined && (typeof options.image !== 'string' || options.image === '')) {
     throw new InvalidArgumentError('image', 'must be a non-empty image name');
   }
   if (options.docker !== undefined && (typeof options.docker !== 'object' || options.docker === null)) {
     throw new InvalidArgumentError('docker', "must be dockerode's connection options");
   }
-  return Object.freeze({ ...resolved, image: options.image, docker: options.docker ?? {} }) as ResolvedOptions;
+  return Object.freeze({ ...resolved, cpuTimeMs, image: options.image, docker: options.docker ?? {} }) as ResolvedOptions;
 }
 
 export function checkInteger(field: string, value: unknown, [min, max]: readonly [number, number]): number {

@@ -1,5 +1,7 @@
 import test from 'ava';
-import { InvalidArgumentError, MAX_JOB_BYTES, Sandbox } from '../../pool/index.js';
+import { InvalidArgumentError, MAX_JOB_BYTES, Sandbox, type Job, type SandboxOptions } from '../../pool/index.js';
+import { prepareJob } from '../../pool/job.js';
+import { resolveOptions } from '../../pool/options.js';
 
 // No engine at this address: a job that got past validation would fail to find Docker, or
 // to find the sandbox initialised. Bad jobs must be refused before either.
@@ -27,4 +29,13 @@ test('a job over the size limit', refused, { code: 'x'.repeat(MAX_JOB_BYTES + 1)
 
 test('a valid job on a sandbox never initialised -> NotInitializedError', async (t) => {
   await t.throwsAsync(sandbox().run('print(1)'), { code: 'WARMBOX_ERR_NOT_INITIALIZED' });
+});
+
+test('the CPU-time limit is the job\'s, else the sandbox\'s, else the job\'s wall-clock limit', (t) => {
+  const cpu = (options: SandboxOptions, job: Job) => prepareJob(job, resolveOptions(options)).request.cpuTimeMs;
+  t.is(cpu({}, { code: '', timeoutMs: 3000 }), 3000);
+  t.is(cpu({ timeoutMs: 7000 }, { code: '' }), 7000);
+  t.is(cpu({ cpuTimeMs: 500 }, { code: '', timeoutMs: 3000 }), 500);
+  t.is(cpu({ cpuTimeMs: 500 }, { code: '', cpuTimeMs: 200 }), 200);
+  t.throws(() => new Sandbox({ cpuTimeMs: 0 }), { instanceOf: InvalidArgumentError, message: /cpuTimeMs/ });
 });
