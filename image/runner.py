@@ -22,7 +22,6 @@ import fcntl
 import json
 import linecache
 import os
-import re
 import resource
 import sys
 import threading
@@ -37,6 +36,7 @@ import functools  # noqa: F401
 import itertools  # noqa: F401
 import math  # noqa: F401
 import random  # noqa: F401
+import re  # noqa: F401
 import statistics  # noqa: F401
 import string  # noqa: F401
 
@@ -45,9 +45,11 @@ RESULT_FD = 4
 STDERR_FD = 5
 FILENAME = "<code>"
 # JavaScript numbers hold integers exactly up to 2**53; a JSON text with a run of 16 digits
-# or more may hold a larger one, and is then checked value by value.
+# or more may hold a larger one, and is then checked value by value. The run is looked for
+# with bytes.translate and `in`, which take milliseconds on 10 MB where a regex takes 150.
 JS_SAFE_INTEGER = 2**53 - 1
-LONG_DIGITS = re.compile(r"\d{16}")
+DIGITS_ONLY = bytes(0x30 if 0x30 <= i <= 0x39 else 0x20 for i in range(256))
+LONG_DIGIT_RUN = b"0" * 16
 
 
 def widen_pipes():
@@ -131,20 +133,25 @@ def result_error(message):
 
 
 def encode_report(namespace, error):
+    """The report's first two lines, as bytes: the error (or null) and `result`."""
     value = namespace.get("result")
     try:
         # ASCII only: a lone surrogate in a str (legal in Python) still crosses as valid JSON.
-        result = json.dumps(value, allow_nan=False)
+        result = json.dumps(value, allow_nan=False).encode("ascii")
     except (TypeError, ValueError, RecursionError) as exc:
-        return json.dumps(error or result_error(f"result is not JSON-serialisable: {exc}")) + "\nnull\n"
-    if LONG_DIGITS.search(result):
+        return error_line(error or result_error(f"result is not JSON-serialisable: {exc}")) + b"null\n"
+    if LONG_DIGIT_RUN in result.translate(DIGITS_ONLY):
         big = unsafe_integer(value)
         if big is not None:
             digits = str(big)
             shown = digits if len(digits) <= 40 else digits[:20] + "..." + digits[-10:]
             message = f"result holds the integer {shown}, which a JavaScript number cannot hold exactly; send it as a string"
-            return json.dumps(error or result_error(message)) + "\nnull\n"
-    return json.dumps(error) + "\n" + result + "\n"
+            return error_line(error or result_error(message)) + b"null\n"
+    return error_line(error) + result + b"\n"
+
+
+def error_line(error):
+    return json.dumps(error).encode("ascii") + b"\n"
 
 
 def write_all(fd, data):
@@ -162,7 +169,7 @@ def finish(report, exit_code):
     after everything Python's own exit would run first (non-daemon threads, atexit handlers),
     and the interpreter then skips its finalisation with os._exit, as a forked child would.
     """
-    write_all(RESULT_FD, (report + json.dumps({"exit": exit_code}) + "\n").encode("ascii"))
+    write_all(RESULT_FD, report + json.dumps({"exit": exit_code}).encode("ascii") + b"\n")
     for fd in (0, 1, 2, RESULT_FD):
         try:
             os.close(fd)
@@ -185,7 +192,7 @@ def main():
     except (ValueError, RecursionError) as exc:
         # Data nested deeper than Python's recursion limit is the only way here.
         message = f"data could not be loaded in Python: {type(exc).__name__}: {exc}"
-        finish(json.dumps({"type": "DataError", "message": message, "traceback": ""}) + "\nnull\n", 1)
+        finish(error_line({"type": "DataError", "message": message, "traceback": ""}) + b"null\n", 1)
     del raw
     code = job["code"]
     set_rlimits(job["rlimits"])
