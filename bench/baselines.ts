@@ -6,7 +6,7 @@
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { existsSync } from 'node:fs';
-import { chmod, mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type Docker from 'dockerode';
@@ -14,6 +14,7 @@ import { containerConfig } from '../pool/create-container.js';
 import { resolveOptions } from '../pool/options.js';
 import { removeContainer } from '../pool/remove-container.js';
 import { waitForAgent } from '../pool/wait-for-agent.js';
+import { makeIoDir } from '../pool/warm-container.js';
 
 /** The job every latency figure runs: JSON data in, a JSON result out. */
 export const HELLO_CODE = 'result = {"total": sum(data["xs"])}';
@@ -39,27 +40,36 @@ export async function spawnPython(data: unknown): Promise<string> {
 // warmbox's default limits, for every baseline container.
 const RESOURCES = resolveOptions({});
 
+/** A container of the base image under warmbox's hardening, running `entrypoint`, no socket. */
+function hardened(baseImage: string, entrypoint: string[]): Docker.ContainerCreateOptions {
+  const config = containerConfig({ image: baseImage, poolId: 'bench', ioDir: '/nonexistent', options: RESOURCES });
+  return { ...config, Entrypoint: entrypoint, HostConfig: { ...config.HostConfig, Binds: [] } };
+}
+
+/** Collects the stdout of an attached (multiplexed) stream as text; stderr passes through. */
+function collectStdout(modem: Docker['modem'], stream: NodeJS.ReadableStream): () => string {
+  let out = '';
+  const stdout = { write: (chunk: Buffer) => ((out += chunk.toString()), true) } as unknown as NodeJS.WritableStream;
+  modem.demuxStream(stream, stdout, process.stderr);
+  return () => out;
+}
+
 /** One job in a container made for it through the Engine API: create, attach, start, wait, remove. */
 export async function coldContainerJob(docker: Docker, baseImage: string): Promise<string> {
-  const config = containerConfig({ image: baseImage, poolId: 'bench', ioDir: '/nonexistent', options: RESOURCES });
   const container = await docker.createContainer({
-    ...config,
-    Entrypoint: ['python3', '-c', HELLO_SCRIPT],
+    ...hardened(baseImage, ['python3', '-c', HELLO_SCRIPT]),
     OpenStdin: true,
     StdinOnce: true,
     AttachStdin: true,
     AttachStdout: true,
-    HostConfig: { ...config.HostConfig, Binds: [] },
   });
   try {
     const stream = await container.attach({ stream: true, stdin: true, stdout: true, stderr: true, hijack: true });
-    let out = '';
-    const stdout = { write: (chunk: Buffer) => ((out += chunk.toString()), true) } as unknown as NodeJS.WritableStream;
-    docker.modem.demuxStream(stream, stdout, process.stderr);
+    const output = collectStdout(docker.modem, stream);
     await container.start();
     stream.end(JSON.stringify(HELLO_DATA));
     await container.wait();
-    return out;
+    return output();
   } finally {
     await container.remove({ force: true });
   }
@@ -74,22 +84,15 @@ export async function execJob(container: Docker.Container): Promise<string> {
     AttachStderr: true,
   });
   const stream = await exec.start({ hijack: true, stdin: true });
-  let out = '';
-  const stdout = { write: (chunk: Buffer) => ((out += chunk.toString()), true) } as unknown as NodeJS.WritableStream;
-  exec.modem.demuxStream(stream, stdout, process.stderr);
+  const output = collectStdout(exec.modem, stream);
   stream.end(JSON.stringify(HELLO_DATA));
   await once(stream, 'end');
-  return out;
+  return output();
 }
 
 /** A long-lived container of the base image for `docker exec`, under warmbox's hardening. */
 export async function startExecTarget(docker: Docker, baseImage: string): Promise<Docker.Container> {
-  const config = containerConfig({ image: baseImage, poolId: 'bench', ioDir: '/nonexistent', options: RESOURCES });
-  const container = await docker.createContainer({
-    ...config,
-    Entrypoint: ['sleep', 'infinity'],
-    HostConfig: { ...config.HostConfig, Binds: [] },
-  });
+  const container = await docker.createContainer(hardened(baseImage, ['sleep', 'infinity']));
   await container.start();
   return container;
 }
@@ -118,8 +121,7 @@ export class BareContainers {
   async start(): Promise<{ id: string; ioDir: string }> {
     this.#root ??= mkdtemp(join(tmpdir(), 'warmbox-bench-'));
     const ioDir = join(await this.#root, `b${this.#next++}`);
-    await mkdir(ioDir);
-    await chmod(ioDir, 0o777);
+    await makeIoDir(ioDir);
     const config = containerConfig({ image: this.baseImage, poolId: 'bench', ioDir, options: RESOURCES });
     const container = await this.docker.createContainer({ ...config, Entrypoint: ['node', '-e', BARE_SERVER] });
     await container.start();

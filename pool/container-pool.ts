@@ -236,12 +236,12 @@ export class ContainerPool {
    */
   #onContainerExit(container: WarmContainer): void {
     if (this.#stopCreating.signal.aborted || this.#pool.isBorrowedResource(container)) return;
-    // Take every idle container once: the dead one is retired, which starts its
-    // replacement, and the live ones go straight back. Releasing is safe here, because
-    // nothing ran in them.
+    // Take every idle container once through acquire(), which retires the dead one (so its
+    // replacement starts) and hands back live ones; those go straight back. Releasing is
+    // safe here, because nothing ran in them.
     for (let i = this.#pool.available; i > 0; i--) {
-      this.#pool.acquire().then(
-        (idle) => (idle.alive ? this.#pool.release(idle) : this.retire(idle)),
+      this.acquire(undefined).then(
+        (live) => this.#pool.release(live),
         () => {},
       );
     }

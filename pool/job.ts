@@ -60,8 +60,8 @@ export function prepareJob(job: unknown, options: ResolvedOptions): PreparedJob 
   for (const key of Object.keys(fields)) {
     if (!JOB_FIELDS.has(key)) throw new InvalidArgumentError(`job.${key}`, 'is not a field of a job');
   }
-  const { code, data = null, stdin = '', timeoutMs = options.timeoutMs, signal } = fields as Job;
-  const cpuTimeMs = (fields as Job).cpuTimeMs ?? options.cpuTimeMs ?? timeoutMs;
+  const { code, data = null, stdin = '', timeoutMs = options.timeoutMs, cpuTimeMs: ownCpuTimeMs, signal } = fields as Job;
+  const cpuTimeMs = ownCpuTimeMs ?? options.cpuTimeMs ?? timeoutMs;
   if (typeof code !== 'string') throw new InvalidArgumentError('job.code', `must be a string, got ${describe(code)}`);
   if (typeof stdin !== 'string') throw new InvalidArgumentError('job.stdin', `must be a string, got ${describe(stdin)}`);
   checkInteger('job.timeoutMs', timeoutMs, [1, MAX_TIMEOUT_MS]);

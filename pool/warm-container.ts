@@ -47,10 +47,7 @@ export class WarmContainer {
 
   /** Creates and starts a container, and resolves once its agent is ready. */
   static async start(docker: Docker, spec: ContainerSpec, startupTimeoutMs: number): Promise<WarmContainer> {
-    // The agent runs as root without CAP_DAC_OVERRIDE, and the host as any user: the
-    // directory is open to all, inside a pool directory that is the host user's alone (0700).
-    await mkdir(spec.ioDir);
-    await chmod(spec.ioDir, 0o777);
+    await makeIoDir(spec.ioDir);
     let container: Docker.Container | undefined;
     try {
       container = await createContainer(docker, spec);
@@ -191,6 +188,16 @@ function synthesisedResult(
     durationMs,
     isError: true,
   };
+}
+
+/**
+ * Makes the directory a container's agent will put its socket in. The agent runs as root
+ * without CAP_DAC_OVERRIDE, and the host as any user: the directory is open to all, inside a
+ * pool directory that is the host user's alone (0700).
+ */
+export async function makeIoDir(path: string): Promise<void> {
+  await mkdir(path);
+  await chmod(path, 0o777);
 }
 
 export function ioDirFor(root: string, index: number): string {
