@@ -69,6 +69,15 @@ export interface AgentErrorBody {
   readonly message: string;
 }
 
+/** The program's own uid and gid in the container: it owns nothing but the working directory. */
+export const PROGRAM_UID = 10002;
+/** The program's working directory (a tmpfs), and its HOME. */
+export const WORK_DIR = '/work';
+/** Debian's interpreter in the image: the one that runs the program. */
+export const PYTHON_PATH = '/usr/bin/python3';
+/** agent/runner.py, where Dockerfile.agent puts it: the only agent file the program may read. */
+export const RUNNER_PATH = '/opt/warmbox/runner/runner.py';
+
 /** The file name of the agent's socket inside the directory the host bind-mounts. */
 export const AGENT_SOCKET_NAME = 'agent.sock';
 /** Written by an agent that cannot start, so the host can say why (the container keeps no logs). */

@@ -10,7 +10,7 @@ import type { AgentRunRequest, AgentRunResponse, PythonError, RunStatus } from '
 
 export interface PythonRunnerOptions {
   readonly pythonPath: string;
-  /** image/runner.py */
+  /** agent/runner.py */
   readonly runnerPath: string;
   /** The working directory of the program. */
   readonly cwd: string;
@@ -50,7 +50,7 @@ const CPU_CHECK_MIN_MS = 10;
 
 /**
  * The Python interpreter of one container, started through python-shell when the agent boots
- * and waiting in image/runner.py for the one job it will run.
+ * and waiting in agent/runner.py for the one job it will run.
  */
 export class PythonRunner {
   readonly #shell: PythonShell;

@@ -11,16 +11,15 @@ import {
   AGENT_ERROR_FILE_NAME,
   AGENT_IO_DIR,
   AGENT_SOCKET_NAME,
+  PROGRAM_UID,
+  PYTHON_PATH,
+  RUNNER_PATH,
+  WORK_DIR,
   type AgentRunRequest,
   type AgentRunResponse,
 } from './protocol.js';
 import { PythonRunner } from './python-runner.js';
 
-// Fixed by Dockerfile.agent.
-const PROGRAM_UID = 10002;
-const RUNNER_PATH = '/opt/warmbox/runner/runner.py';
-const PYTHON_PATH = '/usr/bin/python3';
-const WORK_DIR = '/work';
 // Code, data and stdin together; the host checks its own, lower, limit first.
 const BODY_LIMIT_BYTES = 256 * 1024 * 1024;
 

@@ -1,10 +1,8 @@
 import type Docker from 'dockerode';
-import { AGENT_IO_DIR } from '../agent/protocol.js';
+import { AGENT_IO_DIR, PROGRAM_UID, WORK_DIR } from '../agent/protocol.js';
 import { LABELS, OWNER } from './labels.js';
 import { AGENT_MEMORY_RESERVE_MB, type ResolvedOptions } from './options.js';
 
-/** The program's uid and gid inside the container, as Dockerfile.agent makes them. */
-const PROGRAM_UID = 10002;
 const MIB = 1024 * 1024;
 
 export interface ContainerSpec {
@@ -45,7 +43,7 @@ export function containerConfig({ image, poolId, ioDir, options }: ContainerSpec
       // /dev/shm is the third place the program can write; it is as small as /tmp.
       ShmSize: options.tmpSizeMb * MIB,
       Tmpfs: {
-        '/work': `${tmpfs},size=${options.workDirSizeMb}m,uid=${PROGRAM_UID},gid=${PROGRAM_UID},mode=0700`,
+        [WORK_DIR]: `${tmpfs},size=${options.workDirSizeMb}m,uid=${PROGRAM_UID},gid=${PROGRAM_UID},mode=0700`,
         '/tmp': `${tmpfs},size=${options.tmpSizeMb}m,mode=1777`,
       },
       // The agent runs as root to start the program as uid 10002 (SETUID, SETGID) and to

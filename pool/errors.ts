@@ -78,7 +78,7 @@ export class ImageNotFoundError extends WarmboxError {
   constructor(image: string, isDefault: boolean) {
     super(
       isDefault
-        ? `the agent image ${image} is not built for this version of warmbox: run \`npm run build:image\` in the warmbox package`
+        ? `the agent image ${image} is not built for this version of warmbox: run \`npx warmbox build-image\` in your project`
         : `the image ${image} (option image) is not on this Docker engine`,
     );
   }

@@ -4,7 +4,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 /** The files the agent image is built from, relative to the package root. */
-export const IMAGE_CONTEXT_FILES = ['Dockerfile.agent', 'agent/boot.cjs', 'dist/agent/agent.cjs', 'image/runner.py'] as const;
+export const IMAGE_CONTEXT_FILES = ['Dockerfile.agent', 'agent/boot.cjs', 'dist/agent/agent.cjs', 'agent/runner.py'] as const;
 export const BASE_RECIPE = 'image/build-base.sh';
 
 /** The root of the warmbox package, found from this file whether it runs from source or dist/. */

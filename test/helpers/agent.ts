@@ -7,7 +7,7 @@ import { buildApp } from '../../agent/app.js';
 import type { AgentRunRequest, AgentRunResponse } from '../../agent/protocol.js';
 import { PythonRunner } from '../../agent/python-runner.js';
 
-export const RUNNER_PATH = new URL('../../image/runner.py', import.meta.url).pathname;
+export const RUNNER_PATH = new URL('../../agent/runner.py', import.meta.url).pathname;
 
 /** The agent's app with a real python3 runner on this machine, torn down with the test. */
 export async function startAgent(t: ExecutionContext): Promise<FastifyInstance> {
