@@ -78,6 +78,15 @@ export const PYTHON_PATH = '/usr/bin/python3';
 /** agent/runner.py, where Dockerfile.agent puts it: the only agent file the program may read. */
 export const RUNNER_PATH = '/opt/warmbox/runner/runner.py';
 
+/** The most code, data (as JSON) and stdin one job may carry, in bytes; the host checks it first. */
+export const MAX_JOB_BYTES = 64 * 1024 * 1024;
+/**
+ * The largest request the agent accepts: the largest job, serialised. JSON escapes a control
+ * character of code or stdin as six bytes (`\u0001`), so a job within MAX_JOB_BYTES can never
+ * exceed this, whatever it holds.
+ */
+export const MAX_REQUEST_BYTES = 6 * MAX_JOB_BYTES + 64 * 1024;
+
 /** The file name of the agent's socket inside the directory the host bind-mounts. */
 export const AGENT_SOCKET_NAME = 'agent.sock';
 /** Written by an agent that cannot start, so the host can say why (the container keeps no logs). */

@@ -60,6 +60,8 @@ export class PythonRunner {
   readonly #stderr: Readable;
   readonly #exit: Promise<[number | null, NodeJS.Signals | null]>;
   readonly #closed: Promise<void>;
+  /** The child's 'error': a failed spawn (no interpreter at pythonPath), or a failed signal. */
+  readonly #failed: Promise<Error>;
   #report: Buffer[] = [];
   #reportBytes = 0;
   /** Newlines on the result channel after "ready": the runner's report is three lines. */
@@ -89,6 +91,9 @@ export class PythonRunner {
     for (const stream of [child.stdin, this.#jobChannel]) stream?.on('error', () => {});
     this.#exit = once(child, 'exit') as Promise<[number | null, NodeJS.Signals | null]>;
     this.#closed = new Promise((resolve) => this.#shell.once('close', resolve));
+    // python-shell re-emits the child's 'error' on itself, where an emitter with no listener
+    // would throw it and end the agent; the start-up race in #ready reports it instead.
+    this.#failed = new Promise((resolve) => this.#shell.on('error', resolve));
   }
 
   /** Starts the interpreter; resolves once it has imported everything and waits for a job. */
@@ -114,7 +119,7 @@ export class PythonRunner {
     });
     const failed = Promise.race([
       this.#exit.then(([code, signal]) => `exited with ${code ?? signal}`),
-      once(this.#shell.childProcess, 'error').then(([error]) => String(error)),
+      this.#failed.then((error) => `could not be started: ${error.message}`),
     ]);
     const outcome = await Promise.race([ready.then(() => null), failed]);
     if (outcome !== null) {

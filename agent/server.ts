@@ -11,6 +11,7 @@ import {
   AGENT_ERROR_FILE_NAME,
   AGENT_IO_DIR,
   AGENT_SOCKET_NAME,
+  MAX_REQUEST_BYTES,
   PROGRAM_UID,
   PYTHON_PATH,
   RUNNER_PATH,
@@ -20,8 +21,6 @@ import {
 } from './protocol.js';
 import { PythonRunner } from './python-runner.js';
 
-// Code, data and stdin together; the host checks its own, lower, limit first.
-const BODY_LIMIT_BYTES = 256 * 1024 * 1024;
 
 /** Starts the agent; on failure, leaves the reason where the host looks and exits. */
 export async function main(): Promise<void> {
@@ -90,6 +89,6 @@ async function loadApp(runner: Promise<JobRunner>) {
     import('./compiled-schemas.js'),
     import('warmbox:compiled-schemas'),
   ]);
-  const options: AppOptions = { bodyLimitBytes: BODY_LIMIT_BYTES, compilers: precompiled(compiled) };
+  const options: AppOptions = { bodyLimitBytes: MAX_REQUEST_BYTES, compilers: precompiled(compiled) };
   return buildApp(runner, options);
 }

@@ -167,7 +167,7 @@ async function startup(): Promise<void> {
   const options = resolveOptions({ image: agentImage });
   let index = 0;
   const startWarmbox = () =>
-    WarmContainer.start(docker, { image: agentImage!, poolId: 'bench', ioDir: join(root, `w${index++}`), options }, 30_000);
+    WarmContainer.start(docker, { image: agentImage!, poolId: 'bench', ioDir: join(root, `w${index++}`), options });
   const bare = new BareContainers(docker, baseImage);
 
   const warmboxReady: number[] = [];

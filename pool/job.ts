@@ -1,4 +1,6 @@
-import type { AgentRunRequest, AgentRunResponse } from '../agent/protocol.js';
+import { MAX_JOB_BYTES, type AgentRunRequest, type AgentRunResponse } from '../agent/protocol.js';
+
+export { MAX_JOB_BYTES };
 import { InvalidArgumentError } from './errors.js';
 import { checkInteger, describe, MAX_TIMEOUT_MS, type ResolvedOptions } from './options.js';
 
@@ -40,8 +42,6 @@ export interface RunResult extends Omit<AgentRunResponse, 'resultJson'> {
   readonly isError: boolean;
 }
 
-/** The most code, data and stdin one job may carry, serialised. */
-export const MAX_JOB_BYTES = 64 * 1024 * 1024;
 
 const JOB_FIELDS = new Set(['code', 'data', 'stdin', 'timeoutMs', 'cpuTimeMs', 'signal']);
 const MIB = 1024 * 1024;

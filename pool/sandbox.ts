@@ -5,11 +5,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ContainerPool, type PoolStats } from './container-pool.js';
 import { assertImageExists, connectDocker } from './docker.js';
-import { ImageNotFoundError, NotInitializedError, PoolClosedError } from './errors.js';
+import { ContainerStartError, ImageNotFoundError, NotInitializedError, PoolClosedError } from './errors.js';
 import { agentImageTag } from './image.js';
 import { prepareJob, type Job, type RunResult } from './job.js';
 import { resolveOptions, type ResolvedOptions, type SandboxOptions } from './options.js';
 import { sweepOrphans } from './sweep-orphans.js';
+import { ioDirFor, WarmContainer } from './warm-container.js';
 
 /** A node-style callback, for code written for docker-python-sandbox. */
 export type Callback<T> = (error: Error | null, value?: T) => void;
@@ -45,7 +46,7 @@ export class Sandbox extends EventEmitter<SandboxEvents> {
   #state: State = 'new';
   #initializing: Promise<void> | undefined;
   #closing: Promise<void> | undefined;
-  #pool: ContainerPool | undefined;
+  #pool: ContainerPool<WarmContainer> | undefined;
   #ioRoot: string | undefined;
 
   constructor(options?: number | SandboxOptions) {
@@ -70,8 +71,13 @@ export class Sandbox extends EventEmitter<SandboxEvents> {
       if (image === undefined) throw new ImageNotFoundError('warmbox-agent (not bundled yet)', true);
       await assertImageExists(docker, image, this.options.image === undefined);
       await sweepOrphans(docker);
-      this.#ioRoot = await mkdtemp(join(tmpdir(), 'warmbox-'));
-      this.#pool = new ContainerPool(docker, this.options, image, this.id, this.#ioRoot, {
+      const ioRoot = await mkdtemp(join(tmpdir(), 'warmbox-')).catch((error: Error) => {
+        throw new ContainerStartError(`could not make a directory for the agents' sockets: ${error.message}`, { cause: error });
+      });
+      this.#ioRoot = ioRoot;
+      const startContainer = (index: number) =>
+        WarmContainer.start(docker, { image, poolId: this.id, ioDir: ioDirFor(ioRoot, index), options: this.options });
+      this.#pool = new ContainerPool(startContainer, this.options, {
         warm: (containerId) => this.emit('warm', containerId),
         removed: (containerId) => this.emit('removed', containerId),
         startFailed: (error, retryInMs) => this.emit('startFailed', error as Error, retryInMs),

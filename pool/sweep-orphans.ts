@@ -11,7 +11,9 @@ const log = debuglog('warmbox');
 /**
  * Removes the containers, and their socket directories, that an earlier warmbox process on
  * this host left behind when it died without closing: only those whose owner process is
- * gone, never another live process's pool. Returns how many it removed.
+ * gone, never another live process's pool. What it cannot remove (a directory another user
+ * owns, a container the engine refuses to remove) is logged and left: a leftover of someone
+ * else's must not stop this process from starting. Returns how many containers it removed.
  */
 export async function sweepOrphans(docker: Docker): Promise<number> {
   let containers: Docker.ContainerInfo[];
@@ -21,16 +23,24 @@ export async function sweepOrphans(docker: Docker): Promise<number> {
     throw dockerFailed('list containers', error);
   }
   const orphans = containers.filter((c) => isOwnerGone(c.Labels[LABELS.owner] ?? ''));
-  await Promise.all(
+  const outcomes = await Promise.allSettled(
     orphans.map(async (c) => {
       // Only a directory shaped like the ones warmbox makes is deleted on a label's word.
       const labelled = c.Labels[LABELS.ioDir];
       const ioDir = labelled && basename(dirname(labelled)).startsWith('warmbox-') ? labelled : undefined;
-      await removeContainer(docker, c.Id, ioDir);
-      // The dead process's pool directory, once its last container is gone.
-      if (ioDir) await rmdir(dirname(ioDir)).catch(() => {});
+      try {
+        await removeContainer(docker, c.Id, ioDir);
+      } finally {
+        // The dead process's pool directory, once its last container is gone.
+        if (ioDir) await rmdir(dirname(ioDir)).catch(() => {});
+      }
       log('removed container %s left by %s', c.Id, c.Labels[LABELS.owner]);
     }),
   );
-  return orphans.length;
+  let removed = 0;
+  outcomes.forEach((outcome, i) => {
+    if (outcome.status === 'fulfilled') removed++;
+    else log('could not remove all that %s left (container %s): %o', orphans[i]!.Labels[LABELS.owner], orphans[i]!.Id, outcome.reason);
+  });
+  return removed;
 }

@@ -2,7 +2,7 @@ import { chmod, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { debuglog } from 'node:util';
 import type Docker from 'dockerode';
-import { Client, errors as undiciErrors } from 'undici';
+import { Client } from 'undici';
 import type { AgentRunRequest, AgentRunResponse, PythonError } from '../agent/protocol.js';
 import { createContainer, type ContainerSpec } from './create-container.js';
 import { AbortError, AgentProtocolError, ContainerStartError, WarmboxError } from './errors.js';
@@ -12,10 +12,16 @@ import { waitForAgent } from './wait-for-agent.js';
 
 const log = debuglog('warmbox');
 
-// How long past the job's own timeout the host waits for the agent's answer before it kills
-// the container itself: the agent needs a moment to kill the program, collect its output
-// and answer.
+// The agent enforces the job's limits; the host only guards against an agent that stopped
+// answering (frozen, starved). Past the job's timeout and this grace, the host asks the
+// agent's /health on a second connection, and again every PROBE_EVERY_MS: an agent that
+// answers within PROBE_TIMEOUT_MS is still sending back what the limits allowed (output and
+// result can be hundreds of MB), and is waited for, up to MAX_REPLY_MS in all; one that does
+// not is killed.
 const HOST_DEADLINE_GRACE_MS = 2000;
+const PROBE_TIMEOUT_MS = 2000;
+const PROBE_EVERY_MS = 1000;
+const MAX_REPLY_MS = 120_000;
 // After the agent's connection dropped, how long to wait for the container to exit before
 // asking Docker why.
 const EXIT_WAIT_MS = 2000;
@@ -36,6 +42,7 @@ export class WarmContainer {
     private readonly docker: Docker,
     readonly id: string,
     readonly ioDir: string,
+    private readonly socketPath: string,
     private readonly client: Client,
     private readonly exited: Promise<ExitStatus>,
   ) {
@@ -46,18 +53,18 @@ export class WarmContainer {
   }
 
   /** Creates and starts a container, and resolves once its agent is ready. */
-  static async start(docker: Docker, spec: ContainerSpec, startupTimeoutMs: number): Promise<WarmContainer> {
-    await makeIoDir(spec.ioDir);
+  static async start(docker: Docker, spec: ContainerSpec): Promise<WarmContainer> {
     let container: Docker.Container | undefined;
     try {
+      await makeIoDir(spec.ioDir);
       container = await createContainer(docker, spec);
       await container.start();
       const exited = container.wait({ condition: 'not-running' }) as Promise<ExitStatus>;
       // Keep an early failure of the wait from being unhandled; waitForAgent reports it.
       exited.catch(() => {});
-      const socketPath = await waitForAgent(spec.ioDir, exited, startupTimeoutMs);
+      const socketPath = await waitForAgent(spec.ioDir, exited, spec.options.startupTimeoutMs);
       const client = new Client('http://agent', { socketPath, pipelining: 0 });
-      return new WarmContainer(docker, container.id, spec.ioDir, client, exited);
+      return new WarmContainer(docker, container.id, spec.ioDir, socketPath, client, exited);
     } catch (error) {
       await removeContainer(docker, container?.id, spec.ioDir).catch((cleanupError: unknown) =>
         log('could not remove container %s after a failed start: %o', container?.id, cleanupError),
@@ -85,16 +92,18 @@ export class WarmContainer {
     const startedAt = performance.now();
     const elapsed = () => Math.round((performance.now() - startedAt) * 100) / 100;
     let response: AgentRunResponse;
+    const watchdog = this.#watchAgent(request.timeoutMs + HOST_DEADLINE_GRACE_MS);
     try {
-      const deadlineMs = request.timeoutMs + HOST_DEADLINE_GRACE_MS;
       const { statusCode, body } = await this.client.request({
         path: '/run',
         method: 'POST',
         headers: { 'content-type': 'application/json' },
         body: JSON.stringify(request),
-        headersTimeout: deadlineMs,
-        bodyTimeout: deadlineMs,
-        signal,
+        // The watchdog decides when the agent is lost; undici's own timers would cut off
+        // a long reply from an agent that is alive and sending it.
+        headersTimeout: 0,
+        bodyTimeout: 0,
+        signal: signal ? AbortSignal.any([signal, watchdog.signal]) : watchdog.signal,
       });
       if (statusCode !== 200) {
         throw new AgentProtocolError(`the agent answered ${statusCode}: ${(await body.text()).slice(0, 500)}`);
@@ -103,14 +112,51 @@ export class WarmContainer {
     } catch (error) {
       if (signal?.aborted) throw new AbortError(signal.reason);
       if (error instanceof WarmboxError) throw error;
-      if (error instanceof undiciErrors.HeadersTimeoutError || error instanceof undiciErrors.BodyTimeoutError) {
-        // The agent itself did not answer in time (frozen, or starved): the host's deadline.
+      if (watchdog.signal.aborted) {
         await this.kill();
-        return synthesisedResult(elapsed(), 'timeout', { timedOut: true });
+        return synthesisedResult(elapsed(), 'error', {}, `the agent stopped answering (${watchdog.signal.reason}): the container was frozen or starved`);
       }
       return this.#resultOfLostAgent(error as Error, elapsed());
+    } finally {
+      watchdog.stop();
     }
     return toRunResult(response);
+  }
+
+  /** Aborts its signal once the agent stops answering, checked from `afterMs` on; see PROBE_EVERY_MS. */
+  #watchAgent(afterMs: number): { readonly signal: AbortSignal; stop(): void } {
+    const controller = new AbortController();
+    const giveUpAt = performance.now() + afterMs + MAX_REPLY_MS;
+    let timer: NodeJS.Timeout | undefined;
+    let stopped = false;
+    const check = async () => {
+      if (performance.now() > giveUpAt) return controller.abort(`no reply within ${MAX_REPLY_MS} ms after the job's limit`);
+      const answers = await this.#answersHealth();
+      if (stopped) return;
+      if (answers) timer = setTimeout(check, PROBE_EVERY_MS);
+      else controller.abort(`no answer to /health within ${PROBE_TIMEOUT_MS} ms, ${afterMs} ms into the job`);
+    };
+    timer = setTimeout(check, afterMs);
+    return {
+      signal: controller.signal,
+      stop: () => {
+        stopped = true;
+        clearTimeout(timer);
+      },
+    };
+  }
+
+  async #answersHealth(): Promise<boolean> {
+    const probe = new Client('http://agent', { socketPath: this.socketPath, pipelining: 0 });
+    try {
+      const { statusCode, body } = await probe.request({ path: '/health', method: 'GET', headersTimeout: PROBE_TIMEOUT_MS, bodyTimeout: PROBE_TIMEOUT_MS });
+      await body.dump();
+      return statusCode === 200;
+    } catch {
+      return false;
+    } finally {
+      await probe.destroy().catch(() => {});
+    }
   }
 
   /** The agent's connection dropped mid-job: ask Docker what happened to the container. */

@@ -149,12 +149,14 @@ test('an image whose agent cannot start -> initialize() rejects with ContainerSt
   t.deepEqual(await containersOf(sandbox), []);
 });
 
-test('an agent that never answers (container frozen) -> timeout from the host deadline, the next job runs', async (t) => {
+test('an agent that never answers (container frozen) -> SandboxError once it fails a health probe, the next job runs', async (t) => {
   const sandbox = await openSandbox(t);
   const [frozen] = await containersOf(sandbox);
   await docker.getContainer(frozen!).pause();
   const r = await sandbox.run({ code: 'result = 1', timeoutMs: 200 });
-  t.like(r, { status: 'timeout', timedOut: true, result: null });
+  t.like(r, { status: 'error', timedOut: false, result: null, isError: true });
+  t.is(r.error?.type, 'SandboxError');
+  t.regex(r.error?.message ?? '', /stopped answering/);
   t.like(await sandbox.run('result = 2'), { status: 'ok', result: 2 });
 });
 

@@ -1,0 +1,14 @@
+/** How long to wait before the next attempt: `firstMs`, doubling each attempt, at most `maxMs`. */
+export interface Backoff {
+  readonly firstMs: number;
+  readonly maxMs: number;
+}
+
+/** Replacement containers: 100 ms, doubling, at most 10 s. */
+export const REPLACEMENT_BACKOFF: Backoff = Object.freeze({ firstMs: 100, maxMs: 10_000 });
+
+/** The delay before attempt `attempt + 1`, after `attempt + 1` failures (attempt counts from 0). */
+export function backoffDelayMs(attempt: number, { firstMs, maxMs }: Backoff): number {
+  // 2 ** attempt overflows to Infinity long before attempt reaches any real count; min() caps it.
+  return Math.min(firstMs * 2 ** attempt, maxMs);
+}

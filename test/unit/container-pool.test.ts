@@ -1,0 +1,222 @@
+/**
+ * ContainerPool's own logic, with fake members in place of containers: queueing, aborts,
+ * backoff, start concurrency, the dead-member sweep and closing. What crosses into Docker is
+ * tested against the real engine in test/integration/pool.test.ts.
+ */
+import { once, EventEmitter } from 'node:events';
+import test from 'ava';
+import { ContainerPool, type ContainerPoolOptions, type PoolListener, type PoolMember } from '../../pool/container-pool.js';
+import { WarmboxError } from '../../pool/errors.js';
+
+class FakeMember implements PoolMember {
+  alive = true;
+  removed = false;
+  readonly #exitListeners: Array<() => void> = [];
+  constructor(readonly id: string) {}
+  onUnexpectedExit(listener: () => void): void {
+    this.#exitListeners.push(listener);
+  }
+  /** Killed from outside. */
+  die(): void {
+    this.alive = false;
+    if (!this.removed) for (const listener of this.#exitListeners) listener();
+  }
+  async remove(): Promise<void> {
+    this.removed = true;
+  }
+}
+
+interface Deferred<T> {
+  promise: Promise<T>;
+  resolve(value: T): void;
+  reject(error: unknown): void;
+}
+
+function deferred<T>(): Deferred<T> {
+  let resolve!: (value: T) => void;
+  let reject!: (error: unknown) => void;
+  const promise = new Promise<T>((res, rej) => ((resolve = res), (reject = rej)));
+  return { promise, resolve, reject };
+}
+
+/** A pool of fake members, its events, and every member it ever started. */
+function fakePool(options: Partial<ContainerPoolOptions> = {}, start?: (index: number) => Promise<FakeMember>) {
+  const members: FakeMember[] = [];
+  const events = new EventEmitter();
+  const listener: PoolListener = {
+    warm: (id) => events.emit('warm', id),
+    removed: (id) => events.emit('removed', id),
+    startFailed: (error, retryInMs) => events.emit('startFailed', error, retryInMs),
+  };
+  const startMember = async (index: number) => {
+    const member = start ? await start(index) : new FakeMember(`m${index}`);
+    members.push(member);
+    return member;
+  };
+  const pool = new ContainerPool(
+    startMember,
+    { poolSize: 1, maxQueue: 10, queueTimeoutMs: 10_000, startConcurrency: 2, backoff: { firstMs: 1, maxMs: 4 }, ...options },
+    listener,
+  );
+  return { pool, members, events };
+}
+
+test('a job waits for a busy pool, and is served by the replacement of the member retired before it', async (t) => {
+  const { pool, events } = fakePool({ poolSize: 1 });
+  await pool.start();
+  t.like(pool.stats(), { warm: 1, busy: 0, queued: 0 });
+  const first = await pool.acquire(undefined);
+  t.like(pool.stats(), { warm: 0, busy: 1 });
+  const second = pool.acquire(undefined);
+  await new Promise(setImmediate);
+  t.like(pool.stats(), { busy: 1, queued: 1 });
+  const warmed = once(events, 'warm');
+  pool.retire(first);
+  const next = await second;
+  t.not(next.id, first.id);
+  t.true((first as FakeMember).removed);
+  await warmed;
+  t.like(pool.stats(), { warm: 0, busy: 1, queued: 0 });
+  pool.retire(next);
+  await pool.close();
+});
+
+test('maxQueue waiting -> QueueFullError; a wait past queueTimeoutMs -> QueueTimeoutError', async (t) => {
+  const { pool } = fakePool({ poolSize: 1, maxQueue: 1, queueTimeoutMs: 20 });
+  await pool.start();
+  const busy = await pool.acquire(undefined);
+  const waiting = pool.acquire(undefined);
+  await t.throwsAsync(pool.acquire(undefined), { code: 'WARMBOX_ERR_QUEUE_FULL' });
+  await t.throwsAsync(waiting, { code: 'WARMBOX_ERR_QUEUE_TIMEOUT' });
+  pool.retire(busy);
+  await pool.close();
+});
+
+test('abort while queued -> AbortError with the reason; the member it would have had is not lost', async (t) => {
+  const { pool } = fakePool({ poolSize: 1 });
+  await pool.start();
+  const busy = await pool.acquire(undefined);
+  const controller = new AbortController();
+  const waiting = pool.acquire(controller.signal);
+  controller.abort(new Error('gone'));
+  const error = await t.throwsAsync(waiting, { code: 'WARMBOX_ERR_ABORTED' });
+  t.is((error!.cause as Error).message, 'gone');
+  pool.retire(busy);
+  // The replacement served the aborted request and went back: the next job gets it.
+  const next = await pool.acquire(undefined);
+  t.true(next.alive);
+  t.like(pool.stats(), { busy: 1, queued: 0 });
+  await t.throwsAsync(pool.acquire(AbortSignal.abort()), { code: 'WARMBOX_ERR_ABORTED' });
+  pool.retire(next);
+  await pool.close();
+});
+
+test('a replacement that fails to start is retried with doubling backoff, capped, until it starts', async (t) => {
+  let failures = 0;
+  const { pool, events } = fakePool({ poolSize: 1, backoff: { firstMs: 1, maxMs: 4 } }, async (index) => {
+    if (index > 0 && failures < 4) {
+      failures++;
+      throw new Error(`start ${index} failed`);
+    }
+    return new FakeMember(`m${index}`);
+  });
+  await pool.start();
+  const delays: number[] = [];
+  events.on('startFailed', (_error: Error, retryInMs: number) => delays.push(retryInMs));
+  pool.retire(await pool.acquire(undefined));
+  const next = await pool.acquire(undefined);
+  t.is(next.id, 'm5');
+  t.deepEqual(delays, [1, 2, 4, 4]);
+  pool.retire(next);
+  await pool.close();
+});
+
+test('the first start failing -> start() rejects with its error, without retrying forever', async (t) => {
+  let attempts = 0;
+  const { pool } = fakePool({ poolSize: 2 }, async () => {
+    attempts++;
+    throw new WarmboxError('the image is broken');
+  });
+  await t.throwsAsync(pool.start(), { message: 'the image is broken' });
+  await pool.close();
+  t.true(attempts <= 2, `${attempts} attempts`);
+});
+
+test('no more than startConcurrency members start at once', async (t) => {
+  const gates: Array<Deferred<void>> = [];
+  let inFlight = 0;
+  let most = 0;
+  const { pool } = fakePool({ poolSize: 5, startConcurrency: 2 }, async (index) => {
+    inFlight++;
+    most = Math.max(most, inFlight);
+    const gate = deferred<void>();
+    gates.push(gate);
+    await gate.promise;
+    inFlight--;
+    return new FakeMember(`m${index}`);
+  });
+  const started = pool.start();
+  // Open the gates one at a time, as each start is reached.
+  for (let opened = 0; opened < 5; opened++) {
+    while (gates.length <= opened) await new Promise(setImmediate);
+    t.like(pool.stats(), { starting: 2 - (opened >= 4 ? 1 : 0) });
+    gates[opened]!.resolve();
+  }
+  await started;
+  t.is(most, 2);
+  t.like(pool.stats(), { warm: 5, starting: 0 });
+  await pool.close();
+});
+
+test('a member that dies while idle is replaced before a job finds it', async (t) => {
+  const { pool, members, events } = fakePool({ poolSize: 2 });
+  await pool.start();
+  const warmed = once(events, 'warm');
+  members[0]!.die();
+  await warmed;
+  t.true(members[0]!.removed);
+  const a = await pool.acquire(undefined);
+  const b = await pool.acquire(undefined);
+  t.true(a.alive && b.alive);
+  t.deepEqual([a.id, b.id].sort(), ['m1', 'm2']);
+  pool.retire(a);
+  pool.retire(b);
+  await pool.close();
+});
+
+test('a dead member handed to a job while the pool closes -> PoolClosedError, a WarmboxError', async (t) => {
+  // The replacement is dead when the waiting job gets it, and no other may start any more.
+  const { pool, members } = fakePool({ poolSize: 1 }, async (index) => {
+    const member = new FakeMember(`m${index}`);
+    member.alive = index === 0;
+    return member;
+  });
+  await pool.start();
+  const busy = await pool.acquire(undefined);
+  const waiting = pool.acquire(undefined);
+  const closed = pool.close();
+  pool.retire(busy);
+  const error = await t.throwsAsync(waiting, { code: 'WARMBOX_ERR_POOL_CLOSED' });
+  t.true(error instanceof WarmboxError);
+  await closed;
+  t.is(members.length, 2);
+  t.true(members.every((m) => m.removed));
+  await t.throwsAsync(pool.acquire(undefined), { code: 'WARMBOX_ERR_POOL_CLOSED' });
+});
+
+test('close() while members start -> each is removed once started, none left', async (t) => {
+  const gates: Array<Deferred<void>> = [];
+  const { pool, members } = fakePool({ poolSize: 3, startConcurrency: 3 }, async (index) => {
+    const gate = deferred<void>();
+    gates.push(gate);
+    await gate.promise;
+    return new FakeMember(`m${index}`);
+  });
+  const started = pool.start();
+  while (gates.length < 3) await new Promise(setImmediate);
+  const closed = pool.close();
+  for (const gate of gates) gate.resolve();
+  await Promise.all([started.catch(() => {}), closed]);
+  t.is(members.length, 3);
+  t.true(members.every((m) => m.removed));
+});
