@@ -1,5 +1,7 @@
 import test from 'ava';
-import { runJob, startAgent, job } from '../helpers/agent.js';
+import { tmpdir } from 'node:os';
+import { PythonRunner } from '../../agent/python-runner.js';
+import { RUNNER_PATH, runJob, startAgent, job } from '../helpers/agent.js';
 
 test('hello world -> ok, stdout and result apart', async (t) => {
   const app = await startAgent(t);
@@ -118,4 +120,11 @@ test('writing to the result channel -> ProtocolError, not a forged result', asyn
   const r = await runJob(app, { code: 'import os\nos.write(4, b"null\\n\\"forged\\"\\n")\nresult = "real"' });
   t.is(r.status, 'error');
   t.is(r.error?.type, 'ProtocolError');
+});
+
+test('no interpreter at pythonPath -> the runner rejects saying why; nothing is thrown at the agent', async (t) => {
+  // Before the fix, python-shell re-emitted the spawn error with no listener: an uncaught
+  // exception, which ava reports as a failure of its own.
+  const error = await t.throwsAsync(PythonRunner.start({ pythonPath: '/nonexistent/python3', runnerPath: RUNNER_PATH, cwd: tmpdir() }));
+  t.regex(error!.message, /could not be started: spawn \/nonexistent\/python3 ENOENT/);
 });

@@ -1,5 +1,5 @@
 import test from 'ava';
-import { openSandbox } from '../helpers/sandbox.js';
+import { containersOf, docker, openSandbox } from '../helpers/sandbox.js';
 
 test('infinite loop -> timeout with output kept, then a normal job on the same pool', async (t) => {
   const sandbox = await openSandbox(t);
@@ -62,6 +62,11 @@ test('a child that outlives the program holding stdout open -> ok, the reply not
 
 test('only lo inside; an outside address is unreachable (probed only after that holds)', async (t) => {
   const sandbox = await openSandbox(t);
+  // The engine's own account first: the container is attached to no network at all.
+  const [id] = await containersOf(sandbox);
+  const info = await docker.getContainer(id!).inspect();
+  t.is(info.HostConfig.NetworkMode, 'none');
+  t.deepEqual(Object.keys(info.NetworkSettings.Networks ?? {}), []);
   const r = await sandbox.run(`
 import os, socket
 interfaces = sorted(os.listdir("/sys/class/net"))

@@ -124,9 +124,20 @@ test('abort while queued and while running -> AbortError with the reason; the po
   await t.throwsAsync(sandbox.run({ code: 'result = 3', signal: AbortSignal.abort() }), { code: 'WARMBOX_ERR_ABORTED' });
 });
 
-test('stats() counts warm, busy, starting and queued containers', async (t) => {
+test('no container runs a second job: each job, one after another or at once, finds a fresh container', async (t) => {
   const sandbox = await openSandbox(t, { poolSize: 2 });
-  t.deepEqual(sandbox.stats(), { warm: 2, busy: 0, starting: 0, queued: 0 });
+  const removed: string[] = [];
+  sandbox.on('removed', (id) => removed.push(id));
+  // Each job counts the jobs its container has run in /tmp; a reused container would say 2.
+  const job = 'import os\npath = "/tmp/jobs"\nn = int(open(path).read()) + 1 if os.path.exists(path) else 1\nopen(path, "w").write(str(n))\nresult = [n, os.uname().nodename]';
+  const results = [];
+  for (let i = 0; i < 4; i++) results.push(await sandbox.run(job));
+  results.push(...(await Promise.all(Array.from({ length: 8 }, () => sandbox.run(job)))));
+  t.deepEqual(results.map((r) => (r.result as [number, string])[0]), Array(12).fill(1));
+  t.is(new Set(results.map((r) => (r.result as [number, string])[1])).size, 12);
+  await sandbox.close();
+  // Every container that ran a job is gone, and so are the two warm ones left at close.
+  t.is(new Set(removed).size, 14);
 });
 
 test('no Docker engine -> DockerUnavailableError saying where it looked and what to do', async (t) => {
