@@ -13,11 +13,12 @@ import { waitForAgent } from './wait-for-agent.js';
 const log = debuglog('warmbox');
 
 // The agent enforces the job's limits; the host only guards against an agent that stopped
-// answering (frozen, starved). Past the job's timeout and this grace, the host asks the
-// agent's /health on a second connection, and again every PROBE_EVERY_MS: an agent that
+// answering (its container frozen). Past the job's timeout and this grace, the host asks the
+// agent's /health on a second connection, and again every PROBE_EVERY_MS. An agent that
 // answers within PROBE_TIMEOUT_MS is still sending back what the limits allowed (output and
-// result can be hundreds of MB), and is waited for, up to MAX_REPLY_MS in all; one that does
-// not is killed.
+// result can be hundreds of MB) and is waited for, up to MAX_REPLY_MS in all. One that does
+// not may only be busy serialising such a reply on a loaded machine, so the engine is asked
+// too: the container is given up only if it is paused or no longer running.
 const HOST_DEADLINE_GRACE_MS = 2000;
 const PROBE_TIMEOUT_MS = 2000;
 const PROBE_EVERY_MS = 1000;
@@ -131,10 +132,10 @@ export class WarmContainer {
     let stopped = false;
     const check = async () => {
       if (performance.now() > giveUpAt) return controller.abort(`no reply within ${MAX_REPLY_MS} ms after the job's limit`);
-      const answers = await this.#answersHealth();
+      const state = (await this.#answersHealth()) ? 'answering' : await this.#engineState();
       if (stopped) return;
-      if (answers) timer = setTimeout(check, PROBE_EVERY_MS);
-      else controller.abort(`no answer to /health within ${PROBE_TIMEOUT_MS} ms, ${afterMs} ms into the job`);
+      if (state === 'answering' || state === 'running') timer = setTimeout(check, PROBE_EVERY_MS);
+      else controller.abort(`no answer to /health within ${PROBE_TIMEOUT_MS} ms, ${afterMs} ms into the job, and the container is ${state}`);
     };
     timer = setTimeout(check, afterMs);
     return {
@@ -144,6 +145,16 @@ export class WarmContainer {
         clearTimeout(timer);
       },
     };
+  }
+
+  /** What the engine says of the container: running, paused, or gone (exited, removed, or no answer). */
+  async #engineState(): Promise<'running' | 'paused' | 'gone'> {
+    try {
+      const { State } = await this.docker.getContainer(this.id).inspect();
+      return State.Paused ? 'paused' : State.Running ? 'running' : 'gone';
+    } catch {
+      return 'gone';
+    }
   }
 
   async #answersHealth(): Promise<boolean> {

@@ -64,10 +64,11 @@ test('npm pack -> installed without devDependencies, builds its image and runs j
   const job = `{ code: 'import sys\\nprint("from", data)\\nresult = {"total": sum(range(10)), "v": sys.version_info[0]}', data: 'the package' }`;
   await writeFile(join(app, 'esm.mjs'), `
     import { Sandbox } from 'warmbox';
+    import { buildImage } from 'warmbox/build-image';
     const sandbox = new Sandbox(1);
     await sandbox.initialize();
     try {
-      console.log(JSON.stringify(await sandbox.run(${job})));
+      console.log(JSON.stringify({ ...(await sandbox.run(${job})), buildImage: typeof buildImage }));
     } finally {
       await sandbox.close();
     }
@@ -84,7 +85,7 @@ test('npm pack -> installed without devDependencies, builds its image and runs j
       }
     })();
   `);
-  for (const [file, extra] of [['esm.mjs', {}], ['cjs.cjs', { codes: (await import('../../pool/index.js')).ERROR_CODES.length }]] as const) {
+  for (const [file, extra] of [['esm.mjs', { buildImage: 'function' }], ['cjs.cjs', { codes: (await import('../../pool/index.js')).ERROR_CODES.length }]] as const) {
     const r = JSON.parse(await sh(process.execPath, [file], app)) as Record<string, unknown>;
     t.like(r, { status: 'ok', stdout: 'from the package\n', result: { total: 45, v: 3 }, ...extra }, file);
   }
