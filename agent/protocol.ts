@@ -23,6 +23,8 @@ export interface AgentRunRequest {
   /** The job's `data`, already serialised by the host: the agent passes it on unparsed. */
   readonly dataJson: string;
   readonly stdin: string;
+  /** Environment variables the program sees on top of the agent's fixed few; checked by the host. */
+  readonly env: Readonly<Record<string, string>>;
   /** Wall-clock limit, enforced by the agent. */
   readonly timeoutMs: number;
   /** CPU time the program's processes may use together, enforced by the agent from the cgroup. */
@@ -97,11 +99,12 @@ export const AGENT_IO_DIR = '/run/warmbox/io';
 export const runRequestSchema = {
   type: 'object',
   additionalProperties: false,
-  required: ['code', 'dataJson', 'stdin', 'timeoutMs', 'cpuTimeMs', 'maxOutputBytes', 'rlimits'],
+  required: ['code', 'dataJson', 'stdin', 'env', 'timeoutMs', 'cpuTimeMs', 'maxOutputBytes', 'rlimits'],
   properties: {
     code: { type: 'string' },
     dataJson: { type: 'string' },
     stdin: { type: 'string' },
+    env: { type: 'object', additionalProperties: { type: 'string' } },
     timeoutMs: { type: 'integer', minimum: 1 },
     cpuTimeMs: { type: 'integer', minimum: 1 },
     maxOutputBytes: { type: 'integer', minimum: 0 },

@@ -28,7 +28,8 @@ export interface PythonRunnerOptions {
   readonly cgroup?: CgroupCounters;
 }
 
-// The program's whole environment: nothing of the agent's leaks into it.
+// The program's whole environment, with HOME its working directory and the job's own `env`
+// on top (set by the runner): nothing of the agent's leaks into it.
 const PROGRAM_ENV = {
   PATH: '/usr/local/bin:/usr/bin:/bin',
   LANG: 'C.UTF-8',
@@ -78,7 +79,7 @@ export class PythonRunner {
       // own; the runner moves fd 5 to 2. fd 3 carries the job in, fd 4 the result out.
       stdio: ['pipe', 'pipe', 'ignore', 'pipe', 'pipe', 'pipe'],
       cwd: options.cwd,
-      env: PROGRAM_ENV,
+      env: { ...PROGRAM_ENV, HOME: options.cwd },
       detached: true,
       ...(options.uid === undefined ? {} : { uid: options.uid, gid: options.gid ?? options.uid }),
     });
@@ -159,8 +160,8 @@ export class PythonRunner {
 
     let timedOut = false;
     const startedAt = performance.now();
-    const { code, dataJson, rlimits } = job;
-    this.#jobChannel.end(`{"code":${JSON.stringify(code)},"rlimits":${JSON.stringify(rlimits)},"data":${dataJson}}`);
+    const { code, dataJson, rlimits, env } = job;
+    this.#jobChannel.end(`{"code":${JSON.stringify(code)},"rlimits":${JSON.stringify(rlimits)},"env":${JSON.stringify(env)},"data":${dataJson}}`);
     this.#shell.send(job.stdin);
     this.#shell.stdin.end();
     const timer = setTimeout(() => {
@@ -183,7 +184,7 @@ export class PythonRunner {
     const oomKillsAfter = this.#options.cgroup?.oomKills() ?? null;
     const oomKilled = oomKillsBefore !== null && oomKillsAfter !== null && oomKillsAfter > oomKillsBefore;
     const report = parseReport(Buffer.concat(this.#report), this.#reportBytes > MAX_REPORT_BYTES);
-    const [exitCode, signal] = exited ?? [report?.exitCode ?? null, null];
+    const [exitCode, signal] = exited ?? [report?.exitCode ?? null, report?.signal ?? null];
     const outcome = report ?? noReport(exitCode, signal);
     const memoryExceeded = oomKilled || outcome.error?.type === 'MemoryError';
     const cpuTimeExceeded = cpuWatch.exceeded;
@@ -265,8 +266,9 @@ interface Report {
   readonly error: PythonError | null;
   /** `result` as the runner serialised it; parsed only by the host. */
   readonly resultJson: string;
-  /** The exit code the runner ended with; undefined where there was no valid report. */
-  readonly exitCode?: number;
+  /** How the runner ended: an exit code, or (uncaught KeyboardInterrupt) SIGINT; undefined where there was no valid report. */
+  readonly exitCode?: number | null;
+  readonly signal?: string | null;
 }
 
 /**
@@ -284,15 +286,17 @@ export function parseReport(bytes: Buffer, overflowed: boolean): Report | null {
     return corrupted();
   }
   let error: unknown;
-  let exit: unknown;
+  let ending: { exit?: unknown; signal?: unknown };
   try {
     error = JSON.parse(errorLine);
-    exit = (JSON.parse(exitLine) as { exit?: unknown }).exit;
+    ending = JSON.parse(exitLine) as typeof ending;
   } catch {
     return corrupted();
   }
-  if (!isPythonErrorOrNull(error) || !Number.isInteger(exit)) return corrupted();
-  return { error, resultJson, exitCode: exit as number };
+  if (!isPythonErrorOrNull(error)) return corrupted();
+  if (Number.isInteger(ending.exit)) return { error, resultJson, exitCode: ending.exit as number, signal: null };
+  if (ending.signal === 'SIGINT') return { error, resultJson, exitCode: null, signal: 'SIGINT' };
+  return corrupted();
 }
 
 function countNewlines(chunk: Buffer): number {

@@ -1,14 +1,15 @@
 """warmbox's Python runner.
 
 The agent starts this script before any job arrives, so a job pays no interpreter start-up.
-It waits for exactly one job, runs it in a fresh `__main__` namespace, and reports.
+It waits for exactly one job, runs it as `__main__` from main.py in its working directory, and reports.
 
 File descriptors, set up by the agent:
   0, 1    the program's stdin and stdout
   3       the job, as JSON, closed by the agent after writing:
-          {"code": str, "rlimits": {...}, "data": any}
+          {"code": str, "rlimits": {...}, "env": {...}, "data": any}
   4       the result channel: "ready\\n" once the interpreter is up, then three JSON lines,
-          the error (or null), `result` (passed on unparsed) and {"exit": code}
+          the error (or null), `result` (passed on unparsed) and {"exit": code}, or
+          {"signal": "SIGINT"} where the program ends by a signal as python3 would
   5       the program's stderr (moved to 2 here; the agent gives python-shell no stderr,
           because python-shell keeps every byte of it in memory)
 
@@ -23,9 +24,11 @@ import json
 import linecache
 import os
 import resource
+import signal
 import sys
 import threading
 import traceback
+import types
 
 # Imported now, while the container waits, so that jobs using them start at once.
 import collections  # noqa: F401
@@ -43,7 +46,9 @@ import string  # noqa: F401
 JOB_FD = 3
 RESULT_FD = 4
 STDERR_FD = 5
-FILENAME = "<code>"
+# The code is also written here, in the working directory, as `python3 main.py` would find
+# it: multiprocessing's spawn re-imports it from __main__.__file__, and inspect reads it.
+MAIN_FILE_NAME = "main.py"
 # JavaScript numbers hold integers exactly up to 2**53; a JSON text with a run of 16 digits
 # or more may hold a larger one, and is then checked value by value. The run is looked for
 # with bytes.translate and `in`, which take milliseconds on 10 MB where a regex takes 150.
@@ -161,7 +166,31 @@ def write_all(fd, data):
         view = view[written:]
 
 
-def finish(report, exit_code):
+def main_module(code, data):
+    """The program's `__main__`: a real module in sys.modules, backed by main.py on disk.
+
+    Functions and classes the code defines then pickle by reference (multiprocessing, concurrent.futures,
+    pickle itself), and a spawned child finds the code where `python3 main.py` would have it.
+    """
+    path = os.path.join(os.getcwd(), MAIN_FILE_NAME)
+    try:
+        with open(path, "w", encoding="utf-8", errors="surrogatepass") as f:
+            f.write(code)
+    except OSError:
+        pass  # a working directory too small for the code: it still runs, from memory
+    linecache.cache[path] = (len(code), None, code.splitlines(True), path)
+    module = types.ModuleType("__main__")
+    module.__file__ = path
+    module.__builtins__ = builtins
+    module.data = data
+    sys.modules["__main__"] = module
+    sys.argv[:] = [path]
+    # As for `python3 main.py`: modules beside the code can be imported.
+    sys.path.insert(0, os.getcwd())
+    return module
+
+
+def finish(report, exit_code, by_signal=None):
     """Reports, then ends at once.
 
     The report is the agent's signal that the job is over: it answers without waiting for
@@ -169,12 +198,17 @@ def finish(report, exit_code):
     after everything Python's own exit would run first (non-daemon threads, atexit handlers),
     and the interpreter then skips its finalisation with os._exit, as a forked child would.
     """
-    write_all(RESULT_FD, report + json.dumps({"exit": exit_code}).encode("ascii") + b"\n")
+    ending = {"signal": by_signal.name} if by_signal else {"exit": exit_code}
+    write_all(RESULT_FD, report + json.dumps(ending).encode("ascii") + b"\n")
     for fd in (0, 1, 2, RESULT_FD):
         try:
             os.close(fd)
         except OSError:
             pass  # the program closed it
+    if by_signal:
+        # As python3 does for an uncaught KeyboardInterrupt: end by the signal itself.
+        signal.signal(by_signal, signal.SIG_DFL)
+        os.kill(os.getpid(), by_signal)
     os._exit(exit_code)
 
 
@@ -194,16 +228,19 @@ def main():
         message = f"data could not be loaded in Python: {type(exc).__name__}: {exc}"
         finish(error_line({"type": "DataError", "message": message, "traceback": ""}) + b"null\n", 1)
     del raw
-    code = job["code"]
+    # A byte-order mark, as editors on Windows and browsers' uploads leave, is not code.
+    code = job["code"].removeprefix("\ufeff")
     set_rlimits(job["rlimits"])
-    linecache.cache[FILENAME] = (len(code), None, code.splitlines(True), FILENAME)
-    namespace = {"__name__": "__main__", "__builtins__": builtins, "data": job["data"]}
+    os.environ.update(job.get("env") or {})
+    module = main_module(code, job["data"])
+    namespace = module.__dict__
     del job
 
     exit_code = 0
     error = None
+    by_signal = None
     try:
-        exec(compile(code, FILENAME, "exec"), namespace)
+        exec(compile(code, module.__file__, "exec"), namespace)
     except SystemExit as exc:
         exit_code = exit_code_of(exc)
     except BaseException as exc:  # noqa: B036 - KeyboardInterrupt and the like are the program's too
@@ -211,6 +248,8 @@ def main():
         error = describe(exc, exc.__traceback__.tb_next)
         sys.stderr.write(error["traceback"])
         exit_code = 1
+        if isinstance(exc, KeyboardInterrupt):
+            by_signal = signal.SIGINT
 
     for thread in threading.enumerate():
         if thread is not threading.main_thread() and not thread.daemon:
@@ -221,7 +260,7 @@ def main():
             stream.flush()
         except (OSError, ValueError):
             pass  # the program closed it
-    finish(encode_report(namespace, error), exit_code)
+    finish(encode_report(namespace, error), exit_code, by_signal)
 
 
 main()

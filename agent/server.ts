@@ -62,6 +62,7 @@ export async function warmUpForCodeCache(): Promise<void> {
     code: 'print("warm")\nresult = {"total": sum(data["xs"])}',
     dataJson: '{"xs": [1, 2, 3]}',
     stdin: '',
+    env: { WARM: 'up' },
     timeoutMs: 10_000,
     cpuTimeMs: 10_000,
     maxOutputBytes: 1024,

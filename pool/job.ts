@@ -30,8 +30,19 @@ export interface Job {
    * @default the sandbox's cpuTimeMs, else this job's timeoutMs
    */
   readonly cpuTimeMs?: number;
+  /**
+   * Environment variables the program sees, on top of PATH, LANG, HOME and Python's own few.
+   * Names are letters, digits and `_`; values have no NUL; 128 KiB in all.
+   * @default {}
+   */
+  readonly env?: Readonly<Record<string, string>>;
   /** Aborts the job, waiting or running: `run()` then rejects with AbortError. */
   readonly signal?: AbortSignal;
+  /**
+   * docker-python-sandbox's choice of Python 3. Accepted for code written for it: `true`, or
+   * left out; warmbox has no Python 2.
+   */
+  readonly v3?: true;
 }
 
 /** How a job ended. Untrusted code misbehaving always ends here, never in a rejection. */
@@ -43,7 +54,10 @@ export interface RunResult extends Omit<AgentRunResponse, 'resultJson'> {
 }
 
 
-const JOB_FIELDS = new Set(['code', 'data', 'stdin', 'timeoutMs', 'cpuTimeMs', 'signal']);
+const JOB_FIELDS = new Set(['code', 'data', 'stdin', 'timeoutMs', 'cpuTimeMs', 'env', 'signal', 'v3']);
+/** The most the names and values of `env` may hold together. */
+const MAX_ENV_BYTES = 128 * 1024;
+const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 const MIB = 1024 * 1024;
 
 export interface PreparedJob {
@@ -60,7 +74,7 @@ export function prepareJob(job: unknown, options: ResolvedOptions): PreparedJob 
   for (const key of Object.keys(fields)) {
     if (!JOB_FIELDS.has(key)) throw new InvalidArgumentError(`job.${key}`, 'is not a field of a job');
   }
-  const { code, data = null, stdin = '', timeoutMs = options.timeoutMs, cpuTimeMs: ownCpuTimeMs, signal } = fields as Job;
+  const { code, data = null, stdin = '', timeoutMs = options.timeoutMs, cpuTimeMs: ownCpuTimeMs, env, signal, v3 } = fields as Job;
   const cpuTimeMs = ownCpuTimeMs ?? options.cpuTimeMs ?? timeoutMs;
   if (typeof code !== 'string') throw new InvalidArgumentError('job.code', `must be a string, got ${describe(code)}`);
   if (typeof stdin !== 'string') throw new InvalidArgumentError('job.stdin', `must be a string, got ${describe(stdin)}`);
@@ -69,6 +83,10 @@ export function prepareJob(job: unknown, options: ResolvedOptions): PreparedJob 
   if (signal !== undefined && !(signal instanceof AbortSignal)) {
     throw new InvalidArgumentError('job.signal', `must be an AbortSignal, got ${describe(signal)}`);
   }
+  if (v3 !== undefined && v3 !== true) {
+    throw new InvalidArgumentError('job.v3', `can only be true: warmbox runs Python 3 and has no Python 2, got ${describe(v3)}`);
+  }
+  const checkedEnv = checkEnv(env);
   const dataJson = serialiseData(data);
   const size = Buffer.byteLength(code) + Buffer.byteLength(dataJson) + Buffer.byteLength(stdin);
   if (size > MAX_JOB_BYTES) {
@@ -79,6 +97,7 @@ export function prepareJob(job: unknown, options: ResolvedOptions): PreparedJob 
       code,
       dataJson,
       stdin,
+      env: checkedEnv,
       timeoutMs,
       cpuTimeMs,
       maxOutputBytes: options.maxOutputBytes,
@@ -90,6 +109,22 @@ export function prepareJob(job: unknown, options: ResolvedOptions): PreparedJob 
     },
     signal,
   };
+}
+
+function checkEnv(env: unknown): Record<string, string> {
+  if (env === undefined) return {};
+  if (typeof env !== 'object' || env === null || Array.isArray(env)) {
+    throw new InvalidArgumentError('job.env', `must be an object of strings, got ${describe(env)}`);
+  }
+  let bytes = 0;
+  for (const [name, value] of Object.entries(env)) {
+    if (!ENV_NAME.test(name)) throw new InvalidArgumentError(`job.env.${name}`, 'is not a variable name: letters, digits and _, not starting with a digit');
+    if (typeof value !== 'string') throw new InvalidArgumentError(`job.env.${name}`, `must be a string, got ${describe(value)}`);
+    if (value.includes('\0')) throw new InvalidArgumentError(`job.env.${name}`, 'must not contain NUL');
+    bytes += Buffer.byteLength(name) + Buffer.byteLength(value) + 2;
+  }
+  if (bytes > MAX_ENV_BYTES) throw new InvalidArgumentError('job.env', `holds ${bytes} bytes; at most ${MAX_ENV_BYTES} are accepted`);
+  return { ...(env as Record<string, string>) };
 }
 
 function serialiseData(data: unknown): string {

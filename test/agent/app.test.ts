@@ -37,7 +37,7 @@ test('uncaught exception -> error with type, message and traceback of the progra
   t.is(r.stdout, 'before\n');
   t.is(r.error?.type, 'ZeroDivisionError');
   t.is(r.error?.message, 'division by zero');
-  t.regex(r.error?.traceback ?? '', /File "<code>", line 4, in <module>\n\s+f\(\)/);
+  t.regex(r.error?.traceback ?? '', /main\.py", line 4, in <module>\n\s+f\(\)/);
   t.regex(r.error?.traceback ?? '', /line 2, in f\n\s+return 1 \/ 0/);
   t.notRegex(r.error?.traceback ?? '', /runner\.py/);
   t.true(r.stderr.endsWith('ZeroDivisionError: division by zero\n'));

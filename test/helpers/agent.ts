@@ -27,6 +27,7 @@ export function job(fields: Partial<AgentRunRequest> & { data?: unknown }): Agen
   return {
     code: '',
     stdin: '',
+    env: {},
     timeoutMs: 5000,
     cpuTimeMs: 5000,
     maxOutputBytes: 1024 * 1024,

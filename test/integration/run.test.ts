@@ -62,7 +62,7 @@ test('uncaught exception -> error with type, message, traceback; stderr has the 
   t.is(r.exitCode, 1);
   t.is(r.error?.type, 'KeyError');
   t.is(r.error?.message, "'missing'");
-  t.regex(r.error?.traceback ?? '', /File "<code>", line 2, in f/);
+  t.regex(r.error?.traceback ?? '', /main\.py", line 2, in f/);
   t.true(r.stderr.includes('KeyError'));
 });
 

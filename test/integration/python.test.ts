@@ -1,0 +1,88 @@
+/**
+ * Python as users run it: programs that work with `python3 main.py` in a terminal work the
+ * same in warmbox (multiprocessing, pickling, a byte-order mark, HOME, Ctrl-C, env).
+ */
+import test from 'ava';
+import { Sandbox } from '../../pool/index.js';
+
+// One pool for the file, as a service would run it.
+const sandbox = new Sandbox({ poolSize: 2, queueTimeoutMs: 600_000 });
+test.before(() => sandbox.initialize());
+test.after.always(() => sandbox.close());
+
+const programs: Array<[string, string, unknown]> = [
+  [
+    'multiprocessing.Pool with a function the code defines',
+    'from multiprocessing import Pool\ndef f(x): return x * x\nif __name__ == "__main__":\n    with Pool(2) as p:\n        result = p.map(f, [1, 2, 3])',
+    [1, 4, 9],
+  ],
+  [
+    'concurrent.futures.ProcessPoolExecutor',
+    'from concurrent.futures import ProcessPoolExecutor\ndef f(x): return x + 1\nif __name__ == "__main__":\n    with ProcessPoolExecutor(2) as ex:\n        result = list(ex.map(f, [1, 2]))',
+    [2, 3],
+  ],
+  [
+    'pickle of a dataclass the code defines',
+    'import pickle\nfrom dataclasses import dataclass\n@dataclass\nclass P:\n    x: int\nresult = pickle.loads(pickle.dumps(P(7))).x',
+    7,
+  ],
+  [
+    "the 'spawn' start method, which re-imports main.py in the child",
+    'import multiprocessing as mp\ndef f(q): q.put("from the child")\nif __name__ == "__main__":\n    mp.set_start_method("spawn")\n    q = mp.Queue()\n    p = mp.Process(target=f, args=(q,))\n    p.start()\n    result = q.get(timeout=20)\n    p.join()',
+    'from the child',
+  ],
+  ['a UTF-8 byte-order mark and CRLF line ends', '\ufeffx = 1\r\nif x:\r\n    y = 2\r\nresult = [x, y]\r\n', [1, 2]],
+  [
+    'HOME is the working directory, writable, as matplotlib and pip expect',
+    'import os, pathlib\nhome = pathlib.Path.home()\n(home / ".config" / "tool").mkdir(parents=True)\n(home / ".config" / "tool" / "rc").write_text("ok")\nresult = [str(home), os.getcwd(), (home / ".config/tool/rc").read_text()]',
+    ['/work', '/work', 'ok'],
+  ],
+  [
+    'inspect.getsource of a function the code defines, and __file__',
+    'import inspect\ndef hello():\n    return 1\nresult = [inspect.getsource(hello), __file__]',
+    ['def hello():\n    return 1\n', '/work/main.py'],
+  ],
+  [
+    'a module sent beside the code is importable, as beside main.py',
+    'open("helper.py", "w").write("def twice(x): return 2 * x\\n")\nimport helper\nresult = helper.twice(21)',
+    42,
+  ],
+];
+
+for (const [title, code, expected] of programs) {
+  test(`${title} -> works as with python3 main.py`, async (t) => {
+    const r = await sandbox.run({ code, timeoutMs: 30_000 });
+    t.like(r, { status: 'ok', error: null }, r.stderr);
+    t.deepEqual(r.result, expected);
+  });
+}
+
+test('a traceback shows the program\'s own source lines', async (t) => {
+  const r = await sandbox.run('def f(d):\n    return d["missing"]\nf({})');
+  t.regex(r.error?.traceback ?? '', /File "\/work\/main\.py", line 2, in f\n\s+return d\["missing"\]/);
+});
+
+test('uncaught KeyboardInterrupt -> ends by SIGINT as python3 does, no exit code', async (t) => {
+  const r = await sandbox.run('print("before")\nraise KeyboardInterrupt');
+  t.like(r, { status: 'error', exitCode: null, signal: 'SIGINT', stdout: 'before\n', timedOut: false });
+  t.is(r.error?.type, 'KeyboardInterrupt');
+});
+
+test('env reaches the program, on top of its fixed few, and nothing of the agent leaks', async (t) => {
+  const r = await sandbox.run({
+    code: 'import os, subprocess\nresult = [os.environ["GREETING"], subprocess.run(["sh", "-c", "echo $GREETING"], capture_output=True, text=True).stdout, sorted(os.environ)]',
+    env: { GREETING: 'hello there', PYTHONHASHSEED: '0' },
+  });
+  const [value, fromChild, names] = r.result as [string, string, string[]];
+  t.is(value, 'hello there');
+  t.is(fromChild, 'hello there\n');
+  t.deepEqual(names, ['GREETING', 'HOME', 'LANG', 'PATH', 'PYTHONDONTWRITEBYTECODE', 'PYTHONHASHSEED', 'PYTHONIOENCODING', 'PYTHONUNBUFFERED']);
+});
+
+test('docker-python-sandbox jobs: v3 true is accepted; env with a bad name or a NUL is refused naming it', async (t) => {
+  t.like(await sandbox.run({ code: 'import sys\nresult = sys.version_info[0]', v3: true }), { status: 'ok', result: 3 });
+  await t.throwsAsync(sandbox.run({ code: '', v3: false as unknown as true }), { code: 'WARMBOX_ERR_INVALID_ARGUMENT', message: /job\.v3/ });
+  await t.throwsAsync(sandbox.run({ code: '', env: { '1X': 'a' } }), { code: 'WARMBOX_ERR_INVALID_ARGUMENT', message: /job\.env\.1X/ });
+  await t.throwsAsync(sandbox.run({ code: '', env: { X: 'a\0b' } }), { code: 'WARMBOX_ERR_INVALID_ARGUMENT', message: /job\.env\.X must not contain NUL/ });
+  await t.throwsAsync(sandbox.run({ code: '', env: { X: 'x'.repeat(200_000) } }), { code: 'WARMBOX_ERR_INVALID_ARGUMENT', message: /job\.env holds/ });
+});
