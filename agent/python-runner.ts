@@ -6,7 +6,8 @@ import { PythonShell } from 'python-shell';
 import { CappedOutput } from './capped-output.js';
 import { killProcessesOf, killProcessGroup } from './kill-processes.js';
 import type { CgroupCounters } from './cgroup.js';
-import type { AgentRunRequest, AgentRunResponse, PythonError, RunStatus } from './protocol.js';
+import { decideOutcome, type Report, type StopReason } from './outcome.js';
+import type { AgentRunRequest, AgentRunResponse, PythonError } from './protocol.js';
 
 export interface PythonRunnerOptions {
   readonly pythonPath: string;
@@ -158,21 +159,25 @@ export class PythonRunner {
     this.#stderr.on('data', (chunk: Buffer) => stderr.push(chunk));
     const oomKillsBefore = this.#options.cgroup?.oomKills() ?? null;
 
-    let timedOut = false;
+    let stoppedFor: StopReason | undefined;
+    // A limit stops the program only if it has not reported yet: one that finished as the
+    // timer fired finished, and its result says so.
+    const stop = (reason: StopReason) => {
+      if (this.#reportLines >= REPORT_LINES) return;
+      stoppedFor ??= reason;
+      this.kill();
+    };
     const startedAt = performance.now();
     const { code, dataJson, rlimits, env } = job;
     this.#jobChannel.end(`{"code":${JSON.stringify(code)},"rlimits":${JSON.stringify(rlimits)},"env":${JSON.stringify(env)},"data":${dataJson}}`);
     this.#shell.send(job.stdin);
     this.#shell.stdin.end();
-    const timer = setTimeout(() => {
-      timedOut = true;
-      this.kill();
-    }, job.timeoutMs);
-    const cpuWatch = this.#watchCpu(job.cpuTimeMs);
+    const timer = setTimeout(() => stop('timeout'), job.timeoutMs);
+    const cpuWatch = this.#watchCpu(job.cpuTimeMs, () => stop('cpu'));
 
     // The job is over when the runner has reported (it then ends at once, and its teardown
     // is not worth waiting for), or when its process ended without a report.
-    const exited = await Promise.race([this.#exit, this.#reported().then(() => undefined)]);
+    const exit = await Promise.race([this.#exit, this.#reported().then(() => undefined)]);
     const durationMs = performance.now() - startedAt;
     clearTimeout(timer);
     cpuWatch.stop();
@@ -184,31 +189,15 @@ export class PythonRunner {
     const oomKillsAfter = this.#options.cgroup?.oomKills() ?? null;
     const oomKilled = oomKillsBefore !== null && oomKillsAfter !== null && oomKillsAfter > oomKillsBefore;
     const report = parseReport(Buffer.concat(this.#report), this.#reportBytes > MAX_REPORT_BYTES);
-    const [exitCode, signal] = exited ?? [report?.exitCode ?? null, report?.signal ?? null];
-    const outcome = report ?? noReport(exitCode, signal);
-    const memoryExceeded = oomKilled || outcome.error?.type === 'MemoryError';
-    const cpuTimeExceeded = cpuWatch.exceeded;
-    // Memory first: a program that hit the memory limit and then timed out (a parent
-    // waiting for the child the OOM killer took) ran out of memory.
-    const status: RunStatus = memoryExceeded
-      ? 'memory'
-      : timedOut || cpuTimeExceeded
-        ? 'timeout'
-        : exitCode === 0 && outcome.error === null
-          ? 'ok'
-          : 'error';
+    const outcome = decideOutcome({ report, exit, stoppedFor, oomKilled });
+    const { status, resultJson, ...flags } = outcome;
     return {
       status,
       stdout: stdout.text(),
       stderr: stderr.text(),
-      resultJson: outcome.resultJson,
-      exitCode,
-      signal,
-      timedOut,
-      cpuTimeExceeded,
-      memoryExceeded,
+      resultJson,
+      ...flags,
       outputTruncated: stdout.truncated || stderr.truncated,
-      error: outcome.error,
       durationMs: Math.round(durationMs * 100) / 100,
     };
   }
@@ -219,22 +208,18 @@ export class PythonRunner {
    * clock times the cores, so each check is scheduled for the earliest moment the limit
    * could have been reached, never polled.
    */
-  #watchCpu(limitMs: number): { stop(): void; readonly exceeded: boolean } {
+  #watchCpu(limitMs: number, onExceeded: () => void): { stop(): void } {
     const cgroup = this.#options.cgroup;
     const usageBefore = cgroup?.cpuUsageUs() ?? null;
     const agentBefore = process.cpuUsage();
     let timer: NodeJS.Timeout | undefined;
-    const watch = { exceeded: false, stop: () => clearTimeout(timer) };
+    const watch = { stop: () => clearTimeout(timer) };
     if (cgroup === undefined || usageBefore === null) return watch;
     const cores = availableParallelism();
     const check = () => {
       const agent = process.cpuUsage(agentBefore);
       const usedMs = ((cgroup.cpuUsageUs() ?? usageBefore) - usageBefore - agent.user - agent.system) / 1000;
-      if (usedMs >= limitMs) {
-        watch.exceeded = true;
-        this.kill();
-        return;
-      }
+      if (usedMs >= limitMs) return onExceeded();
       timer = setTimeout(check, Math.max(CPU_CHECK_MIN_MS, (limitMs - usedMs) / cores));
     };
     timer = setTimeout(check, Math.max(CPU_CHECK_MIN_MS, limitMs / cores));
@@ -260,15 +245,6 @@ export class PythonRunner {
     }
     clearTimeout(timer);
   }
-}
-
-interface Report {
-  readonly error: PythonError | null;
-  /** `result` as the runner serialised it; parsed only by the host. */
-  readonly resultJson: string;
-  /** How the runner ended: an exit code, or (uncaught KeyboardInterrupt) SIGINT; undefined where there was no valid report. */
-  readonly exitCode?: number | null;
-  readonly signal?: string | null;
 }
 
 /**
@@ -310,12 +286,6 @@ function isPythonErrorOrNull(value: unknown): value is PythonError | null {
   if (typeof value !== 'object') return false;
   const { type, message, traceback } = value as Record<string, unknown>;
   return typeof type === 'string' && typeof message === 'string' && typeof traceback === 'string';
-}
-
-/** No report: a kill or a crash says enough by itself; a clean exit without one needs a word. */
-function noReport(exitCode: number | null, signal: string | null): Report {
-  if (signal !== null || exitCode !== 0) return { error: null, resultJson: 'null' };
-  return problem('ProtocolError', 'the program ended without reporting: it called os._exit() or closed the result channel');
 }
 
 function corrupted(): Report {

@@ -121,3 +121,13 @@ except (PermissionError, OSError):
 `);
   t.deepEqual(r.result, { uid: 10002, gid: 10002, groups: [], io: 'denied', kill_init: 'denied', agent_mem: 'denied' });
 });
+
+test('sleeping exactly the limit, 20 times -> each result either finished (exit 0) or killed (SIGKILL, timedOut), never both', async (t) => {
+  const sandbox = await openSandbox(t, { poolSize: 2, queueTimeoutMs: 600_000 });
+  const results = await Promise.all(Array.from({ length: 20 }, () => sandbox.run({ code: 'import time\ntime.sleep(0.3)', timeoutMs: 300 })));
+  for (const r of results) {
+    const finished = r.status === 'ok' && r.exitCode === 0 && r.signal === null && !r.timedOut;
+    const killed = r.status === 'timeout' && r.exitCode === null && r.signal === 'SIGKILL' && r.timedOut;
+    t.true(finished !== killed, JSON.stringify(r));
+  }
+});
