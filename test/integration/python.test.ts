@@ -86,3 +86,16 @@ test('docker-python-sandbox jobs: v3 true is accepted; env with a bad name or a 
   await t.throwsAsync(sandbox.run({ code: '', env: { X: 'a\0b' } }), { code: 'WARMBOX_ERR_INVALID_ARGUMENT', message: /job\.env\.X must not contain NUL/ });
   await t.throwsAsync(sandbox.run({ code: '', env: { X: 'x'.repeat(200_000) } }), { code: 'WARMBOX_ERR_INVALID_ARGUMENT', message: /job\.env holds/ });
 });
+
+test('commands programs commonly call through subprocess exist: kill, ps, sh, ls, env', async (t) => {
+  const r = await sandbox.run(`
+import os, subprocess
+child = subprocess.Popen(["sleep", "30"])
+subprocess.run(["kill", "-TERM", str(child.pid)], check=True)
+result = {
+    "killed": child.wait(),
+    "ps": "sleep" not in subprocess.run(["ps", "-e", "-o", "comm="], capture_output=True, text=True, check=True).stdout,
+    "others": [subprocess.run([c], capture_output=True).returncode for c in ("sh", "ls", "env", "true")],
+}`);
+  t.deepEqual(r.result, { killed: -15, ps: true, others: [0, 0, 0, 0] }, r.stderr);
+});
