@@ -269,7 +269,7 @@ export function parseReport(bytes: Buffer, overflowed: boolean): Report | null {
   } catch {
     return corrupted();
   }
-  if (!isPythonErrorOrNull(error)) return corrupted();
+  if (!isPythonErrorOrNull(error) || typeof ending !== 'object' || ending === null) return corrupted();
   if (Number.isInteger(ending.exit)) return { error, resultJson, exitCode: ending.exit as number, signal: null };
   if (ending.signal === 'SIGINT') return { error, resultJson, exitCode: null, signal: 'SIGINT' };
   return corrupted();
