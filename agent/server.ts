@@ -21,7 +21,6 @@ import {
 } from './protocol.js';
 import { PythonRunner } from './python-runner.js';
 
-
 /** Starts the agent; on failure, leaves the reason where the host looks and exits. */
 export async function main(): Promise<void> {
   try {

@@ -8,7 +8,7 @@ import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import type Docker from 'dockerode';
 import { PROGRAM_UID, RUNNER_PATH, WORK_DIR } from '../agent/protocol.js';
-import { connectDocker, dockerFailed } from '../pool/docker.js';
+import { connectDocker, dockerFailed, imageExists } from '../pool/docker.js';
 import { agentImageTag, BASE_RECIPE, defaultBaseImage, IMAGE_CONTEXT_FILES, PACKAGE_ROOT } from '../pool/image.js';
 
 export interface BuildImageOptions {
@@ -60,16 +60,6 @@ export async function buildImage(options: BuildImageOptions = {}): Promise<strin
   await followBuild(docker, stream, log);
   log(`agent image ${tag} built`);
   return tag;
-}
-
-async function imageExists(docker: Docker, image: string): Promise<boolean> {
-  try {
-    await docker.getImage(image).inspect();
-    return true;
-  } catch (error) {
-    if ((error as { statusCode?: number }).statusCode === 404) return false;
-    throw dockerFailed(`inspect the image ${image}`, error);
-  }
 }
 
 async function runBaseRecipe(tag: string): Promise<void> {

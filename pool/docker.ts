@@ -24,14 +24,20 @@ function describeEndpoint(options: Docker.DockerOptions): string {
   return process.env.DOCKER_HOST ? `${process.env.DOCKER_HOST} (DOCKER_HOST)` : '/var/run/docker.sock';
 }
 
-/** Rejects with ImageNotFoundError unless the image is on the engine. */
-export async function assertImageExists(docker: Docker, image: string, isDefault: boolean): Promise<void> {
+/** Whether the image is on the engine; any failure but "no such image" is a DockerError. */
+export async function imageExists(docker: Docker, image: string): Promise<boolean> {
   try {
     await docker.getImage(image).inspect();
+    return true;
   } catch (error) {
-    if ((error as { statusCode?: number }).statusCode === 404) throw new ImageNotFoundError(image, isDefault);
+    if ((error as { statusCode?: number }).statusCode === 404) return false;
     throw dockerFailed(`inspect the image ${image}`, error);
   }
+}
+
+/** Rejects with ImageNotFoundError unless the image is on the engine. */
+export async function assertImageExists(docker: Docker, image: string, isDefault: boolean): Promise<void> {
+  if (!(await imageExists(docker, image))) throw new ImageNotFoundError(image, isDefault);
 }
 
 /** Wraps an engine's failure in DockerError, saying what warmbox was doing. */

@@ -1,8 +1,8 @@
 import { MAX_JOB_BYTES, type AgentRunRequest, type AgentRunResponse } from '../agent/protocol.js';
-
-export { MAX_JOB_BYTES };
 import { InvalidArgumentError } from './errors.js';
 import { checkInteger, describe, MAX_TIMEOUT_MS, type ResolvedOptions } from './options.js';
+
+export { MAX_JOB_BYTES };
 
 export type { PythonError, RunStatus } from '../agent/protocol.js';
 
@@ -52,7 +52,6 @@ export interface RunResult extends Omit<AgentRunResponse, 'resultJson'> {
   /** True for every status but `ok`. */
   readonly isError: boolean;
 }
-
 
 const JOB_FIELDS = new Set(['code', 'data', 'stdin', 'timeoutMs', 'cpuTimeMs', 'env', 'signal', 'v3']);
 /** The most the names and values of `env` may hold together. */
