@@ -54,7 +54,10 @@ export function buildApp(runner: JobRunner | Promise<JobRunner>, options: AppOpt
         });
       }
       taken = true;
-      return (await runner).run(request.body);
+      const job = request.body;
+      // Not kept on the request while the program runs: see PythonRunner.run.
+      (request as { body: unknown }).body = undefined;
+      return (await runner).run(job);
     },
   );
 

@@ -49,6 +49,14 @@ const READY_LINE = 'ready\n';
 const REPORT_LINES = 3;
 // The CPU limit is checked no more often than this.
 const CPU_CHECK_MIN_MS = 10;
+// A job larger than this leaves its copies in the agent's heap as garbage that V8, idle while
+// the program runs, would not collect: the agent collects it as soon as the job is handed over.
+const COLLECT_AFTER_BYTES = 1024 * 1024;
+
+/** A full garbage collection where the image's Node exposes it (`--expose-gc`), else nothing. */
+function collectGarbage(): void {
+  (globalThis as { gc?: () => void }).gc?.();
+}
 
 /**
  * The Python interpreter of one container, started through python-shell when the agent boots
@@ -151,14 +159,32 @@ export class PythonRunner {
     });
   }
 
-  /** Runs the one job. Resolves with the result whatever the program did. */
-  async run(job: AgentRunRequest): Promise<AgentRunResponse> {
-    const stdout = new CappedOutput(job.maxOutputBytes);
-    const stderr = new CappedOutput(job.maxOutputBytes);
-    this.#shell.stdout.on('data', (chunk: Buffer) => stdout.push(chunk));
-    this.#stderr.on('data', (chunk: Buffer) => stderr.push(chunk));
+  /**
+   * Hands the one job to the program; resolves with the result whatever the program did. Not
+   * async, so that nothing of the job is held once it is written: the agent's memory is not
+   * in the program's limit, and a large `data` kept here would take the program's room.
+   */
+  run(job: AgentRunRequest): Promise<AgentRunResponse> {
+    const output = { stdout: new CappedOutput(job.maxOutputBytes), stderr: new CappedOutput(job.maxOutputBytes) };
+    this.#shell.stdout.on('data', (chunk: Buffer) => output.stdout.push(chunk));
+    this.#stderr.on('data', (chunk: Buffer) => output.stderr.push(chunk));
     const oomKillsBefore = this.#options.cgroup?.oomKills() ?? null;
+    const startedAt = performance.now();
+    const { code, dataJson, rlimits, env } = job;
+    const payload = `{"code":${JSON.stringify(code)},"rlimits":${JSON.stringify(rlimits)},"env":${JSON.stringify(env)},"data":${dataJson}}`;
+    this.#jobChannel.end(payload, payload.length > COLLECT_AFTER_BYTES ? collectGarbage : undefined);
+    this.#shell.send(job.stdin);
+    this.#shell.stdin.end();
+    return this.#supervise(job.timeoutMs, job.cpuTimeMs, output, oomKillsBefore, startedAt);
+  }
 
+  async #supervise(
+    timeoutMs: number,
+    cpuTimeMs: number,
+    { stdout, stderr }: { stdout: CappedOutput; stderr: CappedOutput },
+    oomKillsBefore: number | null,
+    startedAt: number,
+  ): Promise<AgentRunResponse> {
     let stoppedFor: StopReason | undefined;
     // A limit stops the program only if it has not reported yet: one that finished as the
     // timer fired finished, and its result says so.
@@ -167,13 +193,8 @@ export class PythonRunner {
       stoppedFor ??= reason;
       this.kill();
     };
-    const startedAt = performance.now();
-    const { code, dataJson, rlimits, env } = job;
-    this.#jobChannel.end(`{"code":${JSON.stringify(code)},"rlimits":${JSON.stringify(rlimits)},"env":${JSON.stringify(env)},"data":${dataJson}}`);
-    this.#shell.send(job.stdin);
-    this.#shell.stdin.end();
-    const timer = setTimeout(() => stop('timeout'), job.timeoutMs);
-    const cpuWatch = this.#watchCpu(job.cpuTimeMs, () => stop('cpu'));
+    const timer = setTimeout(() => stop('timeout'), timeoutMs);
+    const cpuWatch = this.#watchCpu(cpuTimeMs, () => stop('cpu'));
 
     // The job is over when the runner has reported (it then ends at once, and its teardown
     // is not worth waiting for), or when its process ended without a report.

@@ -4,6 +4,7 @@
  * runner is ready, so its appearance is the host's readiness event.
  */
 import { chmodSync, renameSync, writeFileSync } from 'node:fs';
+import { access } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { AppOptions, JobRunner } from './app.js';
 import { containerCgroup } from './cgroup.js';
@@ -28,6 +29,9 @@ export async function main(): Promise<void> {
     // Fastify, which is imported only now for that reason.
     const runnerReady = startRunner();
     runnerReady.catch(() => {});
+    // A file-system call starts libuv's worker thread now, not during some later job, when a
+    // program may have used every task the pids limit leaves (AGENT_TASKS counts it).
+    await access(AGENT_IO_DIR);
     const app = await loadApp(runnerReady);
     // The socket file appears at bind(), before listen(): a host that connected then would
     // be refused. It is bound under another name and renamed once it accepts connections

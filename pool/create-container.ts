@@ -1,7 +1,7 @@
 import type Docker from 'dockerode';
-import { AGENT_IO_DIR, PROGRAM_UID, WORK_DIR } from '../agent/protocol.js';
+import { AGENT_IO_DIR, AGENT_MEMORY_MB, AGENT_TASKS, PROGRAM_UID, WORK_DIR } from '../agent/protocol.js';
 import { LABELS, OWNER } from './labels.js';
-import { AGENT_MEMORY_RESERVE_MB, type ResolvedOptions } from './options.js';
+import type { ResolvedOptions } from './options.js';
 
 const MIB = 1024 * 1024;
 
@@ -19,7 +19,9 @@ export async function createContainer(docker: Docker, spec: ContainerSpec): Prom
 }
 
 export function containerConfig({ image, poolId, ioDir, options }: ContainerSpec): Docker.ContainerCreateOptions {
-  const memoryBytes = (options.memoryLimitMb + AGENT_MEMORY_RESERVE_MB) * MIB;
+  // The program's limits plus the agent's share, so the options are the program's own. The
+  // agent keeps stdout and stderr (up to maxOutputBytes each) while the program runs.
+  const memoryBytes = (options.memoryLimitMb + AGENT_MEMORY_MB) * MIB + 2 * options.maxOutputBytes;
   const tmpfs = 'rw,nosuid,nodev,noexec';
   return {
     Image: image,
@@ -38,7 +40,7 @@ export function containerConfig({ image, poolId, ioDir, options }: ContainerSpec
       Memory: memoryBytes,
       // Equal to Memory: no swap, so the limit is hit, and seen, rather than paged around.
       MemorySwap: memoryBytes,
-      PidsLimit: options.pidsLimit,
+      PidsLimit: options.pidsLimit + AGENT_TASKS,
       ReadonlyRootfs: true,
       // /dev/shm is the third place the program can write; it is as small as /tmp.
       ShmSize: options.tmpSizeMb * MIB,

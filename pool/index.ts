@@ -1,8 +1,9 @@
 export { Sandbox, type Callback, type SandboxEvents } from './sandbox.js';
 export type { Job, RunResult, RunStatus, PythonError } from './job.js';
 export type { PoolStats } from './container-pool.js';
-export { DEFAULTS, AGENT_MEMORY_RESERVE_MB, MAX_TIMEOUT_MS, type SandboxOptions } from './options.js';
+export { DEFAULTS, MAX_TIMEOUT_MS, type SandboxOptions } from './options.js';
 export { MAX_JOB_BYTES } from './job.js';
+export { AGENT_MEMORY_MB, AGENT_TASKS } from '../agent/protocol.js';
 export { LABELS } from './labels.js';
 export {
   WarmboxError,

@@ -14,8 +14,9 @@ export interface SandboxOptions {
    */
   readonly timeoutMs?: number;
   /**
-   * Memory the program may use, in MiB, swap included (there is none). The container's limit
-   * is this plus `AGENT_MEMORY_RESERVE_MB` for the agent, which the OOM killer spares.
+   * Memory the program's processes may use together, the interpreter included, in MiB; files
+   * in its tmpfs directories count. No swap. The container's limit adds the agent's share
+   * (`AGENT_MEMORY_MB`) and room for the output it keeps.
    * @default 128
    */
   readonly memoryLimitMb?: number;
@@ -28,7 +29,8 @@ export interface SandboxOptions {
    */
   readonly cpuTimeMs?: number;
   /**
-   * Processes and threads a container may hold, the agent's included.
+   * Processes and threads the program may hold together, its interpreter included: at 1,
+   * fork and thread starts fail. The container's limit adds the agent's (`AGENT_TASKS`).
    * @default 64
    */
   readonly pidsLimit?: number;
@@ -96,8 +98,6 @@ export interface SandboxOptions {
   readonly docker?: Docker.DockerOptions;
 }
 
-/** Memory the agent itself may use on top of `memoryLimitMb`, measured with some room. */
-export const AGENT_MEMORY_RESERVE_MB = 64;
 /** The longest `timeoutMs` accepted: a sandboxed job of more than an hour is a mistake. */
 export const MAX_TIMEOUT_MS = 60 * 60 * 1000;
 
@@ -129,8 +129,9 @@ export type ResolvedOptions = Readonly<typeof DEFAULTS> & {
 const RANGES: Record<keyof typeof DEFAULTS, readonly [number, number]> = {
   poolSize: [1, 256],
   timeoutMs: [1, MAX_TIMEOUT_MS],
-  memoryLimitMb: [16, 64 * 1024],
-  pidsLimit: [8, 32_768],
+  // Below 8 MiB the interpreter itself (about 6 MiB) leaves the program nothing.
+  memoryLimitMb: [8, 64 * 1024],
+  pidsLimit: [1, 32_768],
   workDirSizeMb: [1, 64 * 1024],
   tmpSizeMb: [1, 64 * 1024],
   maxFileSizeMb: [1, 64 * 1024],

@@ -1,5 +1,127 @@
-import test from 'ava';
+import test, { type ExecutionContext } from 'ava';
+import { AGENT_MEMORY_MB, AGENT_TASKS } from '../../pool/index.js';
 import { containersOf, docker, openSandbox } from '../helpers/sandbox.js';
+
+// The program's own anonymous memory, read from /proc: the interpreter's and everything it
+// allocated. What `memoryLimitMb` bounds is the sum of this over the program's processes.
+const ANON = `
+MIB = 1 << 20
+def anon(pid="self"):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("RssAnon:"):
+                return int(line.split()[1]) * 1024
+`;
+
+/** One process that grows until the program holds `targetMb` in all. */
+const singleProcess = (targetMb: number) => `${ANON}
+hold = b"x" * (${targetMb} * MIB - anon())
+result = anon() / MIB
+`;
+
+/** Two child interpreters holding a quarter each, then the parent tops the tree up to `targetMb`. */
+const treeOfChildren = (targetMb: number) => `${ANON}
+import subprocess, sys
+CHILD = "import sys\\nhold = b'x' * int(sys.argv[1])\\nprint('ready', flush=True)\\nsys.stdin.read()"
+children = [subprocess.Popen([sys.executable, "-c", CHILD, str(${targetMb} * MIB // 4)], stdin=subprocess.PIPE, stdout=subprocess.PIPE) for _ in range(2)]
+for child in children:
+    child.stdout.readline()
+tree = lambda: anon() + sum(anon(child.pid) for child in children)
+hold = b"x" * (${targetMb} * MIB - tree())
+result = tree() / MIB
+for child in children:
+    child.stdin.close()
+    child.wait()
+`;
+
+const memoryBound = test.macro({
+  async exec(t: ExecutionContext, limitMb: number, program: (targetMb: number) => string) {
+    const sandbox = await openSandbox(t, { memoryLimitMb: limitMb });
+    const below = await sandbox.run({ code: program(limitMb - 8), timeoutMs: 20_000 });
+    t.like(below, { status: 'ok', memoryExceeded: false });
+    // The program did hold what it set out to: the measure is its own.
+    t.true(Math.abs((below.result as number) - (limitMb - 8)) < 0.5, String(below.result));
+    const above = await sandbox.run({ code: program(limitMb + 8), timeoutMs: 20_000 });
+    t.like(above, { status: 'memory', memoryExceeded: true, signal: 'SIGKILL' });
+  },
+  title: (_, limitMb: number, program) =>
+    `memoryLimitMb ${limitMb}, ${program === singleProcess ? 'one process' : 'a tree of children'} -> 8 MiB below is ok, 8 MiB above is memory`,
+});
+
+test(memoryBound, 64, singleProcess);
+test(memoryBound, 64, treeOfChildren);
+test(memoryBound, 256, singleProcess);
+test(memoryBound, 256, treeOfChildren);
+
+test('memoryLimitMb 8, the bottom of its range -> a print runs, 16 MiB is memory', async (t) => {
+  const sandbox = await openSandbox(t, { memoryLimitMb: 8 });
+  t.like(await sandbox.run('print("hi")'), { status: 'ok', stdout: 'hi\n' });
+  t.like(await sandbox.run('hold = b"x" * (16 << 20)'), { status: 'memory', memoryExceeded: true });
+});
+
+test('20 MiB of data -> once the program drops it, it gets its whole memoryLimitMb: the agent keeps no copy', async (t) => {
+  const sandbox = await openSandbox(t, { memoryLimitMb: 128 });
+  const r = await sandbox.run({ code: `del data\nimport gc\ngc.collect()\n${singleProcess(120)}`, data: 'x'.repeat(20 << 20), timeoutMs: 20_000 });
+  t.like(r, { status: 'ok' });
+});
+
+// Forks until the kernel refuses, each child waiting on a pipe, and reports how many tasks
+// the program held (its interpreter included) and the errno of the refusal.
+const FORK_UNTIL_REFUSED = `
+import os
+r, w = os.pipe()
+children = []
+while True:
+    try:
+        pid = os.fork()
+    except OSError as e:
+        refused = e.errno
+        break
+    if pid == 0:
+        os.close(w)
+        os.read(r, 1)
+        os._exit(0)
+    children.append(pid)
+os.close(w)
+for pid in children:
+    os.waitpid(pid, 0)
+result = {"tasks": 1 + len(children), "refused": refused}
+`;
+
+const pidsBound = test.macro({
+  async exec(t: ExecutionContext, pidsLimit: number) {
+    const sandbox = await openSandbox(t, { pidsLimit });
+    const r = await sandbox.run(FORK_UNTIL_REFUSED);
+    t.like(r, { status: 'ok' });
+    t.deepEqual(r.result, { tasks: pidsLimit, refused: 11 /* EAGAIN */ });
+  },
+  title: (_, pidsLimit: number) => `pidsLimit ${pidsLimit} -> the program holds exactly ${pidsLimit} processes, its interpreter included`,
+});
+
+test(pidsBound, 1);
+test(pidsBound, 5);
+test(pidsBound, 16);
+
+test('pidsLimit 16 -> the program holds exactly 16 threads, its main thread included', async (t) => {
+  const sandbox = await openSandbox(t, { pidsLimit: 16 });
+  const r = await sandbox.run(`
+import threading
+release = threading.Event()
+threads = []
+while True:
+    thread = threading.Thread(target=release.wait)
+    try:
+        thread.start()
+    except RuntimeError:
+        break
+    threads.append(thread)
+release.set()
+for thread in threads:
+    thread.join()
+result = 1 + len(threads)
+`);
+  t.like(r, { status: 'ok', result: 16 });
+});
 
 test('infinite loop -> timeout with output kept, then a normal job on the same pool', async (t) => {
   const sandbox = await openSandbox(t);
@@ -130,4 +252,24 @@ test('sleeping exactly the limit, 20 times -> each result either finished (exit 
     const killed = r.status === 'timeout' && r.exitCode === null && r.signal === 'SIGKILL' && r.timedOut;
     t.true(finished !== killed, JSON.stringify(r));
   }
+});
+
+test("what the program reads of its limits -> the container's: the options plus the agent's share, as README says", async (t) => {
+  const sandbox = await openSandbox(t, { memoryLimitMb: 100, pidsLimit: 20, maxOutputBytes: 4096 });
+  const r = await sandbox.run(`
+import resource
+def first(*paths):
+    for path in paths:
+        try:
+            with open(path) as f:
+                return int(f.read())
+        except OSError:
+            pass
+result = {
+    "memory": first("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes"),
+    "pids": first("/sys/fs/cgroup/pids.max", "/sys/fs/cgroup/pids/pids.max"),
+    "as": resource.getrlimit(resource.RLIMIT_AS)[0] == resource.RLIM_INFINITY,
+}
+`);
+  t.deepEqual(r.result, { memory: (100 + AGENT_MEMORY_MB) * 1024 * 1024 + 2 * 4096, pids: 20 + AGENT_TASKS, as: true });
 });

@@ -28,3 +28,9 @@ test('unknown option', invalid, { poolsize: 2 }, 'poolsize', /not an option/);
 test('empty image', invalid, { image: '' }, 'image', /non-empty/);
 test('options as an array', invalid, [], 'options', /pool size or an options object/);
 test('NaN queue', invalid, { maxQueue: Number.NaN }, 'maxQueue', /integer/);
+test('memory below what the interpreter needs', invalid, { memoryLimitMb: 7 }, 'memoryLimitMb', /between 8 and/);
+test('no process at all', invalid, { pidsLimit: 0 }, 'pidsLimit', /between 1 and/);
+
+test('the bottoms of the program limits are accepted: 8 MiB, one process', (t) => {
+  t.like(new Sandbox({ memoryLimitMb: 8, pidsLimit: 1 }).options, { memoryLimitMb: 8, pidsLimit: 1 });
+});
