@@ -4,24 +4,29 @@
  * Bytes are kept raw and decoded once at the end, so a multi-byte character split across
  * chunks decodes whole, and invalid UTF-8 always decodes the same way (U+FFFD). What comes
  * past the limit is read and dropped, so the program never blocks on a full pipe and the
- * agent's memory stays flat whatever it prints.
+ * agent's memory stays flat whatever it prints; `onOverflow` hears of the first such byte.
  */
 export class CappedOutput {
   readonly #limitBytes: number;
   readonly #chunks: Buffer[] = [];
   #keptBytes = 0;
   #truncated = false;
+  readonly #onOverflow: (() => void) | undefined;
 
-  constructor(limitBytes: number) {
+  constructor(limitBytes: number, onOverflow?: () => void) {
     this.#limitBytes = limitBytes;
+    this.#onOverflow = onOverflow;
   }
 
   push(chunk: Buffer): void {
     const room = this.#limitBytes - this.#keptBytes;
     if (chunk.length > room) {
-      this.#truncated = true;
       if (room > 0) this.#chunks.push(chunk.subarray(0, room));
       this.#keptBytes = this.#limitBytes;
+      if (!this.#truncated) {
+        this.#truncated = true;
+        this.#onOverflow?.();
+      }
       return;
     }
     this.#chunks.push(chunk);

@@ -1,7 +1,7 @@
 import type { AgentRunResponse, PythonError, RunStatus } from './protocol.js';
 
 /** A limit the agent stopped the program for. */
-export type StopReason = 'timeout' | 'cpu';
+export type StopReason = 'timeout' | 'cpu' | 'output';
 
 /** What the runner reported on its result channel, parsed; see parseReport. */
 export interface Report {
@@ -35,7 +35,7 @@ export type Outcome = Pick<
  * finished (a valid report, or its own exit code), and then it did not time out, whatever
  * timer fired as it finished; or it was killed (SIGKILL, no exit code). Memory outranks
  * the limits: a parent that waits for a child the OOM killer took then times out too, but
- * it ran out of memory.
+ * it ran out of memory. Only one limit stops a program: the first the agent saw.
  */
 export function decideOutcome({ report, exit, stoppedFor, oomKilled }: JobFacts): Outcome {
   const reported = report?.exitCode !== undefined;
@@ -54,9 +54,11 @@ export function decideOutcome({ report, exit, stoppedFor, oomKilled }: JobFacts)
     ? 'memory'
     : timedOut || cpuTimeExceeded
       ? 'timeout'
-      : exitCode === 0 && error === null
-        ? 'ok'
-        : 'error';
+      : !finished && stoppedFor === 'output'
+        ? 'output'
+        : exitCode === 0 && error === null
+          ? 'ok'
+          : 'error';
   return { status, exitCode, signal, timedOut, cpuTimeExceeded, memoryExceeded, error, resultJson };
 }
 

@@ -6,7 +6,7 @@
  */
 
 /** How a job ended. Anything but `ok` sets `isError`. */
-export type RunStatus = 'ok' | 'error' | 'timeout' | 'memory';
+export type RunStatus = 'ok' | 'error' | 'timeout' | 'memory' | 'output';
 
 /** An uncaught Python exception, or a reason the program could not report a result. */
 export interface PythonError {
@@ -30,6 +30,8 @@ export interface AgentRunRequest {
   /** CPU time the program's processes may use together, enforced by the agent from the cgroup. */
   readonly cpuTimeMs: number;
   readonly maxOutputBytes: number;
+  /** Kill the program once stdout or stderr passes maxOutputBytes, rather than drop the rest. */
+  readonly stopOnOutputLimit: boolean;
   /** Per-process limits the runner sets on itself (soft and hard) before the code runs. */
   readonly rlimits: ProgramRlimits;
 }
@@ -113,7 +115,7 @@ export const AGENT_IO_DIR = '/run/warmbox/io';
 export const runRequestSchema = {
   type: 'object',
   additionalProperties: false,
-  required: ['code', 'dataJson', 'stdin', 'env', 'timeoutMs', 'cpuTimeMs', 'maxOutputBytes', 'rlimits'],
+  required: ['code', 'dataJson', 'stdin', 'env', 'timeoutMs', 'cpuTimeMs', 'maxOutputBytes', 'stopOnOutputLimit', 'rlimits'],
   properties: {
     code: { type: 'string' },
     dataJson: { type: 'string' },
@@ -122,6 +124,7 @@ export const runRequestSchema = {
     timeoutMs: { type: 'integer', minimum: 1 },
     cpuTimeMs: { type: 'integer', minimum: 1 },
     maxOutputBytes: { type: 'integer', minimum: 0 },
+    stopOnOutputLimit: { type: 'boolean' },
     rlimits: {
       type: 'object',
       additionalProperties: false,
@@ -156,7 +159,7 @@ export const runResponseSchema = {
     'cpuTimeExceeded', 'memoryExceeded', 'outputTruncated', 'error', 'durationMs',
   ],
   properties: {
-    status: { type: 'string', enum: ['ok', 'error', 'timeout', 'memory'] },
+    status: { type: 'string', enum: ['ok', 'error', 'timeout', 'memory', 'output'] },
     stdout: { type: 'string' },
     stderr: { type: 'string' },
     resultJson: { type: 'string' },

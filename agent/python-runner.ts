@@ -77,6 +77,8 @@ export class PythonRunner {
   /** Newlines on the result channel after "ready": the runner's report is three lines. */
   #reportLines = 0;
   #reportDone: (() => void) | undefined;
+  /** The limit the program was stopped for: the first one hit. */
+  #stoppedFor: StopReason | undefined;
 
   private constructor(options: PythonRunnerOptions) {
     this.#options = options;
@@ -165,7 +167,8 @@ export class PythonRunner {
    * in the program's limit, and a large `data` kept here would take the program's room.
    */
   run(job: AgentRunRequest): Promise<AgentRunResponse> {
-    const output = { stdout: new CappedOutput(job.maxOutputBytes), stderr: new CappedOutput(job.maxOutputBytes) };
+    const overflowed = job.stopOnOutputLimit ? () => this.#stop('output') : undefined;
+    const output = { stdout: new CappedOutput(job.maxOutputBytes, overflowed), stderr: new CappedOutput(job.maxOutputBytes, overflowed) };
     this.#shell.stdout.on('data', (chunk: Buffer) => output.stdout.push(chunk));
     this.#stderr.on('data', (chunk: Buffer) => output.stderr.push(chunk));
     const oomKillsBefore = this.#options.cgroup?.oomKills() ?? null;
@@ -185,16 +188,8 @@ export class PythonRunner {
     oomKillsBefore: number | null,
     startedAt: number,
   ): Promise<AgentRunResponse> {
-    let stoppedFor: StopReason | undefined;
-    // A limit stops the program only if it has not reported yet: one that finished as the
-    // timer fired finished, and its result says so.
-    const stop = (reason: StopReason) => {
-      if (this.#reportLines >= REPORT_LINES) return;
-      stoppedFor ??= reason;
-      this.kill();
-    };
-    const timer = setTimeout(() => stop('timeout'), timeoutMs);
-    const cpuWatch = this.#watchCpu(cpuTimeMs, () => stop('cpu'));
+    const timer = setTimeout(() => this.#stop('timeout'), timeoutMs);
+    const cpuWatch = this.#watchCpu(cpuTimeMs, () => this.#stop('cpu'));
 
     // The job is over when the runner has reported (it then ends at once, and its teardown
     // is not worth waiting for), or when its process ended without a report.
@@ -210,7 +205,7 @@ export class PythonRunner {
     const oomKillsAfter = this.#options.cgroup?.oomKills() ?? null;
     const oomKilled = oomKillsBefore !== null && oomKillsAfter !== null && oomKillsAfter > oomKillsBefore;
     const report = parseReport(Buffer.concat(this.#report), this.#reportBytes > MAX_REPORT_BYTES);
-    const outcome = decideOutcome({ report, exit, stoppedFor, oomKilled });
+    const outcome = decideOutcome({ report, exit, stoppedFor: this.#stoppedFor, oomKilled });
     const { status, resultJson, ...flags } = outcome;
     return {
       status,
@@ -245,6 +240,16 @@ export class PythonRunner {
     };
     timer = setTimeout(check, Math.max(CPU_CHECK_MIN_MS, limitMs / cores));
     return watch;
+  }
+
+  /**
+   * Stops the program for a limit, only if it has not reported yet: one that finished as the
+   * limit was hit finished, and its result says so.
+   */
+  #stop(reason: StopReason): void {
+    if (this.#reportLines >= REPORT_LINES) return;
+    this.#stoppedFor ??= reason;
+    this.kill();
   }
 
   /** Ends the program and every process it started. */

@@ -69,6 +69,7 @@ export async function warmUpForCodeCache(): Promise<void> {
     timeoutMs: 10_000,
     cpuTimeMs: 10_000,
     maxOutputBytes: 1024,
+    stopOnOutputLimit: true,
     rlimits: { fileSizeBytes: 1 << 20, openFiles: 64, stackBytes: 8 << 20 },
   };
   const response = await app.inject({ method: 'POST', url: '/run', payload });

@@ -74,7 +74,8 @@ export function prepareJob(job: unknown, options: ResolvedOptions): PreparedJob 
     if (!JOB_FIELDS.has(key)) throw new InvalidArgumentError(`job.${key}`, 'is not a field of a job');
   }
   const { code, data = null, stdin = '', timeoutMs = options.timeoutMs, cpuTimeMs: ownCpuTimeMs, env, signal, v3 } = fields as Job;
-  const cpuTimeMs = ownCpuTimeMs ?? options.cpuTimeMs ?? timeoutMs;
+  // null is a wrong value, not a missing one: only undefined takes the default.
+  const cpuTimeMs = ownCpuTimeMs === undefined ? (options.cpuTimeMs ?? timeoutMs) : ownCpuTimeMs;
   if (typeof code !== 'string') throw new InvalidArgumentError('job.code', `must be a string, got ${describe(code)}`);
   if (typeof stdin !== 'string') throw new InvalidArgumentError('job.stdin', `must be a string, got ${describe(stdin)}`);
   checkInteger('job.timeoutMs', timeoutMs, [1, MAX_TIMEOUT_MS]);
@@ -100,6 +101,7 @@ export function prepareJob(job: unknown, options: ResolvedOptions): PreparedJob 
       timeoutMs,
       cpuTimeMs,
       maxOutputBytes: options.maxOutputBytes,
+      stopOnOutputLimit: options.stopOnOutputLimit,
       rlimits: {
         fileSizeBytes: options.maxFileSizeMb * MIB,
         openFiles: options.maxOpenFiles,

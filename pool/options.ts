@@ -65,6 +65,12 @@ export interface SandboxOptions {
    */
   readonly maxOutputBytes?: number;
   /**
+   * Stop the program once stdout or stderr passes `maxOutputBytes` (`status: 'output'`), as a
+   * web IDE wants for a runaway print loop; `false` lets it run on, the rest read and dropped.
+   * @default true
+   */
+  readonly stopOnOutputLimit?: boolean;
+  /**
    * The most jobs that wait for a container when all are busy; one more is rejected.
    * @default 100
    */
@@ -116,7 +122,10 @@ export const DEFAULTS = Object.freeze({
   queueTimeoutMs: 30_000,
   startupTimeoutMs: 30_000,
   startConcurrency: 2,
+  stopOnOutputLimit: true,
 });
+
+type NumericOption = { [K in keyof typeof DEFAULTS]: (typeof DEFAULTS)[K] extends number ? K : never }[keyof typeof DEFAULTS];
 
 export type ResolvedOptions = Readonly<typeof DEFAULTS> & {
   readonly cpuTimeMs: number | undefined;
@@ -126,7 +135,7 @@ export type ResolvedOptions = Readonly<typeof DEFAULTS> & {
 
 // [smallest, largest] accepted for each numeric option: what lies outside is a mistake, and
 // is reported, never clamped.
-const RANGES: Record<keyof typeof DEFAULTS, readonly [number, number]> = {
+const RANGES: Record<NumericOption, readonly [number, number]> = {
   poolSize: [1, 256],
   timeoutMs: [1, MAX_TIMEOUT_MS],
   // Below 8 MiB the interpreter itself (about 6 MiB) leaves the program nothing.
@@ -155,11 +164,15 @@ export function resolveOptions(input: number | SandboxOptions | undefined): Reso
     if (!known.has(key)) throw new InvalidArgumentError(key, 'is not an option of Sandbox');
   }
   const resolved: Record<string, unknown> = {};
-  for (const key of Object.keys(DEFAULTS) as (keyof typeof DEFAULTS)[]) {
-    const value = options[key] ?? DEFAULTS[key];
-    const field = typeof input === 'number' && key === 'poolSize' ? 'poolSize' : key;
-    resolved[key] = checkInteger(field, value, RANGES[key]);
+  // Only a missing option takes the default: null is a value, and a wrong one.
+  for (const key of Object.keys(RANGES) as NumericOption[]) {
+    resolved[key] = checkInteger(key, options[key] === undefined ? DEFAULTS[key] : options[key], RANGES[key]);
   }
+  const { stopOnOutputLimit = DEFAULTS.stopOnOutputLimit } = options;
+  if (typeof stopOnOutputLimit !== 'boolean') {
+    throw new InvalidArgumentError('stopOnOutputLimit', `must be true or false, got ${describe(stopOnOutputLimit)}`);
+  }
+  resolved.stopOnOutputLimit = stopOnOutputLimit;
   const cpuTimeMs = options.cpuTimeMs === undefined ? undefined : checkInteger('cpuTimeMs', options.cpuTimeMs, [1, MAX_TIMEOUT_MS]);
   if (options.image !== undefined && (typeof options.image !== 'string' || options.image === '')) {
     throw new InvalidArgumentError('image', 'must be a non-empty image name');

@@ -93,13 +93,19 @@ test('infinite loop -> timeout, with output printed before it kept', async (t) =
   t.like(r, { status: 'timeout', timedOut: true, stdout: 'started\n', signal: 'SIGKILL', exitCode: null });
 });
 
-test('output past maxOutputBytes -> capped and flagged, a split character dropped whole', async (t) => {
+test('output past maxOutputBytes, not stopping -> capped and flagged, a split character dropped whole', async (t) => {
   const app = await startAgent(t);
-  const r = await runJob(app, { code: 'import sys\nsys.stdout.write("é" * 100)\nsys.stderr.write("x" * 10)', maxOutputBytes: 9 });
+  const r = await runJob(app, { code: 'import sys\nsys.stdout.write("é" * 100)\nsys.stderr.write("x" * 10)', maxOutputBytes: 9, stopOnOutputLimit: false });
   t.is(r.stdout, 'éééé');
   t.is(r.stderr, 'xxxxxxxxx');
   t.true(r.outputTruncated);
   t.is(r.status, 'ok');
+});
+
+test('output past maxOutputBytes, stopping -> the program is killed there: output, SIGKILL', async (t) => {
+  const app = await startAgent(t);
+  const r = await runJob(app, { code: 'import sys\nsys.stdout.write("é" * 100)\nwhile True: pass', maxOutputBytes: 9, timeoutMs: 600_000 });
+  t.like(r, { status: 'output', stdout: 'éééé', outputTruncated: true, timedOut: false, signal: 'SIGKILL', exitCode: null });
 });
 
 test('a multi-byte character split across writes decodes whole; invalid UTF-8 becomes U+FFFD', async (t) => {

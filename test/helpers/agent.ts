@@ -31,6 +31,7 @@ export function job(fields: Partial<AgentRunRequest> & { data?: unknown }): Agen
     timeoutMs: 5000,
     cpuTimeMs: 5000,
     maxOutputBytes: 1024 * 1024,
+    stopOnOutputLimit: true,
     rlimits: { fileSizeBytes: 1 << 26, openFiles: 256, stackBytes: 1 << 23 },
     dataJson: JSON.stringify(data),
     ...rest,

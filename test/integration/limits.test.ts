@@ -163,8 +163,28 @@ test('fork bomb -> bounded by the pids limit, ends with the job; the next job ru
   t.like(next, { status: 'ok', result: 2 });
 });
 
-test('output flood of 100 MB -> capped at maxOutputBytes and flagged, result still returned', async (t) => {
-  const sandbox = await openSandbox(t, { maxOutputBytes: 64 * 1024 });
+test('print loop -> stopped once stdout passes maxOutputBytes: output, with the first 1 MiB kept', async (t) => {
+  const sandbox = await openSandbox(t);
+  // The wall clock is far off: only the output cap can end this program.
+  const r = await sandbox.run({ code: 'while True:\n    print("x")', timeoutMs: 600_000 });
+  t.like(r, { status: 'output', isError: true, outputTruncated: true, timedOut: false, exitCode: null, signal: 'SIGKILL' });
+  t.is(r.stdout, 'x\n'.repeat(512 * 1024));
+});
+
+test('stderr flood -> stopped the same way; stdout before it kept whole', async (t) => {
+  const sandbox = await openSandbox(t, { maxOutputBytes: 1000 });
+  const r = await sandbox.run({ code: 'import sys\nprint("start")\nwhile True:\n    sys.stderr.write("e" * 100)', timeoutMs: 600_000 });
+  t.like(r, { status: 'output', outputTruncated: true, stdout: 'start\n', stderr: 'e'.repeat(1000) });
+});
+
+test('output of exactly maxOutputBytes -> not past the cap: ok, nothing truncated', async (t) => {
+  const sandbox = await openSandbox(t, { maxOutputBytes: 4096 });
+  const r = await sandbox.run('import sys\nsys.stdout.write("o" * 4096)\nsys.stderr.write("e" * 4096)\nresult = "done"');
+  t.like(r, { status: 'ok', outputTruncated: false, result: 'done' });
+});
+
+test('output flood of 100 MB, stopOnOutputLimit false -> runs on, capped and flagged, result still returned', async (t) => {
+  const sandbox = await openSandbox(t, { maxOutputBytes: 64 * 1024, stopOnOutputLimit: false });
   const r = await sandbox.run({
     code: 'import sys\nchunk = "x" * 65536\nfor _ in range(1600):\n    sys.stdout.write(chunk)\nresult = "done"',
     timeoutMs: 30_000,

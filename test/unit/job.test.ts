@@ -25,6 +25,8 @@ test('data with a cycle', refused, { code: '', data: (() => { const a: unknown[]
 test('data with NaN', refused, { code: '', data: [1, Number.NaN] }, 'job.data', /NaN has no JSON form/);
 test('data as a function', refused, { code: '', data: () => 1 }, 'job.data', /JSON-serialisable/);
 test('signal that is not an AbortSignal', refused, { code: '', signal: {} }, 'job.signal', /AbortSignal/);
+test('timeout as null', refused, { code: '', timeoutMs: null }, 'job.timeoutMs', /integer, got null/);
+test('CPU time as null', refused, { code: '', cpuTimeMs: null }, 'job.cpuTimeMs', /integer, got null/);
 test('a job over the size limit', refused, { code: 'x'.repeat(MAX_JOB_BYTES + 1) }, 'job', /at most/);
 
 test('a valid job on a sandbox never initialised -> NotInitializedError', async (t) => {

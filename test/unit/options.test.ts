@@ -28,6 +28,10 @@ test('unknown option', invalid, { poolsize: 2 }, 'poolsize', /not an option/);
 test('empty image', invalid, { image: '' }, 'image', /non-empty/);
 test('options as an array', invalid, [], 'options', /pool size or an options object/);
 test('NaN queue', invalid, { maxQueue: Number.NaN }, 'maxQueue', /integer/);
+test('pool size as null', invalid, { poolSize: null }, 'poolSize', /integer, got null/);
+test('timeout as null', invalid, { timeoutMs: null }, 'timeoutMs', /integer, got null/);
+test('CPU time as null', invalid, { cpuTimeMs: null }, 'cpuTimeMs', /integer, got null/);
+test('stopOnOutputLimit as a string', invalid, { stopOnOutputLimit: 'yes' }, 'stopOnOutputLimit', /true or false, got the string "yes"/);
 test('memory below what the interpreter needs', invalid, { memoryLimitMb: 7 }, 'memoryLimitMb', /between 8 and/);
 test('no process at all', invalid, { pidsLimit: 0 }, 'pidsLimit', /between 1 and/);
 

@@ -20,6 +20,9 @@ const cases: Array<[string, Partial<JobFacts>, Record<string, unknown>]> = [
   ['MemoryError reported -> memory', { report: report(1, memoryError) }, { status: 'memory', memoryExceeded: true, exitCode: 1 }],
   ['uncaught KeyboardInterrupt -> SIGINT, no exit code', { report: report(null, { type: 'KeyboardInterrupt', message: '', traceback: '' }, 'SIGINT') }, { status: 'error', exitCode: null, signal: 'SIGINT' }],
   ['killed itself with SIGKILL, no limit -> error', { exit: [null, 'SIGKILL'] }, { status: 'error', signal: 'SIGKILL', timedOut: false, memoryExceeded: false }],
+  ['killed for output past the cap -> output, SIGKILL, no exit code', { exit: [null, 'SIGKILL'], stoppedFor: 'output' }, { status: 'output', exitCode: null, signal: 'SIGKILL', timedOut: false }],
+  ['reported exit 0 as the output cap was passed -> finished: ok', { report: report(0), stoppedFor: 'output' }, { status: 'ok', exitCode: 0, signal: null }],
+  ['OOM kill as the output cap was passed -> memory', { exit: [null, 'SIGKILL'], stoppedFor: 'output', oomKilled: true }, { status: 'memory', memoryExceeded: true }],
   ['exit 0 without a report -> ProtocolError', { exit: [0, null] }, { status: 'error', exitCode: 0 }],
 ];
 
