@@ -275,14 +275,15 @@ export class PythonRunner {
 
 /**
  * Reads what the runner wrote on fd 4 after "ready": the error line (JSON null or an error),
- * the `result` line, which is passed on unparsed, and the exit line. Null when there is
- * nothing: the program ended before the runner could report.
+ * the `result` line, which is passed on unparsed, and the exit line. Null when there is no
+ * whole report: the program ended before the runner could report, or was killed (by the OOM
+ * killer, say) while it wrote one, and how it ended then says what happened.
  */
 export function parseReport(bytes: Buffer, overflowed: boolean): Report | null {
   if (overflowed) {
     return problem('ResultError', `result is larger than ${MAX_REPORT_BYTES} bytes once serialised`);
   }
-  if (bytes.length === 0) return null;
+  if (countNewlines(bytes) < REPORT_LINES) return null;
   const [errorLine, resultJson, exitLine, end, ...more] = bytes.toString('utf8').split('\n');
   if (errorLine === undefined || resultJson === undefined || exitLine === undefined || end !== '' || more.length > 0) {
     return corrupted();

@@ -2,8 +2,15 @@
  * Python as users run it: programs that work with `python3 main.py` in a terminal work the
  * same in warmbox (multiprocessing, pickling, a byte-order mark, HOME, Ctrl-C, env).
  */
+import { execFile } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
 import test from 'ava';
 import { Sandbox } from '../../pool/index.js';
+
+const execFileAsync = promisify(execFile);
 
 // One pool for the file, as a service would run it.
 const sandbox = new Sandbox({ poolSize: 2, queueTimeoutMs: 600_000 });
@@ -98,4 +105,32 @@ result = {
     "others": [subprocess.run([c], capture_output=True).returncode for c in ("sh", "ls", "env", "true")],
 }`);
   t.deepEqual(r.result, { killed: -15, ps: true, others: [0, 0, 0, 0] }, r.stderr);
+});
+
+// Modules whose docstrings hold doctests; ftplib's and smtplib's are left out because they
+// reach for hosts on the internet, which the host side of this test must not.
+const DOCTEST_MODULES = [
+  'collections', 'decimal', '_pydecimal', 'difflib', 'doctest', 'enum', 'fractions', 'hashlib', 'heapq', 'ipaddress',
+  'json', 'math', 'pickle', 'pickletools', 'shutil', 'statistics', 'subprocess', 'textwrap', 'uuid', 'zipfile',
+];
+const RUN_DOCTESTS = `
+import contextlib, doctest, importlib, io, json
+counts = {}
+for name in ${JSON.stringify(DOCTEST_MODULES)}:
+    with contextlib.redirect_stdout(io.StringIO()):
+        outcome = doctest.testmod(importlib.import_module(name), report=False)
+    counts[name] = [outcome.failed, outcome.attempted]
+result = counts
+`;
+
+test("CPython's own doctests of 20 standard modules -> the same counts in warmbox as with the host's python3", async (t) => {
+  const inSandbox = await sandbox.run({ code: RUN_DOCTESTS, timeoutMs: 60_000 });
+  t.like(inSandbox, { status: 'ok', error: null }, inSandbox.stderr);
+  // The host's Debian interpreter, the one the image has, in a directory of its own.
+  const dir = await mkdtemp(join(tmpdir(), 'warmbox-doctest-'));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  const { stdout } = await execFileAsync('/usr/bin/python3', ['-c', `${RUN_DOCTESTS}\nprint(json.dumps(result))`], { cwd: dir, env: { PATH: '/usr/bin:/bin', HOME: dir, LANG: 'C.UTF-8' } });
+  const onHost = JSON.parse(stdout) as Record<string, [number, number]>;
+  t.true(Object.values(onHost).every(([, attempted]) => attempted > 0));
+  t.deepEqual(inSandbox.result, onHost);
 });

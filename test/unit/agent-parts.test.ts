@@ -51,13 +51,15 @@ test('readCpuUsageUs reads cgroup v2 cpu.stat and v1 cpuacct.usage', (t) => {
   t.is(readCpuUsageUs(join(dir, 'missing'), []), null);
 });
 
-test('parseReport: nothing, a result, an error, and what a program could forge', (t) => {
+test('parseReport: nothing, a result, an error, a report cut short, and what a program could forge', (t) => {
   t.is(parseReport(Buffer.from(''), false), null);
   t.deepEqual(parseReport(Buffer.from('null\n{"a": 1}\n{"exit": 0}\n'), false), { error: null, resultJson: '{"a": 1}', exitCode: 0, signal: null });
   const error = { type: 'ValueError', message: 'bad', traceback: 'Traceback...' };
   t.deepEqual(parseReport(Buffer.from(`${JSON.stringify(error)}\nnull\n{"exit": 1}\n`), false), { error, resultJson: 'null', exitCode: 1, signal: null });
   t.deepEqual(parseReport(Buffer.from('null\nnull\n{"signal": "SIGINT"}\n'), false), { error: null, resultJson: 'null', exitCode: null, signal: 'SIGINT' });
-  const forgeries = ['null\n1\n{"exit": 0}\nnull\n', 'null\n1\n', 'null\n1\n{"exit": 0}', '{"type": 1}\nnull\n{"exit": 0}\n', 'nope\nnull\n{"exit": 0}\n', 'null\n1\nnull\n', 'null\n1\n{"exit": "0"}\n', 'null\n1\n{"signal": "SIGKILL"}\n'];
+  // Cut short, as when the OOM killer takes the runner while it reports: no report at all.
+  for (const cut of ['null\n1\n', 'null\n1\n{"exit": 0}', 'null\n{"big": "resu']) t.is(parseReport(Buffer.from(cut), false), null, cut);
+  const forgeries = ['null\n1\n{"exit": 0}\nnull\n', '{"type": 1}\nnull\n{"exit": 0}\n', 'nope\nnull\n{"exit": 0}\n', 'null\n1\nnull\n', 'null\n1\n{"exit": "0"}\n', 'null\n1\n{"signal": "SIGKILL"}\n'];
   for (const forged of forgeries) {
     t.is(parseReport(Buffer.from(forged), false)?.error?.type, 'ProtocolError', forged);
   }
