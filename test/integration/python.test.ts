@@ -134,3 +134,20 @@ test("CPython's own doctests of 20 standard modules -> the same counts in warmbo
   t.true(Object.values(onHost).every(([, attempted]) => attempted > 0));
   t.deepEqual(inSandbox.result, onHost);
 });
+
+test('what README says still differs from a terminal -> argv, pipes, isolated mode, PYTHONPATH ignored, fd 4 open', async (t) => {
+  const r = await sandbox.run({
+    code: `
+import os, sys
+result = {
+    "argv": sys.argv,
+    "ttys": [s.isatty() for s in (sys.stdin, sys.stdout, sys.stderr)],
+    "isolated": sys.flags.isolated,
+    "pythonpath": "/nowhere" in sys.path,
+    "first": sys.path[0],
+    "fd4": os.get_inheritable(4) is False,
+}`,
+    env: { PYTHONPATH: '/nowhere' },
+  });
+  t.deepEqual(r.result, { argv: ['/work/main.py'], ttys: [false, false, false], isolated: 1, pythonpath: false, first: '/work', fd4: true });
+});
