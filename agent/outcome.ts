@@ -8,6 +8,8 @@ export interface Report {
   readonly error: PythonError | null;
   /** `result` as the runner serialised it; parsed only by the host. */
   readonly resultJson: string;
+  /** The program's figures as base64 PNGs; absent where the report was not a valid one. */
+  readonly figures?: readonly string[];
   /** How the runner ended: an exit code, or a signal (SIGINT for an uncaught KeyboardInterrupt); both undefined where the report was not a valid one. */
   readonly exitCode?: number | null;
   readonly signal?: string | null;

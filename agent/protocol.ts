@@ -34,6 +34,35 @@ export interface AgentRunRequest {
   readonly stopOnOutputLimit: boolean;
   /** Per-process limits the runner sets on itself (soft and hard) before the code runs. */
   readonly rlimits: ProgramRlimits;
+  /** Files the runner writes under WORK_DIR before the code runs; paths checked by the host. */
+  readonly files: readonly AgentFile[];
+  /** What the agent copies out of WORK_DIR once the program has ended. */
+  readonly returnFiles: ReturnFilesRequest;
+}
+
+export interface AgentFile {
+  /** Relative to WORK_DIR, normalised: no `.`, `..` or empty segment. */
+  readonly path: string;
+  readonly content: string;
+  /** How `content` holds the bytes: UTF-8 text as it is, or base64. */
+  readonly encoding: 'utf8' | 'base64';
+}
+
+export interface ReturnFilesRequest {
+  /** Glob patterns (picomatch) relative to WORK_DIR; none: nothing is collected. */
+  readonly patterns: readonly string[];
+  readonly maxFiles: number;
+  readonly maxBytes: number;
+  readonly timeoutMs: number;
+}
+
+/**
+ * A file the agent copied out: the i-th of the reply's list is the file `i` in
+ * RETURNED_FILES_DIR of the directory the host bind-mounts, `size` bytes long.
+ */
+export interface ReturnedFileEntry {
+  readonly path: string;
+  readonly size: number;
 }
 
 export interface ProgramRlimits {
@@ -63,6 +92,12 @@ export interface AgentRunResponse {
   readonly outputTruncated: boolean;
   readonly error: PythonError | null;
   readonly durationMs: number;
+  /** The files that matched `returnFiles`, in path order; their bytes wait in the host's directory. */
+  readonly files: readonly ReturnedFileEntry[];
+  /** A matching file was left out: past a limit, not a regular file of the program's, or a name not UTF-8. */
+  readonly filesTruncated: boolean;
+  /** PNGs of the program's matplotlib figures, base64: those shown, then those left open. */
+  readonly figures: readonly string[];
 }
 
 /** The body of every non-2xx answer, in fastify's shape. */
@@ -111,11 +146,17 @@ export const AGENT_SOCKET_NAME = 'agent.sock';
 export const AGENT_ERROR_FILE_NAME = 'agent.error';
 /** Where that directory is mounted inside the container; its parent is 0700 root, out of the program's reach. */
 export const AGENT_IO_DIR = '/run/warmbox/io';
+/** Where in that directory the agent copies the files a job returns. */
+export const RETURNED_FILES_DIR = 'files';
+/** The container's environment variable that holds the sandbox's `preload`, comma-separated. */
+export const PRELOAD_ENV = 'WARMBOX_PRELOAD';
+/** The file the code is written to, in WORK_DIR: a job's `files` cannot use its name. */
+export const MAIN_FILE_NAME = 'main.py';
 
 export const runRequestSchema = {
   type: 'object',
   additionalProperties: false,
-  required: ['code', 'dataJson', 'stdin', 'env', 'timeoutMs', 'cpuTimeMs', 'maxOutputBytes', 'stopOnOutputLimit', 'rlimits'],
+  required: ['code', 'dataJson', 'stdin', 'env', 'timeoutMs', 'cpuTimeMs', 'maxOutputBytes', 'stopOnOutputLimit', 'rlimits', 'files', 'returnFiles'],
   properties: {
     code: { type: 'string' },
     dataJson: { type: 'string' },
@@ -133,6 +174,30 @@ export const runRequestSchema = {
         fileSizeBytes: { type: 'integer', minimum: 0 },
         openFiles: { type: 'integer', minimum: 8 },
         stackBytes: { type: 'integer', minimum: 65536 },
+      },
+    },
+    files: {
+      type: 'array',
+      items: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['path', 'content', 'encoding'],
+        properties: {
+          path: { type: 'string', minLength: 1 },
+          content: { type: 'string' },
+          encoding: { type: 'string', enum: ['utf8', 'base64'] },
+        },
+      },
+    },
+    returnFiles: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['patterns', 'maxFiles', 'maxBytes', 'timeoutMs'],
+      properties: {
+        patterns: { type: 'array', items: { type: 'string', minLength: 1 } },
+        maxFiles: { type: 'integer', minimum: 0 },
+        maxBytes: { type: 'integer', minimum: 0 },
+        timeoutMs: { type: 'integer', minimum: 1 },
       },
     },
   },
@@ -157,6 +222,7 @@ export const runResponseSchema = {
   required: [
     'status', 'stdout', 'stderr', 'resultJson', 'exitCode', 'signal', 'timedOut',
     'cpuTimeExceeded', 'memoryExceeded', 'outputTruncated', 'error', 'durationMs',
+    'files', 'filesTruncated', 'figures',
   ],
   properties: {
     status: { type: 'string', enum: ['ok', 'error', 'timeout', 'memory', 'output'] },
@@ -171,6 +237,17 @@ export const runResponseSchema = {
     outputTruncated: { type: 'boolean' },
     error: pythonErrorSchema,
     durationMs: { type: 'number' },
+    files: {
+      type: 'array',
+      items: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['path', 'size'],
+        properties: { path: { type: 'string' }, size: { type: 'integer' } },
+      },
+    },
+    filesTruncated: { type: 'boolean' },
+    figures: { type: 'array', items: { type: 'string' } },
   },
 } as const;
 

@@ -7,7 +7,8 @@ import { CappedOutput } from './capped-output.js';
 import { killProcessesOf, killProcessGroup } from './kill-processes.js';
 import type { CgroupCounters } from './cgroup.js';
 import { decideOutcome, type Report, type StopReason } from './outcome.js';
-import type { AgentRunRequest, AgentRunResponse, PythonError } from './protocol.js';
+import { collectFiles } from './collect-files.js';
+import type { AgentRunRequest, AgentRunResponse, PythonError, ReturnFilesRequest } from './protocol.js';
 
 export interface PythonRunnerOptions {
   readonly pythonPath: string;
@@ -27,6 +28,10 @@ export interface PythonRunnerOptions {
    * limit. Unset outside a container (the agent's tests), where the cgroup is the machine's.
    */
   readonly cgroup?: CgroupCounters;
+  /** Modules the runner imports before it is ready (the sandbox's `preload`). */
+  readonly preload?: readonly string[];
+  /** Where the files a job returns are copied to, for the host. */
+  readonly returnedFilesDir: string;
 }
 
 // The program's whole environment, with HOME its working directory and the job's own `env`
@@ -37,6 +42,9 @@ const PROGRAM_ENV = {
   PYTHONIOENCODING: 'utf-8',
   PYTHONUNBUFFERED: '1',
   PYTHONDONTWRITEBYTECODE: '1',
+  // Agg, with a show() that keeps each figure for the result (agent/warmbox_figures.py); it is
+  // importable by every Python process in the image, children included.
+  MPLBACKEND: 'module://warmbox_figures',
 };
 
 // After the program's main process has ended and its other processes were killed, how long
@@ -46,7 +54,7 @@ const DRAIN_MS = 500;
 // running out of memory.
 const MAX_REPORT_BYTES = 64 * 1024 * 1024;
 const READY_LINE = 'ready\n';
-const REPORT_LINES = 3;
+const REPORT_LINES = 4;
 // The CPU limit is checked no more often than this.
 const CPU_CHECK_MIN_MS = 10;
 // A job larger than this leaves its copies in the agent's heap as garbage that V8, idle while
@@ -86,6 +94,7 @@ export class PythonRunner {
       mode: 'binary',
       pythonPath: options.pythonPath,
       pythonOptions: ['-I', '-u', '-B'],
+      args: [...(options.preload ?? [])],
       // fd 2 stays closed to python-shell, which would keep all of stderr in a string of its
       // own; the runner moves fd 5 to 2. fd 3 carries the job in, fd 4 the result out.
       stdio: ['pipe', 'pipe', 'ignore', 'pipe', 'pipe', 'pipe'],
@@ -174,16 +183,17 @@ export class PythonRunner {
     const oomKillsBefore = this.#options.cgroup?.oomKills() ?? null;
     const startedAt = performance.now();
     const { code, dataJson, rlimits, env } = job;
-    const payload = `{"code":${JSON.stringify(code)},"rlimits":${JSON.stringify(rlimits)},"env":${JSON.stringify(env)},"data":${dataJson}}`;
+    const payload = `{"code":${JSON.stringify(code)},"rlimits":${JSON.stringify(rlimits)},"env":${JSON.stringify(env)},"files":${JSON.stringify(job.files)},"data":${dataJson}}`;
     this.#jobChannel.end(payload, payload.length > COLLECT_AFTER_BYTES ? collectGarbage : undefined);
     this.#shell.send(job.stdin);
     this.#shell.stdin.end();
-    return this.#supervise(job.timeoutMs, job.cpuTimeMs, output, oomKillsBefore, startedAt);
+    return this.#supervise(job.timeoutMs, job.cpuTimeMs, job.returnFiles, output, oomKillsBefore, startedAt);
   }
 
   async #supervise(
     timeoutMs: number,
     cpuTimeMs: number,
+    returnFiles: ReturnFilesRequest,
     { stdout, stderr }: { stdout: CappedOutput; stderr: CappedOutput },
     oomKillsBefore: number | null,
     startedAt: number,
@@ -207,6 +217,8 @@ export class PythonRunner {
     const report = parseReport(Buffer.concat(this.#report), this.#reportBytes > MAX_REPORT_BYTES);
     const outcome = decideOutcome({ report, exit, stoppedFor: this.#stoppedFor, oomKilled });
     const { status, resultJson, ...flags } = outcome;
+    // Every process of the program has ended: nothing changes the directory while it is read.
+    const collected = await collectFiles(this.#options.cwd, returnFiles, this.#options.returnedFilesDir);
     return {
       status,
       stdout: stdout.text(),
@@ -215,6 +227,9 @@ export class PythonRunner {
       ...flags,
       outputTruncated: stdout.truncated || stderr.truncated,
       durationMs: Math.round(durationMs * 100) / 100,
+      files: collected.files,
+      filesTruncated: collected.truncated,
+      figures: report?.figures ?? [],
     };
   }
 
@@ -284,21 +299,23 @@ export function parseReport(bytes: Buffer, overflowed: boolean): Report | null {
     return problem('ResultError', `result is larger than ${MAX_REPORT_BYTES} bytes once serialised`);
   }
   if (countNewlines(bytes) < REPORT_LINES) return null;
-  const [errorLine, resultJson, exitLine, end, ...more] = bytes.toString('utf8').split('\n');
-  if (errorLine === undefined || resultJson === undefined || exitLine === undefined || end !== '' || more.length > 0) {
+  const [errorLine, resultJson, figuresLine, exitLine, end, ...more] = bytes.toString('utf8').split('\n');
+  if (errorLine === undefined || resultJson === undefined || figuresLine === undefined || exitLine === undefined || end !== '' || more.length > 0) {
     return corrupted();
   }
   let error: unknown;
+  let figures: unknown;
   let ending: { exit?: unknown; signal?: unknown };
   try {
     error = JSON.parse(errorLine);
+    figures = JSON.parse(figuresLine);
     ending = JSON.parse(exitLine) as typeof ending;
   } catch {
     return corrupted();
   }
-  if (!isPythonErrorOrNull(error) || typeof ending !== 'object' || ending === null) return corrupted();
-  if (Number.isInteger(ending.exit)) return { error, resultJson, exitCode: ending.exit as number, signal: null };
-  if (ending.signal === 'SIGINT') return { error, resultJson, exitCode: null, signal: 'SIGINT' };
+  if (!isPythonErrorOrNull(error) || !isStringArray(figures) || typeof ending !== 'object' || ending === null) return corrupted();
+  if (Number.isInteger(ending.exit)) return { error, resultJson, figures, exitCode: ending.exit as number, signal: null };
+  if (ending.signal === 'SIGINT') return { error, resultJson, figures, exitCode: null, signal: 'SIGINT' };
   return corrupted();
 }
 
@@ -306,6 +323,10 @@ function countNewlines(chunk: Buffer): number {
   let count = 0;
   for (let i = chunk.indexOf(10); i !== -1; i = chunk.indexOf(10, i + 1)) count++;
   return count;
+}
+
+function isStringArray(value: unknown): value is string[] {
+  return Array.isArray(value) && value.every((item) => typeof item === 'string');
 }
 
 function isPythonErrorOrNull(value: unknown): value is PythonError | null {

@@ -6,10 +6,13 @@ It waits for exactly one job, runs it as `__main__` from main.py in its working 
 File descriptors, set up by the agent:
   0, 1    the program's stdin and stdout
   3       the job, as JSON, closed by the agent after writing:
-          {"code": str, "rlimits": {...}, "env": {...}, "data": any}
-  4       the result channel: "ready\\n" once the interpreter is up, then three JSON lines,
-          the error (or null), `result` (passed on unparsed) and {"exit": code}, or
-          {"signal": "SIGINT"} where the program ends by a signal as python3 would
+          {"code": str, "rlimits": {...}, "env": {...}, "files": [...], "data": any}
+  4       the result channel: "ready\\n" once the interpreter is up, then four JSON lines,
+          the error (or null), `result` (passed on unparsed), the figures (PNGs in base64)
+          and {"exit": code}, or {"signal": "SIGINT"} where the program ends by a signal as
+          python3 would
+
+Arguments: the modules to import before "ready" (`preload`), so that jobs pay nothing for them.
   5       the program's stderr (moved to 2 here; the agent gives python-shell no stderr,
           because python-shell keeps every byte of it in memory)
 
@@ -18,7 +21,10 @@ corrupt it. Neither the code nor the data goes through argv or the environment.
 """
 
 import atexit
+import base64
 import builtins
+import importlib
+import io
 import fcntl
 import json
 import linecache
@@ -57,6 +63,10 @@ DIGITS_ONLY = bytes(0x30 if 0x30 <= i <= 0x39 else 0x20 for i in range(256))
 LONG_DIGIT_RUN = b"0" * 16
 
 
+# A program's figures beyond this many are left out of the result.
+MAX_FIGURES = 32
+
+
 def widen_pipes():
     # Pipes hold 64 KiB by default: a 10 MB job or result would cross in some 160 round trips
     # between the two processes. 1 MiB is the most an unprivileged process may ask for.
@@ -86,6 +96,67 @@ def read_job():
         chunks.append(chunk)
     os.close(JOB_FD)
     return b"".join(chunks)
+
+
+def preload(names):
+    """Imports the sandbox's `preload` modules, and does once what their first use costs.
+
+    A module that cannot be imported ends the runner with its name on stderr, which the agent
+    hands to the host: the container does not start.
+    """
+    for name in names:
+        try:
+            importlib.import_module(name)
+        except BaseException as exc:  # noqa: B036 - whatever the import raised, the start fails
+            sys.stderr.write(f"preload: cannot import {name}: {type(exc).__name__}: {exc}\n")
+            sys.stderr.flush()
+            os._exit(1)
+    # The first figure a process draws loads fonts and Agg: 30 ms and more of a chart job.
+    if "matplotlib.pyplot" in sys.modules:
+        pyplot = sys.modules["matplotlib.pyplot"]
+        figure = pyplot.figure()
+        figure.gca().plot([0, 1], [0, 1], label="warm")
+        figure.gca().legend()
+        figure.savefig(io.BytesIO(), format="png")
+        pyplot.close(figure)
+    # pandas imports its CSV parser and groupby machinery on first use.
+    if "pandas" in sys.modules:
+        frame = sys.modules["pandas"].read_csv(io.StringIO("k,v\na,1\nb,2\n"))
+        frame.groupby("k")["v"].sum()
+
+
+def write_files(files):
+    """Writes the job's files under the working directory; their paths were checked by the host."""
+    for file in files:
+        directory = os.path.dirname(file["path"])
+        if directory:
+            os.makedirs(directory, exist_ok=True)
+        content = file["content"]
+        data = base64.b64decode(content) if file["encoding"] == "base64" else content.encode("utf-8", "surrogatepass")
+        with open(file["path"], "xb") as f:
+            f.write(data)
+
+
+def collect_figures():
+    """PNGs of the program's matplotlib figures: those shown, then those still open."""
+    pyplot = sys.modules.get("matplotlib.pyplot")
+    if pyplot is None:
+        return []
+    figures = list(getattr(sys.modules.get("warmbox_figures"), "shown", []))
+    try:
+        numbers = pyplot.get_fignums()
+    except Exception:  # noqa: BLE001 - the program may have broken pyplot; it has no figures then
+        numbers = []
+    for number in numbers:
+        if len(figures) >= MAX_FIGURES:
+            break
+        try:
+            buffer = io.BytesIO()
+            pyplot.figure(number).savefig(buffer, format="png")
+            figures.append(buffer.getvalue())
+        except Exception as exc:  # noqa: BLE001 - one figure that cannot be drawn does not end the report
+            sys.stderr.write(f"warmbox: figure {number} could not be drawn: {type(exc).__name__}: {exc}\n")
+    return figures[:MAX_FIGURES]
 
 
 def set_rlimits(rlimits):
@@ -190,7 +261,7 @@ def main_module(code, data):
     return module
 
 
-def finish(report, exit_code, by_signal=None):
+def finish(report, exit_code, by_signal=None, figures=()):
     """Reports, then ends at once.
 
     The report is the agent's signal that the job is over: it answers without waiting for
@@ -199,7 +270,8 @@ def finish(report, exit_code, by_signal=None):
     and the interpreter then skips its finalisation with os._exit, as a forked child would.
     """
     ending = {"signal": by_signal.name} if by_signal else {"exit": exit_code}
-    write_all(RESULT_FD, report + json.dumps(ending).encode("ascii") + b"\n")
+    figures_line = json.dumps([base64.b64encode(png).decode("ascii") for png in figures]).encode("ascii") + b"\n"
+    write_all(RESULT_FD, report + figures_line + json.dumps(ending).encode("ascii") + b"\n")
     for fd in (0, 1, 2, RESULT_FD):
         try:
             os.close(fd)
@@ -218,6 +290,7 @@ def main():
     os.set_inheritable(RESULT_FD, False)
     widen_pipes()
     prefer_me_when_out_of_memory()
+    preload(sys.argv[1:])
     write_all(RESULT_FD, b"ready\n")
 
     raw = read_job()
@@ -230,6 +303,11 @@ def main():
     del raw
     # A byte-order mark, as editors on Windows and browsers' uploads leave, is not code.
     code = job["code"].removeprefix("\ufeff")
+    try:
+        write_files(job.get("files") or [])
+    except (OSError, ValueError) as exc:
+        message = f"the job's files could not be written: {type(exc).__name__}: {exc}"
+        finish(error_line({"type": "FilesError", "message": message, "traceback": ""}) + b"null\n", 1)
     set_rlimits(job["rlimits"])
     os.environ.update(job.get("env") or {})
     module = main_module(code, job["data"])
@@ -260,7 +338,7 @@ def main():
             stream.flush()
         except (OSError, ValueError):
             pass  # the program closed it
-    finish(encode_report(namespace, error), exit_code, by_signal)
+    finish(encode_report(namespace, error), exit_code, by_signal, collect_figures())
 
 
 main()

@@ -13,8 +13,10 @@ import {
   AGENT_IO_DIR,
   AGENT_SOCKET_NAME,
   MAX_REQUEST_BYTES,
+  PRELOAD_ENV,
   PROGRAM_UID,
   PYTHON_PATH,
+  RETURNED_FILES_DIR,
   RUNNER_PATH,
   WORK_DIR,
   type AgentRunRequest,
@@ -70,6 +72,8 @@ export async function warmUpForCodeCache(): Promise<void> {
     cpuTimeMs: 10_000,
     maxOutputBytes: 1024,
     stopOnOutputLimit: true,
+    files: [{ path: 'in/warm.txt', content: 'd2FybQ==', encoding: 'base64' }],
+    returnFiles: { patterns: ['in/*.txt'], maxFiles: 1, maxBytes: 1024, timeoutMs: 1000 },
     rlimits: { fileSizeBytes: 1 << 20, openFiles: 64, stackBytes: 8 << 20 },
   };
   const response = await app.inject({ method: 'POST', url: '/run', payload });
@@ -85,6 +89,8 @@ function startRunner(): Promise<PythonRunner> {
     uid: PROGRAM_UID,
     gid: PROGRAM_UID,
     cgroup: containerCgroup,
+    preload: process.env[PRELOAD_ENV]?.split(',').filter((name) => name !== '') ?? [],
+    returnedFilesDir: join(AGENT_IO_DIR, RETURNED_FILES_DIR),
   });
 }
 

@@ -19,14 +19,17 @@ Options:
   -v, --version  print warmbox's version
 `;
 
-const BUILD_IMAGE_USAGE = `Usage: warmbox build-image [--base IMAGE] [--rebuild]
+const BUILD_IMAGE_USAGE = `Usage: warmbox build-image [--packages LIST] [--base IMAGE] [--rebuild]
 
 Builds the image that new Sandbox() uses by default, and first warmbox's base image (Debian
 bookworm from debootstrap, with python3 and Node 20; needs root and debootstrap). Skips what
 is already built, and prints the agent image's tag.
 
 Options:
-  --base IMAGE   build on IMAGE (python3 and Node 20) instead, e.g. node:20-bookworm
+  --packages LIST  more Debian packages, comma-separated, e.g.
+                   python3-numpy,python3-pandas,python3-matplotlib: an image of its own,
+                   whose tag (printed) is what new Sandbox({ image }) takes
+  --base IMAGE     build on IMAGE (python3 and Node 20) instead, e.g. node:20-bookworm
   --rebuild      build the agent image even if its tag exists
   -h, --help     show this help
 `;
@@ -58,6 +61,7 @@ async function buildImageCommand(args: string[]): Promise<number> {
     args,
     options: {
       base: { type: 'string' },
+      packages: { type: 'string' },
       rebuild: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
@@ -68,6 +72,7 @@ async function buildImageCommand(args: string[]): Promise<number> {
   }
   const tag = await buildImage({
     base: values.base,
+    packages: values.packages?.split(',').filter((name) => name !== ''),
     rebuild: values.rebuild,
     log: (line) => process.stderr.write(`${line}\n`),
   });

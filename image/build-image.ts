@@ -9,6 +9,7 @@ import { once } from 'node:events';
 import type Docker from 'dockerode';
 import { PROGRAM_UID, RUNNER_PATH, WORK_DIR } from '../agent/protocol.js';
 import { connectDocker, dockerFailed, imageExists } from '../pool/docker.js';
+import { InvalidArgumentError } from '../pool/errors.js';
 import { agentImageTag, BASE_RECIPE, defaultBaseImage, IMAGE_CONTEXT_FILES, PACKAGE_ROOT } from '../pool/image.js';
 
 export interface BuildImageOptions {
@@ -17,6 +18,13 @@ export interface BuildImageOptions {
    * (`node:20-bookworm`). By default warmbox's own base, built offline with debootstrap.
    */
   readonly base?: string;
+  /**
+   * More Debian packages in the base, such as `python3-numpy`, `python3-pandas`,
+   * `python3-matplotlib`: installed offline like the rest, with their dependencies. The tag
+   * follows the list, so each list is an image of its own. Needs warmbox's own base.
+   * @default []
+   */
+  readonly packages?: readonly string[];
   /** Build the agent image again even if an image with its tag exists. @default false */
   readonly rebuild?: boolean;
   /** dockerode's connection options. @default DOCKER_HOST, else /var/run/docker.sock */
@@ -28,11 +36,15 @@ export interface BuildImageOptions {
 /** Builds what is missing and resolves with the agent image's tag, the one `Sandbox` uses by default. */
 export async function buildImage(options: BuildImageOptions = {}): Promise<string> {
   const log = options.log ?? (() => {});
+  const packages = checkPackages(options.packages ?? []);
+  if (options.base !== undefined && packages.length > 0) {
+    throw new InvalidArgumentError('packages', 'are installed into warmbox\'s own base: leave out base, or install them in yours');
+  }
   const docker = await connectDocker(options.docker ?? {});
-  const base = options.base ?? defaultBaseImage();
+  const base = options.base ?? defaultBaseImage(PACKAGE_ROOT, packages);
   if (options.base === undefined && !(await imageExists(docker, base))) {
-    log(`building the base image ${base} with debootstrap (needs root; about a minute)`);
-    await runBaseRecipe(base);
+    log(`building the base image ${base} with debootstrap (needs root; a minute or more with packages)`);
+    await runBaseRecipe(base, packages);
   }
   const tag = agentImageTag(base);
   if (tag === undefined) {
@@ -62,8 +74,22 @@ export async function buildImage(options: BuildImageOptions = {}): Promise<strin
   return tag;
 }
 
-async function runBaseRecipe(tag: string): Promise<void> {
-  const child = spawn('bash', [BASE_RECIPE, tag], { cwd: PACKAGE_ROOT, stdio: 'inherit' });
+// Debian's rule for a package name.
+const PACKAGE_NAME = /^[a-z0-9][a-z0-9+.-]+$/;
+
+function checkPackages(packages: readonly string[]): string[] {
+  if (!Array.isArray(packages)) throw new InvalidArgumentError('packages', 'must be an array of Debian package names');
+  for (const name of packages) {
+    if (typeof name !== 'string' || !PACKAGE_NAME.test(name)) {
+      throw new InvalidArgumentError('packages', `must be Debian package names such as python3-numpy, got ${JSON.stringify(name)}`);
+    }
+  }
+  return [...new Set(packages)].sort();
+}
+
+async function runBaseRecipe(tag: string, packages: readonly string[]): Promise<void> {
+  // stdout to stderr: a caller of the command reads only the tag on stdout.
+  const child = spawn('bash', [BASE_RECIPE, tag, ...packages], { cwd: PACKAGE_ROOT, stdio: ['ignore', 2, 2] });
   const [code, signal] = (await once(child, 'exit')) as [number | null, string | null];
   if (code !== 0) throw new Error(`${BASE_RECIPE} failed (${code ?? signal}); what it printed above says why`);
 }

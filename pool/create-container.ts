@@ -1,5 +1,5 @@
 import type Docker from 'dockerode';
-import { AGENT_IO_DIR, AGENT_MEMORY_MB, AGENT_TASKS, PROGRAM_UID, WORK_DIR } from '../agent/protocol.js';
+import { AGENT_IO_DIR, AGENT_MEMORY_MB, AGENT_TASKS, PRELOAD_ENV, PROGRAM_UID, WORK_DIR } from '../agent/protocol.js';
 import { LABELS, OWNER } from './labels.js';
 import type { ResolvedOptions } from './options.js';
 
@@ -34,6 +34,7 @@ export function containerConfig({ image, poolId, ioDir, options }: ContainerSpec
     // The host reaches the agent through a Unix socket in a bind-mounted directory, so the
     // container needs no network at all: only `lo` exists inside.
     NetworkDisabled: true,
+    Env: [`${PRELOAD_ENV}=${options.preload.join(',')}`],
     HostConfig: {
       NetworkMode: 'none',
       Binds: [`${ioDir}:${AGENT_IO_DIR}`],
@@ -48,10 +49,12 @@ export function containerConfig({ image, poolId, ioDir, options }: ContainerSpec
         [WORK_DIR]: `${tmpfs},size=${options.workDirSizeMb}m,uid=${PROGRAM_UID},gid=${PROGRAM_UID},mode=0700`,
         '/tmp': `${tmpfs},size=${options.tmpSizeMb}m,mode=1777`,
       },
-      // The agent runs as root to start the program as uid 10002 (SETUID, SETGID) and to
-      // kill every process of it (KILL); it needs nothing else.
+      // The agent runs as root to start the program as uid 10002 (SETUID, SETGID), to kill
+      // every process of it (KILL), and to read the files a job returns whatever their mode
+      // (DAC_READ_SEARCH: read, never write); it needs nothing else. The program, started as
+      // 10002 under no-new-privileges, holds none of these.
       CapDrop: ['ALL'],
-      CapAdd: ['SETUID', 'SETGID', 'KILL'],
+      CapAdd: ['SETUID', 'SETGID', 'KILL', 'DAC_READ_SEARCH'],
       SecurityOpt: ['no-new-privileges'],
       // PID 1 is Docker's init, which reaps the zombies a program may leave.
       Init: true,

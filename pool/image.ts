@@ -4,15 +4,20 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 /** The files the agent image is built from, relative to the package root. */
-export const IMAGE_CONTEXT_FILES = ['Dockerfile.agent', 'agent/boot.cjs', 'dist/agent/agent.cjs', 'agent/runner.py'] as const;
+export const IMAGE_CONTEXT_FILES = ['Dockerfile.agent', 'agent/boot.cjs', 'dist/agent/agent.cjs', 'agent/runner.py', 'agent/warmbox_figures.py'] as const;
 export const BASE_RECIPE = 'image/build-base.sh';
 
 /** The root of the warmbox package, found from this file whether it runs from source or dist/. */
 export const PACKAGE_ROOT = findPackageRoot(dirname(fileURLToPath(import.meta.url)));
 
-/** The base image built offline by image/build-base.sh; its tag follows the recipe's content. */
-export function defaultBaseImage(root = PACKAGE_ROOT): string {
-  return `warmbox-base:${digest([readFileSync(join(root, BASE_RECIPE))])}`;
+/**
+ * The base image built offline by image/build-base.sh, with any extra Debian packages; its
+ * tag follows the recipe's content and the package list.
+ */
+export function defaultBaseImage(root = PACKAGE_ROOT, packages: readonly string[] = []): string {
+  const parts = [readFileSync(join(root, BASE_RECIPE))];
+  if (packages.length > 0) parts.push(Buffer.from([...new Set(packages)].sort().join(',')));
+  return `warmbox-base:${digest(parts)}`;
 }
 
 /**

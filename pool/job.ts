@@ -1,10 +1,12 @@
 import { MAX_JOB_BYTES, type AgentRunRequest, type AgentRunResponse } from '../agent/protocol.js';
 import { InvalidArgumentError } from './errors.js';
+import { checkFiles, checkReturnFiles, type JobFiles, type ReturnedFile } from './files.js';
 import { checkInteger, describe, MAX_TIMEOUT_MS, type ResolvedOptions } from './options.js';
 
 export { MAX_JOB_BYTES };
 
 export type { PythonError, RunStatus } from '../agent/protocol.js';
+export type { JobFiles, ReturnedFile } from './files.js';
 
 /** One job: Python code with JSON data in and a JSON result out. */
 export interface Job {
@@ -36,6 +38,18 @@ export interface Job {
    * @default {}
    */
   readonly env?: Readonly<Record<string, string>>;
+  /**
+   * Files written under the working directory before the code runs, owned by the program:
+   * relative path -> text (UTF-8) or bytes. Directories are made as needed.
+   * @default {}
+   */
+  readonly files?: JobFiles;
+  /**
+   * Glob patterns, relative to the working directory, of the files to bring back once the
+   * program has ended: regular files only, as `files` of the result, in path order.
+   * @default []
+   */
+  readonly returnFiles?: readonly string[];
   /** Aborts the job, waiting or running: `run()` then rejects with AbortError. */
   readonly signal?: AbortSignal;
   /**
@@ -46,14 +60,18 @@ export interface Job {
 }
 
 /** How a job ended. Untrusted code misbehaving always ends here, never in a rejection. */
-export interface RunResult extends Omit<AgentRunResponse, 'resultJson'> {
+export interface RunResult extends Omit<AgentRunResponse, 'resultJson' | 'files' | 'figures'> {
   /** What the program left in the global `result`, or null if it set none. */
   readonly result: unknown;
+  /** The files that matched `returnFiles`, in path order. */
+  readonly files: readonly ReturnedFile[];
+  /** PNGs of the program's matplotlib figures: those it showed, then those still open at its end. */
+  readonly figures: readonly Buffer[];
   /** True for every status but `ok`. */
   readonly isError: boolean;
 }
 
-const JOB_FIELDS = new Set(['code', 'data', 'stdin', 'timeoutMs', 'cpuTimeMs', 'env', 'signal', 'v3']);
+const JOB_FIELDS = new Set(['code', 'data', 'stdin', 'timeoutMs', 'cpuTimeMs', 'env', 'files', 'returnFiles', 'signal', 'v3']);
 /** The most the names and values of `env` may hold together. */
 const MAX_ENV_BYTES = 128 * 1024;
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
@@ -73,7 +91,7 @@ export function prepareJob(job: unknown, options: ResolvedOptions): PreparedJob 
   for (const key of Object.keys(fields)) {
     if (!JOB_FIELDS.has(key)) throw new InvalidArgumentError(`job.${key}`, 'is not a field of a job');
   }
-  const { code, data = null, stdin = '', timeoutMs = options.timeoutMs, cpuTimeMs: ownCpuTimeMs, env, signal, v3 } = fields as Job;
+  const { code, data = null, stdin = '', timeoutMs = options.timeoutMs, cpuTimeMs: ownCpuTimeMs, env, files, returnFiles, signal, v3 } = fields as Job;
   // null is a wrong value, not a missing one: only undefined takes the default.
   const cpuTimeMs = ownCpuTimeMs === undefined ? (options.cpuTimeMs ?? timeoutMs) : ownCpuTimeMs;
   if (typeof code !== 'string') throw new InvalidArgumentError('job.code', `must be a string, got ${describe(code)}`);
@@ -87,10 +105,18 @@ export function prepareJob(job: unknown, options: ResolvedOptions): PreparedJob 
     throw new InvalidArgumentError('job.v3', `can only be true: warmbox runs Python 3 and has no Python 2, got ${describe(v3)}`);
   }
   const checkedEnv = checkEnv(env);
+  const checkedFiles = checkFiles(files);
+  const patterns = checkReturnFiles(returnFiles);
   const dataJson = serialiseData(data);
-  const size = Buffer.byteLength(code) + Buffer.byteLength(dataJson) + Buffer.byteLength(stdin);
+  const codeBytes = Buffer.byteLength(code);
+  const size = codeBytes + Buffer.byteLength(dataJson) + Buffer.byteLength(stdin) + checkedFiles.contentBytes;
   if (size > MAX_JOB_BYTES) {
-    throw new InvalidArgumentError('job', `carries ${size} bytes of code, data and stdin; at most ${MAX_JOB_BYTES} are accepted`);
+    throw new InvalidArgumentError('job', `carries ${size} bytes of code, data, stdin and files; at most ${MAX_JOB_BYTES} are accepted`);
+  }
+  const workDirBytes = options.workDirSizeMb * MIB;
+  const diskBytes = checkedFiles.diskBytes + Math.ceil(codeBytes / 4096) * 4096;
+  if (checkedFiles.files.length > 0 && diskBytes > workDirBytes) {
+    throw new InvalidArgumentError('job.files', `take ${diskBytes} bytes with the code, more than the working directory holds (workDirSizeMb: ${options.workDirSizeMb})`);
   }
   return {
     request: {
@@ -106,6 +132,13 @@ export function prepareJob(job: unknown, options: ResolvedOptions): PreparedJob 
         fileSizeBytes: options.maxFileSizeMb * MIB,
         openFiles: options.maxOpenFiles,
         stackBytes: options.stackSizeMb * MIB,
+      },
+      files: checkedFiles.files,
+      returnFiles: {
+        patterns,
+        maxFiles: options.maxReturnFiles,
+        maxBytes: options.maxReturnBytes,
+        timeoutMs: options.returnFilesTimeoutMs,
       },
     },
     signal,

@@ -71,6 +71,30 @@ export interface SandboxOptions {
    */
   readonly stopOnOutputLimit?: boolean;
   /**
+   * The most files a job's `returnFiles` brings back; more sets `filesTruncated`.
+   * @default 100
+   */
+  readonly maxReturnFiles?: number;
+  /**
+   * The most bytes a job's returned files hold together; a file that would pass it is left
+   * out and sets `filesTruncated`.
+   * @default 16777216
+   */
+  readonly maxReturnBytes?: number;
+  /**
+   * How long finding and copying a job's returned files may take, after the program ended.
+   * @default 5000
+   */
+  readonly returnFilesTimeoutMs?: number;
+  /**
+   * Modules each waiting interpreter imports before its container counts as warm, so that a
+   * job importing them pays nothing (`['numpy', 'pandas', 'matplotlib.pyplot']`). Their
+   * memory is the program's: raise `memoryLimitMb` to match. One that fails to import makes
+   * `initialize()` reject, naming it.
+   * @default []
+   */
+  readonly preload?: readonly string[];
+  /**
    * The most jobs that wait for a container when all are busy; one more is rejected.
    * @default 100
    */
@@ -122,12 +146,20 @@ export const DEFAULTS = Object.freeze({
   queueTimeoutMs: 30_000,
   startupTimeoutMs: 30_000,
   startConcurrency: 2,
+  maxReturnFiles: 100,
+  maxReturnBytes: 16 * 1024 * 1024,
+  returnFilesTimeoutMs: 5000,
   stopOnOutputLimit: true,
 });
+
+/** The most modules `preload` may name. */
+export const MAX_PRELOAD = 64;
+const MODULE_NAME = /^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$/;
 
 type NumericOption = { [K in keyof typeof DEFAULTS]: (typeof DEFAULTS)[K] extends number ? K : never }[keyof typeof DEFAULTS];
 
 export type ResolvedOptions = Readonly<typeof DEFAULTS> & {
+  readonly preload: readonly string[];
   readonly cpuTimeMs: number | undefined;
   readonly image: string | undefined;
   readonly docker: Docker.DockerOptions;
@@ -151,6 +183,9 @@ const RANGES: Record<NumericOption, readonly [number, number]> = {
   queueTimeoutMs: [1, 24 * 60 * 60 * 1000],
   startupTimeoutMs: [1, 10 * 60 * 1000],
   startConcurrency: [1, 64],
+  maxReturnFiles: [0, 10_000],
+  maxReturnBytes: [0, 1024 * 1024 * 1024],
+  returnFilesTimeoutMs: [1, 10 * 60 * 1000],
 };
 
 /** Validates `new Sandbox(...)`'s argument once, with the defaults filled in. */
@@ -159,7 +194,7 @@ export function resolveOptions(input: number | SandboxOptions | undefined): Reso
   if (typeof options !== 'object' || options === null || Array.isArray(options)) {
     throw new InvalidArgumentError('options', 'must be a pool size or an options object');
   }
-  const known = new Set<string>([...Object.keys(DEFAULTS), 'cpuTimeMs', 'image', 'docker']);
+  const known = new Set<string>([...Object.keys(DEFAULTS), 'cpuTimeMs', 'image', 'docker', 'preload']);
   for (const key of Object.keys(options)) {
     if (!known.has(key)) throw new InvalidArgumentError(key, 'is not an option of Sandbox');
   }
@@ -180,7 +215,20 @@ export function resolveOptions(input: number | SandboxOptions | undefined): Reso
   if (options.docker !== undefined && (typeof options.docker !== 'object' || options.docker === null)) {
     throw new InvalidArgumentError('docker', "must be dockerode's connection options");
   }
-  return Object.freeze({ ...resolved, cpuTimeMs, image: options.image, docker: options.docker ?? {} }) as ResolvedOptions;
+  const preload = checkPreload(options.preload);
+  return Object.freeze({ ...resolved, preload, cpuTimeMs, image: options.image, docker: options.docker ?? {} }) as ResolvedOptions;
+}
+
+function checkPreload(preload: unknown): readonly string[] {
+  if (preload === undefined) return Object.freeze([]);
+  if (!Array.isArray(preload)) throw new InvalidArgumentError('preload', `must be an array of module names, got ${describe(preload)}`);
+  if (preload.length > MAX_PRELOAD) throw new InvalidArgumentError('preload', `names ${preload.length} modules; at most ${MAX_PRELOAD} are accepted`);
+  for (const [index, name] of preload.entries()) {
+    if (typeof name !== 'string' || !MODULE_NAME.test(name)) {
+      throw new InvalidArgumentError(`preload[${index}]`, `must be a module name such as numpy or matplotlib.pyplot, got ${describe(name)}`);
+    }
+  }
+  return Object.freeze([...(preload as string[])]);
 }
 
 export function checkInteger(field: string, value: unknown, [min, max]: readonly [number, number]): number {

@@ -6,6 +6,7 @@ import { Client } from 'undici';
 import type { AgentRunRequest, AgentRunResponse, PythonError } from '../agent/protocol.js';
 import { createContainer, type ContainerSpec } from './create-container.js';
 import { AbortError, AgentProtocolError, ContainerStartError, WarmboxError } from './errors.js';
+import { readReturnedFiles, type ReturnedFile } from './files.js';
 import type { RunResult } from './job.js';
 import { removeContainer } from './remove-container.js';
 import { waitForAgent } from './wait-for-agent.js';
@@ -121,7 +122,8 @@ export class WarmContainer {
     } finally {
       watchdog.stop();
     }
-    return toRunResult(response);
+    const files = await readReturnedFiles(this.ioDir, response.files, request.returnFiles);
+    return toRunResult(response, files);
   }
 
   /** Aborts its signal once the agent stops answering, checked from `afterMs` on; see PROBE_EVERY_MS. */
@@ -209,18 +211,19 @@ export class WarmContainer {
   }
 }
 
-function toRunResult({ resultJson, ...response }: AgentRunResponse): RunResult {
+function toRunResult({ resultJson, files: _entries, figures: pngs, ...response }: AgentRunResponse, files: ReturnedFile[]): RunResult {
   const { status, stdout, stderr, ...rest } = response;
+  const figures = pngs.map((png) => Buffer.from(png, 'base64'));
   let result: unknown;
   try {
     result = JSON.parse(resultJson);
   } catch {
     // Only a program that wrote its own bytes onto the result channel gets here.
     const error = { type: 'ProtocolError', message: 'the result channel held something other than JSON', traceback: '' };
-    return { ...response, status: 'error', result: null, error, isError: true };
+    return { ...response, status: 'error', result: null, error, files, figures, isError: true };
   }
   // `result` right after the output, as README shows a result.
-  return { status, stdout, stderr, result, ...rest, isError: status !== 'ok' };
+  return { status, stdout, stderr, result, ...rest, files, figures, isError: status !== 'ok' };
 }
 
 function synthesisedResult(
@@ -243,6 +246,9 @@ function synthesisedResult(
     outputTruncated: false,
     error,
     durationMs,
+    files: [],
+    filesTruncated: false,
+    figures: [],
     isError: true,
   };
 }

@@ -131,6 +131,6 @@ test('writing to the result channel -> ProtocolError, not a forged result', asyn
 test('no interpreter at pythonPath -> the runner rejects saying why; nothing is thrown at the agent', async (t) => {
   // Before the fix, python-shell re-emitted the spawn error with no listener: an uncaught
   // exception, which ava reports as a failure of its own.
-  const error = await t.throwsAsync(PythonRunner.start({ pythonPath: '/nonexistent/python3', runnerPath: RUNNER_PATH, cwd: tmpdir() }));
+  const error = await t.throwsAsync(PythonRunner.start({ pythonPath: '/nonexistent/python3', runnerPath: RUNNER_PATH, cwd: tmpdir(), returnedFilesDir: tmpdir() }));
   t.regex(error!.message, /could not be started: spawn \/nonexistent\/python3 ENOENT/);
 });

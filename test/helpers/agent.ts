@@ -12,12 +12,14 @@ export const RUNNER_PATH = new URL('../../agent/runner.py', import.meta.url).pat
 /** The agent's app with a real python3 runner on this machine, torn down with the test. */
 export async function startAgent(t: ExecutionContext): Promise<FastifyInstance> {
   const cwd = mkdtempSync(join(tmpdir(), 'warmbox-agent-test-'));
-  const runner = await PythonRunner.start({ pythonPath: 'python3', runnerPath: RUNNER_PATH, cwd });
+  const returnedFilesDir = mkdtempSync(join(tmpdir(), 'warmbox-agent-test-out-'));
+  const runner = await PythonRunner.start({ pythonPath: 'python3', runnerPath: RUNNER_PATH, cwd, returnedFilesDir });
   const app = buildApp(runner, { bodyLimitBytes: 64 * 1024 * 1024 });
   t.teardown(async () => {
     runner.kill();
     await app.close();
     rmSync(cwd, { recursive: true, force: true });
+    rmSync(returnedFilesDir, { recursive: true, force: true });
   });
   return app;
 }
@@ -32,6 +34,8 @@ export function job(fields: Partial<AgentRunRequest> & { data?: unknown }): Agen
     cpuTimeMs: 5000,
     maxOutputBytes: 1024 * 1024,
     stopOnOutputLimit: true,
+    files: [],
+    returnFiles: { patterns: [], maxFiles: 100, maxBytes: 1 << 20, timeoutMs: 2000 },
     rlimits: { fileSizeBytes: 1 << 26, openFiles: 256, stackBytes: 1 << 23 },
     dataJson: JSON.stringify(data),
     ...rest,

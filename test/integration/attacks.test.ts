@@ -26,10 +26,12 @@ interface Checks {
   readonly resultLength?: number;
   readonly errorType?: string;
   readonly errorMessage?: string;
+  /** The files that must come back, and nothing else: path -> text, size, or null for any content. */
+  readonly returned?: Record<string, string | number | null>;
 }
 
 /** The `job:` line: job fields, and recipes for inputs too large to write in a file. */
-interface JobSpec extends Pick<Job, 'timeoutMs' | 'cpuTimeMs' | 'stdin' | 'data'> {
+interface JobSpec extends Pick<Job, 'timeoutMs' | 'cpuTimeMs' | 'stdin' | 'data' | 'returnFiles'> {
   readonly dataString?: number;
   readonly dataDepth?: number;
   readonly padCodeBytes?: number;
@@ -68,7 +70,7 @@ test('the corpus holds at least 60 attacks, each with a docstring and an expecte
 
 for (const attack of attacks) {
   test(attack.file.replace(/\.py$/, ''), async (t) => {
-    const { resultAtMost, stdoutLength, stderrLength, resultLength, errorType, errorMessage, ...fields } = attack.expect;
+    const { resultAtMost, stdoutLength, stderrLength, resultLength, errorType, errorMessage, returned, ...fields } = attack.expect;
     const r = await sandbox.run(jobOf(attack));
     t.like(r, fields, `${attack.file}: ${JSON.stringify({ ...r, stdout: r.stdout.slice(0, 300), stderr: r.stderr.slice(0, 600), result: JSON.stringify(r.result)?.slice(0, 200) })}`);
     for (const [key, most] of Object.entries(resultAtMost ?? {})) {
@@ -80,6 +82,15 @@ for (const attack of attacks) {
     if (resultLength !== undefined) t.is((r.result as string).length, resultLength);
     if (errorType !== undefined) t.is(r.error?.type, errorType, r.error?.message);
     if (errorMessage !== undefined) t.true(r.error?.message.includes(errorMessage), r.error?.message);
+    if (returned !== undefined) {
+      t.deepEqual(r.files.map((file) => file.path), Object.keys(returned).sort());
+      for (const file of r.files) {
+        const expected = returned[file.path];
+        if (typeof expected === 'string') t.is(file.data.toString('utf8'), expected, file.path);
+        if (typeof expected === 'number') t.is(file.size, expected, file.path);
+        t.is(file.data.length, file.size, file.path);
+      }
+    }
     t.is(r.isError, r.status !== 'ok');
     // The pool is unharmed: a normal job runs right after.
     t.like(await sandbox.run({ code: 'result = data * 2', data: 21 }), { status: 'ok', result: 42 });

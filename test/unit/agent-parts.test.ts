@@ -51,17 +51,20 @@ test('readCpuUsageUs reads cgroup v2 cpu.stat and v1 cpuacct.usage', (t) => {
   t.is(readCpuUsageUs(join(dir, 'missing'), []), null);
 });
 
-test('parseReport: nothing, a result, an error, a report cut short, and what a program could forge', (t) => {
+test('parseReport: nothing, a result, an error, figures, a report cut short, and what a program could forge', (t) => {
   t.is(parseReport(Buffer.from(''), false), null);
-  t.deepEqual(parseReport(Buffer.from('null\n{"a": 1}\n{"exit": 0}\n'), false), { error: null, resultJson: '{"a": 1}', exitCode: 0, signal: null });
+  t.deepEqual(parseReport(Buffer.from('null\n{"a": 1}\n[]\n{"exit": 0}\n'), false), { error: null, resultJson: '{"a": 1}', figures: [], exitCode: 0, signal: null });
   const error = { type: 'ValueError', message: 'bad', traceback: 'Traceback...' };
-  t.deepEqual(parseReport(Buffer.from(`${JSON.stringify(error)}\nnull\n{"exit": 1}\n`), false), { error, resultJson: 'null', exitCode: 1, signal: null });
-  t.deepEqual(parseReport(Buffer.from('null\nnull\n{"signal": "SIGINT"}\n'), false), { error: null, resultJson: 'null', exitCode: null, signal: 'SIGINT' });
+  t.deepEqual(parseReport(Buffer.from(`${JSON.stringify(error)}\nnull\n["iVBO"]\n{"exit": 1}\n`), false), { error, resultJson: 'null', figures: ['iVBO'], exitCode: 1, signal: null });
+  t.deepEqual(parseReport(Buffer.from('null\nnull\n[]\n{"signal": "SIGINT"}\n'), false), { error: null, resultJson: 'null', figures: [], exitCode: null, signal: 'SIGINT' });
   // Cut short, as when the OOM killer takes the runner while it reports: no report at all.
-  for (const cut of ['null\n1\n', 'null\n1\n{"exit": 0}', 'null\n{"big": "resu']) t.is(parseReport(Buffer.from(cut), false), null, cut);
-  const forgeries = ['null\n1\n{"exit": 0}\nnull\n', '{"type": 1}\nnull\n{"exit": 0}\n', 'nope\nnull\n{"exit": 0}\n', 'null\n1\nnull\n', 'null\n1\n{"exit": "0"}\n', 'null\n1\n{"signal": "SIGKILL"}\n'];
+  for (const cut of ['null\n1\n[]\n', 'null\n1\n[]\n{"exit": 0}', 'null\n{"big": "resu']) t.is(parseReport(Buffer.from(cut), false), null, cut);
+  const forgeries = [
+    'null\n1\n[]\n{"exit": 0}\nnull\n', '{"type": 1}\nnull\n[]\n{"exit": 0}\n', 'nope\nnull\n[]\n{"exit": 0}\n', 'null\n1\n[]\nnull\n',
+    'null\n1\n[]\n{"exit": "0"}\n', 'null\n1\n[]\n{"signal": "SIGKILL"}\n', 'null\n1\n[1]\n{"exit": 0}\n', 'null\n1\n{}\n{"exit": 0}\n',
+  ];
   for (const forged of forgeries) {
     t.is(parseReport(Buffer.from(forged), false)?.error?.type, 'ProtocolError', forged);
   }
-  t.is(parseReport(Buffer.from('null\n1\n{"exit": 0}\n'), true)?.error?.type, 'ResultError');
+  t.is(parseReport(Buffer.from('null\n1\n[]\n{"exit": 0}\n'), true)?.error?.type, 'ResultError');
 });

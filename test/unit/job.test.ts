@@ -41,3 +41,36 @@ test('the CPU-time limit is the job\'s, else the sandbox\'s, else the job\'s wal
   t.is(cpu({ cpuTimeMs: 500 }, { code: '', cpuTimeMs: 200 }), 200);
   t.throws(() => new Sandbox({ cpuTimeMs: 0 }), { instanceOf: InvalidArgumentError, message: /cpuTimeMs/ });
 });
+
+// Files: every bad path is refused before a container is used, naming the path.
+test('a file at an absolute path', refused, { code: '', files: { '/etc/passwd': 'x' } }, 'job.files["/etc/passwd"]', /relative to the working directory/);
+test('a file whose .. leaves the directory', refused, { code: '', files: { 'a/../../x': 'x' } }, 'job.files["a/../../x"]', /leaves the working directory/);
+test('a file with NUL in its path', refused, { code: '', files: { 'a\0b': 'x' } }, 'job.files["a\\u0000b"]', /NUL/);
+test('a file with an empty path', refused, { code: '', files: { '': 'x' } }, 'job.files[""]', /empty path/);
+test('a file that is the directory itself', refused, { code: '', files: { 'a/..': 'x' } }, 'job.files["a/.."]', /working directory itself/);
+test('a path that is both a file and a directory', refused, { code: '', files: { a: 'x', 'a/b.txt': 'y' } }, 'job.files["a"]', /both a file and a directory/);
+test('two paths that are one file', refused, { code: '', files: { 'a.txt': 'x', './a.txt': 'y' } }, 'job.files["./a.txt"]', /same file as another/);
+test('a file named main.py', refused, { code: '', files: { 'main.py': 'x' } }, 'job.files["main.py"]', /where the code is written/);
+test('a file that is a number', refused, { code: '', files: { 'a.txt': 5 } }, 'job.files["a.txt"]', /string or bytes/);
+test('files as an array', refused, { code: '', files: ['a.txt'] }, 'job.files', /object of path/);
+test('files larger than the working directory', async (t) => {
+  const job = { code: '', files: { 'big.bin': new Uint8Array(1024 * 1024 + 1) } };
+  const error = t.throws(() => prepareJob(job, resolveOptions({ workDirSizeMb: 1 })), { instanceOf: InvalidArgumentError });
+  t.is(error?.field, 'job.files');
+  t.regex(error?.message ?? '', /more than the working directory holds \(workDirSizeMb: 1\)/);
+});
+test('a returnFiles pattern that is absolute', refused, { code: '', returnFiles: ['/etc/*'] }, 'job.returnFiles[0]', /not absolute/);
+test('a returnFiles pattern that leaves the directory', refused, { code: '', returnFiles: ['ok/*', '../*'] }, 'job.returnFiles[1]', /must not leave/);
+test('returnFiles as a string', refused, { code: '', returnFiles: 'out/*' }, 'job.returnFiles', /array of glob patterns/);
+
+test('files and returnFiles become the agent\'s: paths normalised, bytes as base64, the limits attached', (t) => {
+  const { request } = prepareJob(
+    { code: '', files: { './dir/../a.txt': 'é', 'b/c.bin': Buffer.from([0, 255]) }, returnFiles: ['out/*.png'] },
+    resolveOptions({ maxReturnFiles: 3, maxReturnBytes: 1000, returnFilesTimeoutMs: 700 }),
+  );
+  t.deepEqual(request.files, [
+    { path: 'a.txt', content: 'é', encoding: 'utf8' },
+    { path: 'b/c.bin', content: 'AP8=', encoding: 'base64' },
+  ]);
+  t.deepEqual(request.returnFiles, { patterns: ['out/*.png'], maxFiles: 3, maxBytes: 1000, timeoutMs: 700 });
+});

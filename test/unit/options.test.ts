@@ -38,3 +38,5 @@ test('no process at all', invalid, { pidsLimit: 0 }, 'pidsLimit', /between 1 and
 test('the bottoms of the program limits are accepted: 8 MiB, one process', (t) => {
   t.like(new Sandbox({ memoryLimitMb: 8, pidsLimit: 1 }).options, { memoryLimitMb: 8, pidsLimit: 1 });
 });
+test('preload that is not a module name', invalid, { preload: ['numpy', 'os; rm -rf /'] }, 'preload[1]', /module name/);
+test('preload as a string', invalid, { preload: 'numpy' }, 'preload', /array of module names/);

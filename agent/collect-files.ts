@@ -1,0 +1,162 @@
+/**
+ * Copies the files a job asked back (`returnFiles`) out of the program's working directory
+ * into the directory the host bind-mounts, where the host reads them as the bytes they are.
+ *
+ * It runs once the program and every process of it have ended, as root, in a directory the
+ * program shaped as it liked. So it trusts nothing it finds: symlinks are never followed (a
+ * file is opened with O_NOFOLLOW and checked again on its descriptor), only regular files on
+ * the working directory's own file system are read (no FIFO, socket or device, which could
+ * block or reach outside), names that are not UTF-8 are skipped, and the walk and the copy
+ * are bounded in entries, depth, files, bytes and time. A file is read for at most the size
+ * it had when it was opened, so a file that grows cannot make the copy run on.
+ */
+import { constants, type Dirent } from 'node:fs';
+import { mkdir, open, readdir, rm, stat, type FileHandle } from 'node:fs/promises';
+import { join } from 'node:path';
+import picomatch from 'picomatch';
+import type { ReturnedFileEntry, ReturnFilesRequest } from './protocol.js';
+
+/** Directory entries looked at, whatever they are: a tree of millions ends here. */
+const MAX_ENTRIES = 100_000;
+/** Directories below the working directory: deeper trees are not walked into. */
+const MAX_DEPTH = 32;
+const COPY_CHUNK_BYTES = 1024 * 1024;
+const OPEN_FLAGS = constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK;
+
+export interface CollectedFiles {
+  readonly files: ReturnedFileEntry[];
+  /** A matching file was left out: see ReturnedFileEntry and AgentRunResponse. */
+  readonly truncated: boolean;
+}
+
+/** Finds the regular files under `root` that match, in path order, and copies them to `outDir/<i>`. */
+export async function collectFiles(root: string, request: ReturnFilesRequest, outDir: string): Promise<CollectedFiles> {
+  if (request.patterns.length === 0) return { files: [], truncated: false };
+  const deadline = performance.now() + request.timeoutMs;
+  const rootDevice = (await stat(root)).dev;
+  await mkdir(outDir, { recursive: true });
+  const found = await findMatches(root, request.patterns, deadline);
+  let truncated = found.truncated;
+  const files: ReturnedFileEntry[] = [];
+  let bytesLeft = request.maxBytes;
+  for (const path of found.paths.sort(byCodePoint)) {
+    if (files.length === request.maxFiles || performance.now() > deadline) {
+      truncated = true;
+      break;
+    }
+    const copied = await copyOut(join(root, path), rootDevice, join(outDir, String(files.length)), bytesLeft, deadline);
+    if (copied === undefined) {
+      truncated = true;
+      continue;
+    }
+    files.push({ path, size: copied });
+    bytesLeft -= copied;
+  }
+  return { files, truncated };
+}
+
+interface Matches {
+  readonly paths: string[];
+  readonly truncated: boolean;
+}
+
+/** Walks the directories the patterns can reach, without following symlinks. */
+async function findMatches(root: string, patterns: readonly string[], deadline: number): Promise<Matches> {
+  const isMatch = picomatch(patterns as string[]);
+  // Only the directories on the way to, or below, a pattern's fixed part ('out' of 'out/*.png').
+  const bases = patterns.map((pattern) => picomatch.scan(pattern).base);
+  const worthEntering = (dir: string) => bases.some((base) => base === '' || isWithin(dir, base) || isWithin(base, dir));
+  const paths: string[] = [];
+  let truncated = false;
+  let entries = 0;
+  const pending: Array<[dir: string, depth: number]> = [['', 0]];
+  while (pending.length > 0) {
+    const [dir, depth] = pending.pop()!;
+    let listing: Dirent<Buffer>[];
+    try {
+      listing = await readdir(join(root, dir), { withFileTypes: true, encoding: 'buffer' });
+    } catch {
+      // Gone, or made unreadable: nothing of it can come back.
+      truncated = true;
+      continue;
+    }
+    for (const entry of listing) {
+      if (++entries > MAX_ENTRIES || performance.now() > deadline) return { paths, truncated: true };
+      const name = utf8Name(entry.name);
+      if (name === undefined) {
+        truncated = true;
+        continue;
+      }
+      const path = dir === '' ? name : `${dir}/${name}`;
+      if (entry.isDirectory()) {
+        if (!worthEntering(path)) continue;
+        if (depth + 1 > MAX_DEPTH) truncated = true;
+        else pending.push([path, depth + 1]);
+      } else if (isMatch(path)) {
+        // Symlinks, FIFOs and sockets that match are left out: only regular files come back.
+        if (entry.isFile()) paths.push(path);
+        else truncated = true;
+      }
+    }
+  }
+  return { paths, truncated };
+}
+
+/**
+ * Copies one file to `target`, reading at most the size it has once open. Undefined when it
+ * cannot come back: not a regular file of the working directory's file system (a symlink
+ * swapped in, a mount), larger than the bytes left, or the time ran out.
+ */
+async function copyOut(source: string, device: number, target: string, bytesLeft: number, deadline: number): Promise<number | undefined> {
+  let input: FileHandle;
+  try {
+    input = await open(source, OPEN_FLAGS);
+  } catch {
+    return undefined;
+  }
+  try {
+    const info = await input.stat();
+    if (!info.isFile() || info.dev !== device || info.size > bytesLeft) return undefined;
+    const copied = await copyBytes(input, info.size, target, deadline);
+    // A copy cut short leaves no file behind: the next one takes its name.
+    if (copied === undefined) await rm(target, { force: true });
+    return copied;
+  } catch {
+    await rm(target, { force: true });
+    return undefined;
+  } finally {
+    await input.close();
+  }
+}
+
+async function copyBytes(input: FileHandle, size: number, target: string, deadline: number): Promise<number | undefined> {
+  const output = await open(target, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o644);
+  try {
+    const buffer = Buffer.allocUnsafe(Math.min(COPY_CHUNK_BYTES, Math.max(size, 1)));
+    let copied = 0;
+    while (copied < size) {
+      if (performance.now() > deadline) return undefined;
+      const { bytesRead } = await input.read(buffer, 0, Math.min(buffer.length, size - copied), copied);
+      if (bytesRead === 0) break;
+      await output.write(buffer, 0, bytesRead);
+      copied += bytesRead;
+    }
+    return copied;
+  } finally {
+    await output.close();
+  }
+}
+
+function utf8Name(raw: Buffer): string | undefined {
+  const name = raw.toString('utf8');
+  return Buffer.byteLength(name) === raw.length && Buffer.from(name, 'utf8').equals(raw) ? name : undefined;
+}
+
+/** `path` is `dir` or inside it; '' is the root, which holds everything. */
+function isWithin(path: string, dir: string): boolean {
+  return dir === '' || path === dir || path.startsWith(`${dir}/`);
+}
+
+function byCodePoint(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
