@@ -65,6 +65,8 @@ LONG_DIGIT_RUN = b"0" * 16
 
 # A program's figures beyond this many are left out of the result.
 MAX_FIGURES = 32
+# matplotlib's font list, built at image build where matplotlib is installed (Dockerfile.agent).
+MATPLOTLIB_CACHE = "/opt/warmbox/matplotlib"
 
 
 def widen_pipes():
@@ -96,6 +98,19 @@ def read_job():
         chunks.append(chunk)
     os.close(JOB_FD)
     return b"".join(chunks)
+
+
+def seed_matplotlib_cache():
+    """Copies the image's matplotlib font list into HOME, sparing the first import 150 ms."""
+    try:
+        names = [name for name in os.listdir(MATPLOTLIB_CACHE) if name.startswith("fontlist-")]
+    except OSError:
+        return  # no matplotlib in this image
+    target = os.path.join(os.path.expanduser("~"), ".cache", "matplotlib")
+    os.makedirs(target, exist_ok=True)
+    for name in names:
+        with open(os.path.join(MATPLOTLIB_CACHE, name), "rb") as source, open(os.path.join(target, name), "wb") as copy:
+            copy.write(source.read())
 
 
 def preload(names):
@@ -290,6 +305,7 @@ def main():
     os.set_inheritable(RESULT_FD, False)
     widen_pipes()
     prefer_me_when_out_of_memory()
+    seed_matplotlib_cache()
     preload(sys.argv[1:])
     write_all(RESULT_FD, b"ready\n")
 
@@ -332,13 +348,15 @@ def main():
     for thread in threading.enumerate():
         if thread is not threading.main_thread() and not thread.daemon:
             thread.join()
+    # Before the atexit handlers, among which is matplotlib's that closes every figure.
+    figures = collect_figures()
     atexit._run_exitfuncs()
     for stream in (sys.stdout, sys.stderr):
         try:
             stream.flush()
         except (OSError, ValueError):
             pass  # the program closed it
-    finish(encode_report(namespace, error), exit_code, by_signal, collect_figures())
+    finish(encode_report(namespace, error), exit_code, by_signal, figures)
 
 
 main()

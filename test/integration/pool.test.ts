@@ -190,3 +190,10 @@ test('a replacement that fails to start is retried with backoff until it starts'
   await recovered;
   t.like(await sandbox.run('result = 2'), { status: 'ok', result: 2 });
 });
+
+test('preload naming a module that does not exist -> initialize() rejects with ContainerStartError naming it', async (t) => {
+  const sandbox = new Sandbox({ poolSize: 1, preload: ['json', 'nosuchmodule'] });
+  t.teardown(() => sandbox.close());
+  const error = await t.throwsAsync(sandbox.initialize(), { code: 'WARMBOX_ERR_CONTAINER_START' });
+  t.regex(error!.message, /preload: cannot import nosuchmodule: ModuleNotFoundError/);
+});
