@@ -47,7 +47,10 @@ export async function main(): Promise<void> {
     renameSync(bindPath, join(AGENT_IO_DIR, AGENT_SOCKET_NAME));
   } catch (error) {
     // The container keeps no logs: this file is how the host learns why it did not start.
-    writeFileSync(join(AGENT_IO_DIR, AGENT_ERROR_FILE_NAME), error instanceof Error ? (error.stack ?? error.message) : String(error));
+    // Written whole under another name, then renamed: the host reads it as soon as it appears.
+    const errorPath = join(AGENT_IO_DIR, AGENT_ERROR_FILE_NAME);
+    writeFileSync(`${errorPath}.writing`, error instanceof Error ? (error.stack ?? error.message) : String(error));
+    renameSync(`${errorPath}.writing`, errorPath);
     process.exit(1);
   }
 }

@@ -83,7 +83,7 @@ test('env reaches the program, on top of its fixed few, and nothing of the agent
   const [value, fromChild, names] = r.result as [string, string, string[]];
   t.is(value, 'hello there');
   t.is(fromChild, 'hello there\n');
-  t.deepEqual(names, ['GREETING', 'HOME', 'LANG', 'PATH', 'PYTHONDONTWRITEBYTECODE', 'PYTHONHASHSEED', 'PYTHONIOENCODING', 'PYTHONUNBUFFERED']);
+  t.deepEqual(names, ['GREETING', 'HOME', 'LANG', 'MPLBACKEND', 'PATH', 'PYTHONDONTWRITEBYTECODE', 'PYTHONHASHSEED', 'PYTHONIOENCODING', 'PYTHONUNBUFFERED']);
 });
 
 test('docker-python-sandbox jobs: v3 true is accepted; env with a bad name or a NUL is refused naming it', async (t) => {

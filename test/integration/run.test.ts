@@ -22,6 +22,9 @@ test('hello world -> ok with stdout, result and every field', async (t) => {
     memoryExceeded: false,
     outputTruncated: false,
     error: null,
+    files: [],
+    filesTruncated: false,
+    figures: [],
     isError: false,
   });
   t.true(durationMs > 0);
