@@ -26,6 +26,16 @@ const HELLO_SCRIPT = 'import json, sys\ndata = json.load(sys.stdin)\nprint(json.
 // (pyenv's is a shell script) that would make the baseline slow.
 const HOST_PYTHON = existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3';
 
+/** Runs a script file with python3 on the host, in `cwd`; resolves with its stdout. */
+export async function spawnScript(cwd: string, script: string): Promise<string> {
+  const child = spawn(HOST_PYTHON, [script], { cwd, stdio: ['ignore', 'pipe', 'inherit'], env: { PATH: '/usr/bin:/bin', HOME: cwd, MPLBACKEND: 'Agg' } });
+  let out = '';
+  child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
+  const [code] = (await once(child, 'close')) as [number];
+  if (code !== 0) throw new Error(`python3 ${script} exited with ${code}`);
+  return out;
+}
+
 /** Spawns python3 on the host with the data on stdin; resolves with its stdout. */
 export async function spawnPython(data: unknown): Promise<string> {
   const child = spawn(HOST_PYTHON, ['-c', HELLO_SCRIPT], { stdio: ['pipe', 'pipe', 'inherit'] });

@@ -8,7 +8,7 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Docker from 'dockerode';
-import { agentImageTag, defaultBaseImage, PACKAGE_ROOT } from '../pool/image.js';
+import { agentImageTag, DATA_PACKAGES, defaultBaseImage, PACKAGE_ROOT } from '../pool/image.js';
 import { Sandbox, type Job } from '../pool/index.js';
 import { DEFAULTS, resolveOptions } from '../pool/options.js';
 import { WarmContainer } from '../pool/warm-container.js';
@@ -19,6 +19,7 @@ import {
   HELLO_CODE,
   HELLO_DATA,
   spawnPython,
+  spawnScript,
   startExecTarget,
 } from './baselines.js';
 
@@ -182,15 +183,7 @@ async function startup(): Promise<void> {
   }
   record({ figure: 'one container, start to ready, p50', unit: 'ms', warmbox: percentile(warmboxReady, 50), baseline: 'bare node:http container, p50', baselineValue: percentile(bareReady, 50), target: '≤ 1.3' }, (r) => r <= 1.3);
 
-  const idle = async (id: string) => {
-    // Let start-up garbage settle, then read what `docker stats` shows: usage less page cache.
-    await new Promise((resolve) => setTimeout(resolve, 2000));
-    const stats = (await docker.getContainer(id).stats({ stream: false })) as {
-      memory_stats: { usage: number; stats: Record<string, number> };
-    };
-    const { usage, stats: detail } = stats.memory_stats;
-    return (usage - (detail.total_inactive_file ?? detail.inactive_file ?? 0)) / 1024 / 1024;
-  };
+  const idle = idleMemoryMiB;
   const warmboxMemory: number[] = [];
   const bareMemory: number[] = [];
   for (let i = 0; i < 3; i++) {
@@ -227,6 +220,71 @@ async function startup(): Promise<void> {
   await rm(root, { recursive: true, force: true });
 }
 
+/** What `docker stats` shows of a container once start-up garbage settled: usage less page cache. */
+async function idleMemoryMiB(id: string): Promise<number> {
+  await new Promise((resolve) => setTimeout(resolve, 2000));
+  const stats = (await docker.getContainer(id).stats({ stream: false })) as {
+    memory_stats: { usage: number; stats: Record<string, number> };
+  };
+  const { usage, stats: detail } = stats.memory_stats;
+  return (usage - (detail.total_inactive_file ?? detail.inactive_file ?? 0)) / 1024 / 1024;
+}
+
+const DATA_JOB_CODE = `
+import pandas as pd, matplotlib.pyplot as plt
+df = pd.read_csv('sales.csv')
+df.groupby('region')['amount'].sum().plot.bar()
+plt.savefig('out/chart.png')
+result = {'rows': len(df)}`;
+const SALES_CSV = `region,amount\n${Array.from({ length: 1000 }, (_, i) => `${['north', 'south', 'east', 'west'][i % 4]},${i}`).join('\n')}\n`;
+const PRELOAD = ['numpy', 'pandas', 'matplotlib.pyplot'];
+
+/** The data job (CSV in, pandas, a PNG out) with preload, against the same script spawned on the host; and what preload costs. */
+async function data(): Promise<void> {
+  const image = agentImageTag(defaultBaseImage(PACKAGE_ROOT, DATA_PACKAGES));
+  if (image === undefined || !(await docker.getImage(image).inspect().then(() => true, () => false))) {
+    console.error(`data: skipped, the data image is not built (npm run build:image:data)`);
+    return;
+  }
+  console.error('a data job: CSV in, pandas, a chart out');
+  const dir = await mkdtemp(join(tmpdir(), 'warmbox-bench-data-'));
+  await mkdir(join(dir, 'out'));
+  await writeFile(join(dir, 'sales.csv'), SALES_CSV);
+  await writeFile(join(dir, 'job.py'), DATA_JOB_CODE);
+  const spawns = await sample(10, () => spawnScript(dir, 'job.py'));
+  await rm(dir, { recursive: true, force: true });
+
+  const sandbox = new Sandbox({ poolSize: 2, image, memoryLimitMb: 512, preload: PRELOAD });
+  await sandbox.initialize();
+  const job: Job = { code: DATA_JOB_CODE, files: { 'sales.csv': SALES_CSV, 'out/.keep': '' }, returnFiles: ['out/*.png'] };
+  const runs = await sample(20, async () => {
+    const r = await sandbox.run(job);
+    if (r.status !== 'ok' || r.files.length !== 1) throw new Error(`bench data job failed: ${r.stderr}`);
+  }, () => quiet(sandbox));
+  await sandbox.close();
+  record({ figure: 'data job with preload, p50', unit: 'ms', warmbox: percentile(runs, 50), baseline: 'the same script spawned as python3 on the host, p50', baselineValue: percentile(spawns, 50), target: '≤ 1/10' }, (r) => r <= 0.1);
+
+  const root = await mkdtemp(join(tmpdir(), 'warmbox-bench-'));
+  let index = 0;
+  const measure = async (preload: string[]) => {
+    const options = resolveOptions({ image, memoryLimitMb: 512, preload });
+    const ready: number[] = [];
+    const memory: number[] = [];
+    for (let i = 0; i < 5; i++) {
+      let container: WarmContainer | undefined;
+      ready.push(await timed(async () => (container = await WarmContainer.start(docker, { image, poolId: 'bench', ioDir: join(root, `d${index++}`), options }))));
+      if (i < 3) memory.push(await idleMemoryMiB(container!.id));
+      await container!.remove();
+    }
+    return { ready: percentile(ready, 50), memory: percentile(memory, 50) };
+  };
+  const without = await measure([]);
+  const withPreload = await measure(PRELOAD);
+  await rm(root, { recursive: true, force: true });
+  record({ figure: 'data image, start to ready with preload, p50', unit: 'ms', warmbox: withPreload.ready, baseline: 'the same image without preload, p50', baselineValue: without.ready });
+  record({ figure: 'data image, idle memory with preload', unit: 'MiB', warmbox: withPreload.memory, baseline: 'the same image without preload', baselineValue: without.memory });
+}
+
 function table(): string {
   const rows = figures.map((f) => {
     const value = (n: number) => (f.unit === 'ms' || f.unit === 'MiB' ? n.toFixed(1) : n.toFixed(2));
@@ -237,7 +295,7 @@ function table(): string {
 }
 
 // `npm run bench -- startup latency` runs only those parts.
-const parts = { latency, throughput, startup };
+const parts = { latency, throughput, startup, data };
 const chosen = process.argv.slice(2);
 const startedAt = new Date();
 for (const [name, part] of Object.entries(parts)) {

@@ -6,6 +6,8 @@ import { fileURLToPath } from 'node:url';
 /** The files the agent image is built from, relative to the package root. */
 export const IMAGE_CONTEXT_FILES = ['Dockerfile.agent', 'agent/boot.cjs', 'dist/agent/agent.cjs', 'agent/runner.py', 'agent/warmbox_figures.py'] as const;
 export const BASE_RECIPE = 'image/build-base.sh';
+/** The packages of the data-science image: `npm run build:image:data`, the tests and the bench. */
+export const DATA_PACKAGES: readonly string[] = ['python3-matplotlib', 'python3-numpy', 'python3-pandas'];
 
 /** The root of the warmbox package, found from this file whether it runs from source or dist/. */
 export const PACKAGE_ROOT = findPackageRoot(dirname(fileURLToPath(import.meta.url)));

@@ -1,7 +1,4 @@
-import { agentImageTag, defaultBaseImage, PACKAGE_ROOT } from '../../pool/image.js';
-
-/** The packages of the data-science image `npm run build:image:data` builds (and .ci/run). */
-export const DATA_PACKAGES = ['python3-matplotlib', 'python3-numpy', 'python3-pandas'];
+import { agentImageTag, DATA_PACKAGES, defaultBaseImage, PACKAGE_ROOT } from '../../pool/image.js';
 
 /** That image's tag, computed as build-image computes it. */
 export function dataImageTag(): string {
