@@ -12,16 +12,19 @@ export class CappedOutput {
   #keptBytes = 0;
   #truncated = false;
   readonly #onOverflow: (() => void) | undefined;
+  readonly #onKept: ((chunk: Buffer) => void) | undefined;
 
-  constructor(limitBytes: number, onOverflow?: () => void) {
+  /** `onKept` hears of each kept piece as it comes, for callers that stream the output live. */
+  constructor(limitBytes: number, onOverflow?: () => void, onKept?: (chunk: Buffer) => void) {
     this.#limitBytes = limitBytes;
     this.#onOverflow = onOverflow;
+    this.#onKept = onKept;
   }
 
   push(chunk: Buffer): void {
     const room = this.#limitBytes - this.#keptBytes;
     if (chunk.length > room) {
-      if (room > 0) this.#chunks.push(chunk.subarray(0, room));
+      if (room > 0) this.#keep(chunk.subarray(0, room));
       this.#keptBytes = this.#limitBytes;
       if (!this.#truncated) {
         this.#truncated = true;
@@ -29,8 +32,13 @@ export class CappedOutput {
       }
       return;
     }
-    this.#chunks.push(chunk);
+    this.#keep(chunk);
     this.#keptBytes += chunk.length;
+  }
+
+  #keep(chunk: Buffer): void {
+    this.#chunks.push(chunk);
+    this.#onKept?.(chunk);
   }
 
   get truncated(): boolean {

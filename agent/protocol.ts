@@ -38,7 +38,19 @@ export interface AgentRunRequest {
   readonly files: readonly AgentFile[];
   /** What the agent copies out of WORK_DIR once the program has ended. */
   readonly returnFiles: ReturnFilesRequest;
+  /**
+   * Answer as a stream of events, one JSON object a line (AgentStreamEvent): the program's
+   * output as it is written, then the result. Otherwise one AgentRunResponse at the end.
+   */
+  readonly stream: boolean;
+  /** Keep the program's stdin open after `stdin`, for what the host sends on `POST /stdin`. */
+  readonly stdinOpen: boolean;
 }
+
+/** A line of a streamed answer to `POST /run`. */
+export type AgentStreamEvent =
+  | { readonly type: 'stdout' | 'stderr'; readonly data: string }
+  | { readonly type: 'result'; readonly result: AgentRunResponse };
 
 export interface AgentFile {
   /** Relative to WORK_DIR, normalised: no `.`, `..` or empty segment. */
@@ -156,7 +168,10 @@ export const MAIN_FILE_NAME = 'main.py';
 export const runRequestSchema = {
   type: 'object',
   additionalProperties: false,
-  required: ['code', 'dataJson', 'stdin', 'env', 'timeoutMs', 'cpuTimeMs', 'maxOutputBytes', 'stopOnOutputLimit', 'rlimits', 'files', 'returnFiles'],
+  required: [
+    'code', 'dataJson', 'stdin', 'env', 'timeoutMs', 'cpuTimeMs', 'maxOutputBytes', 'stopOnOutputLimit',
+    'rlimits', 'files', 'returnFiles', 'stream', 'stdinOpen',
+  ],
   properties: {
     code: { type: 'string' },
     dataJson: { type: 'string' },
@@ -166,6 +181,8 @@ export const runRequestSchema = {
     cpuTimeMs: { type: 'integer', minimum: 1 },
     maxOutputBytes: { type: 'integer', minimum: 0 },
     stopOnOutputLimit: { type: 'boolean' },
+    stream: { type: 'boolean' },
+    stdinOpen: { type: 'boolean' },
     rlimits: {
       type: 'object',
       additionalProperties: false,

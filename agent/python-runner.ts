@@ -1,6 +1,6 @@
 import { once } from 'node:events';
 import { availableParallelism } from 'node:os';
-import { finished } from 'node:stream/promises';
+import { finished, pipeline } from 'node:stream/promises';
 import type { Readable, Writable } from 'node:stream';
 import { PythonShell } from 'python-shell';
 import { CappedOutput } from './capped-output.js';
@@ -9,6 +9,9 @@ import type { CgroupCounters } from './cgroup.js';
 import { decideOutcome, type Report, type StopReason } from './outcome.js';
 import { collectFiles } from './collect-files.js';
 import type { AgentRunRequest, AgentRunResponse, PythonError, ReturnFilesRequest } from './protocol.js';
+
+/** Hears the program's output as it is written, decoded, within maxOutputBytes. */
+export type OutputListener = (stream: 'stdout' | 'stderr', text: string) => void;
 
 export interface PythonRunnerOptions {
   readonly pythonPath: string;
@@ -175,9 +178,21 @@ export class PythonRunner {
    * async, so that nothing of the job is held once it is written: the agent's memory is not
    * in the program's limit, and a large `data` kept here would take the program's room.
    */
-  run(job: AgentRunRequest): Promise<AgentRunResponse> {
+  run(job: AgentRunRequest, onOutput?: OutputListener): Promise<AgentRunResponse> {
     const overflowed = job.stopOnOutputLimit ? () => this.#stop('output') : undefined;
-    const output = { stdout: new CappedOutput(job.maxOutputBytes, overflowed), stderr: new CappedOutput(job.maxOutputBytes, overflowed) };
+    const live = (stream: 'stdout' | 'stderr') => {
+      if (onOutput === undefined) return undefined;
+      // Kept bytes are decoded as they come: a character split across chunks waits for its end.
+      const decoder = new TextDecoder();
+      return (chunk: Buffer) => {
+        const text = decoder.decode(chunk, { stream: true });
+        if (text !== '') onOutput(stream, text);
+      };
+    };
+    const output = {
+      stdout: new CappedOutput(job.maxOutputBytes, overflowed, live('stdout')),
+      stderr: new CappedOutput(job.maxOutputBytes, overflowed, live('stderr')),
+    };
     this.#shell.stdout.on('data', (chunk: Buffer) => output.stdout.push(chunk));
     this.#stderr.on('data', (chunk: Buffer) => output.stderr.push(chunk));
     const oomKillsBefore = this.#options.cgroup?.oomKills() ?? null;
@@ -186,7 +201,7 @@ export class PythonRunner {
     const payload = `{"code":${JSON.stringify(code)},"rlimits":${JSON.stringify(rlimits)},"env":${JSON.stringify(env)},"files":${JSON.stringify(job.files)},"data":${dataJson}}`;
     this.#jobChannel.end(payload, payload.length > COLLECT_AFTER_BYTES ? collectGarbage : undefined);
     this.#shell.send(job.stdin);
-    this.#shell.stdin.end();
+    if (!job.stdinOpen) this.#shell.stdin.end();
     return this.#supervise(job.timeoutMs, job.cpuTimeMs, job.returnFiles, output, oomKillsBefore, startedAt);
   }
 
@@ -265,6 +280,16 @@ export class PythonRunner {
     if (this.#reportLines >= REPORT_LINES) return;
     this.#stoppedFor ??= reason;
     this.kill();
+  }
+
+  /**
+   * Passes what the host sends on `POST /stdin` to the program's stdin, and closes it when
+   * that ends. Resolves once it is all written, or the program stopped reading.
+   */
+  async pipeStdin(source: Readable): Promise<void> {
+    await pipeline(source, this.#shell.stdin).catch(() => {
+      // The program ended, or closed its stdin: what it did not read is of no use to it.
+    });
   }
 
   /** Ends the program and every process it started. */

@@ -18,10 +18,13 @@ export interface Job {
    */
   readonly data?: unknown;
   /**
-   * The program's stdin; it reads end-of-file after it.
+   * The program's stdin. A string is all of it: the program reads end-of-file after it. An
+   * async iterable (a Node Readable such as a PassThrough you write to, or an async generator)
+   * is passed on as it yields, while the program runs, and closed when it ends: `input()`
+   * waits for it, within the job's limits.
    * @default ''
    */
-  readonly stdin?: string;
+  readonly stdin?: string | AsyncIterable<string | Uint8Array>;
   /**
    * This job's wall-clock limit, from the moment the program gets the job.
    * @default the sandbox's timeoutMs
@@ -59,6 +62,14 @@ export interface Job {
   readonly v3?: true;
 }
 
+/** How `run()` reports while the job runs. */
+export interface RunOptions {
+  /** The program's stdout as it is written, decoded as UTF-8, within `maxOutputBytes`. */
+  readonly onStdout?: (chunk: string) => void;
+  /** The program's stderr as it is written, the same way. */
+  readonly onStderr?: (chunk: string) => void;
+}
+
 /** How a job ended. Untrusted code misbehaving always ends here, never in a rejection. */
 export interface RunResult extends Omit<AgentRunResponse, 'resultJson' | 'files' | 'figures'> {
   /** What the program left in the global `result`, or null if it set none. */
@@ -80,10 +91,12 @@ const MIB = 1024 * 1024;
 export interface PreparedJob {
   readonly request: AgentRunRequest;
   readonly signal: AbortSignal | undefined;
+  /** The job's stdin when it is a stream: sent while the program runs. */
+  readonly stdinSource: AsyncIterable<string | Uint8Array> | undefined;
 }
 
 /** Checks a job and serialises its data, before any container is touched. */
-export function prepareJob(job: unknown, options: ResolvedOptions): PreparedJob {
+export function prepareJob(job: unknown, options: ResolvedOptions, live: RunOptions = {}): PreparedJob {
   const fields = typeof job === 'string' ? { code: job } : job;
   if (typeof fields !== 'object' || fields === null || Array.isArray(fields)) {
     throw new InvalidArgumentError('job', `must be a code string or a job object, got ${describe(job)}`);
@@ -91,11 +104,13 @@ export function prepareJob(job: unknown, options: ResolvedOptions): PreparedJob 
   for (const key of Object.keys(fields)) {
     if (!JOB_FIELDS.has(key)) throw new InvalidArgumentError(`job.${key}`, 'is not a field of a job');
   }
-  const { code, data = null, stdin = '', timeoutMs = options.timeoutMs, cpuTimeMs: ownCpuTimeMs, env, files, returnFiles, signal, v3 } = fields as Job;
+  const { code, data = null, stdin: givenStdin = '', timeoutMs = options.timeoutMs, cpuTimeMs: ownCpuTimeMs, env, files, returnFiles, signal, v3 } = fields as Job;
   // null is a wrong value, not a missing one: only undefined takes the default.
   const cpuTimeMs = ownCpuTimeMs === undefined ? (options.cpuTimeMs ?? timeoutMs) : ownCpuTimeMs;
   if (typeof code !== 'string') throw new InvalidArgumentError('job.code', `must be a string, got ${describe(code)}`);
-  if (typeof stdin !== 'string') throw new InvalidArgumentError('job.stdin', `must be a string, got ${describe(stdin)}`);
+  const stdinSource = typeof givenStdin === 'string' ? undefined : checkStdinSource(givenStdin);
+  const stdin = stdinSource === undefined ? (givenStdin as string) : '';
+  checkRunOptions(live);
   checkInteger('job.timeoutMs', timeoutMs, [1, MAX_TIMEOUT_MS]);
   checkInteger('job.cpuTimeMs', cpuTimeMs, [1, MAX_TIMEOUT_MS]);
   if (signal !== undefined && !(signal instanceof AbortSignal)) {
@@ -134,6 +149,8 @@ export function prepareJob(job: unknown, options: ResolvedOptions): PreparedJob 
         stackBytes: options.stackSizeMb * MIB,
       },
       files: checkedFiles.files,
+      stream: live.onStdout !== undefined || live.onStderr !== undefined,
+      stdinOpen: stdinSource !== undefined,
       returnFiles: {
         patterns,
         maxFiles: options.maxReturnFiles,
@@ -142,7 +159,23 @@ export function prepareJob(job: unknown, options: ResolvedOptions): PreparedJob 
       },
     },
     signal,
+    stdinSource,
   };
+}
+
+function checkStdinSource(stdin: unknown): AsyncIterable<string | Uint8Array> {
+  if (typeof stdin !== 'object' || stdin === null || typeof (stdin as AsyncIterable<unknown>)[Symbol.asyncIterator] !== 'function' || stdin instanceof Uint8Array) {
+    throw new InvalidArgumentError('job.stdin', `must be a string or an async iterable of strings or bytes, got ${describe(stdin)}`);
+  }
+  return stdin as AsyncIterable<string | Uint8Array>;
+}
+
+function checkRunOptions(live: unknown): void {
+  if (typeof live !== 'object' || live === null) throw new InvalidArgumentError('options', `must be an object of callbacks, got ${describe(live)}`);
+  for (const name of ['onStdout', 'onStderr'] as const) {
+    const listener = (live as RunOptions)[name];
+    if (listener !== undefined && typeof listener !== 'function') throw new InvalidArgumentError(`options.${name}`, `must be a function, got ${describe(listener)}`);
+  }
 }
 
 function checkEnv(env: unknown): Record<string, string> {

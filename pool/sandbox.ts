@@ -7,7 +7,7 @@ import { ContainerPool, type PoolStats } from './container-pool.js';
 import { assertImageExists, connectDocker } from './docker.js';
 import { ContainerStartError, ImageNotFoundError, NotInitializedError, PoolClosedError } from './errors.js';
 import { agentImageTag } from './image.js';
-import { prepareJob, type Job, type RunResult } from './job.js';
+import { prepareJob, type Job, type RunOptions, type RunResult } from './job.js';
 import { resolveOptions, type ResolvedOptions, type SandboxOptions } from './options.js';
 import { sweepOrphans } from './sweep-orphans.js';
 import { ioDirFor, WarmContainer } from './warm-container.js';
@@ -96,21 +96,22 @@ export class Sandbox extends EventEmitter<SandboxEvents> {
    * result whatever the program did; rejects only for a caller's mistake, a closed sandbox,
    * an abort, or Docker failing.
    */
-  run(job: Job | string): Promise<RunResult>;
+  run(job: Job | string, options?: RunOptions): Promise<RunResult>;
   run(job: Job | string, callback: Callback<RunResult>): void;
-  run(job: Job | string, callback?: Callback<RunResult>): Promise<RunResult> | void {
-    return settle(this.#run(job), callback);
+  run(job: Job | string, second?: RunOptions | Callback<RunResult>): Promise<RunResult> | void {
+    if (typeof second === 'function') return settle(this.#run(job, {}), second);
+    return this.#run(job, second ?? {});
   }
 
-  async #run(job: Job | string): Promise<RunResult> {
-    const { request, signal } = prepareJob(job, this.options);
+  async #run(job: Job | string, options: RunOptions): Promise<RunResult> {
+    const { request, signal, stdinSource } = prepareJob(job, this.options, options);
     if (this.#state === 'new') throw new NotInitializedError();
     if (this.#state === 'initializing') await this.#initializing;
     if (this.#state !== 'ready' || this.#pool === undefined) throw new PoolClosedError();
     const pool = this.#pool;
     const container = await pool.acquire(signal);
     try {
-      return await container.run(request, signal);
+      return await container.run(request, signal, { ...options, stdinSource });
     } finally {
       pool.retire(container);
     }

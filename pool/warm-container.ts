@@ -3,11 +3,12 @@ import { join } from 'node:path';
 import { debuglog } from 'node:util';
 import type Docker from 'dockerode';
 import { Client } from 'undici';
-import type { AgentRunRequest, AgentRunResponse, PythonError } from '../agent/protocol.js';
+import { Readable } from 'node:stream';
+import type { AgentRunRequest, AgentRunResponse, AgentStreamEvent, PythonError } from '../agent/protocol.js';
 import { createContainer, type ContainerSpec } from './create-container.js';
 import { AbortError, AgentProtocolError, ContainerStartError, WarmboxError } from './errors.js';
 import { readReturnedFiles, type ReturnedFile } from './files.js';
-import type { RunResult } from './job.js';
+import type { RunOptions, RunResult } from './job.js';
 import { removeContainer } from './remove-container.js';
 import { waitForAgent } from './wait-for-agent.js';
 
@@ -89,12 +90,16 @@ export class WarmContainer {
     this.exited.then(check, check);
   }
 
-  /** Runs the one job. Resolves with a result whatever the program did. */
-  async run(request: AgentRunRequest, signal: AbortSignal | undefined): Promise<RunResult> {
+  /**
+   * Runs the one job. Resolves with a result whatever the program did. With `live`, the
+   * output is heard as it is written, and a streamed stdin is sent while the program runs.
+   */
+  async run(request: AgentRunRequest, signal: AbortSignal | undefined, live: LiveJob = {}): Promise<RunResult> {
     const startedAt = performance.now();
     const elapsed = () => Math.round((performance.now() - startedAt) * 100) / 100;
     let response: AgentRunResponse;
     const watchdog = this.#watchAgent(request.timeoutMs + HOST_DEADLINE_GRACE_MS);
+    const stdin = live.stdinSource === undefined ? undefined : this.#sendStdin(live.stdinSource);
     try {
       const { statusCode, body } = await this.client.request({
         path: '/run',
@@ -110,7 +115,7 @@ export class WarmContainer {
       if (statusCode !== 200) {
         throw new AgentProtocolError(`the agent answered ${statusCode}: ${(await body.text()).slice(0, 500)}`);
       }
-      response = (await body.json()) as AgentRunResponse;
+      response = request.stream ? await readEvents(body, live) : ((await body.json()) as AgentRunResponse);
     } catch (error) {
       if (signal?.aborted) throw new AbortError(signal.reason);
       if (error instanceof WarmboxError) throw error;
@@ -121,9 +126,38 @@ export class WarmContainer {
       return this.#resultOfLostAgent(error as Error, elapsed());
     } finally {
       watchdog.stop();
+      await stdin?.stop();
     }
     const files = await readReturnedFiles(this.ioDir, response.files, request.returnFiles);
     return toRunResult(response, files);
+  }
+
+  /**
+   * Sends the job's stdin stream to the agent's `POST /stdin` on a connection of its own, as
+   * it yields. `stop` ends the sending once the job is over, whether or not the stream ended.
+   */
+  #sendStdin(source: AsyncIterable<string | Uint8Array>): { stop(): Promise<void> } {
+    const client = new Client('http://agent', { socketPath: this.socketPath, pipelining: 0 });
+    const controller = new AbortController();
+    const sent = client
+      .request({
+        path: '/stdin',
+        method: 'POST',
+        headers: { 'content-type': 'application/octet-stream' },
+        body: Readable.from(asBuffers(source)),
+        headersTimeout: 0,
+        bodyTimeout: 0,
+        signal: controller.signal,
+      })
+      .then(({ body }) => body.dump())
+      .catch((error: unknown) => log('container %s: stdin: %o', this.id, error));
+    return {
+      stop: async () => {
+        controller.abort();
+        await sent;
+        await client.destroy().catch(() => {});
+      },
+    };
   }
 
   /** Aborts its signal once the agent stops answering, checked from `afterMs` on; see PROBE_EVERY_MS. */
@@ -209,6 +243,35 @@ export class WarmContainer {
     await this.client.destroy().catch(() => {});
     await removeContainer(this.docker, this.id, this.ioDir);
   }
+}
+
+/** What `run` takes besides the job: RunOptions, and the job's stdin when it is a stream. */
+export interface LiveJob extends RunOptions {
+  readonly stdinSource?: AsyncIterable<string | Uint8Array> | undefined;
+}
+
+/**
+ * Reads a streamed answer: each output event to its listener, then the result. The body is
+ * iterated itself (not through readline, which drops its input's errors), so a lost agent or
+ * an abort ends the loop with an error.
+ */
+async function readEvents(body: Readable, live: RunOptions): Promise<AgentRunResponse> {
+  let pending = '';
+  for await (const text of body.setEncoding('utf8') as AsyncIterable<string>) {
+    pending += text;
+    for (let newline = pending.indexOf('\n'); newline !== -1; newline = pending.indexOf('\n')) {
+      const event = JSON.parse(pending.slice(0, newline)) as AgentStreamEvent;
+      pending = pending.slice(newline + 1);
+      if (event.type === 'result') return event.result;
+      if (event.type === 'stdout') live.onStdout?.(event.data);
+      else if (event.type === 'stderr') live.onStderr?.(event.data);
+    }
+  }
+  throw new AgentProtocolError('the agent\'s stream of events ended without a result');
+}
+
+async function* asBuffers(source: AsyncIterable<string | Uint8Array>): AsyncGenerator<Buffer> {
+  for await (const chunk of source) yield typeof chunk === 'string' ? Buffer.from(chunk) : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
 }
 
 function toRunResult({ resultJson, files: _entries, figures: pngs, ...response }: AgentRunResponse, files: ReturnedFile[]): RunResult {

@@ -34,6 +34,8 @@ export function job(fields: Partial<AgentRunRequest> & { data?: unknown }): Agen
     cpuTimeMs: 5000,
     maxOutputBytes: 1024 * 1024,
     stopOnOutputLimit: true,
+    stream: false,
+    stdinOpen: false,
     files: [],
     returnFiles: { patterns: [], maxFiles: 100, maxBytes: 1 << 20, timeoutMs: 2000 },
     rlimits: { fileSizeBytes: 1 << 26, openFiles: 256, stackBytes: 1 << 23 },
