@@ -4,14 +4,20 @@
  * Arguments are parsed with Node's own util.parseArgs: strict, so an unknown option is an error.
  */
 import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { constants } from 'node:os';
+import { dirname, isAbsolute, join, relative, resolve } from 'node:path';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { buildImage } from '../image/build-image.js';
 import { PACKAGE_ROOT } from '../pool/image.js';
+import { Sandbox, WarmboxError, type RunResult, type SandboxOptions } from '../pool/index.js';
+import { serve } from '../service/serve.js';
 
 const USAGE = `Usage: warmbox <command> [options]
 
 Commands:
+  run FILE       run a Python file in a fresh sandbox, output live, exit with its exit code
+  serve          serve the HTTP and WebSocket API around one warm pool
   build-image    build the agent image this version of warmbox uses (offline, from Debian)
 
 Options:
@@ -34,6 +40,48 @@ Options:
   -h, --help     show this help
 `;
 
+const RUN_USAGE = `Usage: warmbox run FILE [options]
+
+Runs FILE as main.py in a fresh single-use sandbox: its output appears as it is written, this
+command's stdin is its stdin, the files it leaves that match --return are written under --out,
+and the exit code is the program's own, or:
+  124  it hit its time limit          137  it ran out of memory
+  125  it passed the output limit     70   the sandbox failed (the message says why)
+  128+N  a signal N ended it          2    a mistake on this command line
+
+Options:
+  --data JSON         the program's global \`data\`
+  --data-file F       the same, read from a JSON file
+  --file PATH         a file to put beside main.py, at the same relative path (repeatable)
+  --return GLOB       bring back the files that match, relative to /work (repeatable)
+  --out DIR           where returned files are written (default: .)
+  --timeout-ms N      the wall-clock limit (default 10000)
+  --memory-mb N       the memory limit (default 128)
+  --image IMAGE       the agent image (default: this version's)
+  -h, --help          show this help
+`;
+
+const SERVE_USAGE = `Usage: warmbox serve [options]
+
+Serves POST /v1/run, the WebSocket /v1/ws, /healthz, /readyz, /metrics and /openapi.json
+around one warm pool, until SIGTERM or SIGINT; then it drains: no new jobs, running ones
+finish, every container is removed. A bearer token comes from WARMBOX_TOKEN or --token-file;
+without one it listens on a loopback address only.
+
+Options:
+  --host H            the address to listen on (default 127.0.0.1)
+  --port P            the port (default 8080; 0 picks a free one)
+  --pool N            containers kept warm (default 2)
+  --max-queue N       jobs that may wait (default 100)
+  --memory-mb N       each program's memory limit (default 128)
+  --timeout-ms N      a job's default wall-clock limit (default 10000)
+  --image IMAGE       the agent image (default: this version's)
+  --preload LIST      modules to import before a container is warm, comma-separated
+  --token-file F      a file holding the bearer token
+  --demo              serve the example web IDE page at /
+  -h, --help          show this help
+`;
+
 /** A mistake on the command line: printed with the usage, exit code 2. */
 class UsageError extends Error {}
 
@@ -51,6 +99,10 @@ async function main(argv: string[]): Promise<number> {
       return 0;
     case 'build-image':
       return buildImageCommand(rest);
+    case 'run':
+      return runCommand(rest);
+    case 'serve':
+      return serveCommand(rest);
     default:
       throw new UsageError(`unknown command ${JSON.stringify(command)}`);
   }
@@ -78,6 +130,146 @@ async function buildImageCommand(args: string[]): Promise<number> {
   });
   process.stdout.write(`${tag}\n`);
   return 0;
+}
+
+async function runCommand(args: string[]): Promise<number> {
+  const { values, positionals } = parse({
+    args,
+    allowPositionals: true,
+    options: {
+      data: { type: 'string' },
+      'data-file': { type: 'string' },
+      file: { type: 'string', multiple: true, default: [] },
+      return: { type: 'string', multiple: true, default: [] },
+      out: { type: 'string', default: '.' },
+      'timeout-ms': { type: 'string' },
+      'memory-mb': { type: 'string' },
+      image: { type: 'string' },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+  });
+  if (values.help) {
+    process.stdout.write(RUN_USAGE);
+    return 0;
+  }
+  if (positionals.length !== 1) throw new UsageError('run takes exactly one FILE');
+  if (values.data !== undefined && values['data-file'] !== undefined) throw new UsageError('--data and --data-file are one or the other');
+  const code = await readFile(positionals[0]!, 'utf8').catch((error: Error) => {
+    throw new UsageError(`cannot read ${positionals[0]}: ${error.message}`);
+  });
+  const dataText = values.data ?? (values['data-file'] === undefined ? undefined : await readFile(values['data-file'], 'utf8'));
+  let data: unknown = null;
+  if (dataText !== undefined) {
+    try {
+      data = JSON.parse(dataText);
+    } catch (error) {
+      throw new UsageError(`--data${values.data === undefined ? '-file' : ''} is not JSON: ${(error as Error).message}`);
+    }
+  }
+  const files: Record<string, Buffer> = {};
+  for (const path of values.file) files[path] = await readFile(path);
+  let sandbox: Sandbox | undefined;
+  try {
+    sandbox = new Sandbox({ ...sandboxOptions(values), poolSize: 1 });
+    await sandbox.initialize();
+    const result = await sandbox.run(
+      { code, data, files, returnFiles: values.return, stdin: process.stdin, ...integerOption('timeoutMs', values['timeout-ms']) },
+      { onStdout: (chunk) => process.stdout.write(chunk), onStderr: (chunk) => process.stderr.write(chunk) },
+    );
+    await writeReturned(result, values.out);
+    return exitCodeOf(result);
+  } catch (error) {
+    if (error instanceof WarmboxError) {
+      process.stderr.write(`warmbox: ${error.code}: ${error.message}\n`);
+      return error.code === 'WARMBOX_ERR_INVALID_ARGUMENT' ? 2 : 70;
+    }
+    throw error;
+  } finally {
+    process.stdin.destroy();
+    await sandbox?.close();
+  }
+}
+
+/** Writes returned files under `out`, never outside it, whatever path the sandbox reported. */
+async function writeReturned(result: RunResult, out: string): Promise<void> {
+  const root = resolve(out);
+  for (const file of result.files) {
+    const target = resolve(root, file.path);
+    const inside = relative(root, target);
+    if (inside === '' || inside.startsWith('..') || isAbsolute(inside)) throw new Error(`a returned file's path leaves ${out}: ${file.path}`);
+    await mkdir(dirname(target), { recursive: true });
+    await writeFile(target, file.data);
+  }
+  if (result.filesTruncated) process.stderr.write('warmbox: some matching files were left out (limits)\n');
+}
+
+/** The program's exit code, or the documented code of how it was stopped. */
+export function exitCodeOf(result: RunResult): number {
+  if (result.status === 'timeout') return 124;
+  if (result.status === 'memory') return 137;
+  if (result.status === 'output') return 125;
+  if (result.exitCode !== null) return result.exitCode;
+  const signal = result.signal === null ? undefined : (constants.signals as Record<string, number>)[result.signal];
+  return signal === undefined ? 70 : 128 + signal;
+}
+
+async function serveCommand(args: string[]): Promise<number> {
+  const { values } = parse({
+    args,
+    options: {
+      host: { type: 'string', default: '127.0.0.1' },
+      port: { type: 'string', default: '8080' },
+      pool: { type: 'string' },
+      'max-queue': { type: 'string' },
+      'memory-mb': { type: 'string' },
+      'timeout-ms': { type: 'string' },
+      image: { type: 'string' },
+      preload: { type: 'string' },
+      'token-file': { type: 'string' },
+      demo: { type: 'boolean', default: false },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+  });
+  if (values.help) {
+    process.stdout.write(SERVE_USAGE);
+    return 0;
+  }
+  const port = Number(values.port);
+  if (!Number.isInteger(port) || port < 0 || port > 65_535) throw new UsageError(`--port must be a port number, got ${values.port}`);
+  const service = await serve({
+    host: values.host,
+    port,
+    token: process.env.WARMBOX_TOKEN,
+    tokenFile: values['token-file'],
+    demoPage: values.demo ? join(PACKAGE_ROOT, 'examples', 'web-ide', 'index.html') : undefined,
+    sandbox: {
+      ...sandboxOptions(values),
+      ...integerOption('poolSize', values.pool),
+      ...integerOption('maxQueue', values['max-queue']),
+      ...(values.preload === undefined ? {} : { preload: values.preload.split(',').filter((name) => name !== '') }),
+    },
+  });
+  process.stderr.write(`warmbox serve: listening on ${service.address}\n`);
+  await new Promise<void>((resolve) => {
+    for (const signal of ['SIGTERM', 'SIGINT'] as const) process.once(signal, () => resolve());
+  });
+  await service.stop();
+  return 0;
+}
+
+function sandboxOptions(values: { 'memory-mb'?: string; 'timeout-ms'?: string; image?: string }): SandboxOptions {
+  return {
+    ...integerOption('memoryLimitMb', values['memory-mb']),
+    ...integerOption('timeoutMs', values['timeout-ms']),
+    ...(values.image === undefined ? {} : { image: values.image }),
+  };
+}
+
+/** `{ [name]: n }` for a numeric flag given, `{}` for one left out; the library checks the range. */
+function integerOption(name: string, text: string | undefined): Record<string, number> {
+  if (text === undefined) return {};
+  if (!/^\d+$/.test(text)) throw new UsageError(`${name} must be a whole number, got ${JSON.stringify(text)}`);
+  return { [name]: Number(text) };
 }
 
 function parse<T extends ParseArgsConfig>(config: T): ReturnType<typeof parseArgs<T>> {

@@ -48,8 +48,8 @@ export interface PoolStats {
 
 /** What the pool tells its owner about its members. */
 export interface PoolListener {
-  /** A member is warm: ready for a job. */
-  warm(id: string): void;
+  /** A member is warm: ready for a job, `startMs` after its start began. */
+  warm(id: string, startMs: number): void;
   /** A member has been removed. */
   removed(id: string): void;
   /** A replacement failed to start; it will be tried again after `retryInMs`. */
@@ -194,12 +194,17 @@ export class ContainerPool<M extends PoolMember> {
   async #create(): Promise<M> {
     for (let attempt = 0; ; attempt++) {
       try {
-        const member = await this.#startSlots.use(() => this.#startOne());
+        let startedAt = 0;
+        const member = await this.#startSlots.use(() => {
+          startedAt = performance.now();
+          return this.#startOne();
+        });
+        const startMs = performance.now() - startedAt;
         this.#everReady = true;
         this.#onReady?.();
         // After generic-pool has counted it as available (it does so in a promise callback
         // of its own), so that stats() agrees with the event.
-        setImmediate(() => this.#listener.warm(member.id));
+        setImmediate(() => this.#listener.warm(member.id, startMs));
         member.onUnexpectedExit(() => this.#onMemberExit(member));
         return member;
       } catch (error) {

@@ -19,8 +19,8 @@ type State = 'new' | 'initializing' | 'ready' | 'closing' | 'closed';
 
 /** The events a Sandbox emits, for metrics and health checks. */
 export interface SandboxEvents {
-  /** A container became warm: its agent is ready for a job. */
-  warm: [containerId: string];
+  /** A container became warm: its agent is ready for a job, `startMs` after its start began. */
+  warm: [containerId: string, startMs: number];
   /** A used or dead container has been removed. */
   removed: [containerId: string];
   /** A replacement container failed to start; it is tried again after `retryInMs`. */
@@ -78,7 +78,7 @@ export class Sandbox extends EventEmitter<SandboxEvents> {
       const startContainer = (index: number) =>
         WarmContainer.start(docker, { image, poolId: this.id, ioDir: ioDirFor(ioRoot, index), options: this.options });
       this.#pool = new ContainerPool(startContainer, this.options, {
-        warm: (containerId) => this.emit('warm', containerId),
+        warm: (containerId, startMs) => this.emit('warm', containerId, startMs),
         removed: (containerId) => this.emit('removed', containerId),
         startFailed: (error, retryInMs) => this.emit('startFailed', error as Error, retryInMs),
       });

@@ -1,0 +1,54 @@
+/**
+ * The service's Prometheus metrics (prom-client), in a registry of its own: jobs by status,
+ * run durations, the queue, containers by state, start failures and start durations, with
+ * Node's process metrics beside them.
+ */
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { RunStatus, Sandbox } from '../pool/index.js';
+
+export class ServiceMetrics {
+  readonly registry = new Registry();
+  readonly #jobs: Counter<'status'>;
+  readonly #runSeconds: Histogram;
+
+  constructor(sandbox: Sandbox) {
+    const registers = [this.registry];
+    collectDefaultMetrics({ register: this.registry });
+    this.#jobs = new Counter({ name: 'warmbox_jobs_total', help: 'Jobs run, by how they ended', labelNames: ['status'], registers });
+    this.#runSeconds = new Histogram({
+      name: 'warmbox_run_duration_seconds',
+      help: 'Time from a run request to its result, queueing included',
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
+      registers,
+    });
+    const stats = () => sandbox.stats();
+    new Gauge({ name: 'warmbox_queue_length', help: 'Jobs waiting for a container', registers, collect() { this.set(stats().queued); } });
+    new Gauge({
+      name: 'warmbox_containers',
+      help: 'Containers by state: warm (ready for a job), busy (running one), starting',
+      labelNames: ['state'],
+      registers,
+      collect() {
+        const { warm, busy, starting } = stats();
+        this.set({ state: 'warm' }, warm);
+        this.set({ state: 'busy' }, busy);
+        this.set({ state: 'starting' }, starting);
+      },
+    });
+    const startFailures = new Counter({ name: 'warmbox_container_start_failures_total', help: 'Replacement containers that failed to start', registers });
+    const startSeconds = new Histogram({
+      name: 'warmbox_container_start_duration_seconds',
+      help: 'Time from a container start to its agent being ready',
+      buckets: [0.1, 0.15, 0.2, 0.3, 0.5, 0.75, 1, 2, 5, 10],
+      registers,
+    });
+    sandbox.on('startFailed', () => startFailures.inc());
+    sandbox.on('warm', (_id, startMs) => startSeconds.observe(startMs / 1000));
+  }
+
+  /** Counts one job that got a result. */
+  job(status: RunStatus, seconds: number): void {
+    this.#jobs.inc({ status });
+    this.#runSeconds.observe(seconds);
+  }
+}

@@ -1,0 +1,105 @@
+/**
+ * The service's wire format: a job as JSON (files as text or base64) and its result, as JSON
+ * Schemas that validate requests, serialise replies and make the OpenAPI document. Every field
+ * has a limit; the library's own checks (bytes, paths, names) still run behind them and answer
+ * with the same typed errors.
+ */
+import { MAX_JOB_BYTES } from '../agent/protocol.js';
+import { MAX_JOB_FILES, MAX_RETURN_PATTERNS } from '../pool/files.js';
+import { MAX_TIMEOUT_MS } from '../pool/options.js';
+
+const limitMs = { type: 'integer', minimum: 1, maximum: MAX_TIMEOUT_MS } as const;
+
+export const jobSchema = {
+  $id: 'Job',
+  type: 'object',
+  additionalProperties: false,
+  required: ['code'],
+  properties: {
+    id: { type: 'string', minLength: 1, maxLength: 128, description: "the caller's name for the job, logged with it" },
+    code: { type: 'string', maxLength: MAX_JOB_BYTES, description: 'Python source, run as __main__ from /work/main.py' },
+    data: { description: "any JSON value: the program's global `data`" },
+    stdin: { type: 'string', maxLength: MAX_JOB_BYTES },
+    timeoutMs: limitMs,
+    cpuTimeMs: limitMs,
+    env: { type: 'object', maxProperties: 1024, additionalProperties: { type: 'string', maxLength: 128 * 1024 } },
+    files: {
+      type: 'object',
+      maxProperties: MAX_JOB_FILES,
+      description: 'path under /work -> UTF-8 text, or {"base64": "..."} for bytes',
+      additionalProperties: {
+        anyOf: [
+          { type: 'string', maxLength: MAX_JOB_BYTES },
+          { type: 'object', additionalProperties: false, required: ['base64'], properties: { base64: { type: 'string', maxLength: Math.ceil(MAX_JOB_BYTES / 3) * 4 } } },
+        ],
+      },
+    },
+    returnFiles: { type: 'array', maxItems: MAX_RETURN_PATTERNS, items: { type: 'string', minLength: 1, maxLength: 4095 } },
+  },
+} as const;
+
+const pythonError = {
+  type: ['object', 'null'],
+  required: ['type', 'message', 'traceback'],
+  properties: { type: { type: 'string' }, message: { type: 'string' }, traceback: { type: 'string' } },
+} as const;
+
+export const resultSchema = {
+  $id: 'RunResult',
+  type: 'object',
+  required: [
+    'status', 'stdout', 'stderr', 'result', 'exitCode', 'signal', 'timedOut', 'cpuTimeExceeded', 'memoryExceeded',
+    'outputTruncated', 'error', 'durationMs', 'files', 'filesTruncated', 'figures', 'isError',
+  ],
+  properties: {
+    status: { type: 'string', enum: ['ok', 'error', 'timeout', 'memory', 'output'] },
+    stdout: { type: 'string' },
+    stderr: { type: 'string' },
+    result: { description: 'what the program left in the global `result`' },
+    exitCode: { type: ['integer', 'null'] },
+    signal: { type: ['string', 'null'] },
+    timedOut: { type: 'boolean' },
+    cpuTimeExceeded: { type: 'boolean' },
+    memoryExceeded: { type: 'boolean' },
+    outputTruncated: { type: 'boolean' },
+    error: pythonError,
+    durationMs: { type: 'number' },
+    files: {
+      type: 'array',
+      items: {
+        type: 'object',
+        required: ['path', 'size', 'base64'],
+        properties: { path: { type: 'string' }, size: { type: 'integer' }, base64: { type: 'string' } },
+      },
+    },
+    filesTruncated: { type: 'boolean' },
+    figures: { type: 'array', items: { type: 'string', description: 'a PNG, base64' } },
+    isError: { type: 'boolean' },
+  },
+} as const;
+
+export const errorSchema = {
+  $id: 'Error',
+  type: 'object',
+  required: ['statusCode', 'code', 'error', 'message'],
+  properties: {
+    statusCode: { type: 'integer' },
+    code: { type: 'string', description: "the library's error code, e.g. WARMBOX_ERR_QUEUE_FULL" },
+    error: { type: 'string' },
+    message: { type: 'string' },
+    field: { type: 'string', description: 'for WARMBOX_ERR_INVALID_ARGUMENT: the field at fault' },
+  },
+} as const;
+
+/** The job as it arrives over HTTP or WebSocket. */
+export interface WireJob {
+  readonly id?: string;
+  readonly code: string;
+  readonly data?: unknown;
+  readonly stdin?: string;
+  readonly timeoutMs?: number;
+  readonly cpuTimeMs?: number;
+  readonly env?: Record<string, string>;
+  readonly files?: Record<string, string | { base64: string }>;
+  readonly returnFiles?: string[];
+}
