@@ -75,6 +75,8 @@ export async function buildService(options: ServiceOptions): Promise<Service> {
       components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
       security: options.token === undefined ? [] : [{ bearer: [] }],
     },
+    // Components named after the schemas' $id (Job, RunResult, Error), not def-0, def-1.
+    refResolver: { buildLocalReference: (json, _baseUri, _fragment, i) => (typeof json.$id === 'string' ? json.$id : `def-${i}`) },
   });
   await app.register(websocket, { options: { maxPayload: MAX_REQUEST_BYTES } });
   app.addSchema(jobSchema);

@@ -112,11 +112,17 @@ test('/metrics -> jobs by status, run durations, queue, containers by state, sta
 
 test('/openapi.json -> an OpenAPI document of the routes, from the same schemas', async (t) => {
   const { url } = await start(t);
-  const doc = (await (await request(`${url}/openapi.json`)).body.json()) as { openapi: string; paths: Record<string, unknown> };
+  const doc = (await (await request(`${url}/openapi.json`)).body.json()) as {
+    openapi: string;
+    paths: Record<string, unknown>;
+    components: { schemas: Record<string, { properties: Record<string, unknown> }> };
+  };
   t.regex(doc.openapi, /^3\./);
   // The WebSocket route is README's to describe: OpenAPI 3.0 has no way to.
   for (const path of ['/v1/run', '/healthz', '/readyz', '/metrics']) t.truthy(doc.paths[path], path);
-  t.regex(JSON.stringify(doc.paths['/v1/run']), /"code"/);
+  t.regex(JSON.stringify(doc.paths['/v1/run']), /#\/components\/schemas\/Job/);
+  t.truthy(doc.components.schemas.Job?.properties.code);
+  t.truthy(doc.components.schemas.RunResult?.properties.status);
 });
 
 test('WebSocket /v1/ws -> live output, stdin answered mid-run, then the result; a bad first message is an error', async (t) => {
