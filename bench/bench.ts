@@ -3,11 +3,13 @@
  * the ratio of the two, as one markdown table on stdout and as JSON in bench/results/.
  * Absolute times drift from run to run on a shared machine; the ratios are what to compare.
  */
+import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Docker from 'dockerode';
+import { request } from 'undici';
 import { agentImageTag, DATA_PACKAGES, defaultBaseImage, PACKAGE_ROOT } from '../pool/image.js';
 import { Sandbox, type Job } from '../pool/index.js';
 import { DEFAULTS, resolveOptions } from '../pool/options.js';
@@ -285,6 +287,76 @@ async function data(): Promise<void> {
   record({ figure: 'data image, idle memory with preload', unit: 'MiB', warmbox: withPreload.memory, baseline: 'the same image without preload', baselineValue: without.memory });
 }
 
+/** Live output: how long a printed line takes to reach onStdout; the service next to the library. */
+async function service(): Promise<void> {
+  console.error('live output, and the service');
+  const sandbox = new Sandbox({ poolSize: 2 });
+  await sandbox.initialize();
+  // The program stamps each line with the wall clock as it prints it; the host reads the same
+  // clock (one kernel) when the chunk arrives.
+  const delays: number[] = [];
+  const code = 'import time\nfor _ in range(50):\n    print(time.time_ns(), flush=True)\n    time.sleep(0.01)';
+  for (let i = 0; i < 4; i++) {
+    await quiet(sandbox);
+    let pending = '';
+    await sandbox.run({ code }, {
+      onStdout: (chunk) => {
+        const nowNs = (performance.timeOrigin + performance.now()) * 1e6;
+        pending += chunk;
+        const lines = pending.split('\n');
+        pending = lines.pop()!;
+        for (const line of lines) delays.push((nowNs - Number(line)) / 1e6);
+      },
+    });
+  }
+  record({ figure: 'live output, print to onStdout, p50', unit: 'ms', warmbox: percentile(delays, 50), baseline: 'target', baselineValue: 20, target: '≤ 20 ms' }, (_r, v) => v <= 20);
+  record({ figure: 'live output, print to onStdout, p99', unit: 'ms', warmbox: percentile(delays, 99), baseline: 'target', baselineValue: 20, target: '≤ 20 ms' }, (_r, v) => v <= 20);
+  await sandbox.close();
+
+  // The service in a process of its own, as it is deployed: in this one, its replacement starts
+  // would hold up the client's read of the answer, which no real client suffers.
+  const child = spawn(process.execPath, [join(PACKAGE_ROOT, 'dist', 'cli', 'warmbox.js'), 'serve', '--port', '0', '--pool', '2'], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const address = await new Promise<string>((resolve, reject) => {
+    let stderr = '';
+    child.stderr.on('data', (chunk: Buffer) => {
+      stderr += chunk.toString();
+      const match = /listening on (http:\/\/\S+)/.exec(stderr);
+      if (match) resolve(match[1]!);
+    });
+    child.once('exit', (code) => reject(new Error(`warmbox serve exited with ${code}: ${stderr}`)));
+  });
+  const serviceQuiet = async () => {
+    for (;;) {
+      const stats = (await (await request(`${address}/readyz`)).body.json()) as { warm: number; starting: number };
+      if (stats.warm === 2 && stats.starting === 0) return;
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+  };
+  const direct = new Sandbox({ poolSize: 2 });
+  await direct.initialize();
+  const job: Job = { code: HELLO_CODE, data: HELLO_DATA };
+  const body = JSON.stringify(job);
+  const library: number[] = [];
+  const http: number[] = [];
+  for (let i = 0; i < 100; i++) {
+    await quiet(direct);
+    library.push(await timed(() => direct.run(job)));
+    await serviceQuiet();
+    http.push(
+      await timed(async () => {
+        const response = await request(`${address}/v1/run`, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+        await response.body.json();
+      }),
+    );
+  }
+  await direct.close();
+  child.kill('SIGTERM');
+  await once(child, 'exit');
+  const added = percentile(http, 50) - percentile(library, 50);
+  record({ figure: 'POST /v1/run p50 (warmbox serve, its own process)', unit: 'ms', warmbox: percentile(http, 50), baseline: 'sandbox.run() in this process, p50', baselineValue: percentile(library, 50), target: '+ ≤ 1 ms' }, () => added <= 1);
+  record({ figure: 'POST /v1/run p99', unit: 'ms', warmbox: percentile(http, 99), baseline: 'sandbox.run() in this process, p99', baselineValue: percentile(library, 99) });
+}
+
 function table(): string {
   const rows = figures.map((f) => {
     const value = (n: number) => (f.unit === 'ms' || f.unit === 'MiB' ? n.toFixed(1) : n.toFixed(2));
@@ -295,7 +367,7 @@ function table(): string {
 }
 
 // `npm run bench -- startup latency` runs only those parts.
-const parts = { latency, throughput, startup, data };
+const parts = { latency, throughput, startup, data, service };
 const chosen = process.argv.slice(2);
 const startedAt = new Date();
 for (const [name, part] of Object.entries(parts)) {

@@ -3,7 +3,8 @@
  * dependencies, the image built from there with `npx warmbox build-image`, and a job run
  * from an ES module and from a CommonJS `require('warmbox')`.
  */
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { cp, mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -54,7 +55,8 @@ test('npm pack -> installed without devDependencies, builds its image and runs j
   await writeFile(join(app, 'package.json'), JSON.stringify({ name: 'app', private: true, type: 'module' }));
   await sh('npm', ['install', '--omit=dev', '--prefer-offline', tarball], app);
   const installed = await sh('npm', ['ls', '--all', '--parseable'], app);
-  for (const devOnly of ['typescript', 'esbuild', 'fastify', 'python-shell', 'tsx', 'ava']) {
+  // fastify is the service's (warmbox serve); the agent's python-shell and picomatch are bundled.
+  for (const devOnly of ['typescript', 'esbuild', 'python-shell', 'picomatch', 'playwright-core', 'tsx', 'ava']) {
     t.false(installed.includes(`/node_modules/${devOnly}\n`), `${devOnly} was installed`);
   }
 
@@ -91,4 +93,23 @@ test('npm pack -> installed without devDependencies, builds its image and runs j
     t.like(r, { status: 'ok', stdout: 'from the package\n', result: { total: 45, v: 3 }, ...extra }, file);
   }
   t.is(JSON.parse(await readFile(join(app, 'node_modules/warmbox/package.json'), 'utf8')).name, 'warmbox');
+
+  // The service and its demo page come with the package: warmbox serve answers a job.
+  // The installed bin itself, not through npx, which would not pass SIGTERM on.
+  const server = spawn(join(app, 'node_modules', '.bin', 'warmbox'), ['serve', '--port', '0', '--pool', '1', '--demo'], { cwd: app, stdio: ['ignore', 'ignore', 'pipe'] });
+  t.teardown(() => server.kill('SIGKILL'));
+  const url = await new Promise<string>((resolve, reject) => {
+    let stderr = '';
+    server.stderr.on('data', (chunk: Buffer) => {
+      stderr += chunk.toString();
+      const match = /listening on (http:\/\/\S+)/.exec(stderr);
+      if (match) resolve(match[1]!);
+    });
+    server.once('exit', (code) => reject(new Error(`warmbox serve exited with ${code}: ${stderr}`)));
+  });
+  const answer = await fetch(`${url}/v1/run`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ code: 'result = 6 * 7' }) });
+  t.like(await answer.json(), { status: 'ok', result: 42 });
+  t.regex(await (await fetch(url)).text(), /<title>warmbox<\/title>/);
+  server.kill('SIGTERM');
+  t.is(((await once(server, 'exit')) as [number | null])[0], 0);
 });
