@@ -3,6 +3,9 @@
  * real Sandbox: every route, auth, errors, schemas, metrics, readiness, the job log line.
  */
 import { once } from 'node:events';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import test, { type ExecutionContext } from 'ava';
 import { request } from 'undici';
@@ -147,4 +150,16 @@ test('WebSocket /v1/ws -> live output, stdin answered mid-run, then the result; 
   bad.send('{"type":"stdin","data":"x"}');
   const [error] = (await once(bad, 'message')) as [Buffer];
   t.like(JSON.parse(error.toString()), { type: 'error', error: { code: 'WARMBOX_ERR_INVALID_ARGUMENT', field: 'type' } });
+});
+
+test('--token-file -> the token is the file\'s content, trimmed; an empty file is refused', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'warmbox-token-'));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  await writeFile(join(dir, 'token'), 'from-a-file\n');
+  await writeFile(join(dir, 'empty'), '\n');
+  const service = await serve({ host: '127.0.0.1', port: 0, tokenFile: join(dir, 'token'), sandbox: { poolSize: 1 }, logger: false });
+  t.teardown(() => service.stop());
+  t.is((await post(service.address, { code: '' })).status, 401);
+  t.like((await post(service.address, { code: 'result = 2' }, { authorization: 'Bearer from-a-file' })).body, { result: 2 });
+  await t.throwsAsync(serve({ host: '127.0.0.1', port: 0, tokenFile: join(dir, 'empty'), sandbox: {} }), { instanceOf: ServeError, message: /empty/ });
 });
