@@ -4,7 +4,7 @@
  * has a limit; the library's own checks (bytes, paths, names) still run behind them and answer
  * with the same typed errors.
  */
-import { MAX_JOB_BYTES } from '../agent/protocol.js';
+import { MAX_JOB_BYTES, runResponseSchema } from '../agent/protocol.js';
 import { MAX_JOB_FILES, MAX_RETURN_PATTERNS } from '../pool/files.js';
 import { MAX_TIMEOUT_MS } from '../pool/options.js';
 
@@ -38,11 +38,9 @@ export const jobSchema = {
   },
 } as const;
 
-const pythonError = {
-  type: ['object', 'null'],
-  required: ['type', 'message', 'traceback'],
-  properties: { type: { type: 'string' }, message: { type: 'string' }, traceback: { type: 'string' } },
-} as const;
+// The agent's reply less what the host turns into other fields: `resultJson` becomes
+// `result`, and the files and figures become base64 here.
+const { resultJson: _resultJson, files: _files, figures: _figures, ...agentFields } = runResponseSchema.properties;
 
 export const resultSchema = {
   $id: 'RunResult',
@@ -52,18 +50,8 @@ export const resultSchema = {
     'outputTruncated', 'error', 'durationMs', 'files', 'filesTruncated', 'figures', 'isError',
   ],
   properties: {
-    status: { type: 'string', enum: ['ok', 'error', 'timeout', 'memory', 'output'] },
-    stdout: { type: 'string' },
-    stderr: { type: 'string' },
+    ...agentFields,
     result: { description: 'what the program left in the global `result`' },
-    exitCode: { type: ['integer', 'null'] },
-    signal: { type: ['string', 'null'] },
-    timedOut: { type: 'boolean' },
-    cpuTimeExceeded: { type: 'boolean' },
-    memoryExceeded: { type: 'boolean' },
-    outputTruncated: { type: 'boolean' },
-    error: pythonError,
-    durationMs: { type: 'number' },
     files: {
       type: 'array',
       items: {
@@ -72,7 +60,6 @@ export const resultSchema = {
         properties: { path: { type: 'string' }, size: { type: 'integer' }, base64: { type: 'string' } },
       },
     },
-    filesTruncated: { type: 'boolean' },
     figures: { type: 'array', items: { type: 'string', description: 'a PNG, base64' } },
     isError: { type: 'boolean' },
   },
