@@ -102,6 +102,22 @@ export class AgentProtocolError extends WarmboxError {
   override name = 'AgentProtocolError';
 }
 
+/**
+ * A remote service (RemoteSandbox) could not be reached, refused the call (a wrong token), or
+ * lost it: `statusCode` is the HTTP status where there was one.
+ */
+export class RemoteError extends WarmboxError {
+  override readonly code = 'WARMBOX_ERR_REMOTE';
+  override name = 'RemoteError';
+  constructor(
+    message: string,
+    readonly statusCode?: number,
+    options?: ErrorOptions,
+  ) {
+    super(message, options);
+  }
+}
+
 /** All codes, as listed in README's error table (a test keeps the two in step). */
 export const ERROR_CODES = [
   'WARMBOX_ERR_INVALID_ARGUMENT',
@@ -115,6 +131,31 @@ export const ERROR_CODES = [
   'WARMBOX_ERR_CONTAINER_START',
   'WARMBOX_ERR_DOCKER',
   'WARMBOX_ERR_AGENT_PROTOCOL',
+  'WARMBOX_ERR_REMOTE',
 ] as const;
 
 export type ErrorCode = (typeof ERROR_CODES)[number];
+
+/**
+ * The error a code names, with the message given: how a RemoteSandbox rethrows what the
+ * service answered, so that callers branch on the same classes as with a local Sandbox.
+ */
+export function errorFromCode(code: string, message: string, field?: string): WarmboxError {
+  const make: Record<ErrorCode, () => WarmboxError> = {
+    WARMBOX_ERR_INVALID_ARGUMENT: () => new InvalidArgumentError(field ?? 'job', ''),
+    WARMBOX_ERR_NOT_INITIALIZED: () => new NotInitializedError(),
+    WARMBOX_ERR_POOL_CLOSED: () => new PoolClosedError(),
+    WARMBOX_ERR_QUEUE_FULL: () => new QueueFullError(0),
+    WARMBOX_ERR_QUEUE_TIMEOUT: () => new QueueTimeoutError(0),
+    WARMBOX_ERR_ABORTED: () => new AbortError(undefined),
+    WARMBOX_ERR_DOCKER_UNAVAILABLE: () => new DockerUnavailableError(),
+    WARMBOX_ERR_IMAGE_NOT_FOUND: () => new ImageNotFoundError('', false),
+    WARMBOX_ERR_CONTAINER_START: () => new ContainerStartError(),
+    WARMBOX_ERR_DOCKER: () => new DockerError(),
+    WARMBOX_ERR_AGENT_PROTOCOL: () => new AgentProtocolError(),
+    WARMBOX_ERR_REMOTE: () => new RemoteError(''),
+  };
+  const error = (ERROR_CODES as readonly string[]).includes(code) ? make[code as ErrorCode]() : new RemoteError('');
+  error.message = message;
+  return error;
+}

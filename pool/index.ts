@@ -1,5 +1,5 @@
 export { Sandbox, type Callback, type SandboxEvents } from './sandbox.js';
-export type { Job, RunResult, RunStatus, PythonError } from './job.js';
+export type { Job, RunOptions, RunResult, RunStatus, PythonError, JobFiles, ReturnedFile } from './job.js';
 export type { PoolStats } from './container-pool.js';
 export { DEFAULTS, MAX_TIMEOUT_MS, type SandboxOptions } from './options.js';
 export { MAX_JOB_BYTES } from './job.js';
@@ -18,6 +18,8 @@ export {
   ContainerStartError,
   DockerError,
   AgentProtocolError,
+  RemoteError,
+  errorFromCode,
   ERROR_CODES,
   type ErrorCode,
 } from './errors.js';

@@ -18,6 +18,7 @@ import websocket from '@fastify/websocket';
 import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyRequest } from 'fastify';
 import { MAX_REQUEST_BYTES } from '../agent/protocol.js';
 import { ERROR_CODES, PoolClosedError, WarmboxError, type ErrorCode, type Job, type RunResult, type Sandbox } from '../pool/index.js';
+import { JobMemory } from './job-memory.js';
 import { ServiceMetrics } from './metrics.js';
 import { errorSchema, jobSchema, resultSchema, type WireJob } from './schemas.js';
 
@@ -29,6 +30,10 @@ export interface ServiceOptions {
   readonly logger?: boolean | FastifyBaseLogger | Record<string, unknown>;
   /** An HTML file served at `/` (warmbox serve --demo). */
   readonly demoPage?: string;
+  /** How long the result of a job with an `id` is remembered for a repeat. @default 600000 */
+  readonly rememberMs?: number;
+  /** How many such results are remembered at most. @default 1000 */
+  readonly rememberJobs?: number;
 }
 
 /** The library's errors as HTTP statuses: every code has one, or this does not compile. */
@@ -44,6 +49,7 @@ const HTTP_STATUS: Record<ErrorCode, number> = {
   WARMBOX_ERR_CONTAINER_START: 500,
   WARMBOX_ERR_DOCKER: 502,
   WARMBOX_ERR_AGENT_PROTOCOL: 502,
+  WARMBOX_ERR_REMOTE: 502,
 };
 const UNPROTECTED = new Set(['/healthz', '/readyz']);
 /** The WebSocket subprotocol that carries the token where a browser cannot set a header. */
@@ -67,6 +73,7 @@ export async function buildService(options: ServiceOptions): Promise<Service> {
   });
   const metrics = new ServiceMetrics(sandbox);
   const running = new Set<Promise<unknown>>();
+  const memory = new JobMemory<RunResult>(options.rememberJobs ?? 1000, options.rememberMs ?? 600_000);
   let draining = false;
 
   await app.register(swagger, {
@@ -135,7 +142,16 @@ export async function buildService(options: ServiceOptions): Promise<Service> {
       reply.raw.once('close', () => {
         if (!reply.raw.writableFinished) controller.abort(new Error('the client went away'));
       });
-      return toWire(await runJob(request, request.body, (job) => sandbox.run({ ...job, signal: controller.signal })));
+      const start = () => runJob(request, request.body, (job) => sandbox.run({ ...job, signal: controller.signal }));
+      if (request.body.id === undefined) return toWire(await start());
+      // A repeat of a job already sent is answered with the first run's result, and says so.
+      const { value, replayed } = memory.once(request.body.id, start);
+      const result = await value;
+      if (replayed) {
+        reply.header('warmbox-replayed', 'true');
+        request.log.info({ jobId: request.body.id, status: result.status }, 'job replayed');
+      }
+      return { ...toWire(result), ...(replayed ? { replayed: true } : {}) };
     },
   );
 

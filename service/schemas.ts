@@ -16,7 +16,7 @@ export const jobSchema = {
   additionalProperties: false,
   required: ['code'],
   properties: {
-    id: { type: 'string', minLength: 1, maxLength: 128, description: "the caller's name for the job, logged with it" },
+    id: { type: 'string', minLength: 1, maxLength: 128, description: "the caller's name for the job, logged with it; a repeat of an id is answered with the first run's result" },
     code: { type: 'string', maxLength: MAX_JOB_BYTES, description: 'Python source, run as __main__ from /work/main.py' },
     data: { description: "any JSON value: the program's global `data`" },
     stdin: { type: 'string', maxLength: MAX_JOB_BYTES },
@@ -62,6 +62,7 @@ export const resultSchema = {
     },
     figures: { type: 'array', items: { type: 'string', description: 'a PNG, base64' } },
     isError: { type: 'boolean' },
+    replayed: { type: 'boolean', description: 'true when this answers a repeat of a job `id` with the first run\'s result' },
   },
 } as const;
 

@@ -27,6 +27,7 @@ test('every error class carries its own code, name and message', (t) => {
     new warmbox.ContainerStartError('x'),
     new warmbox.DockerError('x'),
     new warmbox.AgentProtocolError('x'),
+    new warmbox.RemoteError('x', 401),
   ];
   t.deepEqual(errors.map((e) => e.code), [...warmbox.ERROR_CODES]);
   for (const error of errors) {
@@ -34,6 +35,17 @@ test('every error class carries its own code, name and message', (t) => {
     t.is(error.name, error.constructor.name);
     t.not(error.message, '');
   }
+});
+
+test('errorFromCode -> the class the code names, with the message given; an unknown code is a RemoteError', (t) => {
+  for (const code of warmbox.ERROR_CODES) {
+    const error = warmbox.errorFromCode(code, 'as the service said', 'job.x');
+    t.is(error.code, code);
+    t.is(error.message, 'as the service said');
+  }
+  t.is((warmbox.errorFromCode('WARMBOX_ERR_INVALID_ARGUMENT', 'm', 'job.files') as warmbox.InvalidArgumentError).field, 'job.files');
+  t.true(warmbox.errorFromCode('WARMBOX_ERR_QUEUE_FULL', 'm') instanceof warmbox.QueueFullError);
+  t.is(warmbox.errorFromCode('SOMETHING_ELSE', 'm').code, 'WARMBOX_ERR_REMOTE');
 });
 
 test('every option in DEFAULTS is in README with the same default', (t) => {

@@ -1,0 +1,213 @@
+/**
+ * RemoteSandbox: the same `run()` as Sandbox, with the same jobs, results and errors, over the
+ * API of `warmbox serve` (one instance, or many behind a load balancer). Code written against
+ * Sandbox switches by changing the constructor:
+ *
+ *   const sandbox = new RemoteSandbox({ url: 'http://warmbox.internal:8080', token });
+ *
+ * A job without listeners or a stdin stream goes as one `POST /v1/run` through an undici Pool;
+ * one with them goes over the WebSocket `/v1/ws`. Every job carries an id (its own, or a new
+ * one): a request that never reached the service is tried again with it, once, and the
+ * service answers a repeat of an id with the first run's result, so no program runs twice.
+ */
+import { randomUUID } from 'node:crypto';
+import { Pool, WebSocket, errors as undiciErrors, type Dispatcher } from 'undici';
+import { AbortError, errorFromCode, InvalidArgumentError, RemoteError, type Job, type RunOptions, type RunResult } from '../pool/index.js';
+
+export interface RemoteSandboxOptions {
+  /** The service's base URL, e.g. `http://127.0.0.1:8080` (HAProxy's, for several). */
+  readonly url: string;
+  /** The bearer token the service was started with. */
+  readonly token?: string;
+  /** Connections kept to the service. @default 16 */
+  readonly connections?: number;
+  /** How long to wait for a connection. @default 10000 */
+  readonly connectTimeoutMs?: number;
+  /**
+   * How long past the job's own `timeoutMs` (10 s if it sets none) to wait for its answer:
+   * room for the queue and the transfer. @default 60000
+   */
+  readonly graceMs?: number;
+}
+
+/** A job for a RemoteSandbox: a Sandbox job, with the id the service remembers it by. */
+export interface RemoteJob extends Job {
+  /** Names the job; a repeat with the same id gets the first run's result. @default a new UUID */
+  readonly id?: string;
+}
+
+export interface RemoteRunResult extends RunResult {
+  /** True when the service answered a repeat of this job's id with the first run's result. */
+  readonly replayed?: boolean;
+}
+
+interface WireResult extends Omit<RemoteRunResult, 'files' | 'figures'> {
+  readonly files: Array<{ path: string; size: number; base64: string }>;
+  readonly figures: string[];
+}
+
+interface WireError {
+  readonly code: string;
+  readonly message: string;
+  readonly field?: string;
+}
+
+const DEFAULT_JOB_TIMEOUT_MS = 10_000;
+
+export class RemoteSandbox {
+  readonly #url: URL;
+  readonly #token: string | undefined;
+  readonly #pool: Pool;
+  readonly #graceMs: number;
+
+  constructor(options: RemoteSandboxOptions) {
+    if (typeof options?.url !== 'string') throw new InvalidArgumentError('url', 'must be the service\'s URL');
+    try {
+      this.#url = new URL(options.url);
+    } catch {
+      throw new InvalidArgumentError('url', `is not a URL: ${JSON.stringify(options.url)}`);
+    }
+    this.#token = options.token;
+    this.#graceMs = options.graceMs ?? 60_000;
+    this.#pool = new Pool(this.#url.origin, { connections: options.connections ?? 16, connectTimeout: options.connectTimeoutMs ?? 10_000 });
+  }
+
+  /** Runs one job on the service; resolves and rejects as Sandbox.run does. */
+  async run(job: RemoteJob | string, options: RunOptions = {}): Promise<RemoteRunResult> {
+    const fields: RemoteJob = typeof job === 'string' ? { code: job } : job;
+    if (typeof fields !== 'object' || fields === null) throw new InvalidArgumentError('job', 'must be a code string or a job object');
+    const { signal, stdin, ...rest } = fields;
+    const id = fields.id ?? randomUUID();
+    const wire = { ...rest, id, files: encodeFiles(fields.files) };
+    if (signal?.aborted) throw new AbortError(signal.reason);
+    const live = options.onStdout !== undefined || options.onStderr !== undefined || (stdin !== undefined && typeof stdin !== 'string');
+    return live ? this.#runOverWebSocket({ ...wire, ...(typeof stdin === 'string' ? { stdin } : {}) }, stdin, options, signal) : this.#post({ ...wire, ...(stdin === undefined ? {} : { stdin }) }, signal);
+  }
+
+  async close(): Promise<void> {
+    await this.#pool.close();
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+
+  async #post(wire: Record<string, unknown>, signal: AbortSignal | undefined): Promise<RemoteRunResult> {
+    const body = JSON.stringify(wire);
+    const deadline = AbortSignal.timeout(((wire.timeoutMs as number | undefined) ?? DEFAULT_JOB_TIMEOUT_MS) + this.#graceMs);
+    for (let attempt = 0; ; attempt++) {
+      let response: Dispatcher.ResponseData;
+      try {
+        response = await this.#pool.request({
+          path: new URL('v1/run', withSlash(this.#url)).pathname,
+          method: 'POST',
+          headers: { 'content-type': 'application/json', ...this.#authorization() },
+          body,
+          headersTimeout: 0,
+          bodyTimeout: 0,
+          signal: signal ? AbortSignal.any([signal, deadline]) : deadline,
+        });
+      } catch (error) {
+        if (signal?.aborted) throw new AbortError(signal.reason);
+        // Only where the request cannot have reached the service: the same id makes even a
+        // wrong guess here harmless, since a repeat is answered, not run.
+        if (attempt === 0 && neverSent(error)) continue;
+        throw new RemoteError(`the service at ${this.#url.origin} did not answer: ${(error as Error).message}`, undefined, { cause: error });
+      }
+      const text = await response.body.text();
+      if (response.statusCode === 200) return decodeResult(JSON.parse(text) as WireResult);
+      throw errorOf(response.statusCode, text);
+    }
+  }
+
+  #runOverWebSocket(
+    wire: Record<string, unknown>,
+    stdin: RemoteJob['stdin'],
+    options: RunOptions,
+    signal: AbortSignal | undefined,
+  ): Promise<RemoteRunResult> {
+    const url = new URL('v1/ws', withSlash(this.#url));
+    url.protocol = url.protocol === 'https:' ? 'wss:' : 'ws:';
+    const socket = new WebSocket(url, { headers: this.#authorization() } as never);
+    return new Promise<RemoteRunResult>((resolve, reject) => {
+      let settled = false;
+      const settle = (outcome: () => void) => {
+        if (settled) return;
+        settled = true;
+        signal?.removeEventListener('abort', onAbort);
+        outcome();
+        if (socket.readyState === WebSocket.OPEN || socket.readyState === WebSocket.CONNECTING) socket.close();
+      };
+      const onAbort = () => settle(() => reject(new AbortError(signal!.reason)));
+      signal?.addEventListener('abort', onAbort, { once: true });
+      socket.addEventListener('open', () => {
+        socket.send(JSON.stringify({ type: 'run', job: wire }));
+        if (stdin !== undefined && typeof stdin !== 'string') void pump(stdin, socket);
+      });
+      socket.addEventListener('message', (event) => {
+        const message = JSON.parse(String(event.data)) as { type: string; data?: string; result?: WireResult; error?: WireError };
+        if (message.type === 'stdout') options.onStdout?.(message.data ?? '');
+        else if (message.type === 'stderr') options.onStderr?.(message.data ?? '');
+        else if (message.type === 'result') settle(() => resolve(decodeResult(message.result!)));
+        else if (message.type === 'error') settle(() => reject(errorFromCode(message.error!.code, message.error!.message, message.error!.field)));
+      });
+      socket.addEventListener('error', () => settle(() => reject(new RemoteError(`the WebSocket to ${url.origin} failed`))));
+      socket.addEventListener('close', (event) =>
+        settle(() => reject(new RemoteError(`the service closed the WebSocket before the result (${event.code}${event.reason ? ` ${event.reason}` : ''})`))),
+      );
+    });
+  }
+
+  #authorization(): Record<string, string> {
+    return this.#token === undefined ? {} : { authorization: `Bearer ${this.#token}` };
+  }
+}
+
+/** Sends the job's stdin stream as messages, then its end. */
+async function pump(stdin: AsyncIterable<string | Uint8Array>, socket: WebSocket): Promise<void> {
+  try {
+    for await (const chunk of stdin) {
+      if (socket.readyState !== WebSocket.OPEN) return;
+      socket.send(JSON.stringify({ type: 'stdin', data: typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString('utf8') }));
+    }
+    if (socket.readyState === WebSocket.OPEN) socket.send(JSON.stringify({ type: 'stdin_end' }));
+  } catch {
+    // The job ended, or the stream failed: the job's own end says what happened.
+  }
+}
+
+function encodeFiles(files: Job['files']): Record<string, string | { base64: string }> | undefined {
+  if (files === undefined || typeof files !== 'object' || files === null) return files as undefined;
+  return Object.fromEntries(
+    Object.entries(files).map(([path, content]) => [path, content instanceof Uint8Array ? { base64: Buffer.from(content).toString('base64') } : content]),
+  );
+}
+
+function decodeResult({ files, figures, ...rest }: WireResult): RemoteRunResult {
+  return {
+    ...rest,
+    files: files.map(({ path, size, base64 }) => ({ path, size, data: Buffer.from(base64, 'base64') })),
+    figures: figures.map((png) => Buffer.from(png, 'base64')),
+  };
+}
+
+function errorOf(statusCode: number, text: string): Error {
+  let body: Partial<WireError> = {};
+  try {
+    body = JSON.parse(text) as WireError;
+  } catch {
+    // Not the service's JSON: a proxy's page, say.
+  }
+  if (body.code === undefined || statusCode === 401) return new RemoteError(body.message ?? `the service answered ${statusCode}`, statusCode);
+  return errorFromCode(body.code, body.message ?? '', body.field);
+}
+
+/** The request failed before any byte of it could have reached the service. */
+function neverSent(error: unknown): boolean {
+  const code = (error as { code?: string }).code;
+  return error instanceof undiciErrors.ConnectTimeoutError || code === 'ECONNREFUSED' || code === 'ENOTFOUND' || code === 'EAI_AGAIN';
+}
+
+function withSlash(url: URL): URL {
+  return url.pathname.endsWith('/') ? url : new URL(`${url.pathname}/`, url);
+}

@@ -1,0 +1,97 @@
+/**
+ * RemoteSandbox against a real `warmbox serve` on loopback: the same run(), results and typed
+ * errors as Sandbox, live output and stdin over the WebSocket, and a job id that never runs a
+ * program twice.
+ */
+import { createServer } from 'node:net';
+import { PassThrough } from 'node:stream';
+import test, { type ExecutionContext } from 'ava';
+import { request } from 'undici';
+import { InvalidArgumentError, QueueFullError, RemoteError, type SandboxOptions } from '../../pool/index.js';
+import { RemoteSandbox } from '../../remote/remote-sandbox.js';
+import { serve } from '../../service/serve.js';
+
+async function start(t: ExecutionContext, sandbox: SandboxOptions = {}, token?: string) {
+  const service = await serve({ host: '127.0.0.1', port: 0, token, sandbox: { poolSize: 1, ...sandbox }, logger: false });
+  t.teardown(() => service.stop());
+  const remote = new RemoteSandbox({ url: service.address, token });
+  t.teardown(() => remote.close());
+  return { service, remote };
+}
+
+test('run() over POST /v1/run -> the same result as Sandbox: data, files in as bytes, files out as Buffers', async (t) => {
+  const { remote } = await start(t);
+  const r = await remote.run({
+    code: 'print("hi")\nresult = sum(data) + len(open("in.bin", "rb").read())\nopen("out.txt", "w").write("back")',
+    data: [1, 2],
+    files: { 'in.bin': new Uint8Array([1, 2, 3]) },
+    returnFiles: ['out.txt'],
+  });
+  t.like(r, { status: 'ok', stdout: 'hi\n', result: 6, isError: false });
+  t.deepEqual(r.files.map((f) => [f.path, f.size, f.data.toString()]), [['out.txt', 4, 'back']]);
+  t.true(Buffer.isBuffer(r.files[0]!.data));
+});
+
+test('live output and a stdin stream -> over the WebSocket, answered mid-run', async (t) => {
+  const { remote } = await start(t);
+  const stdin = new PassThrough();
+  let heard = '';
+  const r = await remote.run({ code: 'name = input("name? ")\nprint("hello", name)', stdin, timeoutMs: 30_000 }, {
+    onStdout: (chunk) => {
+      heard += chunk;
+      if (heard.includes('name? ')) stdin.end('Ada\n');
+    },
+  });
+  t.like(r, { status: 'ok', stdout: 'name? hello Ada\n' });
+  t.is(heard, r.stdout);
+});
+
+test('the same job id twice -> one run: the repeat gets the first result and says so', async (t) => {
+  const { service, remote } = await start(t);
+  const job = { id: 'order-1', code: 'import random\nresult = random.random()' };
+  const [first, second] = await Promise.all([remote.run(job), remote.run(job)]);
+  const third = await remote.run(job);
+  t.is(first.result, second.result);
+  t.is(first.result, third.result);
+  t.deepEqual([first.replayed, second.replayed, third.replayed].filter(Boolean), [true, true]);
+  const metrics = await (await request(`${service.address}/metrics`)).body.text();
+  t.regex(metrics, /^warmbox_jobs_total\{status="ok"\} 1$/m);
+});
+
+test('the service\'s errors -> the library\'s classes, with the field; the queue full is QueueFullError', async (t) => {
+  const { remote } = await start(t, { maxQueue: 0 });
+  const invalid = await t.throwsAsync(remote.run({ code: '', files: { '../x': 'y' } }), { instanceOf: InvalidArgumentError });
+  t.is(invalid?.field, 'job.files["../x"]');
+  const stdin = new PassThrough();
+  let heard = '';
+  let started!: () => void;
+  const running = new Promise<void>((resolve) => (started = resolve));
+  const held = remote.run({ code: 'print("holding", flush=True)\ninput()', stdin, timeoutMs: 30_000 }, {
+    onStdout: (chunk) => {
+      heard += chunk;
+      if (heard.includes('holding')) started();
+    },
+  });
+  await running;
+  await t.throwsAsync(remote.run('result = 1'), { instanceOf: QueueFullError, code: 'WARMBOX_ERR_QUEUE_FULL' });
+  stdin.end('\n');
+  t.like(await held, { status: 'ok' });
+});
+
+test('a wrong token -> RemoteError 401; no service at the address -> RemoteError, not a hang', async (t) => {
+  const { service } = await start(t, {}, 'right');
+  const wrong = new RemoteSandbox({ url: service.address, token: 'wrong' });
+  t.teardown(() => wrong.close());
+  const error = await t.throwsAsync(wrong.run('result = 1'), { instanceOf: RemoteError });
+  t.is(error?.statusCode, 401);
+  // A port that was free a moment ago: nothing listens there.
+  const port = await new Promise<number>((resolve) => {
+    const probe = createServer().listen(0, '127.0.0.1', () => {
+      const { port: free } = probe.address() as { port: number };
+      probe.close(() => resolve(free));
+    });
+  });
+  const nowhere = new RemoteSandbox({ url: `http://127.0.0.1:${port}` });
+  t.teardown(() => nowhere.close());
+  await t.throwsAsync(nowhere.run('result = 1'), { instanceOf: RemoteError, message: /did not answer/ });
+});
