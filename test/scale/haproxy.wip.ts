@@ -1,0 +1,194 @@
+/**
+ * WORK IN PROGRESS, not run by `npm test` (ava runs *.test.ts only): it passes its spread,
+ * capacity and SIGKILL steps here, then one of three plain jobs sent right after the SIGKILL
+ * never settles; see the session note of 2026-11-23. Rename to haproxy.test.ts once it passes.
+ *
+ * Scale-out on standard parts: three `warmbox serve` instances, each with its own pool on this
+ * machine's engine, behind HAProxy with deploy/haproxy.cfg, all on loopback; clients are
+ * RemoteSandboxes. `npm run test:scale` runs it alone; it is part of `npm test` too.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { connect, createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { PassThrough } from 'node:stream';
+import test from 'ava';
+import { request } from 'undici';
+import { LABELS, RemoteError } from '../../pool/index.js';
+import { PACKAGE_ROOT } from '../../pool/image.js';
+import { ownerOf } from '../../pool/labels.js';
+import { RemoteSandbox } from '../../remote/remote-sandbox.js';
+import { docker } from '../helpers/sandbox.js';
+
+const CLI = join(PACKAGE_ROOT, 'dist', 'cli', 'warmbox.js');
+const CONFIG = join(PACKAGE_ROOT, 'deploy', 'haproxy.cfg');
+
+interface Instance {
+  readonly name: string;
+  readonly port: number;
+  process: ChildProcess;
+  owner: string | undefined;
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const probe = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = probe.address() as { port: number };
+      probe.close(() => resolve(port));
+    });
+  });
+}
+
+/** Starts `warmbox serve` on `port` (pool 1, queue 1) and resolves once it listens. */
+async function startInstance(instance: Instance): Promise<void> {
+  const child = spawn(process.execPath, [CLI, 'serve', '--port', String(instance.port), '--pool', '1', '--max-queue', '1'], { stdio: ['ignore', 'ignore', 'pipe'] });
+  instance.process = child;
+  await new Promise<void>((resolve, reject) => {
+    let stderr = '';
+    child.stderr!.on('data', (chunk: Buffer) => {
+      stderr += chunk.toString();
+      if (stderr.includes('listening on')) resolve();
+    });
+    child.once('exit', (code) => reject(new Error(`${instance.name} exited with ${code}: ${stderr}`)));
+  });
+  instance.owner = ownerOf(child.pid!);
+}
+
+/** HAProxy's view of each server, from its stats socket: { w1: 'UP', ... }. */
+async function serverStates(statsSocket: string): Promise<Record<string, string>> {
+  const socket = connect(statsSocket);
+  socket.end('show stat\n');
+  let text = '';
+  for await (const chunk of socket) text += String(chunk);
+  const states: Record<string, string> = {};
+  for (const line of text.split('\n')) {
+    const [proxy, server, ...fields] = line.split(',');
+    if (proxy === 'warmbox_instances' && server?.startsWith('w')) states[server] = fields[15]!;
+  }
+  return states;
+}
+
+/** Waits until HAProxy sees the servers as wanted; it checks every 100-250 ms. */
+async function until(statsSocket: string, wanted: Record<string, 'UP' | 'DOWN'>): Promise<void> {
+  for (;;) {
+    const states = await serverStates(statsSocket);
+    if (Object.entries(wanted).every(([server, state]) => states[server]?.startsWith(state))) return;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+async function jobsDone(instance: Instance): Promise<number> {
+  const text = await (await request(`http://127.0.0.1:${instance.port}/metrics`)).body.text();
+  return [...text.matchAll(/^warmbox_jobs_total\{status="\w+"\} (\d+)$/gm)].reduce((sum, m) => sum + Number(m[1]), 0);
+}
+
+/** Starts a job that prints and waits for a line; resolves once it printed, with its stdin and result. */
+async function holdJob(remote: RemoteSandbox) {
+  const stdin = new PassThrough();
+  let started!: () => void;
+  const printed = new Promise<void>((resolve) => (started = resolve));
+  const result = remote.run({ code: 'import os\nprint(os.uname().nodename, flush=True)\nresult = input()', stdin, timeoutMs: 60_000 }, { onStdout: () => started() });
+  result.catch(() => {});
+  await printed;
+  return { stdin, result };
+}
+
+test.serial('three instances behind HAProxy: spread, routing by capacity, SIGKILL under load, SIGTERM drain', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'warmbox-scale-'));
+  const instances: Instance[] = [];
+  for (const name of ['w1', 'w2', 'w3']) instances.push({ name, port: await freePort(), process: undefined as never, owner: undefined });
+  const lbPort = await freePort();
+  const statsSocket = join(dir, 'haproxy.sock');
+  let haproxy: ChildProcess | undefined;
+  t.teardown(async () => {
+    haproxy?.kill('SIGKILL');
+    for (const instance of instances) instance.process?.kill('SIGTERM');
+    await Promise.all(instances.map((instance) => (instance.process?.exitCode === null ? once(instance.process, 'exit') : undefined)));
+    await rm(dir, { recursive: true, force: true });
+  });
+  await Promise.all(instances.map(startInstance));
+  haproxy = spawn('haproxy', ['-f', CONFIG, '-db'], {
+    stdio: 'ignore',
+    env: {
+      ...process.env,
+      WARMBOX_LB_BIND: `127.0.0.1:${lbPort}`,
+      WARMBOX_LB_STATS: statsSocket,
+      ...Object.fromEntries(instances.map((instance, i) => [`WARMBOX_${i + 1}`, `127.0.0.1:${instance.port}`])),
+    },
+  });
+  const lb = new RemoteSandbox({ url: `http://127.0.0.1:${lbPort}` });
+  t.teardown(() => lb.close());
+  // HAProxy's socket appears once it runs; then every instance must pass its check.
+  for (;;) {
+    try {
+      await until(statsSocket, { w1: 'UP', w2: 'UP', w3: 'UP' });
+      break;
+    } catch {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  }
+
+  // Spread: three jobs at once land on three instances, one each (least connections).
+  const held = await Promise.all([holdJob(lb), holdJob(lb), holdJob(lb)]);
+  for (const job of held) job.stdin.end('spread\n');
+  const spread = await Promise.all(held.map((job) => job.result));
+  t.true(spread.every((r) => r.status === 'ok' && r.result === 'spread'));
+  t.deepEqual(await Promise.all(instances.map(jobsDone)), [1, 1, 1]);
+  // A job's result through the balancer is the one through one instance.
+  const direct = new RemoteSandbox({ url: `http://127.0.0.1:${instances[0]!.port}` });
+  t.teardown(() => direct.close());
+  const job = { code: 'result = {"sum": sum(data), "text": "é"}', data: [1, 2, 3] };
+  const [viaLb, viaOne] = await Promise.all([lb.run(job), direct.run(job)]);
+  const { durationMs: _a, ...a } = viaLb;
+  const { durationMs: _b, ...b } = viaOne;
+  t.deepEqual(a, b);
+
+  // Capacity: w1's one container busy and its one queue place taken -> /readyz 503 -> out of
+  // rotation; the balancer's jobs go to w2 and w3 only.
+  await until(statsSocket, { w1: 'UP', w2: 'UP', w3: 'UP' });
+  const busy = await holdJob(direct);
+  const queued = direct.run({ code: 'result = "queued on w1"' });
+  await until(statsSocket, { w1: 'DOWN' });
+  const before = await jobsDone(instances[0]!);
+  for (let i = 0; i < 4; i++) t.like(await lb.run('result = 1'), { status: 'ok' });
+  t.is(await jobsDone(instances[0]!), before);
+  busy.stdin.end('done\n');
+  t.like(await busy.result, { status: 'ok' });
+  t.like(await queued, { status: 'ok', result: 'queued on w1' });
+
+  // SIGKILL under load: one job running on each instance, then w1 dies. Its job comes back as
+  // RemoteError (never a hang, never run again); the others finish; new jobs go to w2 and w3.
+  await until(statsSocket, { w1: 'UP', w2: 'UP', w3: 'UP' });
+  const load = await Promise.all([holdJob(lb), holdJob(lb), holdJob(lb)]);
+  const killedOwner = instances[0]!.owner;
+  instances[0]!.process.kill('SIGKILL');
+  await once(instances[0]!.process, 'exit');
+  for (const job of load) job.stdin.end('survived\n');
+  const outcomes = await Promise.allSettled(load.map((job) => job.result));
+  const lost = outcomes.filter((o) => o.status === 'rejected');
+  t.is(lost.length, 1);
+  t.true((lost[0] as PromiseRejectedResult).reason instanceof RemoteError);
+  t.is(outcomes.filter((o) => o.status === 'fulfilled' && o.value.result === 'survived').length, 2);
+  const after = await Promise.all([lb.run('result = 2'), lb.run('result = 2'), lb.run('result = 2')]);
+  t.true(after.every((r) => r.status === 'ok' && r.result === 2));
+  // Back on its port, w1's new process removes what the killed one left.
+  t.not((await docker.listContainers({ all: true, filters: { label: [`${LABELS.owner}=${killedOwner}`] } })).length, 0);
+  await startInstance(instances[0]!);
+  t.deepEqual(await docker.listContainers({ all: true, filters: { label: [`${LABELS.owner}=${killedOwner}`] } }), []);
+  await until(statsSocket, { w1: 'UP' });
+
+  // SIGTERM drains: w2 finishes its job, leaves rotation, takes no new ones, leaves nothing.
+  const draining = await holdJob(new RemoteSandbox({ url: `http://127.0.0.1:${instances[1]!.port}` }));
+  const drainedOwner = instances[1]!.owner;
+  instances[1]!.process.kill('SIGTERM');
+  await until(statsSocket, { w2: 'DOWN' });
+  const elsewhere = await Promise.all([lb.run('result = 3'), lb.run('result = 3')]);
+  t.true(elsewhere.every((r) => r.status === 'ok'));
+  draining.stdin.end('drained\n');
+  t.like(await draining.result, { status: 'ok', result: 'drained' });
+  const [code] = (await once(instances[1]!.process, 'exit')) as [number | null];
+  t.is(code, 0);
+  t.deepEqual(await docker.listContainers({ all: true, filters: { label: [`${LABELS.owner}=${drainedOwner}`] } }), []);
+});
