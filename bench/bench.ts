@@ -3,9 +3,10 @@
  * the ratio of the two, as one markdown table on stdout and as JSON in bench/results/.
  * Absolute times drift from run to run on a shared machine; the ratios are what to compare.
  */
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Docker from 'dockerode';
@@ -14,6 +15,7 @@ import { agentImageTag, DATA_PACKAGES, defaultBaseImage, PACKAGE_ROOT } from '..
 import { Sandbox, type Job } from '../pool/index.js';
 import { DEFAULTS, resolveOptions } from '../pool/options.js';
 import { WarmContainer } from '../pool/warm-container.js';
+import { RemoteSandbox } from '../remote/remote-sandbox.js';
 import {
   BareContainers,
   coldContainerJob,
@@ -357,6 +359,88 @@ async function service(): Promise<void> {
   record({ figure: 'POST /v1/run p99', unit: 'ms', warmbox: percentile(http, 99), baseline: 'sandbox.run() in this process, p99', baselineValue: percentile(library, 99) });
 }
 
+/** Starts `warmbox serve` in a process of its own on `port`; resolves with it once it listens. */
+async function startServe(args: string[]): Promise<{ child: ReturnType<typeof spawn>; address: string }> {
+  const child = spawn(process.execPath, [join(PACKAGE_ROOT, 'dist', 'cli', 'warmbox.js'), 'serve', ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const address = await new Promise<string>((resolve, reject) => {
+    let stderr = '';
+    child.stderr!.on('data', (chunk: Buffer) => {
+      stderr += chunk.toString();
+      const match = /listening on (http:\/\/\S+)/.exec(stderr);
+      if (match) resolve(match[1]!);
+    });
+    child.once('exit', (code) => reject(new Error(`warmbox serve exited with ${code}: ${stderr}`)));
+  });
+  return { child, address };
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const probe = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = probe.address() as { port: number };
+      probe.close(() => resolve(port));
+    });
+  });
+}
+
+/** Three instances behind HAProxy (deploy/haproxy.cfg), against the library in process. */
+async function scale(): Promise<void> {
+  if (spawnSync('haproxy', ['-v']).status !== 0) {
+    console.error('scale: skipped, haproxy is not installed');
+    return;
+  }
+  console.error('three instances behind HAProxy');
+  const dir = await mkdtemp(join(tmpdir(), 'warmbox-bench-scale-'));
+  const ports = [await freePort(), await freePort(), await freePort()];
+  const lbPort = await freePort();
+  const instances = await Promise.all(ports.map((port) => startServe(['--port', String(port), '--pool', '2', '--max-queue', '100'])));
+  const haproxy = spawn('haproxy', ['-f', join(PACKAGE_ROOT, 'deploy', 'haproxy.cfg'), '-db'], {
+    stdio: 'ignore',
+    env: { ...process.env, WARMBOX_LB_BIND: `127.0.0.1:${lbPort}`, WARMBOX_LB_STATS: join(dir, 'haproxy.sock'), ...Object.fromEntries(ports.map((port, i) => [`WARMBOX_${i + 1}`, `127.0.0.1:${port}`])) },
+  });
+  const lb = new RemoteSandbox({ url: `http://127.0.0.1:${lbPort}` });
+  const one = new RemoteSandbox({ url: instances[0]!.address });
+  // HAProxy answers once it runs and a server passed its check.
+  for (;;) {
+    const ok = await lb.run({ code: 'result = 1' }).then(() => true, () => false);
+    if (ok) break;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  const job: Job = { code: HELLO_CODE, data: HELLO_DATA };
+  const local = new Sandbox({ poolSize: 2 });
+  await local.initialize();
+  const inProcess: number[] = [];
+  const remote: number[] = [];
+  // Jobs a second apart at most: every pool is warm again before the next, as in the quiet figure.
+  for (let i = 0; i < 60; i++) {
+    await quiet(local);
+    inProcess.push(await timed(() => local.run(job)));
+    await new Promise((resolve) => setTimeout(resolve, 400));
+    remote.push(await timed(() => lb.run(job)));
+  }
+  await local.close();
+  record({ figure: 'RemoteSandbox.run() via HAProxy, p50', unit: 'ms', warmbox: percentile(remote, 50), baseline: 'Sandbox.run() in process, p50', baselineValue: percentile(inProcess, 50) });
+  record({ figure: 'RemoteSandbox.run() via HAProxy, p99', unit: 'ms', warmbox: percentile(remote, 99), baseline: 'Sandbox.run() in process, p99', baselineValue: percentile(inProcess, 99) });
+
+  const rate = async (sandbox: RemoteSandbox, count: number, concurrency: number) => {
+    let next = 0;
+    const took = await timed(() =>
+      Promise.all(Array.from({ length: concurrency }, async () => {
+        while (next++ < count) await sandbox.run(job);
+      })),
+    );
+    return count / (took / 1000);
+  };
+  const throughOne = await rate(one, 90, 4);
+  const throughThree = await rate(lb, 90, 12);
+  record({ figure: 'jobs per second through three instances (HAProxy)', unit: '/s', warmbox: throughThree, baseline: 'through one instance', baselineValue: throughOne });
+  await Promise.all([lb.close(), one.close()]);
+  haproxy.kill('SIGTERM');
+  for (const { child } of instances) child.kill('SIGTERM');
+  await Promise.all([once(haproxy, 'exit'), ...instances.map(({ child }) => once(child, 'exit'))]);
+  await rm(dir, { recursive: true, force: true });
+}
+
 function table(): string {
   const rows = figures.map((f) => {
     const value = (n: number) => (f.unit === 'ms' || f.unit === 'MiB' ? n.toFixed(1) : n.toFixed(2));
@@ -367,7 +451,7 @@ function table(): string {
 }
 
 // `npm run bench -- startup latency` runs only those parts.
-const parts = { latency, throughput, startup, data, service };
+const parts = { latency, throughput, startup, data, service, scale };
 const chosen = process.argv.slice(2);
 const startedAt = new Date();
 for (const [name, part] of Object.entries(parts)) {
