@@ -85,7 +85,7 @@ export class PythonRunner {
   readonly #failed: Promise<Error>;
   #report: Buffer[] = [];
   #reportBytes = 0;
-  /** Newlines on the result channel after "ready": the runner's report is three lines. */
+  /** Newlines on the result channel after "ready": the runner's report is REPORT_LINES lines. */
   #reportLines = 0;
   #reportDone: (() => void) | undefined;
   /** The limit the program was stopped for: the first one hit. */

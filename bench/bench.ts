@@ -317,16 +317,7 @@ async function service(): Promise<void> {
 
   // The service in a process of its own, as it is deployed: in this one, its replacement starts
   // would hold up the client's read of the answer, which no real client suffers.
-  const child = spawn(process.execPath, [join(PACKAGE_ROOT, 'dist', 'cli', 'warmbox.js'), 'serve', '--port', '0', '--pool', '2'], { stdio: ['ignore', 'ignore', 'pipe'] });
-  const address = await new Promise<string>((resolve, reject) => {
-    let stderr = '';
-    child.stderr.on('data', (chunk: Buffer) => {
-      stderr += chunk.toString();
-      const match = /listening on (http:\/\/\S+)/.exec(stderr);
-      if (match) resolve(match[1]!);
-    });
-    child.once('exit', (code) => reject(new Error(`warmbox serve exited with ${code}: ${stderr}`)));
-  });
+  const { child, address } = await startServe(['--port', '0', '--pool', '2']);
   const serviceQuiet = async () => {
     for (;;) {
       const stats = (await (await request(`${address}/readyz`)).body.json()) as { warm: number; starting: number };

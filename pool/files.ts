@@ -28,8 +28,13 @@ export const MAX_RETURN_PATTERNS = 64;
 // Linux's own limits on a name and a path.
 const MAX_NAME_BYTES = 255;
 const MAX_PATH_BYTES = 4095;
-// tmpfs gives every file whole pages, and the code its own file.
+// tmpfs gives every file whole pages.
 const PAGE_BYTES = 4096;
+
+/** Bytes a file of `size` takes in the working directory (a tmpfs): whole pages. */
+export function bytesOnDisk(size: number): number {
+  return Math.ceil(size / PAGE_BYTES) * PAGE_BYTES;
+}
 
 export interface CheckedFiles {
   readonly files: AgentFile[];
@@ -73,7 +78,7 @@ export function checkFiles(files: unknown): CheckedFiles {
       throw new InvalidArgumentError(field, `must be a string or bytes (a Buffer or Uint8Array), got ${describe(content)}`);
     }
     checked.push(file);
-    diskBytes += Math.ceil(size / PAGE_BYTES) * PAGE_BYTES;
+    diskBytes += bytesOnDisk(size);
     contentBytes += size;
   }
   for (const path of paths) {

@@ -1,6 +1,6 @@
 import { MAX_JOB_BYTES, type AgentRunRequest, type AgentRunResponse } from '../agent/protocol.js';
 import { InvalidArgumentError } from './errors.js';
-import { checkFiles, checkReturnFiles, type JobFiles, type ReturnedFile } from './files.js';
+import { bytesOnDisk, checkFiles, checkReturnFiles, type JobFiles, type ReturnedFile } from './files.js';
 import { checkInteger, describe, MAX_TIMEOUT_MS, type ResolvedOptions } from './options.js';
 
 export { MAX_JOB_BYTES };
@@ -129,7 +129,8 @@ export function prepareJob(job: unknown, options: ResolvedOptions, live: RunOpti
     throw new InvalidArgumentError('job', `carries ${size} bytes of code, data, stdin and files; at most ${MAX_JOB_BYTES} are accepted`);
   }
   const workDirBytes = options.workDirSizeMb * MIB;
-  const diskBytes = checkedFiles.diskBytes + Math.ceil(codeBytes / 4096) * 4096;
+  // The code takes a file of its own there: main.py.
+  const diskBytes = checkedFiles.diskBytes + bytesOnDisk(codeBytes);
   if (checkedFiles.files.length > 0 && diskBytes > workDirBytes) {
     throw new InvalidArgumentError('job.files', `take ${diskBytes} bytes with the code, more than the working directory holds (workDirSizeMb: ${options.workDirSizeMb})`);
   }

@@ -255,9 +255,13 @@ function httpName(statusCode: number): string {
   return ({ 400: 'Bad Request', 401: 'Unauthorized', 499: 'Client Closed Request', 500: 'Internal Server Error', 502: 'Bad Gateway', 503: 'Service Unavailable' } as Record<number, string>)[statusCode] ?? 'Error';
 }
 
-/** The wire job as the library's: files given as {base64} become bytes; `id` is the service's. */
+/**
+ * The wire job as the library's: files given as {base64} become bytes; `id` is the service's.
+ * Anything else passes as it came, for the library's checks to refuse (a WebSocket job has
+ * no schema in front of it).
+ */
 function toJob({ id: _id, files, ...rest }: WireJob): Job {
-  if (files === undefined || typeof files !== 'object' || files === null) return { ...rest, ...(files === undefined ? {} : { files: files as never }) };
+  if (typeof files !== 'object' || files === null) return { ...rest, files: files as never };
   const decoded: Record<string, string | Buffer> = {};
   for (const [path, content] of Object.entries(files)) {
     decoded[path] = typeof content === 'object' && content !== null && typeof content.base64 === 'string' ? Buffer.from(content.base64, 'base64') : (content as string);

@@ -12,6 +12,7 @@ import WebSocket from 'ws';
 import { LABELS } from '../../pool/index.js';
 import { ownerOf } from '../../pool/labels.js';
 import { docker } from '../helpers/sandbox.js';
+import { listening } from '../helpers/serve-process.js';
 
 const CLI = new URL('../../dist/cli/warmbox.js', import.meta.url).pathname;
 
@@ -78,14 +79,7 @@ test('warmbox run with a wrong command line -> exit 2 and a clear message; --hel
 test('warmbox serve, SIGTERM while a job runs -> not ready, no new jobs, the running one finishes, nothing left', async (t) => {
   const child = spawn(process.execPath, [CLI, 'serve', '--port', '0', '--pool', '1'], { stdio: ['ignore', 'ignore', 'pipe'] });
   t.teardown(() => child.kill('SIGKILL'));
-  let stderr = '';
-  const url = await new Promise<string>((resolve) => {
-    child.stderr.on('data', (chunk: Buffer) => {
-      stderr += chunk.toString();
-      const match = /listening on (http:\/\/\S+)/.exec(stderr);
-      if (match) resolve(match[1]!);
-    });
-  });
+  const { address: url, stderr } = await listening(child);
   // The label its containers carry, read while the process lives (it names its start time).
   const owner = ownerOf(child.pid!);
   t.truthy(owner);
@@ -117,7 +111,7 @@ test('warmbox serve, SIGTERM while a job runs -> not ready, no new jobs, the run
   await once(socket, 'close');
   t.like(messages.find((m) => m.type === 'result')?.result, { status: 'ok', result: 'finished anyway' });
   const [code] = (await once(child, 'exit')) as [number | null];
-  t.is(code, 0, stderr);
+  t.is(code, 0, stderr());
   const left = await docker.listContainers({ all: true, filters: { label: [`${LABELS.owner}=${owner}`] } });
   t.deepEqual(left, []);
 });

@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import test from 'ava';
 import { agentImageTag, BASE_RECIPE, IMAGE_CONTEXT_FILES, PACKAGE_ROOT } from '../../pool/image.js';
+import { listening } from '../helpers/serve-process.js';
 
 const exec = promisify(execFile);
 const quiet = { ...process.env, npm_config_audit: 'false', npm_config_fund: 'false', npm_config_update_notifier: 'false' };
@@ -98,15 +99,7 @@ test('npm pack -> installed without devDependencies, builds its image and runs j
   // The installed bin itself, not through npx, which would not pass SIGTERM on.
   const server = spawn(join(app, 'node_modules', '.bin', 'warmbox'), ['serve', '--port', '0', '--pool', '1', '--demo'], { cwd: app, stdio: ['ignore', 'ignore', 'pipe'] });
   t.teardown(() => server.kill('SIGKILL'));
-  const url = await new Promise<string>((resolve, reject) => {
-    let stderr = '';
-    server.stderr.on('data', (chunk: Buffer) => {
-      stderr += chunk.toString();
-      const match = /listening on (http:\/\/\S+)/.exec(stderr);
-      if (match) resolve(match[1]!);
-    });
-    server.once('exit', (code) => reject(new Error(`warmbox serve exited with ${code}: ${stderr}`)));
-  });
+  const { address: url } = await listening(server);
   const answer = await fetch(`${url}/v1/run`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ code: 'result = 6 * 7' }) });
   t.like(await answer.json(), { status: 'ok', result: 42 });
   t.regex(await (await fetch(url)).text(), /<title>warmbox<\/title>/);

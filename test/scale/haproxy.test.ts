@@ -17,6 +17,7 @@ import { PACKAGE_ROOT } from '../../pool/image.js';
 import { ownerOf } from '../../pool/labels.js';
 import { RemoteSandbox } from '../../remote/remote-sandbox.js';
 import { docker } from '../helpers/sandbox.js';
+import { listening } from '../helpers/serve-process.js';
 
 const CLI = join(PACKAGE_ROOT, 'dist', 'cli', 'warmbox.js');
 const CONFIG = join(PACKAGE_ROOT, 'deploy', 'haproxy.cfg');
@@ -41,14 +42,7 @@ function freePort(): Promise<number> {
 async function startInstance(instance: Instance): Promise<void> {
   const child = spawn(process.execPath, [CLI, 'serve', '--port', String(instance.port), '--pool', '1', '--max-queue', '1'], { stdio: ['ignore', 'ignore', 'pipe'] });
   instance.process = child;
-  await new Promise<void>((resolve, reject) => {
-    let stderr = '';
-    child.stderr!.on('data', (chunk: Buffer) => {
-      stderr += chunk.toString();
-      if (stderr.includes('listening on')) resolve();
-    });
-    child.once('exit', (code) => reject(new Error(`${instance.name} exited with ${code}: ${stderr}`)));
-  });
+  await listening(child);
   instance.owner = ownerOf(child.pid!);
 }
 
