@@ -52,7 +52,7 @@ const RESOURCES = resolveOptions({});
 
 /** A container of the base image under warmbox's hardening, running `entrypoint`, no socket. */
 function hardened(baseImage: string, entrypoint: string[]): Docker.ContainerCreateOptions {
-  const config = containerConfig({ image: baseImage, poolId: 'bench', ioDir: '/nonexistent', options: RESOURCES });
+  const config = containerConfig({ image: baseImage, poolId: 'bench', ownerLabels: {}, ioDir: '/nonexistent', options: RESOURCES });
   return { ...config, Entrypoint: entrypoint, HostConfig: { ...config.HostConfig, Binds: [] } };
 }
 
@@ -132,7 +132,7 @@ export class BareContainers {
     this.#root ??= mkdtemp(join(tmpdir(), 'warmbox-bench-'));
     const ioDir = join(await this.#root, `b${this.#next++}`);
     await makeIoDir(ioDir);
-    const config = containerConfig({ image: this.baseImage, poolId: 'bench', ioDir, options: RESOURCES });
+    const config = containerConfig({ image: this.baseImage, poolId: 'bench', ownerLabels: {}, ioDir, options: RESOURCES });
     const container = await this.docker.createContainer({ ...config, Entrypoint: ['node', '-e', BARE_SERVER] });
     await container.start();
     const exited = container.wait({ condition: 'not-running' });

@@ -172,7 +172,7 @@ async function startup(): Promise<void> {
   const options = resolveOptions({ image: agentImage });
   let index = 0;
   const startWarmbox = () =>
-    WarmContainer.start(docker, { image: agentImage!, poolId: 'bench', ioDir: join(root, `w${index++}`), options });
+    WarmContainer.start(docker, { image: agentImage!, poolId: 'bench', ownerLabels: {}, ioDir: join(root, `w${index++}`), options });
   const bare = new BareContainers(docker, baseImage);
 
   const warmboxReady: number[] = [];
@@ -276,7 +276,7 @@ async function data(): Promise<void> {
     const memory: number[] = [];
     for (let i = 0; i < 5; i++) {
       let container: WarmContainer | undefined;
-      ready.push(await timed(async () => (container = await WarmContainer.start(docker, { image, poolId: 'bench', ioDir: join(root, `d${index++}`), options }))));
+      ready.push(await timed(async () => (container = await WarmContainer.start(docker, { image, poolId: 'bench', ownerLabels: {}, ioDir: join(root, `d${index++}`), options }))));
       if (i < 3) memory.push(await idleMemoryMiB(container!.id));
       await container!.remove();
     }

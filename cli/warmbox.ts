@@ -8,7 +8,7 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { constants } from 'node:os';
 import { dirname, isAbsolute, join, relative, resolve } from 'node:path';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { buildImage } from '../image/build-image.js';
+import { buildImage, buildServiceImage } from '../image/build-image.js';
 import { PACKAGE_ROOT } from '../pool/image.js';
 import { Sandbox, WarmboxError, type RunResult, type SandboxOptions } from '../pool/index.js';
 import { serve } from '../service/serve.js';
@@ -26,17 +26,24 @@ Options:
 `;
 
 const BUILD_IMAGE_USAGE = `Usage: warmbox build-image [--packages LIST] [--base IMAGE] [--rebuild]
+       warmbox build-image --service [--rebuild]
 
 Builds the image that new Sandbox() uses by default, and first warmbox's base image (Debian
 bookworm from debootstrap, with python3 and Node 20; needs root and debootstrap). Skips what
 is already built, and prints the agent image's tag.
+
+With --service, builds instead the image of \`warmbox serve\` (deploy/Dockerfile.service), for
+a Swarm stack or any engine: this package and its production dependencies from the npm
+registry, on the same base. Prints its tag. Each engine the service uses needs the agent
+image too.
 
 Options:
   --packages LIST  more Debian packages, comma-separated, e.g.
                    python3-numpy,python3-pandas,python3-matplotlib: an image of its own,
                    whose tag (printed) is what new Sandbox({ image }) takes
   --base IMAGE     build on IMAGE (python3 and Node 20) instead, e.g. node:20-bookworm
-  --rebuild      build the agent image even if its tag exists
+  --service      build the service's image rather than the agent's
+  --rebuild      build the image even if its tag exists
   -h, --help     show this help
 `;
 
@@ -78,6 +85,9 @@ Options:
   --image IMAGE       the agent image (default: this version's)
   --preload LIST      modules to import before a container is warm, comma-separated
   --token-file F      a file holding the bearer token
+  --socket-root DIR   where the agents' socket directories go (default: the temp dir); in a
+                      container that starts its siblings through the Docker socket, a host
+                      path mounted at the same path inside
   --demo              serve the example web IDE page at /
   -h, --help          show this help
 `;
@@ -115,6 +125,7 @@ async function buildImageCommand(args: string[]): Promise<number> {
       base: { type: 'string' },
       packages: { type: 'string' },
       rebuild: { type: 'boolean', default: false },
+      service: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
@@ -122,11 +133,15 @@ async function buildImageCommand(args: string[]): Promise<number> {
     process.stdout.write(BUILD_IMAGE_USAGE);
     return 0;
   }
-  const tag = await buildImage({
+  if (values.service && (values.base !== undefined || values.packages !== undefined)) {
+    throw new UsageError('--service takes neither --base nor --packages: the service needs no Python packages');
+  }
+  const log = (line: string) => process.stderr.write(`${line}\n`);
+  const tag = values.service ? await buildServiceImage({ rebuild: values.rebuild, log }) : await buildImage({
     base: values.base,
     packages: values.packages?.split(',').filter((name) => name !== ''),
     rebuild: values.rebuild,
-    log: (line) => process.stderr.write(`${line}\n`),
+    log,
   });
   process.stdout.write(`${tag}\n`);
   return 0;
@@ -226,6 +241,7 @@ async function serveCommand(args: string[]): Promise<number> {
       image: { type: 'string' },
       preload: { type: 'string' },
       'token-file': { type: 'string' },
+      'socket-root': { type: 'string' },
       demo: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
@@ -246,6 +262,7 @@ async function serveCommand(args: string[]): Promise<number> {
       ...sandboxOptions(values),
       ...integerOption('poolSize', values.pool),
       ...integerOption('maxQueue', values['max-queue']),
+      ...(values['socket-root'] === undefined ? {} : { socketRoot: resolve(values['socket-root']) }),
       ...(values.preload === undefined ? {} : { preload: values.preload.split(',').filter((name) => name !== '') }),
     },
   });

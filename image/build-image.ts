@@ -12,6 +12,8 @@ import { connectDocker, dockerFailed, imageExists } from '../pool/docker.js';
 import { InvalidArgumentError } from '../pool/errors.js';
 import { agentImageTag, BASE_RECIPE, defaultBaseImage, IMAGE_CONTEXT_FILES, PACKAGE_ROOT } from '../pool/image.js';
 
+export { buildServiceImage, type BuildServiceImageOptions } from './build-service-image.js';
+
 export interface BuildImageOptions {
   /**
    * An image with python3 and Node 20 to build on, from a registry where one is reachable
@@ -41,11 +43,7 @@ export async function buildImage(options: BuildImageOptions = {}): Promise<strin
     throw new InvalidArgumentError('packages', 'are installed into warmbox\'s own base: leave out base, or install them in yours');
   }
   const docker = await connectDocker(options.docker ?? {});
-  const base = options.base ?? defaultBaseImage(PACKAGE_ROOT, packages);
-  if (options.base === undefined && !(await imageExists(docker, base))) {
-    log(`building the base image ${base} with debootstrap (needs root; a minute or more with packages)`);
-    await runBaseRecipe(base, packages);
-  }
+  const base = options.base ?? (await ensureBaseImage(docker, packages, log));
   const tag = agentImageTag(base);
   if (tag === undefined) {
     throw new Error('the agent is not bundled: in a clone of warmbox, run `npm run build` first');
@@ -54,22 +52,12 @@ export async function buildImage(options: BuildImageOptions = {}): Promise<strin
     log(`agent image ${tag} is up to date`);
     return tag;
   }
-  let stream: NodeJS.ReadableStream;
-  try {
-    stream = await docker.buildImage(
-      { context: PACKAGE_ROOT, src: [...IMAGE_CONTEXT_FILES] },
-      {
-        t: tag,
-        dockerfile: 'Dockerfile.agent',
-        buildargs: { BASE: base, PROGRAM_UID: String(PROGRAM_UID), WORK_DIR, RUNNER_PATH },
-        rm: true,
-        forcerm: true,
-      },
-    );
-  } catch (error) {
-    throw dockerFailed(`build the image ${tag}`, error);
-  }
-  await followBuild(docker, stream, log);
+  await buildFromContext(
+    docker,
+    { context: PACKAGE_ROOT, src: [...IMAGE_CONTEXT_FILES] },
+    { t: tag, dockerfile: 'Dockerfile.agent', buildargs: { BASE: base, PROGRAM_UID: String(PROGRAM_UID), WORK_DIR, RUNNER_PATH } },
+    log,
+  );
   log(`agent image ${tag} built`);
   return tag;
 }
@@ -87,15 +75,32 @@ function checkPackages(packages: readonly string[]): string[] {
   return [...new Set(packages)].sort();
 }
 
-async function runBaseRecipe(tag: string, packages: readonly string[]): Promise<void> {
+/** warmbox's own base with these Debian packages, built offline by the recipe if missing; resolves with its tag. */
+export async function ensureBaseImage(docker: Docker, packages: readonly string[], log: (line: string) => void): Promise<string> {
+  const base = defaultBaseImage(PACKAGE_ROOT, packages);
+  if (await imageExists(docker, base)) return base;
+  log(`building the base image ${base} with debootstrap (needs root; a minute or more with packages)`);
   // stdout to stderr: a caller of the command reads only the tag on stdout.
-  const child = spawn('bash', [BASE_RECIPE, tag, ...packages], { cwd: PACKAGE_ROOT, stdio: ['ignore', 2, 2] });
+  const child = spawn('bash', [BASE_RECIPE, base, ...packages], { cwd: PACKAGE_ROOT, stdio: ['ignore', 2, 2] });
   const [code, signal] = (await once(child, 'exit')) as [number | null, string | null];
   if (code !== 0) throw new Error(`${BASE_RECIPE} failed (${code ?? signal}); what it printed above says why`);
+  return base;
 }
 
-function followBuild(docker: Docker, stream: NodeJS.ReadableStream, log: (line: string) => void): Promise<void> {
-  return new Promise((resolve, reject) => {
+/** `docker build` of the files `src` under `context`, through the engine's API; resolves once the image is tagged. */
+export async function buildFromContext(
+  docker: Docker,
+  context: { context: string; src: string[] },
+  options: { t: string; dockerfile: string; buildargs: Record<string, string> },
+  log: (line: string) => void,
+): Promise<void> {
+  let stream: NodeJS.ReadableStream;
+  try {
+    stream = await docker.buildImage(context, { ...options, rm: true, forcerm: true });
+  } catch (error) {
+    throw dockerFailed(`build the image ${options.t}`, error);
+  }
+  await new Promise<void>((resolve, reject) => {
     docker.modem.followProgress(
       stream,
       (error: Error | null, output: Array<{ error?: string }>) => {

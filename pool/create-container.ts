@@ -1,6 +1,6 @@
 import type Docker from 'dockerode';
 import { AGENT_IO_DIR, AGENT_MEMORY_MB, AGENT_TASKS, PRELOAD_ENV, PROGRAM_UID, WORK_DIR } from '../agent/protocol.js';
-import { LABELS, OWNER } from './labels.js';
+import { LABELS } from './labels.js';
 import type { ResolvedOptions } from './options.js';
 
 const MIB = 1024 * 1024;
@@ -8,6 +8,8 @@ const MIB = 1024 * 1024;
 export interface ContainerSpec {
   readonly image: string;
   readonly poolId: string;
+  /** Who made it, for a later process's sweep: `ownerLabels()`. */
+  readonly ownerLabels: Readonly<Record<string, string>>;
   /** The host directory that holds the agent's socket. */
   readonly ioDir: string;
   readonly options: ResolvedOptions;
@@ -18,7 +20,7 @@ export async function createContainer(docker: Docker, spec: ContainerSpec): Prom
   return docker.createContainer(containerConfig(spec));
 }
 
-export function containerConfig({ image, poolId, ioDir, options }: ContainerSpec): Docker.ContainerCreateOptions {
+export function containerConfig({ image, poolId, ownerLabels, ioDir, options }: ContainerSpec): Docker.ContainerCreateOptions {
   // The program's limits plus the agent's share, so the options are the program's own. The
   // agent keeps stdout and stderr (up to maxOutputBytes each) while the program runs.
   const memoryBytes = (options.memoryLimitMb + AGENT_MEMORY_MB) * MIB + 2 * options.maxOutputBytes;
@@ -28,7 +30,7 @@ export function containerConfig({ image, poolId, ioDir, options }: ContainerSpec
     Labels: {
       [LABELS.managed]: 'true',
       [LABELS.pool]: poolId,
-      [LABELS.owner]: OWNER ?? '',
+      ...ownerLabels,
       [LABELS.ioDir]: ioDir,
     },
     // The host reaches the agent through a Unix socket in a bind-mounted directory, so the

@@ -30,7 +30,7 @@ export async function imageExists(docker: Docker, image: string): Promise<boolea
     await docker.getImage(image).inspect();
     return true;
   } catch (error) {
-    if ((error as { statusCode?: number }).statusCode === 404) return false;
+    if (isNotFound(error)) return false;
     throw dockerFailed(`inspect the image ${image}`, error);
   }
 }
@@ -43,6 +43,11 @@ export async function assertImageExists(docker: Docker, image: string, isDefault
 /** Wraps an engine's failure in DockerError, saying what warmbox was doing. */
 export function dockerFailed(doing: string, error: unknown): DockerError {
   return new DockerError(`the Docker engine failed to ${doing}: ${(error as Error).message}`, { cause: error });
+}
+
+/** A 404 from the engine: no such container or image. */
+export function isNotFound(error: unknown): boolean {
+  return (error as { statusCode?: number }).statusCode === 404;
 }
 
 /** A 404 or 409 from the engine: the container is already gone or already being removed. */

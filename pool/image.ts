@@ -33,7 +33,8 @@ export function agentImageTag(base = defaultBaseImage(), root = PACKAGE_ROOT): s
   return `warmbox-agent:${digest([Buffer.from(base), ...paths.map((path) => readFileSync(path))])}`;
 }
 
-function digest(parts: Buffer[]): string {
+/** A short hex digest of several parts, each hashed on its own so that their boundaries count. */
+export function digest(parts: Buffer[]): string {
   const hash = createHash('sha256');
   for (const part of parts) hash.update(createHash('sha256').update(part).digest());
   return hash.digest('hex').slice(0, 16);

@@ -1,5 +1,7 @@
-import { readFileSync } from 'node:fs';
+import { readFileSync, readlinkSync } from 'node:fs';
 import { hostname } from 'node:os';
+import type Docker from 'dockerode';
+import { dockerFailed, isNotFound } from './docker.js';
 
 /** Labels on every container warmbox creates: what sweeps and `docker ps` go by. */
 export const LABELS = {
@@ -9,12 +11,22 @@ export const LABELS = {
   pool: 'io.warmbox.pool',
   /** The process that made it: `host:pid:start-time`, so a reused pid is not mistaken for it. */
   owner: 'io.warmbox.owner',
+  /** The pid namespace in which that pid and start time mean something: `pid:[inode]`. */
+  ownerPidNamespace: 'io.warmbox.owner-pid-ns',
+  /**
+   * `id@started-at` of the container the owner ran in, when it ran in one on the same engine
+   * (`warmbox serve` in its image): whether that container still runs, since it started
+   * then, is the one thing a process in another pid namespace can tell about the owner.
+   */
+  ownerContainer: 'io.warmbox.owner-container',
   /** The host directory bind-mounted for its socket, removed with it. */
   ioDir: 'io.warmbox.io-dir',
 } as const;
 
 /** This process, as the owner label names it. */
 export const OWNER = ownerOf(process.pid);
+
+const PID_NAMESPACE = pidNamespace();
 
 /** `host:pid:start-time` of a live process, or undefined when it does not exist. */
 export function ownerOf(pid: number): string | undefined {
@@ -29,9 +41,75 @@ export function ownerOf(pid: number): string | undefined {
   return `${hostname()}:${pid}:${startTime}`;
 }
 
-/** Whether the process an owner label names is gone; owners on other hosts are never judged. */
-export function isOwnerGone(owner: string): boolean {
-  const [host, pid] = owner.split(':');
-  if (host !== hostname() || pid === undefined || !/^\d+$/.test(pid)) return false;
-  return ownerOf(Number(pid)) !== owner;
+/** The owner labels of the containers this process makes on this engine. */
+export async function ownerLabels(docker: Docker): Promise<Record<string, string>> {
+  const labels: Record<string, string> = { [LABELS.owner]: OWNER ?? '' };
+  if (PID_NAMESPACE !== undefined) labels[LABELS.ownerPidNamespace] = PID_NAMESPACE;
+  const container = await ownContainer(docker);
+  if (container !== undefined) labels[LABELS.ownerContainer] = container;
+  return labels;
+}
+
+/**
+ * Whether the process that made a container is gone, judged only where it can be:
+ * - in this pid namespace, by its pid and start time, on this host only;
+ * - in another, by the engine: the container it ran in is gone, stopped, or started again
+ *   since (a restart is a new pid namespace, so the owner died with the old one);
+ * - otherwise never: a live pool of a process this one cannot see must not be swept.
+ */
+export async function isOwnerGone(docker: Docker, labels: Record<string, string>): Promise<boolean> {
+  const owner = labels[LABELS.owner] ?? '';
+  const namespace = labels[LABELS.ownerPidNamespace];
+  if (namespace === undefined || namespace === PID_NAMESPACE) {
+    const [host, pid] = owner.split(':');
+    if (host !== hostname() || pid === undefined || !/^\d+$/.test(pid)) return false;
+    return ownerOf(Number(pid)) !== owner;
+  }
+  const container = labels[LABELS.ownerContainer];
+  if (container === undefined) return false;
+  const [id, startedAt] = container.split('@');
+  return !(await isRunningSince(docker, id!, startedAt));
+}
+
+async function isRunningSince(docker: Docker, id: string, startedAt: string | undefined): Promise<boolean> {
+  try {
+    const { State } = await docker.getContainer(id).inspect();
+    return State.Running && State.StartedAt === startedAt;
+  } catch (error) {
+    if (isNotFound(error)) return false;
+    throw dockerFailed(`inspect container ${id}`, error);
+  }
+}
+
+/**
+ * The container this process runs in, as `id@started-at`, when the engine it talks to runs
+ * it. The engine bind-mounts each container's hostname file from a directory named after the
+ * container's id, which /proc/self/mountinfo shows under cgroup v1 and v2 alike.
+ */
+async function ownContainer(docker: Docker): Promise<string | undefined> {
+  let mountinfo: string;
+  try {
+    mountinfo = readFileSync('/proc/self/mountinfo', 'utf8');
+  } catch {
+    return undefined;
+  }
+  const ids = new Set([...mountinfo.matchAll(/\/containers\/([0-9a-f]{64})\/(?:hostname|hosts|resolv\.conf)\s/g)].map((m) => m[1]!));
+  for (const id of ids) {
+    try {
+      const { State } = await docker.getContainer(id).inspect();
+      if (State.Running) return `${id}@${State.StartedAt}`;
+    } catch (error) {
+      // Another engine's container: this engine cannot judge it, so it is not named.
+      if (!isNotFound(error)) throw dockerFailed(`inspect container ${id}`, error);
+    }
+  }
+  return undefined;
+}
+
+function pidNamespace(): string | undefined {
+  try {
+    return readlinkSync('/proc/self/ns/pid');
+  } catch {
+    return undefined;
+  }
 }

@@ -1,3 +1,4 @@
+import { isAbsolute } from 'node:path';
 import type Docker from 'dockerode';
 import { InvalidArgumentError } from './errors.js';
 
@@ -121,6 +122,15 @@ export interface SandboxOptions {
    */
   readonly image?: string;
   /**
+   * An absolute directory in which the pool makes its own directory of the agents' sockets,
+   * bind-mounted into the containers. The engine reads a bind mount's source on its host, so
+   * a process that runs in a container and starts its sibling containers through a mounted
+   * Docker socket must use a host path mounted at the same path inside
+   * (`-v /var/lib/warmbox:/var/lib/warmbox`).
+   * @default os.tmpdir()
+   */
+  readonly socketRoot?: string;
+  /**
    * How to reach the Docker engine (dockerode's options). By default DOCKER_HOST, else
    * /var/run/docker.sock.
    * @default {}
@@ -162,6 +172,7 @@ export type ResolvedOptions = Readonly<typeof DEFAULTS> & {
   readonly preload: readonly string[];
   readonly cpuTimeMs: number | undefined;
   readonly image: string | undefined;
+  readonly socketRoot: string | undefined;
   readonly docker: Docker.DockerOptions;
 };
 
@@ -194,7 +205,7 @@ export function resolveOptions(input: number | SandboxOptions | undefined): Reso
   if (typeof options !== 'object' || options === null || Array.isArray(options)) {
     throw new InvalidArgumentError('options', 'must be a pool size or an options object');
   }
-  const known = new Set<string>([...Object.keys(DEFAULTS), 'cpuTimeMs', 'image', 'docker', 'preload']);
+  const known = new Set<string>([...Object.keys(DEFAULTS), 'cpuTimeMs', 'image', 'socketRoot', 'docker', 'preload']);
   for (const key of Object.keys(options)) {
     if (!known.has(key)) throw new InvalidArgumentError(key, 'is not an option of Sandbox');
   }
@@ -212,11 +223,14 @@ export function resolveOptions(input: number | SandboxOptions | undefined): Reso
   if (options.image !== undefined && (typeof options.image !== 'string' || options.image === '')) {
     throw new InvalidArgumentError('image', 'must be a non-empty image name');
   }
+  if (options.socketRoot !== undefined && (typeof options.socketRoot !== 'string' || !isAbsolute(options.socketRoot))) {
+    throw new InvalidArgumentError('socketRoot', `must be an absolute directory path, got ${describe(options.socketRoot)}`);
+  }
   if (options.docker !== undefined && (typeof options.docker !== 'object' || options.docker === null)) {
     throw new InvalidArgumentError('docker', "must be dockerode's connection options");
   }
   const preload = checkPreload(options.preload);
-  return Object.freeze({ ...resolved, preload, cpuTimeMs, image: options.image, docker: options.docker ?? {} }) as ResolvedOptions;
+  return Object.freeze({ ...resolved, preload, cpuTimeMs, image: options.image, socketRoot: options.socketRoot, docker: options.docker ?? {} }) as ResolvedOptions;
 }
 
 function checkPreload(preload: unknown): readonly string[] {

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ContainerPool, type PoolStats } from './container-pool.js';
@@ -9,7 +9,8 @@ import { ContainerStartError, ImageNotFoundError, NotInitializedError, PoolClose
 import { agentImageTag } from './image.js';
 import { prepareJob, type Job, type RunOptions, type RunResult } from './job.js';
 import { resolveOptions, type ResolvedOptions, type SandboxOptions } from './options.js';
-import { sweepOrphans } from './sweep-orphans.js';
+import { ownerLabels } from './labels.js';
+import { OWNER_FILE, POOL_DIR_PREFIX, sweepOrphans } from './sweep-orphans.js';
 import { ioDirFor, WarmContainer } from './warm-container.js';
 
 /** A node-style callback, for code written for docker-python-sandbox. */
@@ -70,13 +71,15 @@ export class Sandbox extends EventEmitter<SandboxEvents> {
       const image = this.options.image ?? agentImageTag();
       if (image === undefined) throw new ImageNotFoundError('warmbox-agent (not bundled yet)', true);
       await assertImageExists(docker, image, this.options.image === undefined);
-      await sweepOrphans(docker);
-      const ioRoot = await mkdtemp(join(tmpdir(), 'warmbox-')).catch((error: Error) => {
+      const socketRoot = this.options.socketRoot ?? tmpdir();
+      await sweepOrphans(docker, socketRoot);
+      const owner = await ownerLabels(docker);
+      const ioRoot = await makePoolDirectory(socketRoot, owner).catch((error: Error) => {
         throw new ContainerStartError(`could not make a directory for the agents' sockets: ${error.message}`, { cause: error });
       });
       this.#ioRoot = ioRoot;
       const startContainer = (index: number) =>
-        WarmContainer.start(docker, { image, poolId: this.id, ioDir: ioDirFor(ioRoot, index), options: this.options });
+        WarmContainer.start(docker, { image, poolId: this.id, ownerLabels: owner, ioDir: ioDirFor(ioRoot, index), options: this.options });
       this.#pool = new ContainerPool(startContainer, this.options, {
         warm: (containerId, startMs) => this.emit('warm', containerId, startMs),
         removed: (containerId) => this.emit('removed', containerId),
@@ -157,6 +160,18 @@ export class Sandbox extends EventEmitter<SandboxEvents> {
     await this.#pool?.close();
     if (this.#ioRoot !== undefined) await rm(this.#ioRoot, { recursive: true, force: true });
   }
+}
+
+/** The pool's own socket directory, with the owner file by which a later process's sweep judges it. */
+async function makePoolDirectory(socketRoot: string, owner: Record<string, string>): Promise<string> {
+  const dir = await mkdtemp(join(socketRoot, POOL_DIR_PREFIX));
+  try {
+    await writeFile(join(dir, OWNER_FILE), JSON.stringify(owner));
+  } catch (error) {
+    await rm(dir, { recursive: true, force: true });
+    throw error;
+  }
+  return dir;
 }
 
 function settle<T>(promise: Promise<T>, callback: Callback<T> | undefined): Promise<T> | void {

@@ -1,5 +1,5 @@
-import { rmdir } from 'node:fs/promises';
-import { basename, dirname } from 'node:path';
+import { readdir, readFile, rm, rmdir } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
 import { debuglog } from 'node:util';
 import type Docker from 'dockerode';
 import { dockerFailed } from './docker.js';
@@ -8,30 +8,45 @@ import { removeContainer } from './remove-container.js';
 
 const log = debuglog('warmbox');
 
+/** What every pool's socket directory is called: `warmbox-` and mkdtemp's six characters. */
+export const POOL_DIR_PREFIX = 'warmbox-';
+/** The file in a pool's socket directory that names its owner, as the containers' labels do. */
+export const OWNER_FILE = 'owner.json';
+
 /**
- * Removes the containers, and their socket directories, that an earlier warmbox process on
- * this host left behind when it died without closing: only those whose owner process is
- * gone, never another live process's pool. What it cannot remove (a directory another user
- * owns, a container the engine refuses to remove) is logged and left: a leftover of someone
- * else's must not stop this process from starting. Returns how many containers it removed.
+ * Removes what earlier warmbox processes left behind when they died without closing: their
+ * containers on this engine, and their pool directories under `socketRoot`, even those no
+ * container points to any more (a process killed between removing a container and its
+ * directory, or while preparing one). Only what a dead owner made, never another live
+ * process's pool. What it cannot remove (a directory another user owns, a container the
+ * engine refuses to remove) is logged and left: a leftover of someone else's must not stop
+ * this process from starting. Returns how many containers it removed.
  */
-export async function sweepOrphans(docker: Docker): Promise<number> {
+export async function sweepOrphans(docker: Docker, socketRoot: string): Promise<number> {
+  const removed = await sweepContainers(docker);
+  await sweepPoolDirectories(docker, socketRoot);
+  return removed;
+}
+
+async function sweepContainers(docker: Docker): Promise<number> {
   let containers: Docker.ContainerInfo[];
   try {
     containers = await docker.listContainers({ all: true, filters: { label: [LABELS.managed] } });
   } catch (error) {
     throw dockerFailed('list containers', error);
   }
-  const orphans = containers.filter((c) => isOwnerGone(c.Labels[LABELS.owner] ?? ''));
+  const gone = await Promise.all(containers.map((c) => isOwnerGone(docker, c.Labels)));
+  const orphans = containers.filter((_, i) => gone[i]);
   const outcomes = await Promise.allSettled(
     orphans.map(async (c) => {
       // Only a directory shaped like the ones warmbox makes is deleted on a label's word.
       const labelled = c.Labels[LABELS.ioDir];
-      const ioDir = labelled && basename(dirname(labelled)).startsWith('warmbox-') ? labelled : undefined;
+      const ioDir = labelled && basename(dirname(labelled)).startsWith(POOL_DIR_PREFIX) ? labelled : undefined;
       try {
         await removeContainer(docker, c.Id, ioDir);
       } finally {
-        // The dead process's pool directory, once its last container is gone.
+        // The dead process's pool directory, once its last container is gone; one with an
+        // owner file goes whole in the next step.
         if (ioDir) await rmdir(dirname(ioDir)).catch(() => {});
       }
       log('removed container %s left by %s', c.Id, c.Labels[LABELS.owner]);
@@ -43,4 +58,28 @@ export async function sweepOrphans(docker: Docker): Promise<number> {
     else log('could not remove all that %s left (container %s): %o', orphans[i]!.Labels[LABELS.owner], orphans[i]!.Id, outcome.reason);
   });
   return removed;
+}
+
+/** Pool directories whose owner file names a process that is gone. */
+async function sweepPoolDirectories(docker: Docker, socketRoot: string): Promise<void> {
+  const names = await readdir(socketRoot).catch(() => [] as string[]);
+  await Promise.all(
+    names
+      .filter((name) => name.startsWith(POOL_DIR_PREFIX))
+      .map(async (name) => {
+        const dir = join(socketRoot, name);
+        let owner: Record<string, string>;
+        try {
+          owner = JSON.parse(await readFile(join(dir, OWNER_FILE), 'utf8')) as Record<string, string>;
+        } catch {
+          // No owner file: not a pool directory, or one whose owner is still writing it.
+          return;
+        }
+        if (typeof owner !== 'object' || owner === null || !(await isOwnerGone(docker, owner))) return;
+        await rm(dir, { recursive: true, force: true }).then(
+          () => log('removed pool directory %s left by %s', dir, owner[LABELS.owner]),
+          (error: unknown) => log('could not remove pool directory %s: %o', dir, error),
+        );
+      }),
+  );
 }

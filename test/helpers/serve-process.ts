@@ -1,3 +1,4 @@
+import { createServer } from 'node:net';
 import type { ChildProcess } from 'node:child_process';
 
 /**
@@ -13,5 +14,15 @@ export function listening(child: ChildProcess): Promise<{ readonly address: stri
       if (match) resolve({ address: match[1]!, stderr: () => stderr });
     });
     child.once('exit', (code) => reject(new Error(`warmbox serve exited with ${code}: ${stderr}`)));
+  });
+}
+
+/** A port on 127.0.0.1 that nothing listens on now. */
+export function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const probe = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = probe.address() as { port: number };
+      probe.close(() => resolve(port));
+    });
   });
 }

@@ -3,13 +3,15 @@
  * crashed process leaves, stats while they move, and jobs and results at their size limits.
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { once } from 'node:events';
 import test from 'ava';
-import { agentImageTag } from '../../pool/image.js';
+import { agentImageTag, defaultBaseImage } from '../../pool/image.js';
 import { LABELS, MAX_JOB_BYTES } from '../../pool/index.js';
+import { ownerOf } from '../../pool/labels.js';
+import { OWNER_FILE } from '../../pool/sweep-orphans.js';
 import { docker, openSandbox } from '../helpers/sandbox.js';
 
 const MIB = 1024 * 1024;
@@ -39,6 +41,66 @@ test('an orphan whose socket directory cannot be removed -> initialize() works, 
   t.like(await sandbox.run('result = 1'), { status: 'ok', result: 1 });
   await t.throwsAsync(docker.getContainer(orphan.id).inspect(), { message: /no such container/i });
   t.true(existsSync(ioDir));
+});
+
+test('owners in another pid namespace (a service in a container) -> swept only when the engine shows their container gone or restarted', async (t) => {
+  // Two stand-ins for the container an owner ran in: one still running, one stopped.
+  const holder = async () => {
+    const container = await docker.createContainer({ Image: defaultBaseImage(), Cmd: ['sleep', '600'], Labels: { 'io.warmbox.test': 'owner-holder' } });
+    t.teardown(() => container.remove({ force: true }));
+    await container.start();
+    return container;
+  };
+  const running = await holder();
+  const stopped = await holder();
+  const startedAt = async (c: { inspect(): Promise<{ State: { StartedAt: string } }> }) => (await c.inspect()).State.StartedAt;
+  const runningSince = await startedAt(running);
+  const stoppedSince = await startedAt(stopped);
+  await stopped.kill();
+  const orphan = async (ownerContainer: string | undefined) => {
+    const container = await docker.createContainer({
+      Image: agentImageTag()!,
+      Labels: {
+        [LABELS.managed]: 'true',
+        [LABELS.pool]: 'owner-in-another-namespace',
+        // Same host, a pid that would be judged gone here: only the namespace saves it.
+        [LABELS.owner]: `${hostname()}:4194300:1`,
+        [LABELS.ownerPidNamespace]: 'pid:[1]',
+        ...(ownerContainer === undefined ? {} : { [LABELS.ownerContainer]: ownerContainer }),
+      },
+    });
+    t.teardown(() => container.remove({ force: true }).catch(() => {}));
+    return container.id;
+  };
+  const ofStopped = await orphan(`${stopped.id}@${stoppedSince}`);
+  const ofRestarted = await orphan(`${running.id}@2000-01-01T00:00:00Z`);
+  const ofRunning = await orphan(`${running.id}@${runningSince}`);
+  const ofUnknown = await orphan(undefined);
+  await openSandbox(t);
+  const exists = (id: string) => docker.getContainer(id).inspect().then(() => true, () => false);
+  t.deepEqual(
+    { ofStopped: await exists(ofStopped), ofRestarted: await exists(ofRestarted), ofRunning: await exists(ofRunning), ofUnknown: await exists(ofUnknown) },
+    { ofStopped: false, ofRestarted: false, ofRunning: true, ofUnknown: true },
+  );
+});
+
+test('pool directories left by dead processes, with no container pointing to them -> removed; a live one and a stranger\'s left', async (t) => {
+  const socketRoot = mkdtempSync(join(tmpdir(), 'socket-root-'));
+  t.teardown(() => rmSync(socketRoot, { recursive: true, force: true }));
+  const poolDirectory = (name: string, owner: Record<string, string> | undefined) => {
+    const dir = join(socketRoot, name);
+    // What a process killed between removing a container and its directory leaves.
+    mkdirSync(join(dir, 'c3'), { recursive: true });
+    writeFileSync(join(dir, 'c3', 'agent.sock'), '');
+    if (owner !== undefined) writeFileSync(join(dir, OWNER_FILE), JSON.stringify(owner));
+    return dir;
+  };
+  const namespace = { [LABELS.ownerPidNamespace]: readlinkSync('/proc/self/ns/pid') };
+  const dead = poolDirectory('warmbox-dead00', { [LABELS.owner]: `${hostname()}:4194300:1`, ...namespace });
+  const live = poolDirectory('warmbox-live00', { [LABELS.owner]: ownerOf(process.pid)!, ...namespace });
+  const unmarked = poolDirectory('warmbox-other0', undefined);
+  await openSandbox(t, { socketRoot });
+  t.deepEqual([existsSync(dead), existsSync(live), existsSync(unmarked)], [false, true, true]);
 });
 
 test('stats() counts starting, warm, busy and queued while each is non-zero', async (t) => {

@@ -1,6 +1,8 @@
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
 import { once } from 'node:events';
 import test from 'ava';
 import { agentImageTag, defaultBaseImage } from '../../pool/image.js';
@@ -68,6 +70,18 @@ test('close() -> no container and no socket directory left; close twice is safe'
   t.deepEqual(await containersOf(sandbox), []);
   t.false(existsSync(ioRoot));
   await t.throwsAsync(sandbox.run('result = 1'), { code: 'WARMBOX_ERR_POOL_CLOSED' });
+});
+
+test('socketRoot -> the socket directories are made there, and nothing is left there after close()', async (t) => {
+  const socketRoot = await mkdtemp(join(tmpdir(), 'socket-root-'));
+  t.teardown(() => rm(socketRoot, { recursive: true, force: true }));
+  const sandbox = new Sandbox({ poolSize: 1, socketRoot });
+  await sandbox.initialize();
+  const [container] = await docker.listContainers({ filters: { label: [`${LABELS.pool}=${sandbox.id}`] } });
+  t.is(dirname(dirname(container!.Labels[LABELS.ioDir]!)), socketRoot);
+  t.like(await sandbox.run('result = 1'), { status: 'ok', result: 1 });
+  await sandbox.close();
+  t.deepEqual(await readdir(socketRoot), []);
 });
 
 test('close() waits for the runs in flight', async (t) => {

@@ -3,13 +3,13 @@
  * errors as Sandbox, live output and stdin over the WebSocket, and a job id that never runs a
  * program twice.
  */
-import { createServer } from 'node:net';
 import { PassThrough } from 'node:stream';
 import test, { type ExecutionContext } from 'ava';
 import { request } from 'undici';
 import { InvalidArgumentError, QueueFullError, RemoteError, type SandboxOptions } from '../../pool/index.js';
 import { RemoteSandbox } from '../../remote/remote-sandbox.js';
 import { serve } from '../../service/serve.js';
+import { freePort } from '../helpers/serve-process.js';
 
 async function start(t: ExecutionContext, sandbox: SandboxOptions = {}, token?: string) {
   const service = await serve({ host: '127.0.0.1', port: 0, token, sandbox: { poolSize: 1, ...sandbox }, logger: false });
@@ -85,12 +85,7 @@ test('a wrong token -> RemoteError 401; no service at the address -> RemoteError
   const error = await t.throwsAsync(wrong.run('result = 1'), { instanceOf: RemoteError });
   t.is(error?.statusCode, 401);
   // A port that was free a moment ago: nothing listens there.
-  const port = await new Promise<number>((resolve) => {
-    const probe = createServer().listen(0, '127.0.0.1', () => {
-      const { port: free } = probe.address() as { port: number };
-      probe.close(() => resolve(free));
-    });
-  });
+  const port = await freePort();
   const nowhere = new RemoteSandbox({ url: `http://127.0.0.1:${port}` });
   t.teardown(() => nowhere.close());
   await t.throwsAsync(nowhere.run('result = 1'), { instanceOf: RemoteError, message: /did not answer/ });

@@ -6,7 +6,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { connect, createServer } from 'node:net';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
@@ -17,7 +17,7 @@ import { PACKAGE_ROOT } from '../../pool/image.js';
 import { ownerOf } from '../../pool/labels.js';
 import { RemoteSandbox } from '../../remote/remote-sandbox.js';
 import { docker } from '../helpers/sandbox.js';
-import { listening } from '../helpers/serve-process.js';
+import { freePort, listening } from '../helpers/serve-process.js';
 
 const CLI = join(PACKAGE_ROOT, 'dist', 'cli', 'warmbox.js');
 const CONFIG = join(PACKAGE_ROOT, 'deploy', 'haproxy.cfg');
@@ -27,15 +27,6 @@ interface Instance {
   readonly port: number;
   process: ChildProcess;
   owner: string | undefined;
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const probe = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = probe.address() as { port: number };
-      probe.close(() => resolve(port));
-    });
-  });
 }
 
 /** Starts `warmbox serve` on `port` (pool 1, queue 1) and resolves once it listens. */

@@ -26,6 +26,7 @@ test('huge timeout', invalid, { timeoutMs: 1e12 }, 'timeoutMs', /between 1 and/)
 test('memory as a string', invalid, { memoryLimitMb: '128' }, 'memoryLimitMb', /integer, got the string "128"/);
 test('unknown option', invalid, { poolsize: 2 }, 'poolsize', /not an option/);
 test('empty image', invalid, { image: '' }, 'image', /non-empty/);
+test('relative socket root', invalid, { socketRoot: 'tmp' }, 'socketRoot', /absolute directory path, got the string "tmp"/);
 test('options as an array', invalid, [], 'options', /pool size or an options object/);
 test('NaN queue', invalid, { maxQueue: Number.NaN }, 'maxQueue', /integer/);
 test('pool size as null', invalid, { poolSize: null }, 'poolSize', /integer, got null/);
