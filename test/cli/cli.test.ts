@@ -74,6 +74,12 @@ test('warmbox run with a wrong command line -> exit 2 and a clear message; --hel
   const help = await warmbox(['run', '--help'], dir);
   t.is(help.code, 0);
   t.regex(help.stdout, /124 {2}it hit its time limit/);
+  const serviceWithPackages = await warmbox(['build-image', '--service', '--packages', 'python3-numpy'], dir);
+  t.is(serviceWithPackages.code, 2);
+  t.regex(serviceWithPackages.stderr, /--service takes neither --base nor --packages/);
+  const relativeRoot = await warmbox(['serve', '--port', '0', '--socket-root', 'no/such/dir'], dir);
+  t.not(relativeRoot.code, 0);
+  t.regex(relativeRoot.stderr, /socket/);
 });
 
 test('warmbox serve, SIGTERM while a job runs -> not ready, no new jobs, the running one finishes, nothing left', async (t) => {
