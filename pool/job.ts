@@ -196,31 +196,48 @@ function checkEnv(env: unknown): Record<string, string> {
 }
 
 function serialiseData(data: unknown): string {
-  let json: string | undefined;
+  // JSON.stringify drops or rewrites what has no JSON form without a word (a function, an
+  // undefined, a Map, NaN): the program would see other data than the caller passed.
+  const problem = findNonJson(data);
+  if (problem !== undefined) throw new InvalidArgumentError(`job.${problem.path}`, `must be JSON: ${problem.why}`);
   try {
-    json = JSON.stringify(data);
+    return JSON.stringify(data);
   } catch (error) {
     throw new InvalidArgumentError('job.data', `must be JSON-serialisable: ${(error as Error).message}`);
   }
-  if (json === undefined) throw new InvalidArgumentError('job.data', `must be JSON-serialisable, got ${describe(data)}`);
-  // NaN and Infinity have no JSON form: JSON.stringify made them null without a word.
-  const nonFinite = findNonFinite(data);
-  if (nonFinite !== undefined) throw new InvalidArgumentError('job.data', `must be JSON-serialisable: ${nonFinite} has no JSON form`);
-  return json;
 }
 
-/** The first NaN or ±Infinity in a value that JSON.stringify accepted; iterative, so any depth it took. */
-function findNonFinite(data: unknown): number | undefined {
+/**
+ * The first value, by its path from `data`, that JSON.stringify would drop or rewrite:
+ * anything but null, booleans, strings, finite numbers, dense arrays and plain objects of
+ * these. A value with `toJSON` (a Date) is JSON's own contract, so it is taken as it says.
+ * Iterative, so any depth; cycles are left to JSON.stringify to refuse.
+ */
+function findNonJson(data: unknown): { path: string; why: string } | undefined {
   const seen = new Set<object>();
-  const stack: unknown[] = [data];
+  const stack: Array<[unknown, string]> = [[data, 'data']];
   while (stack.length > 0) {
-    const value = stack.pop();
-    if (typeof value === 'number' && !Number.isFinite(value)) return value;
-    if (typeof value !== 'object' || value === null || seen.has(value)) continue;
+    const [value, path] = stack.pop()!;
+    if (value === null || typeof value === 'string' || typeof value === 'boolean') continue;
+    if (typeof value === 'number') {
+      if (!Number.isFinite(value)) return { path, why: `${value} has no JSON form` };
+      continue;
+    }
+    if (typeof value !== 'object') return { path, why: `${describe(value)} has no JSON form` };
+    if (seen.has(value) || typeof (value as { toJSON?: unknown }).toJSON === 'function') continue;
     seen.add(value);
-    const json = (value as { toJSON?: () => unknown }).toJSON;
-    if (typeof json === 'function') continue;
-    for (const item of Array.isArray(value) ? value : Object.values(value)) stack.push(item);
+    if (Array.isArray(value)) {
+      for (let i = 0; i < value.length; i++) {
+        if (!(i in value)) return { path: `${path}[${i}]`, why: 'an array with holes has no JSON form' };
+        stack.push([value[i], `${path}[${i}]`]);
+      }
+      continue;
+    }
+    const prototype = Object.getPrototypeOf(value) as object | null;
+    if (prototype !== Object.prototype && prototype !== null) {
+      return { path, why: `a ${prototype.constructor?.name ?? 'non-plain object'} has no JSON form; pass a plain object or an array` };
+    }
+    for (const [key, item] of Object.entries(value)) stack.push([item, `${path}.${key}`]);
   }
   return undefined;
 }

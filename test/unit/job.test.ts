@@ -20,10 +20,24 @@ test('unknown field', refused, { code: '', timeout: 5 }, 'job.timeout', /not a f
 test('stdin as a buffer', refused, { code: '', stdin: Buffer.from('x') }, 'job.stdin', /must be a string/);
 test('negative timeout', refused, { code: '', timeoutMs: -5 }, 'job.timeoutMs', /between 1 and/);
 test('fractional timeout', refused, { code: '', timeoutMs: 1.5 }, 'job.timeoutMs', /integer/);
-test('data with a BigInt', refused, { code: '', data: { n: 1n } }, 'job.data', /JSON-serialisable/);
+test('data with a BigInt', refused, { code: '', data: { n: 1n } }, 'job.data.n', /1 has no JSON form/);
 test('data with a cycle', refused, { code: '', data: (() => { const a: unknown[] = []; a.push(a); return a; })() }, 'job.data', /JSON-serialisable/);
-test('data with NaN', refused, { code: '', data: [1, Number.NaN] }, 'job.data', /NaN has no JSON form/);
-test('data as a function', refused, { code: '', data: () => 1 }, 'job.data', /JSON-serialisable/);
+test('data with NaN', refused, { code: '', data: [1, Number.NaN] }, 'job.data[1]', /NaN has no JSON form/);
+test('data as a function', refused, { code: '', data: () => 1 }, 'job.data', /a function has no JSON form/);
+// What JSON.stringify would silently drop or rewrite: the program would see other data.
+test('data with a function beside a number', refused, { code: '', data: { a: 1, f: () => 1 } }, 'job.data.f', /a function has no JSON form/);
+test('data with a function in an array', refused, { code: '', data: [() => 1] }, 'job.data[0]', /a function has no JSON form/);
+test('data with undefined deep inside', refused, { code: '', data: { b: [1, { c: undefined }] } }, 'job.data.b[1].c', /undefined has no JSON form/);
+test('data as a Map', refused, { code: '', data: new Map([[1, 2]]) }, 'job.data', /a Map has no JSON form/);
+test('data with a Set inside', refused, { code: '', data: { s: new Set([1]) } }, 'job.data.s', /a Set has no JSON form/);
+test('data with a hole', refused, { code: '', data: [1, , 3] }, 'job.data[1]', /holes/);
+test('data with a symbol', refused, { code: '', data: { s: Symbol('x') } }, 'job.data.s', /a symbol has no JSON form/);
+
+test('data that JSON takes as it is -> accepted: a Date (toJSON), an object without a prototype, nested arrays', (t) => {
+  const bare = Object.assign(Object.create(null) as object, { a: [1, [2, { b: 'c' }]] });
+  const { request } = prepareJob({ code: '', data: { when: new Date(0), bare } }, resolveOptions({}));
+  t.is(request.dataJson, '{"when":"1970-01-01T00:00:00.000Z","bare":{"a":[1,[2,{"b":"c"}]]}}');
+});
 test('signal that is not an AbortSignal', refused, { code: '', signal: {} }, 'job.signal', /AbortSignal/);
 test('timeout as null', refused, { code: '', timeoutMs: null }, 'job.timeoutMs', /integer, got null/);
 test('CPU time as null', refused, { code: '', cpuTimeMs: null }, 'job.cpuTimeMs', /integer, got null/);
