@@ -1,15 +1,21 @@
 import Docker from 'dockerode';
 import { DockerError, DockerUnavailableError, ImageNotFoundError } from './errors.js';
+import { DEFAULTS } from './options.js';
 
-/** Connects to the Docker engine and checks it answers, with one clear error where it does not. */
-export async function connectDocker(options: Docker.DockerOptions): Promise<Docker> {
-  const docker = new Docker(options);
+/**
+ * Connects to the Docker engine and checks it answers, with one clear error where it does
+ * not. Every call through the returned client has a deadline of `timeoutMs`, but for those
+ * that last as long as what they follow (a container's wait or attach, events, a build): an
+ * engine that takes connections and never answers is an error, not a hang.
+ */
+export async function connectDocker(options: Docker.DockerOptions, timeoutMs = DEFAULTS.dockerTimeoutMs): Promise<Docker> {
+  const docker = withDeadlines(new Docker(options), timeoutMs);
   try {
     await docker.ping();
   } catch (error) {
     const where = describeEndpoint(options);
     throw new DockerUnavailableError(
-      `no Docker engine answered at ${where}: ${(error as Error).message}. ` +
+      `no Docker engine answered at ${where}: ${isDeadline(error) ? `no answer within ${timeoutMs} ms` : (error as Error).message}. ` +
         'Start the engine (for example `sudo systemctl start docker`, or `dockerd`), ' +
         'or point DOCKER_HOST or the option docker at one that runs.',
       { cause: error },
@@ -42,7 +48,35 @@ export async function assertImageExists(docker: Docker, image: string, isDefault
 
 /** Wraps an engine's failure in DockerError, saying what warmbox was doing. */
 export function dockerFailed(doing: string, error: unknown): DockerError {
+  if (isDeadline(error)) return new DockerError(`the Docker engine did not answer in time to ${doing} (dockerTimeoutMs)`, { cause: error });
   return new DockerError(`the Docker engine failed to ${doing}: ${(error as Error).message}`, { cause: error });
+}
+
+type Dial = (options: { path?: string; isStream?: boolean; hijack?: boolean; abortSignal?: AbortSignal }, callback: unknown) => unknown;
+
+// Calls that last as long as what they follow, by their API path.
+const LONG_CALL = /\/(wait|attach|events|build)(\?|$)/;
+
+/**
+ * docker-modem takes an AbortSignal per call but sets none by itself, and its own `timeout`
+ * would also cut a container's wait. Every call goes through its `dial`, so the deadline is
+ * set there, once, for the calls warmbox makes today and any it makes later.
+ */
+function withDeadlines(docker: Docker, timeoutMs: number): Docker {
+  const modem = docker.modem as unknown as { dial: Dial };
+  const dial = modem.dial.bind(modem);
+  modem.dial = (options, callback) => {
+    if (options.abortSignal === undefined && !options.isStream && !options.hijack && !LONG_CALL.test(options.path ?? '')) {
+      options.abortSignal = AbortSignal.timeout(timeoutMs);
+    }
+    return dial(options, callback);
+  };
+  return docker;
+}
+
+function isDeadline(error: unknown): boolean {
+  const name = (error as { name?: string } | undefined)?.name;
+  return name === 'AbortError' || name === 'TimeoutError';
 }
 
 /** A 404 from the engine: no such container or image. */

@@ -111,6 +111,13 @@ export interface SandboxOptions {
    */
   readonly startupTimeoutMs?: number;
   /**
+   * How long one call to the Docker engine may take (create, start, inspect, remove...): an
+   * engine that takes connections and never answers gives a DockerError, not a hang. Not the
+   * calls that last as long as a container does.
+   * @default 30000
+   */
+  readonly dockerTimeoutMs?: number;
+  /**
    * How many containers may be starting at once. Two keep both cores of a small machine
    * busy without the starts slowing each other down.
    * @default 2
@@ -155,6 +162,7 @@ export const DEFAULTS = Object.freeze({
   maxQueue: 100,
   queueTimeoutMs: 30_000,
   startupTimeoutMs: 30_000,
+  dockerTimeoutMs: 30_000,
   startConcurrency: 2,
   maxReturnFiles: 100,
   maxReturnBytes: 16 * 1024 * 1024,
@@ -193,6 +201,7 @@ const RANGES: Record<NumericOption, readonly [number, number]> = {
   maxQueue: [0, 1_000_000],
   queueTimeoutMs: [1, 24 * 60 * 60 * 1000],
   startupTimeoutMs: [1, 10 * 60 * 1000],
+  dockerTimeoutMs: [1, 10 * 60 * 1000],
   startConcurrency: [1, 64],
   maxReturnFiles: [0, 10_000],
   maxReturnBytes: [0, 1024 * 1024 * 1024],

@@ -67,7 +67,7 @@ export class Sandbox extends EventEmitter<SandboxEvents> {
     if (this.#state !== 'new') throw new PoolClosedError();
     this.#state = 'initializing';
     try {
-      const docker = await connectDocker(this.options.docker);
+      const docker = await connectDocker(this.options.docker, this.options.dockerTimeoutMs);
       const image = this.options.image ?? agentImageTag();
       if (image === undefined) throw new ImageNotFoundError('warmbox-agent (not bundled yet)', true);
       await assertImageExists(docker, image, this.options.image === undefined);
