@@ -34,6 +34,14 @@ export interface ContainerPoolOptions {
   readonly backoff?: Backoff;
 }
 
+interface Waiter<M> {
+  resolve(member: M): void;
+  reject(error: unknown): void;
+  readonly timer: NodeJS.Timeout;
+  /** Clears the queue timeout and the abort listener. */
+  stopWatching(): void;
+}
+
 /** A snapshot of the pool. */
 export interface PoolStats {
   /** Containers started and ready for a job. */
@@ -62,9 +70,10 @@ export interface PoolListener {
  * Every lease ends in `retire` (generic-pool's destroy), never in release, so no container
  * ever runs a second job; generic-pool starts the replacement at once. generic-pool has two
  * traps this class closes: a failing `create` would be retried by it in a tight loop, and a
- * lost slot would never come back, so `create` retries by itself with backoff; and `acquire`
- * waits forever unless given a timeout, so it always has one. Its own errors never reach a
- * caller: each becomes a WarmboxError.
+ * lost slot would never come back, so `create` retries by itself with backoff; and its queue
+ * can neither cancel a request nor be emptied, so jobs wait in a queue of warmbox's own, with
+ * its own timeout, aborts and `destroy()`. Its own errors never reach a caller: each becomes
+ * a WarmboxError.
  *
  * How a member starts is the `startMember` function's business, which is what lets the
  * pool's logic be tested without Docker.
@@ -80,6 +89,18 @@ export class ContainerPool<M extends PoolMember> {
   #starting = 0;
   #everReady = false;
   #closed = false;
+  #closing: Promise<void> | undefined;
+  #cleared = false;
+  /**
+   * Jobs waiting for a member, first come first served. warmbox's own queue, not generic-pool's:
+   * generic-pool can neither cancel a request nor refuse its queue at once, so an aborted or
+   * timed-out job would stay counted and be served later, and `destroy()` could not empty it.
+   * generic-pool is asked only for a member it has idle, which it hands over at once.
+   */
+  readonly #waiters: Waiter<M>[] = [];
+  /** Jobs taken from the queue whose member generic-pool is handing over. */
+  #handing = 0;
+  #queueEmptied: (() => void) | undefined;
   // Set while start() fills the pool.
   #onReady: (() => void) | undefined;
   #firstStartFailure: ((error: unknown) => void) | undefined;
@@ -97,9 +118,9 @@ export class ContainerPool<M extends PoolMember> {
       {
         min: options.poolSize,
         max: options.poolSize,
-        // acquire() checks each member itself: generic-pool's testOnBorrow is asynchronous,
-        // and would count a job as waiting while a warm member is tested.
-        acquireTimeoutMillis: options.queueTimeoutMs,
+        // A member is checked when it is handed out (#dispatch): generic-pool's testOnBorrow
+        // is asynchronous, and would count a job as waiting while a warm member is tested.
+        // No acquireTimeoutMillis: generic-pool is only asked for a member it has idle.
         autostart: false,
         fifo: true,
       },
@@ -127,43 +148,77 @@ export class ContainerPool<M extends PoolMember> {
   }
 
   /** Waits for a live warm member, within `maxQueue` and `queueTimeoutMs`. */
-  async acquire(signal: AbortSignal | undefined): Promise<M> {
-    if (this.#closed) throw new PoolClosedError();
-    if (this.#pool.available === 0 && this.#pool.pending >= this.#options.maxQueue) {
-      throw new QueueFullError(this.#options.maxQueue);
+  acquire(signal: AbortSignal | undefined): Promise<M> {
+    if (this.#closed) return Promise.reject(new PoolClosedError());
+    if (signal?.aborted) return Promise.reject(new AbortError(signal.reason));
+    if (this.#pool.available === 0 && this.#waiters.length >= this.#options.maxQueue) {
+      return Promise.reject(new QueueFullError(this.#options.maxQueue));
     }
-    for (;;) {
-      const member = await this.#lease(signal);
-      if (member.alive) return member;
-      // It died while it waited (killed from outside): replace it and take another.
-      this.retire(member);
-    }
+    return new Promise<M>((resolve, reject) => {
+      const onAbort = () => this.#leave(waiter, new AbortError(signal!.reason));
+      const waiter: Waiter<M> = {
+        resolve,
+        reject,
+        timer: setTimeout(() => this.#leave(waiter, new QueueTimeoutError(this.#options.queueTimeoutMs)), this.#options.queueTimeoutMs),
+        stopWatching: () => {
+          clearTimeout(waiter.timer);
+          signal?.removeEventListener('abort', onAbort);
+        },
+      };
+      signal?.addEventListener('abort', onAbort, { once: true });
+      this.#waiters.push(waiter);
+      this.#dispatch();
+    });
   }
 
-  async #lease(signal: AbortSignal | undefined): Promise<M> {
-    if (signal?.aborted) throw new AbortError(signal.reason);
-    const lease = this.#pool.acquire().catch((error: Error) => {
-      if (error.name === 'TimeoutError') throw new QueueTimeoutError(this.#options.queueTimeoutMs);
-      // generic-pool's "pool is draining and cannot accept work".
-      if (this.#closed) throw new PoolClosedError();
-      throw error;
-    });
-    if (signal === undefined) return lease;
-    let onAbort: (() => void) | undefined;
-    const aborted = new Promise<never>((_resolve, reject) => {
-      onAbort = () => reject(new AbortError(signal.reason));
-      signal.addEventListener('abort', onAbort, { once: true });
-    });
-    try {
-      return await Promise.race([lease, aborted]);
-    } catch (error) {
-      // generic-pool cannot cancel a request: when it is served, the member goes back
-      // unused. Releasing is safe here, and only here, because nothing ran in it.
-      lease.then((member) => this.#pool.release(member), () => {});
-      throw error;
-    } finally {
-      signal.removeEventListener('abort', onAbort!);
+  /** Hands idle members to waiting jobs, in order, for as long as there are both. */
+  #dispatch(): void {
+    while (this.#waiters.length > 0 && this.#pool.available > 0) {
+      const waiter = this.#waiters.shift()!;
+      this.#handing++;
+      // generic-pool takes an idle member out of `available` before this returns.
+      this.#pool.acquire().then(
+        (member) => {
+          this.#handing--;
+          if (member.alive) {
+            waiter.stopWatching();
+            waiter.resolve(member);
+          } else {
+            // It died while idle (killed from outside): replace it. The job waits on, unless
+            // the pool is closing, when no replacement may come.
+            this.retire(member);
+            if (this.#closed) {
+              waiter.stopWatching();
+              waiter.reject(new PoolClosedError());
+            } else {
+              this.#waiters.unshift(waiter);
+            }
+          }
+          this.#dispatch();
+        },
+        (error: unknown) => {
+          this.#handing--;
+          waiter.stopWatching();
+          waiter.reject(this.#closed ? new PoolClosedError() : error);
+          this.#dispatch();
+        },
+      );
     }
+    this.#afterQueueChange();
+  }
+
+  /** A waiting job leaves the queue unserved: timed out, aborted, or the pool destroyed. */
+  #leave(waiter: Waiter<M>, error: Error): void {
+    const index = this.#waiters.indexOf(waiter);
+    if (index === -1) return;
+    this.#waiters.splice(index, 1);
+    waiter.stopWatching();
+    waiter.reject(error);
+    this.#afterQueueChange();
+  }
+
+  #afterQueueChange(): void {
+    if (this.#waiters.length === 0 && this.#handing === 0) this.#queueEmptied?.();
   }
 
   /** Ends a lease: the member is removed in the background and a replacement starts now. */
@@ -173,10 +228,11 @@ export class ContainerPool<M extends PoolMember> {
 
   stats(): PoolStats {
     return {
-      warm: this.#pool.available,
+      // generic-pool's count of idle members outlives clear(): once closed, none is left.
+      warm: this.#cleared ? 0 : this.#pool.available,
       busy: this.#pool.borrowed,
       starting: this.#starting,
-      queued: this.#pool.pending,
+      queued: this.#waiters.length + this.#handing,
     };
   }
 
@@ -184,11 +240,28 @@ export class ContainerPool<M extends PoolMember> {
    * Waits for every lease to end (jobs already waiting still run), then removes every
    * member, including those still starting.
    */
-  async close(): Promise<void> {
+  close(): Promise<void> {
     this.#closed = true;
-    await this.#pool.drain();
-    this.#stopCreating.abort();
-    await this.#pool.clear();
+    this.#closing ??= (async () => {
+      if (this.#waiters.length + this.#handing > 0) await new Promise<void>((resolve) => (this.#queueEmptied = resolve));
+      await this.#pool.drain();
+      this.#stopCreating.abort();
+      await this.#pool.clear();
+      this.#cleared = true;
+    })();
+    return this.#closing;
+  }
+
+  /**
+   * Rejects every waiting job with PoolClosedError and fails a start() in progress; then, as
+   * close() does, waits for the leases to end (the owner kills what runs) and removes every
+   * member.
+   */
+  async destroy(): Promise<void> {
+    this.#closed = true;
+    for (const waiter of [...this.#waiters]) this.#leave(waiter, new PoolClosedError());
+    this.#firstStartFailure?.(new PoolClosedError());
+    await this.close();
   }
 
   async #create(): Promise<M> {
@@ -204,7 +277,10 @@ export class ContainerPool<M extends PoolMember> {
         this.#onReady?.();
         // After generic-pool has counted it as available (it does so in a promise callback
         // of its own), so that stats() agrees with the event.
-        setImmediate(() => this.#listener.warm(member.id, startMs));
+        setImmediate(() => {
+          this.#listener.warm(member.id, startMs);
+          this.#dispatch();
+        });
         member.onUnexpectedExit(() => this.#onMemberExit(member));
         return member;
       } catch (error) {
@@ -251,7 +327,10 @@ export class ContainerPool<M extends PoolMember> {
     // safe here, because nothing ran in them.
     for (let i = this.#pool.available; i > 0; i--) {
       this.acquire(undefined).then(
-        (live) => this.#pool.release(live),
+        (live) => {
+          this.#pool.release(live);
+          this.#dispatch();
+        },
         () => {},
       );
     }

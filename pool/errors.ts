@@ -33,8 +33,8 @@ export class NotInitializedError extends WarmboxError {
 export class PoolClosedError extends WarmboxError {
   override readonly code = 'WARMBOX_ERR_POOL_CLOSED';
   override name = 'PoolClosedError';
-  constructor() {
-    super('the sandbox is closed');
+  constructor(message = 'the sandbox is closed') {
+    super(message);
   }
 }
 

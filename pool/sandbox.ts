@@ -47,6 +47,9 @@ export class Sandbox extends EventEmitter<SandboxEvents> {
   #state: State = 'new';
   #initializing: Promise<void> | undefined;
   #closing: Promise<void> | undefined;
+  #destroying: Promise<void> | undefined;
+  /** Aborted by destroy(): every job waiting or running listens to it. */
+  readonly #destroyed = new AbortController();
   #pool: ContainerPool<WarmContainer> | undefined;
   #ioRoot: string | undefined;
 
@@ -85,6 +88,7 @@ export class Sandbox extends EventEmitter<SandboxEvents> {
         removed: (containerId) => this.emit('removed', containerId),
         startFailed: (error, retryInMs) => this.emit('startFailed', error as Error, retryInMs),
       });
+      if (this.#destroyed.signal.aborted) throw new PoolClosedError('the sandbox was destroyed');
       await this.#pool.start();
       if (this.#state === 'initializing') this.#state = 'ready';
     } catch (error) {
@@ -112,11 +116,17 @@ export class Sandbox extends EventEmitter<SandboxEvents> {
     if (this.#state === 'initializing') await this.#initializing;
     if (this.#state !== 'ready' || this.#pool === undefined) throw new PoolClosedError();
     const pool = this.#pool;
-    const container = await pool.acquire(signal);
+    const jobSignal = signal === undefined ? this.#destroyed.signal : AbortSignal.any([signal, this.#destroyed.signal]);
     try {
-      return await container.run(request, signal, { ...options, stdinSource });
-    } finally {
-      pool.retire(container);
+      const container = await pool.acquire(jobSignal);
+      try {
+        return await container.run(request, jobSignal, { ...options, stdinSource });
+      } finally {
+        pool.retire(container);
+      }
+    } catch (error) {
+      if (this.#destroyed.signal.aborted && !signal?.aborted) throw new PoolClosedError('the sandbox was destroyed');
+      throw error;
     }
   }
 
@@ -134,6 +144,23 @@ export class Sandbox extends EventEmitter<SandboxEvents> {
   close(callback?: Callback<void>): Promise<void> | void {
     this.#closing ??= this.#close();
     return settle(this.#closing, callback);
+  }
+
+  /**
+   * Stops now, as undici's `destroy()` does next to `close()`: jobs waiting for a container
+   * and jobs running are rejected with PoolClosedError (a running one's container is killed),
+   * then every container and directory the sandbox made is removed. Safe to call twice, and
+   * during or after close(); resolves once everything is gone.
+   */
+  destroy(): Promise<void>;
+  destroy(callback: Callback<void>): void;
+  destroy(callback?: Callback<void>): Promise<void> | void {
+    this.#destroying ??= (async () => {
+      this.#destroyed.abort(new PoolClosedError('the sandbox was destroyed'));
+      await this.#pool?.destroy();
+      await this.close();
+    })();
+    return settle(this.#destroying, callback);
   }
 
   /** The name docker-python-sandbox used for `close`. */

@@ -3,12 +3,14 @@
  * An engine that never answers is a fake (the real one cannot be made to do it); every other
  * fault here is done to the real engine and the real containers.
  */
+import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import test, { type ExecutionContext } from 'ava';
-import { DockerError, DockerUnavailableError, Sandbox } from '../../pool/index.js';
+import { DockerError, DockerUnavailableError, LABELS, Sandbox } from '../../pool/index.js';
+import { containersOf, docker } from '../helpers/sandbox.js';
 
 /** An engine socket whose server takes connections and answers only what `answers` says. */
 async function silentEngine(t: ExecutionContext, answers: (url: string) => string | undefined): Promise<string> {
@@ -46,4 +48,54 @@ test('an engine that answers its ping and then nothing -> initialize() rejects w
   const sandbox = new Sandbox({ poolSize: 1, dockerTimeoutMs: 300, image: 'warmbox-agent:any', docker: { socketPath } });
   const error = await t.throwsAsync(sandbox.initialize(), { instanceOf: DockerError });
   t.regex(error!.message, /did not answer in time to inspect the image warmbox-agent:any \(dockerTimeoutMs\)/);
+});
+
+test('destroy() while jobs run and wait -> each rejects with PoolClosedError at once, every container and directory is gone', async (t) => {
+  const sandbox = new Sandbox({ poolSize: 2 });
+  await sandbox.initialize();
+  const ioRoot = dirname((await docker.listContainers({ filters: { label: [`${LABELS.pool}=${sandbox.id}`] } }))[0]!.Labels[LABELS.ioDir]!);
+  let running = 0;
+  let outcomes: Array<Promise<string | undefined>> = [];
+  const twoRunning = new Promise<void>((resolve) => {
+    const onStdout = () => {
+      if (++running === 2) resolve();
+    };
+    outcomes = Array.from({ length: 5 }, () =>
+      sandbox.run({ code: 'import time\nprint("started")\ntime.sleep(600)', timeoutMs: 600_000 }, { onStdout }).then(
+        (r) => r.status,
+        (error: Error & { code?: string }) => error.code,
+      ),
+    );
+  });
+  // Two run (each has printed), three wait.
+  await twoRunning;
+  t.like(sandbox.stats(), { busy: 2, queued: 3 });
+  await sandbox.destroy();
+  t.deepEqual(await Promise.all(outcomes), Array(5).fill('WARMBOX_ERR_POOL_CLOSED'));
+  t.deepEqual(await containersOf(sandbox), []);
+  t.false(existsSync(ioRoot));
+  t.deepEqual(sandbox.stats(), { warm: 0, busy: 0, starting: 0, queued: 0 });
+  await sandbox.destroy();
+  await sandbox.close();
+  await t.throwsAsync(sandbox.run('result = 1'), { code: 'WARMBOX_ERR_POOL_CLOSED' });
+});
+
+test('60 jobs aborted at random moments, queued or running -> every one settles, stats() stays true, nothing is left after close()', async (t) => {
+  const sandbox = new Sandbox({ poolSize: 2, queueTimeoutMs: 600_000 });
+  await sandbox.initialize();
+  // A fixed spread of abort times from 0 to 1.5 s, in a scrambled order.
+  const outcomes = await Promise.all(
+    Array.from({ length: 60 }, (_, i) =>
+      sandbox.run({ code: 'import time\ntime.sleep(0.2)\nresult = 1', signal: AbortSignal.timeout(((i * 37) % 60) * 25) }).then(
+        (r) => r.status,
+        (error: Error & { code?: string }) => error.code,
+      ),
+    ),
+  );
+  t.true(outcomes.every((o) => o === 'ok' || o === 'WARMBOX_ERR_ABORTED'), JSON.stringify(outcomes));
+  t.true(outcomes.includes('WARMBOX_ERR_ABORTED'));
+  t.like(sandbox.stats(), { busy: 0, queued: 0 });
+  await sandbox.close();
+  t.deepEqual(await containersOf(sandbox), []);
+  t.deepEqual(sandbox.stats(), { warm: 0, busy: 0, starting: 0, queued: 0 });
 });

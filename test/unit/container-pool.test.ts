@@ -199,7 +199,8 @@ test('a dead member handed to a job while the pool closes -> PoolClosedError, a 
   const error = await t.throwsAsync(waiting, { code: 'WARMBOX_ERR_POOL_CLOSED' });
   t.true(error instanceof WarmboxError);
   await closed;
-  t.is(members.length, 2);
+  // The dead one's replacement had started before close() stopped creating; it goes too.
+  t.is(members.length, 3);
   t.true(members.every((m) => m.removed));
   await t.throwsAsync(pool.acquire(undefined), { code: 'WARMBOX_ERR_POOL_CLOSED' });
 });
@@ -219,4 +220,49 @@ test('close() while members start -> each is removed once started, none left', a
   await Promise.all([started.catch(() => {}), closed]);
   t.is(members.length, 3);
   t.true(members.every((m) => m.removed));
+});
+
+test('jobs aborted at random moments while queued -> each rejects at once, the queue counts none of them, the rest are served', async (t) => {
+  const { pool, members } = fakePool({ poolSize: 2, maxQueue: 1000 });
+  await pool.start();
+  const leases = [await pool.acquire(undefined), await pool.acquire(undefined)];
+  const controllers = Array.from({ length: 100 }, () => new AbortController());
+  // A served job gives its member back at once, which starts its replacement.
+  const waiting = controllers.map((c) =>
+    pool.acquire(c.signal).then(
+      (member) => {
+        pool.retire(member);
+        return 'served';
+      },
+      (error: Error & { code?: string }) => error.code,
+    ),
+  );
+  t.is(pool.stats().queued, 100);
+  // Half are aborted, in a shuffled order, before any member is free.
+  for (let i = 0; i < 100; i++) if (((i * 37) % 100) % 2 === 0) controllers[i]!.abort('gone');
+  t.is(pool.stats().queued, 50);
+  for (const lease of leases) pool.retire(lease);
+  const outcomes = await Promise.all(waiting);
+  t.deepEqual(
+    { aborted: outcomes.filter((o) => o === 'WARMBOX_ERR_ABORTED').length, served: outcomes.filter((o) => o === 'served').length },
+    { aborted: 50, served: 50 },
+  );
+  t.is(pool.stats().queued, 0);
+  await pool.close();
+  t.is(members.length, 2 + 50 + 2);
+  t.true(members.every((m) => m.removed));
+});
+
+test('destroy() -> every waiting job rejects with PoolClosedError at once; once the leases end, every member is removed and stats() shows none', async (t) => {
+  const { pool, members } = fakePool({ poolSize: 1 });
+  await pool.start();
+  const lease = await pool.acquire(undefined);
+  const waiting = [pool.acquire(undefined), pool.acquire(undefined)];
+  const destroyed = pool.destroy();
+  for (const job of waiting) await t.throwsAsync(job, { code: 'WARMBOX_ERR_POOL_CLOSED' });
+  t.is(pool.stats().queued, 0);
+  pool.retire(lease);
+  await destroyed;
+  t.true(members.every((m) => m.removed));
+  t.deepEqual(pool.stats(), { warm: 0, busy: 0, starting: 0, queued: 0 });
 });
