@@ -3,8 +3,10 @@
  * An engine that never answers is a fake (the real one cannot be made to do it); every other
  * fault here is done to the real engine and the real containers.
  */
+import { execFileSync } from 'node:child_process';
+import { once } from 'node:events';
 import { existsSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -98,4 +100,41 @@ test('60 jobs aborted at random moments, queued or running -> every one settles,
   await sandbox.close();
   t.deepEqual(await containersOf(sandbox), []);
   t.deepEqual(sandbox.stats(), { warm: 0, busy: 0, starting: 0, queued: 0 });
+});
+
+test('the socket root full when a replacement is prepared -> startFailed with ENOSPC, the warm pool keeps serving, and heals once there is room', async (t) => {
+  // A file system of its own, with few inodes, that the test can fill and empty.
+  const root = await mkdtemp(join(tmpdir(), 'full-root-'));
+  execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=1m,nr_inodes=64', 'tmpfs', root]);
+  t.teardown(async () => {
+    execFileSync('umount', ['--lazy', root]);
+    await rm(root, { recursive: true, force: true });
+  });
+  const sandbox = new Sandbox({ poolSize: 1, socketRoot: root });
+  t.teardown(() => sandbox.close());
+  await sandbox.initialize();
+  const filler = join(root, 'filler');
+  await mkdir(filler);
+  for (let i = 0; ; i++) {
+    try {
+      await writeFile(join(filler, String(i)), '');
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOSPC') break;
+      throw error;
+    }
+  }
+  const failed = once(sandbox, 'startFailed');
+  t.like(await sandbox.run('result = "warm before"'), { status: 'ok', result: 'warm before' });
+  const [error] = (await failed) as [Error];
+  t.regex(error.message, /ENOSPC|no space/i);
+  const healed = once(sandbox, 'warm');
+  await rm(filler, { recursive: true });
+  await healed;
+  t.like(await sandbox.run('result = "after"'), { status: 'ok', result: 'after' });
+});
+
+test('a socket root that cannot be written -> initialize() rejects with ContainerStartError, no container made', async (t) => {
+  const sandbox = new Sandbox({ poolSize: 1, socketRoot: '/proc/warmbox-cannot-write' });
+  await t.throwsAsync(sandbox.initialize(), { code: 'WARMBOX_ERR_CONTAINER_START', message: /could not make a directory for the agents' sockets/ });
+  t.deepEqual(await containersOf(sandbox), []);
 });
