@@ -48,8 +48,14 @@ export class Sandbox extends EventEmitter<SandboxEvents> {
   #initializing: Promise<void> | undefined;
   #closing: Promise<void> | undefined;
   #destroying: Promise<void> | undefined;
-  /** Aborted by destroy(): every job waiting or running listens to it. */
+  /** Set by destroy(), which aborts every job in #jobs. */
   readonly #destroyed = new AbortController();
+  /**
+   * Each waiting or running job's own controller. Not AbortSignal.any() with #destroyed:
+   * Node keeps every signal composed with a long-lived one for as long as that one lives
+   * (nodejs/node#55351, #64476), a leak of every job the sandbox ever ran.
+   */
+  readonly #jobs = new Set<AbortController>();
   #pool: ContainerPool<WarmContainer> | undefined;
   #ioRoot: string | undefined;
 
@@ -116,17 +122,24 @@ export class Sandbox extends EventEmitter<SandboxEvents> {
     if (this.#state === 'initializing') await this.#initializing;
     if (this.#state !== 'ready' || this.#pool === undefined) throw new PoolClosedError();
     const pool = this.#pool;
-    const jobSignal = signal === undefined ? this.#destroyed.signal : AbortSignal.any([signal, this.#destroyed.signal]);
+    const controller = new AbortController();
+    const onAbort = () => controller.abort(signal!.reason);
+    if (signal?.aborted) onAbort();
+    signal?.addEventListener('abort', onAbort, { once: true });
+    this.#jobs.add(controller);
     try {
-      const container = await pool.acquire(jobSignal);
+      const container = await pool.acquire(controller.signal);
       try {
-        return await container.run(request, jobSignal, { ...options, stdinSource });
+        return await container.run(request, controller.signal, { ...options, stdinSource });
       } finally {
         pool.retire(container);
       }
     } catch (error) {
       if (this.#destroyed.signal.aborted && !signal?.aborted) throw new PoolClosedError('the sandbox was destroyed');
       throw error;
+    } finally {
+      this.#jobs.delete(controller);
+      signal?.removeEventListener('abort', onAbort);
     }
   }
 
@@ -156,7 +169,9 @@ export class Sandbox extends EventEmitter<SandboxEvents> {
   destroy(callback: Callback<void>): void;
   destroy(callback?: Callback<void>): Promise<void> | void {
     this.#destroying ??= (async () => {
-      this.#destroyed.abort(new PoolClosedError('the sandbox was destroyed'));
+      const reason = new PoolClosedError('the sandbox was destroyed');
+      this.#destroyed.abort(reason);
+      for (const controller of this.#jobs) controller.abort(reason);
       await this.#pool?.destroy();
       await this.close();
     })();
