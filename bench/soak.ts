@@ -172,7 +172,6 @@ export async function soak(options: SoakOptions): Promise<SoakReport> {
   const byKind: Record<string, number> = {};
   const samples: SoakSample[] = [];
   let done = 0;
-  let report: SoakReport;
   const start = performance.now();
   try {
     await sandbox.initialize();
@@ -248,8 +247,7 @@ export async function soak(options: SoakOptions): Promise<SoakReport> {
     left.socketRootEntries === 0 &&
     left.extraFds === 0 &&
     (memoryGrowth === undefined || (memoryGrowth.heap <= 0.05 && memoryGrowth.rss <= 0.05));
-  report = { jobs: options.jobs, poolSize: options.poolSize, elapsedS, jobsPerS: done / elapsedS, byKind, wrong, lostOrTwice, samples, left, memoryGrowth, passed };
-  return report;
+  return { jobs: options.jobs, poolSize: options.poolSize, elapsedS, jobsPerS: done / elapsedS, byKind, wrong, lostOrTwice, samples, left, memoryGrowth, passed };
 }
 
 async function main(): Promise<void> {

@@ -80,11 +80,18 @@ export async function ensureBaseImage(docker: Docker, packages: readonly string[
   const base = defaultBaseImage(PACKAGE_ROOT, packages);
   if (await imageExists(docker, base)) return base;
   log(`building the base image ${base} with debootstrap (needs root; a minute or more with packages)`);
-  // stdout to stderr: a caller of the command reads only the tag on stdout.
-  const child = spawn('bash', [BASE_RECIPE, base, ...packages], { cwd: PACKAGE_ROOT, stdio: ['ignore', 2, 2] });
-  const [code, signal] = (await once(child, 'exit')) as [number | null, string | null];
-  if (code !== 0) throw new Error(`${BASE_RECIPE} failed (${code ?? signal}); what it printed above says why`);
+  await runToStderr('bash', [BASE_RECIPE, base, ...packages], PACKAGE_ROOT, BASE_RECIPE);
   return base;
+}
+
+/**
+ * Runs a command to its end, its output on stderr: a caller of `warmbox build-image` reads
+ * only the tag on stdout. Rejects, naming it as `name`, unless it exits 0.
+ */
+export async function runToStderr(command: string, args: readonly string[], cwd: string, name: string): Promise<void> {
+  const child = spawn(command, args, { cwd, stdio: ['ignore', 2, 2] });
+  const [code, signal] = (await once(child, 'exit')) as [number | null, string | null];
+  if (code !== 0) throw new Error(`${name} failed (${code ?? signal}); what it printed above says why`);
 }
 
 /** `docker build` of the files `src` under `context`, through the engine's API; resolves once the image is tagged. */

@@ -5,14 +5,12 @@
  * host. Nothing is fetched inside the build, so no registry needs to be reachable from
  * containers. `warmbox build-image --service` is its command line.
  */
-import { spawn } from 'node:child_process';
-import { once } from 'node:events';
 import { copyFile, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connectDocker, imageExists } from '../pool/docker.js';
 import { digest, PACKAGE_ROOT } from '../pool/image.js';
-import { buildFromContext, ensureBaseImage, type BuildImageOptions } from './build-image.js';
+import { buildFromContext, ensureBaseImage, runToStderr, type BuildImageOptions } from './build-image.js';
 
 export const SERVICE_DOCKERFILE = 'deploy/Dockerfile.service';
 
@@ -55,9 +53,6 @@ export async function buildServiceImage(options: BuildServiceImageOptions = {}):
   }
 }
 
-async function npm(args: string[], cwd: string): Promise<void> {
-  // stdout to stderr: a caller of the command reads only the tag on stdout.
-  const child = spawn('npm', args, { cwd, stdio: ['ignore', 2, 2] });
-  const [code, signal] = (await once(child, 'exit')) as [number | null, string | null];
-  if (code !== 0) throw new Error(`npm ${args[0]} failed (${code ?? signal}); what it printed above says why`);
+function npm(args: string[], cwd: string): Promise<void> {
+  return runToStderr('npm', args, cwd, `npm ${args[0]}`);
 }

@@ -37,7 +37,6 @@ export interface ContainerPoolOptions {
 interface Waiter<M> {
   resolve(member: M): void;
   reject(error: unknown): void;
-  readonly timer: NodeJS.Timeout;
   /** Clears the queue timeout and the abort listener. */
   stopWatching(): void;
 }
@@ -156,12 +155,12 @@ export class ContainerPool<M extends PoolMember> {
     }
     return new Promise<M>((resolve, reject) => {
       const onAbort = () => this.#leave(waiter, new AbortError(signal!.reason));
+      const timer = setTimeout(() => this.#leave(waiter, new QueueTimeoutError(this.#options.queueTimeoutMs)), this.#options.queueTimeoutMs);
       const waiter: Waiter<M> = {
         resolve,
         reject,
-        timer: setTimeout(() => this.#leave(waiter, new QueueTimeoutError(this.#options.queueTimeoutMs)), this.#options.queueTimeoutMs),
         stopWatching: () => {
-          clearTimeout(waiter.timer);
+          clearTimeout(timer);
           signal?.removeEventListener('abort', onAbort);
         },
       };

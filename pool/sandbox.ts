@@ -49,11 +49,12 @@ export class Sandbox extends EventEmitter<SandboxEvents> {
   #closing: Promise<void> | undefined;
   #destroying: Promise<void> | undefined;
   /** Set by destroy(), which aborts every job in #jobs. */
-  readonly #destroyed = new AbortController();
+  #destroyed = false;
   /**
-   * Each waiting or running job's own controller. Not AbortSignal.any() with #destroyed:
-   * Node keeps every signal composed with a long-lived one for as long as that one lives
-   * (nodejs/node#55351, #64476), a leak of every job the sandbox ever ran.
+   * Each waiting or running job's own controller, for destroy() to abort. Not one long-lived
+   * signal composed into each job's with AbortSignal.any(): Node keeps every such composite
+   * for as long as the long-lived one lives (nodejs/node#55351, #64476), a leak of every job
+   * the sandbox ever ran.
    */
   readonly #jobs = new Set<AbortController>();
   #pool: ContainerPool<WarmContainer> | undefined;
@@ -94,7 +95,7 @@ export class Sandbox extends EventEmitter<SandboxEvents> {
         removed: (containerId) => this.emit('removed', containerId),
         startFailed: (error, retryInMs) => this.emit('startFailed', error as Error, retryInMs),
       });
-      if (this.#destroyed.signal.aborted) throw new PoolClosedError('the sandbox was destroyed');
+      if (this.#destroyed) throw new PoolClosedError('the sandbox was destroyed');
       await this.#pool.start();
       if (this.#state === 'initializing') this.#state = 'ready';
     } catch (error) {
@@ -135,7 +136,7 @@ export class Sandbox extends EventEmitter<SandboxEvents> {
         pool.retire(container);
       }
     } catch (error) {
-      if (this.#destroyed.signal.aborted && !signal?.aborted) throw new PoolClosedError('the sandbox was destroyed');
+      if (this.#destroyed && !signal?.aborted) throw new PoolClosedError('the sandbox was destroyed');
       throw error;
     } finally {
       this.#jobs.delete(controller);
@@ -169,8 +170,8 @@ export class Sandbox extends EventEmitter<SandboxEvents> {
   destroy(callback: Callback<void>): void;
   destroy(callback?: Callback<void>): Promise<void> | void {
     this.#destroying ??= (async () => {
+      this.#destroyed = true;
       const reason = new PoolClosedError('the sandbox was destroyed');
-      this.#destroyed.abort(reason);
       for (const controller of this.#jobs) controller.abort(reason);
       await this.#pool?.destroy();
       await this.close();

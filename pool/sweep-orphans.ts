@@ -23,19 +23,36 @@ export const OWNER_FILE = 'owner.json';
  * this process from starting. Returns how many containers it removed.
  */
 export async function sweepOrphans(docker: Docker, socketRoot: string): Promise<number> {
-  const removed = await sweepContainers(docker);
-  await sweepPoolDirectories(docker, socketRoot);
+  const isGone = ownerVerdicts(docker);
+  const removed = await sweepContainers(docker, isGone);
+  await sweepPoolDirectories(socketRoot, isGone);
   return removed;
 }
 
-async function sweepContainers(docker: Docker): Promise<number> {
+type OwnerVerdict = (labels: Record<string, string>) => Promise<boolean>;
+
+/**
+ * isOwnerGone, asked once per owner in a sweep: a pool's containers and its directory share
+ * their owner, whose verdict may cost an inspect of the container it ran in.
+ */
+function ownerVerdicts(docker: Docker): OwnerVerdict {
+  const verdicts = new Map<string, Promise<boolean>>();
+  return (labels) => {
+    const key = JSON.stringify([labels[LABELS.owner], labels[LABELS.ownerPidNamespace], labels[LABELS.ownerContainer]]);
+    let verdict = verdicts.get(key);
+    if (verdict === undefined) verdicts.set(key, (verdict = isOwnerGone(docker, labels)));
+    return verdict;
+  };
+}
+
+async function sweepContainers(docker: Docker, isGone: OwnerVerdict): Promise<number> {
   let containers: Docker.ContainerInfo[];
   try {
     containers = await docker.listContainers({ all: true, filters: { label: [LABELS.managed] } });
   } catch (error) {
     throw dockerFailed('list containers', error);
   }
-  const gone = await Promise.all(containers.map((c) => isOwnerGone(docker, c.Labels)));
+  const gone = await Promise.all(containers.map((c) => isGone(c.Labels)));
   const orphans = containers.filter((_, i) => gone[i]);
   const outcomes = await Promise.allSettled(
     orphans.map(async (c) => {
@@ -61,7 +78,7 @@ async function sweepContainers(docker: Docker): Promise<number> {
 }
 
 /** Pool directories whose owner file names a process that is gone. */
-async function sweepPoolDirectories(docker: Docker, socketRoot: string): Promise<void> {
+async function sweepPoolDirectories(socketRoot: string, isGone: OwnerVerdict): Promise<void> {
   const names = await readdir(socketRoot).catch(() => [] as string[]);
   await Promise.all(
     names
@@ -75,7 +92,7 @@ async function sweepPoolDirectories(docker: Docker, socketRoot: string): Promise
           // No owner file: not a pool directory, or one whose owner is still writing it.
           return;
         }
-        if (typeof owner !== 'object' || owner === null || !(await isOwnerGone(docker, owner))) return;
+        if (typeof owner !== 'object' || owner === null || !(await isGone(owner))) return;
         await rm(dir, { recursive: true, force: true }).then(
           () => log('removed pool directory %s left by %s', dir, owner[LABELS.owner]),
           (error: unknown) => log('could not remove pool directory %s: %o', dir, error),
