@@ -2,7 +2,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { debuglog } from 'node:util';
 import { createPool, type Pool } from 'generic-pool';
 import { backoffDelayMs, REPLACEMENT_BACKOFF, type Backoff } from './backoff.js';
-import { AbortError, PoolClosedError, QueueFullError, QueueTimeoutError } from './errors.js';
+import { AbortError, DockerError, PoolClosedError, QueueFullError, QueueTimeoutError } from './errors.js';
 import { Semaphore } from './semaphore.js';
 
 const log = debuglog('warmbox');
@@ -32,6 +32,17 @@ export interface ContainerPoolOptions {
   readonly startConcurrency: number;
   /** @default REPLACEMENT_BACKOFF */
   readonly backoff?: Backoff;
+  /**
+   * Given why a start or a removal failed, a promise that resolves once that cause is gone
+   * (the engine answers again), so the next try need not wait out its backoff; undefined
+   * where the failure is of another kind. It must settle once `signal` aborts.
+   */
+  readonly recovery?: (error: unknown, signal: AbortSignal) => Promise<void> | undefined;
+  /**
+   * How long close() goes on trying to remove members that could not be removed (the engine
+   * is down) before it gives up and rejects, naming them. @default 30000
+   */
+  readonly closeRetryMs?: number;
 }
 
 interface Waiter<M> {
@@ -84,6 +95,10 @@ export class ContainerPool<M extends PoolMember> {
   readonly #listener: PoolListener;
   readonly #startSlots: Semaphore;
   readonly #stopCreating = new AbortController();
+  /** Aborted `closeRetryMs` into close(): a removal that still fails is given up. */
+  readonly #stopRemoving = new AbortController();
+  /** Members whose removal was given up, for close() to report. */
+  readonly #notRemoved: { readonly id: string; readonly error: unknown }[] = [];
   #nextIndex = 0;
   #starting = 0;
   #everReady = false;
@@ -243,10 +258,25 @@ export class ContainerPool<M extends PoolMember> {
     this.#closed = true;
     this.#closing ??= (async () => {
       if (this.#waiters.length + this.#handing > 0) await new Promise<void>((resolve) => (this.#queueEmptied = resolve));
-      await this.#pool.drain();
+      // Nothing waits any more, so no replacement is needed: one waiting out its backoff (the
+      // engine is away) stops now rather than holding drain() up.
       this.#stopCreating.abort();
-      await this.#pool.clear();
-      this.#cleared = true;
+      await this.#pool.drain();
+      const giveUp = setTimeout(() => this.#stopRemoving.abort(), this.#options.closeRetryMs ?? 30_000);
+      try {
+        await this.#pool.clear();
+      } finally {
+        clearTimeout(giveUp);
+        this.#cleared = true;
+      }
+      if (this.#notRemoved.length > 0) {
+        const ids = this.#notRemoved.map(({ id }) => id.slice(0, 12)).join(', ');
+        throw new DockerError(
+          `could not remove ${this.#notRemoved.length} container(s) before giving up: ${ids} (${(this.#notRemoved[0]!.error as Error).message}). ` +
+            'The sweep of the next process to initialize() a Sandbox after this one exits removes them, or `docker rm -f` them.',
+          { cause: this.#notRemoved[0]!.error },
+        );
+      }
     })();
     return this.#closing;
   }
@@ -290,7 +320,8 @@ export class ContainerPool<M extends PoolMember> {
         const backoffMs = backoffDelayMs(attempt, this.#options.backoff ?? REPLACEMENT_BACKOFF);
         log('a replacement container failed to start (attempt %d), next try in %d ms: %o', attempt + 1, backoffMs, error);
         this.#listener.startFailed(error, backoffMs);
-        await delay(backoffMs, undefined, { signal: this.#stopCreating.signal }).catch(() => {});
+        // Once the engine is back, the backoff that grew while it was down is not waited out.
+        if ((await this.#pause(error, backoffMs, this.#stopCreating.signal)) === 'recovered') attempt = -1;
         if (this.#stopCreating.signal.aborted) throw error;
       }
     }
@@ -305,12 +336,48 @@ export class ContainerPool<M extends PoolMember> {
     }
   }
 
+  /**
+   * Removes a member, trying again while it fails (the engine is down or busy) for as long as
+   * the pool is open, and `closeRetryMs` into close(); then gives up, for close() to report.
+   */
   async #remove(member: M): Promise<void> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await member.remove();
+        this.#listener.removed(member.id);
+        return;
+      } catch (error) {
+        log('could not remove container %s (attempt %d): %o', member.id, attempt + 1, error);
+        if (this.#stopRemoving.signal.aborted) {
+          this.#notRemoved.push({ id: member.id, error });
+          return;
+        }
+        const backoffMs = backoffDelayMs(attempt, this.#options.backoff ?? REPLACEMENT_BACKOFF);
+        if ((await this.#pause(error, backoffMs, this.#stopRemoving.signal)) === 'recovered') attempt = -1;
+      }
+    }
+  }
+
+  /**
+   * Waits before another try: `backoffMs`, or less once `recovery` says the failure's cause
+   * is gone, or until `stop` aborts.
+   */
+  async #pause(error: unknown, backoffMs: number, stop: AbortSignal): Promise<'waited' | 'recovered' | 'stopped'> {
+    if (stop.aborted) return 'stopped';
+    // One controller per pause that follows `stop`, rather than AbortSignal.any() with a
+    // signal that lives as long as the pool (nodejs/node#55351).
+    const controller = new AbortController();
+    const onStop = () => controller.abort();
+    stop.addEventListener('abort', onStop, { once: true });
     try {
-      await member.remove();
-      this.#listener.removed(member.id);
-    } catch (error) {
-      log('could not remove container %s: %o', member.id, error);
+      const waited = delay(backoffMs, 'waited' as const, { signal: controller.signal });
+      const recovered = this.#options.recovery?.(error, controller.signal)?.then(() => 'recovered' as const);
+      return await Promise.race(recovered === undefined ? [waited] : [waited, recovered]);
+    } catch {
+      return 'stopped';
+    } finally {
+      controller.abort();
+      stop.removeEventListener('abort', onStop);
     }
   }
 
@@ -321,13 +388,15 @@ export class ContainerPool<M extends PoolMember> {
    */
   #onMemberExit(member: M): void {
     if (this.#stopCreating.signal.aborted || this.#pool.isBorrowedResource(member)) return;
-    // Take every idle member once through acquire(), which retires the dead one (so its
-    // replacement starts) and hands back live ones; those go straight back. Releasing is
-    // safe here, because nothing ran in them.
+    // Take every idle member once from generic-pool (it hands idle ones over at once): the
+    // dead one is retired, so its replacement starts, and live ones go straight back, which
+    // is safe because nothing ran in them. Not through warmbox's queue, where these takes
+    // would count as jobs waiting, and hold up a close() until they timed out.
     for (let i = this.#pool.available; i > 0; i--) {
-      this.acquire(undefined).then(
-        (live) => {
-          this.#pool.release(live);
+      this.#pool.acquire().then(
+        (idle) => {
+          if (idle.alive) this.#pool.release(idle);
+          else this.retire(idle);
           this.#dispatch();
         },
         () => {},

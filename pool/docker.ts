@@ -1,5 +1,6 @@
+import { setTimeout as delay } from 'node:timers/promises';
 import Docker from 'dockerode';
-import { DockerError, DockerUnavailableError, ImageNotFoundError } from './errors.js';
+import { AbortError, DockerError, DockerUnavailableError, ImageNotFoundError } from './errors.js';
 import { DEFAULTS } from './options.js';
 
 /**
@@ -72,6 +73,42 @@ function withDeadlines(docker: Docker, timeoutMs: number): Docker {
     return dial(options, callback);
   };
   return docker;
+}
+
+/**
+ * For a call that failed because the engine could not be reached (its socket gone or
+ * refusing): a promise that resolves once it answers a ping again,
+ * asked every `everyMs`. For any other failure, undefined. Settles once `signal` aborts.
+ */
+export function engineBack(docker: Docker, error: unknown, signal: AbortSignal, everyMs = 250): Promise<void> | undefined {
+  if (!isUnreachable(docker, error)) return undefined;
+  return (async () => {
+    while (!signal.aborted) {
+      try {
+        // Its own signal, so that no ping outlives the wait (dockerode's types omit the options).
+        await (docker as unknown as { ping(options: { abortSignal: AbortSignal }): Promise<unknown> }).ping({ abortSignal: signal });
+        return;
+      } catch {
+        await delay(everyMs, undefined, { signal }).catch(() => {});
+      }
+    }
+    throw new AbortError(signal.reason);
+  })();
+}
+
+/**
+ * Whether a failure, or one of its causes, is a connection to this engine that failed: its
+ * socket gone or refusing. Not a connection to anything else (an agent's socket), and not a
+ * file warmbox could not write.
+ */
+export function isUnreachable(docker: Docker, error: unknown): boolean {
+  const { socketPath, port } = docker.modem as { socketPath?: string; port?: string | number };
+  for (let cause = error; cause instanceof Error; cause = cause.cause) {
+    const { syscall, address, port: causePort } = cause as NodeJS.ErrnoException & { address?: string; port?: number };
+    if (syscall !== 'connect') continue;
+    if (socketPath ? address === socketPath : causePort !== undefined && causePort === Number(port)) return true;
+  }
+  return false;
 }
 
 function isDeadline(error: unknown): boolean {

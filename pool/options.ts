@@ -113,7 +113,8 @@ export interface SandboxOptions {
   /**
    * How long one call to the Docker engine may take (create, start, inspect, remove...): an
    * engine that takes connections and never answers gives a DockerError, not a hang. Not the
-   * calls that last as long as a container does.
+   * calls that last as long as a container does. Also how long close() goes on trying to
+   * remove containers while the engine is down, before it rejects naming them.
    * @default 30000
    */
   readonly dockerTimeoutMs?: number;

@@ -3,15 +3,19 @@ import { EventEmitter } from 'node:events';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { debuglog } from 'node:util';
+import type Docker from 'dockerode';
 import { ContainerPool, type PoolStats } from './container-pool.js';
-import { assertImageExists, connectDocker } from './docker.js';
-import { ContainerStartError, ImageNotFoundError, NotInitializedError, PoolClosedError } from './errors.js';
+import { assertImageExists, connectDocker, engineBack } from './docker.js';
+import { ContainerStartError, DockerError, ImageNotFoundError, NotInitializedError, PoolClosedError } from './errors.js';
 import { agentImageTag } from './image.js';
 import { prepareJob, type Job, type RunOptions, type RunResult } from './job.js';
 import { resolveOptions, type ResolvedOptions, type SandboxOptions } from './options.js';
-import { ownerLabels } from './labels.js';
-import { OWNER_FILE, POOL_DIR_PREFIX, sweepOrphans } from './sweep-orphans.js';
+import { LABELS, ownerLabels } from './labels.js';
+import { OWNER_FILE, POOL_DIR_PREFIX, sweepOrphans, sweepPool } from './sweep-orphans.js';
 import { ioDirFor, WarmContainer } from './warm-container.js';
+
+const log = debuglog('warmbox');
 
 /** A node-style callback, for code written for docker-python-sandbox. */
 export type Callback<T> = (error: Error | null, value?: T) => void;
@@ -59,6 +63,9 @@ export class Sandbox extends EventEmitter<SandboxEvents> {
   readonly #jobs = new Set<AbortController>();
   #pool: ContainerPool<WarmContainer> | undefined;
   #ioRoot: string | undefined;
+  #docker: Docker | undefined;
+  /** A sweep of the pool's stopped containers after the engine came back, at most one at a time. */
+  #sweeping: Promise<void> | undefined;
 
   constructor(options?: number | SandboxOptions) {
     super();
@@ -78,6 +85,7 @@ export class Sandbox extends EventEmitter<SandboxEvents> {
     this.#state = 'initializing';
     try {
       const docker = await connectDocker(this.options.docker, this.options.dockerTimeoutMs);
+      this.#docker = docker;
       const image = this.options.image ?? agentImageTag();
       if (image === undefined) throw new ImageNotFoundError('warmbox-agent (not bundled yet)', true);
       await assertImageExists(docker, image, this.options.image === undefined);
@@ -90,7 +98,12 @@ export class Sandbox extends EventEmitter<SandboxEvents> {
       this.#ioRoot = ioRoot;
       const startContainer = (index: number) =>
         WarmContainer.start(docker, { image, poolId: this.id, ownerLabels: owner, ioDir: ioDirFor(ioRoot, index), options: this.options });
-      this.#pool = new ContainerPool(startContainer, this.options, {
+      const poolOptions = {
+        ...this.options,
+        recovery: (error: unknown, signal: AbortSignal) => engineBack(docker, error, signal)?.then(() => this.#sweepStopped(docker)),
+        closeRetryMs: this.options.dockerTimeoutMs,
+      };
+      this.#pool = new ContainerPool(startContainer, poolOptions, {
         warm: (containerId, startMs) => this.emit('warm', containerId, startMs),
         removed: (containerId) => this.emit('removed', containerId),
         startFailed: (error, retryInMs) => this.emit('startFailed', error as Error, retryInMs),
@@ -200,8 +213,44 @@ export class Sandbox extends EventEmitter<SandboxEvents> {
   }
 
   async #shutdown(): Promise<void> {
-    await this.#pool?.close();
-    if (this.#ioRoot !== undefined) await rm(this.#ioRoot, { recursive: true, force: true });
+    try {
+      await this.#pool?.close();
+      if (this.#docker !== undefined) await this.#sweepAll(this.#docker);
+    } finally {
+      if (this.#ioRoot !== undefined) await rm(this.#ioRoot, { recursive: true, force: true });
+    }
+  }
+
+  /**
+   * After the engine came back: the containers it stopped with itself are removed (their
+   * removal may have been cut short by the stop). In the background; one at a time.
+   */
+  #sweepStopped(docker: Docker): void {
+    this.#sweeping ??= sweepPool(docker, this.id)
+      .catch((error: unknown) => log('could not sweep the stopped containers of pool %s: %o', this.id, error))
+      .finally(() => (this.#sweeping = undefined));
+  }
+
+  /**
+   * The last step of close(): whatever of the pool the engine still has is removed, waiting
+   * up to dockerTimeoutMs for an engine that is away.
+   */
+  async #sweepAll(docker: Docker): Promise<void> {
+    await this.#sweeping;
+    try {
+      await sweepPool(docker, this.id, { all: true });
+    } catch (error) {
+      const back = engineBack(docker, error, AbortSignal.timeout(this.options.dockerTimeoutMs));
+      if (back === undefined) throw error;
+      await back.catch(() => {
+        throw new DockerError(
+          `could not make sure the sandbox's containers are gone: the Docker engine did not answer within dockerTimeoutMs (${(error as Error).message}). ` +
+            `The sweep of the next process to initialize() a Sandbox after this one exits removes any, or: docker rm -f $(docker ps -aq --filter label=${LABELS.pool}=${this.id})`,
+          { cause: error },
+        );
+      });
+      await sweepPool(docker, this.id, { all: true });
+    }
   }
 }
 

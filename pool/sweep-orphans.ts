@@ -3,6 +3,7 @@ import { basename, dirname, join } from 'node:path';
 import { debuglog } from 'node:util';
 import type Docker from 'dockerode';
 import { dockerFailed } from './docker.js';
+import { DockerError } from './errors.js';
 import { isOwnerGone, LABELS } from './labels.js';
 import { removeContainer } from './remove-container.js';
 
@@ -27,6 +28,33 @@ export async function sweepOrphans(docker: Docker, socketRoot: string): Promise<
   const removed = await sweepContainers(docker, isGone);
   await sweepPoolDirectories(socketRoot, isGone);
   return removed;
+}
+
+/**
+ * Removes one live pool's containers that are no longer of use: those the engine stopped
+ * (`exited` or `dead`), or with `all`, every one. A container the engine stopped with itself
+ * (a restart) can outlive the removal that was asked for it, when the engine took the request
+ * and stopped before finishing it. Only containers: their socket directories are the pool's
+ * to remove, and may still be read by a job ending. Rejects with a DockerError naming what
+ * it could not remove.
+ */
+export async function sweepPool(docker: Docker, poolId: string, { all = false } = {}): Promise<void> {
+  let containers: Docker.ContainerInfo[];
+  try {
+    containers = await docker.listContainers({
+      all: true,
+      filters: { label: [`${LABELS.pool}=${poolId}`], ...(all ? {} : { status: ['exited', 'dead'] }) },
+    });
+  } catch (error) {
+    throw dockerFailed('list the pool\'s containers', error);
+  }
+  const outcomes = await Promise.allSettled(containers.map((c) => removeContainer(docker, c.Id, undefined)));
+  const failed = containers.filter((_, i) => outcomes[i]!.status === 'rejected');
+  if (failed.length > 0) {
+    const first = (outcomes.find((o) => o.status === 'rejected') as PromiseRejectedResult).reason as Error;
+    throw new DockerError(`could not remove the container(s) ${failed.map((c) => c.Id.slice(0, 12)).join(', ')}: ${first.message}`, { cause: first });
+  }
+  if (containers.length > 0) log('removed %d stopped container(s) of pool %s', containers.length, poolId);
 }
 
 type OwnerVerdict = (labels: Record<string, string>) => Promise<boolean>;

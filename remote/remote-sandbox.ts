@@ -94,7 +94,24 @@ export class RemoteSandbox {
 
   async #post(wire: Record<string, unknown>, signal: AbortSignal | undefined): Promise<RemoteRunResult> {
     const body = JSON.stringify(wire);
-    const deadline = AbortSignal.timeout(((wire.timeoutMs as number | undefined) ?? DEFAULT_JOB_TIMEOUT_MS) + this.#graceMs);
+    // Not AbortSignal.any([signal, AbortSignal.timeout()]): Node keeps that alive as long as
+    // the caller's signal lives (nodejs/node#55351), and callers pass one signal to many jobs.
+    const controller = new AbortController();
+    const onAbort = () => controller.abort(signal!.reason);
+    signal?.addEventListener('abort', onAbort, { once: true });
+    const deadline = setTimeout(
+      () => controller.abort(new Error('no answer before the deadline')),
+      ((wire.timeoutMs as number | undefined) ?? DEFAULT_JOB_TIMEOUT_MS) + this.#graceMs,
+    );
+    try {
+      return await this.#postWithRetry(body, signal, controller.signal);
+    } finally {
+      clearTimeout(deadline);
+      signal?.removeEventListener('abort', onAbort);
+    }
+  }
+
+  async #postWithRetry(body: string, signal: AbortSignal | undefined, requestSignal: AbortSignal): Promise<RemoteRunResult> {
     for (let attempt = 0; ; attempt++) {
       let response: Dispatcher.ResponseData;
       try {
@@ -105,7 +122,7 @@ export class RemoteSandbox {
           body,
           headersTimeout: 0,
           bodyTimeout: 0,
-          signal: signal ? AbortSignal.any([signal, deadline]) : deadline,
+          signal: requestSignal,
         });
       } catch (error) {
         if (signal?.aborted) throw new AbortError(signal.reason);

@@ -266,3 +266,55 @@ test('destroy() -> every waiting job rejects with PoolClosedError at once; once 
   t.true(members.every((m) => m.removed));
   t.deepEqual(pool.stats(), { warm: 0, busy: 0, starting: 0, queued: 0 });
 });
+
+test('a replacement failing while its cause is away does not wait out its backoff: it starts as soon as recovery says the cause is back', async (t) => {
+  const engineDown = new Error('engine away');
+  let down = true;
+  const back = deferred<void>();
+  const recoveries: unknown[] = [];
+  // A backoff no test could wait out: only recovery can start the replacement.
+  const { pool, events } = fakePool(
+    {
+      poolSize: 1,
+      backoff: { firstMs: 3_600_000, maxMs: 3_600_000 },
+      recovery: (error, signal) => {
+        recoveries.push(error);
+        signal.addEventListener('abort', () => back.reject(signal.reason));
+        return back.promise;
+      },
+    },
+    async (index) => {
+      if (index > 0 && down) throw engineDown;
+      return new FakeMember(`m${index}`);
+    },
+  );
+  await pool.start();
+  const failed = once(events, 'startFailed');
+  pool.retire(await pool.acquire(undefined));
+  await failed;
+  t.deepEqual(recoveries, [engineDown]);
+  down = false;
+  back.resolve();
+  const next = await pool.acquire(undefined);
+  t.is(next.id, 'm2');
+  pool.retire(next);
+  await pool.close();
+});
+
+test('a member whose removal fails is tried again; one still failing closeRetryMs into close() -> close() rejects with DockerError naming it', async (t) => {
+  class StuckMember extends FakeMember {
+    attempts = 0;
+    override async remove(): Promise<void> {
+      this.attempts++;
+      throw new Error('engine away');
+    }
+  }
+  const stuck = new StuckMember('stuck-member-1');
+  const { pool } = fakePool({ poolSize: 1, backoff: { firstMs: 1, maxMs: 4 }, closeRetryMs: 50 }, async (index) => (index === 0 ? stuck : new FakeMember(`m${index}`)));
+  await pool.start();
+  pool.retire(await pool.acquire(undefined));
+  const error = await t.throwsAsync(pool.close(), { code: 'WARMBOX_ERR_DOCKER' });
+  t.regex(error!.message, /could not remove 1 container\(s\) before giving up: stuck-member/);
+  t.true(stuck.attempts > 1);
+  t.deepEqual(pool.stats(), { warm: 0, busy: 0, starting: 0, queued: 0 });
+});

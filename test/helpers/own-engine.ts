@@ -1,0 +1,107 @@
+/**
+ * A Docker engine of a test's own: a second dockerd on its own socket, data and exec roots
+ * (with its own containerd), so a test can stop and start it while every other test goes on
+ * using the machine's engine. No bridge and no iptables: warmbox's containers have no network.
+ */
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { readFileSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import Docker from 'dockerode';
+
+export class OwnEngine {
+  readonly socketPath: string;
+  readonly docker: Docker;
+  readonly #root: string;
+  #process: ChildProcess | undefined;
+
+  private constructor(root: string) {
+    this.#root = root;
+    this.socketPath = join(root, 'docker.sock');
+    this.docker = new Docker({ socketPath: this.socketPath });
+  }
+
+  /** Starts an engine and copies `images` into it from the machine's engine. */
+  static async create(images: readonly string[]): Promise<OwnEngine> {
+    // Short: containerd's socket path goes under it, and a socket path has at most 107 bytes.
+    const engine = new OwnEngine(await mkdtemp('/tmp/own-engine-'));
+    await engine.start();
+    for (const image of images) {
+      execFileSync('sh', ['-c', `docker save "$1" | docker -H "unix://$2" load -q`, 'sh', image, engine.socketPath], { stdio: 'ignore' });
+    }
+    return engine;
+  }
+
+  get running(): boolean {
+    return this.#process !== undefined;
+  }
+
+  /** Starts dockerd and resolves once its API listens (it says so on stderr). */
+  async start(): Promise<void> {
+    const child = spawn(
+      'dockerd',
+      [
+        `--host=unix://${this.socketPath}`,
+        `--data-root=${join(this.#root, 'data')}`,
+        `--exec-root=${join(this.#root, 'exec')}`,
+        `--pidfile=${join(this.#root, 'docker.pid')}`,
+        '--bridge=none',
+        '--iptables=false',
+        '--ip6tables=false',
+        // Stopping it stops its containers; a warmbox agent that ignores SIGTERM is killed after this.
+        '--shutdown-timeout=2',
+      ],
+      { stdio: ['ignore', 'ignore', 'pipe'] },
+    );
+    this.#process = child;
+    let log = '';
+    await new Promise<void>((resolve, reject) => {
+      child.stderr!.setEncoding('utf8');
+      child.stderr!.on('data', (chunk: string) => {
+        log = (log + chunk).slice(-4000);
+        if (log.includes('API listen on')) resolve();
+      });
+      child.once('exit', (code) => reject(new Error(`dockerd exited (${code}) before it listened:\n${log}`)));
+    });
+    child.stderr!.resume();
+  }
+
+  /** Stops dockerd as `systemctl stop docker` does (SIGTERM; it stops its containers first). */
+  async stop(): Promise<void> {
+    const child = this.#process;
+    if (child === undefined) return;
+    this.#process = undefined;
+    if (child.exitCode === null) {
+      const exited = once(child, 'exit');
+      child.kill('SIGTERM');
+      await exited;
+    }
+  }
+
+  /** Removes every container, stops the engine and deletes everything it kept. */
+  async dispose(): Promise<void> {
+    try {
+      if (this.running) {
+        for (const container of await this.docker.listContainers({ all: true })) {
+          // A container the engine stopped with itself can be left "dead", its root
+          // filesystem still mounted, and refuse removal: the unmount below takes it.
+          await this.docker.getContainer(container.Id).remove({ force: true }).catch(() => {});
+        }
+      }
+    } finally {
+      await this.stop();
+      for (const mountPoint of mountsUnder(this.#root)) execFileSync('umount', ['-l', mountPoint]);
+      await rm(this.#root, { recursive: true, force: true });
+    }
+  }
+}
+
+/** Mount points at or under `root`, deepest first. */
+function mountsUnder(root: string): string[] {
+  return readFileSync('/proc/self/mountinfo', 'utf8')
+    .split('\n')
+    .map((line) => line.split(' ')[4])
+    .filter((point): point is string => point !== undefined && (point === root || point.startsWith(`${root}/`)))
+    .sort((a, b) => b.length - a.length);
+}
