@@ -39,19 +39,33 @@ export function buildApp(runner: JobRunner | Promise<JobRunner>, options: AppOpt
   const app = Fastify({
     logger: false,
     bodyLimit: options.bodyLimitBytes,
-    // Reject unknown fields rather than drop them: a field the agent ignores is a host bug.
-    ajv: { customOptions: { removeAdditional: false } },
+    // Reject unknown fields rather than drop them, and a wrong type rather than coerce it
+    // (Fastify's default turns 5 into "5"): either is a host bug, not something to fix up.
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: false } },
     ...(options.compilers ? { schemaController: { compilersFactory: options.compilers } } : {}),
   });
   let taken = false;
   let stdinTaken = false;
   const conflict = (message: string): AgentErrorBody => ({ statusCode: 409, code: 'AGENT_ERR_JOB_TAKEN', error: 'Conflict', message });
 
+  // Fastify reads every body as it comes and ignores Content-Encoding: a compressed body
+  // would be taken for plain bytes. The host sends none, so any coding is refused.
+  app.addHook('onRequest', async (request, reply) => {
+    const coding = request.headers['content-encoding'];
+    if (coding !== undefined && coding.toLowerCase() !== 'identity') {
+      return reply.code(415).send({ statusCode: 415, code: 'AGENT_ERR_CONTENT_ENCODING', error: 'Unsupported Media Type', message: `content-encoding ${coding} is not supported` } satisfies AgentErrorBody);
+    }
+  });
+
   app.get('/health', async () => ({ status: taken ? 'used' : 'ready' }));
 
   // The body of /stdin is not parsed: the handler reads it as it comes.
   app.addContentTypeParser('application/octet-stream', (_request, payload, done) => done(null, payload));
   app.post<{ Body: Readable }>('/stdin', async (request, reply) => {
+    // Fastify parses text/plain and JSON bodies too: those are not a stream to pipe.
+    if (request.headers['content-type']?.split(';')[0]!.trim().toLowerCase() !== 'application/octet-stream') {
+      return reply.code(415).send({ statusCode: 415, code: 'AGENT_ERR_CONTENT_TYPE', error: 'Unsupported Media Type', message: 'stdin is sent as application/octet-stream' } satisfies AgentErrorBody);
+    }
     if (stdinTaken) return reply.code(409).send(conflict('the program\'s stdin is already being sent'));
     stdinTaken = true;
     await (await runner).pipeStdin(request.body.pipe(limitBytes(MAX_JOB_BYTES)));
