@@ -2,19 +2,20 @@ import { PassThrough, Transform, type Readable } from 'node:stream';
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import {
   MAX_JOB_BYTES,
+  RUN_CONTENT_TYPE,
+  encodeRunAnswer,
   errorBodySchema,
   runRequestSchema,
-  runResponseSchema,
   type AgentErrorBody,
+  type AgentRunAnswer,
   type AgentRunRequest,
-  type AgentRunResponse,
   type AgentStreamEvent,
 } from './protocol.js';
 import type { OutputListener } from './python-runner.js';
 
 /** What runs the one job; PythonRunner in production. */
 export interface JobRunner {
-  run(job: AgentRunRequest, onOutput?: OutputListener): Promise<AgentRunResponse>;
+  run(job: AgentRunRequest, data: Buffer, onOutput?: OutputListener): Promise<AgentRunAnswer>;
   pipeStdin(source: Readable): Promise<void>;
 }
 
@@ -72,28 +73,64 @@ export function buildApp(runner: JobRunner | Promise<JobRunner>, options: AppOpt
     return { status: 'closed' };
   });
 
-  app.post<{ Body: AgentRunRequest; Reply: AgentRunResponse | AgentErrorBody | Readable }>(
+  // A job is two lines (see RUN_CONTENT_TYPE): its fields, validated by the route's schema
+  // as the body, and its data, kept aside as bytes for the runner.
+  const jobData = new WeakMap<object, Buffer>();
+  app.addContentTypeParser(RUN_CONTENT_TYPE, { parseAs: 'buffer' }, (request, body, done) => {
+    const bytes = body as Buffer;
+    const newline = bytes.indexOf(10);
+    if (newline === -1 || newline === bytes.length - 1) {
+      done(badRequest('a job is two lines: its fields as JSON, then its data as JSON'), undefined);
+      return;
+    }
+    let fields: unknown;
+    try {
+      fields = JSON.parse(bytes.toString('utf8', 0, newline));
+    } catch (error) {
+      done(badRequest(`the job's first line is not JSON: ${(error as Error).message}`), undefined);
+      return;
+    }
+    jobData.set(request, bytes.subarray(newline + 1));
+    done(null, fields);
+  });
+
+  app.post<{ Body: AgentRunRequest; Reply: AgentErrorBody | Buffer | Readable }>(
     '/run',
-    { schema: { body: runRequestSchema, response: { 200: runResponseSchema, 409: errorBodySchema } } },
+    { schema: { body: runRequestSchema, response: { 409: errorBodySchema } } },
     async (request, reply) => {
+      if (!jobData.has(request)) {
+        return reply.code(415).send({ statusCode: 415, code: 'AGENT_ERR_CONTENT_TYPE', error: 'Unsupported Media Type', message: `a job is sent as ${RUN_CONTENT_TYPE}` });
+      }
+      const jobRunner = await runner;
       if (taken) return reply.code(409).send(conflict('this container has already taken its one job'));
       taken = true;
       const job = request.body;
-      // Not kept on the request while the program runs: see PythonRunner.run.
+      // Neither the fields nor the data stay on the request, and no variable here holds the
+      // data while the program runs: see PythonRunner.run.
       (request as { body: unknown }).body = undefined;
-      if (!job.stream) return (await runner).run(job);
+      const take = () => {
+        const data = jobData.get(request)!;
+        jobData.delete(request);
+        return data;
+      };
+      reply.type(RUN_CONTENT_TYPE);
+      if (!job.stream) return encodeRunAnswer(await jobRunner.run(job, take()));
       // A line per event as it happens; the output is capped, so what waits here is bounded.
       const events = new PassThrough();
       const send = (event: AgentStreamEvent) => events.write(`${JSON.stringify(event)}\n`);
-      (await runner).run(job, (stream, data) => send({ type: stream, data })).then(
-        (result) => events.end(`${JSON.stringify({ type: 'result', result } satisfies AgentStreamEvent)}\n`),
+      jobRunner.run(job, take(), (stream, text) => send({ type: stream, data: text })).then(
+        (answer) => events.end(encodeRunAnswer(answer)),
         (error: Error) => events.destroy(error),
       );
-      return reply.type('application/x-ndjson').send(events);
+      return reply.send(events);
     },
   );
 
   return app;
+}
+
+function badRequest(message: string): Error {
+  return Object.assign(new Error(message), { statusCode: 400, code: 'AGENT_ERR_BAD_JOB' });
 }
 
 /** Passes at most `max` bytes on, and fails the stream past them. */

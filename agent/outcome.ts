@@ -7,7 +7,7 @@ export type StopReason = 'timeout' | 'cpu' | 'output';
 export interface Report {
   readonly error: PythonError | null;
   /** `result` as the runner serialised it; parsed only by the host. */
-  readonly resultJson: string;
+  readonly resultJson: Buffer;
   /** The program's figures as base64 PNGs; absent where the report was not a valid one. */
   readonly figures?: readonly string[];
   /** How the runner ended: an exit code, or a signal (SIGINT for an uncaught KeyboardInterrupt); both undefined where the report was not a valid one. */
@@ -27,10 +27,12 @@ export interface JobFacts {
   readonly oomKilled: boolean;
 }
 
-export type Outcome = Pick<
-  AgentRunResponse,
-  'status' | 'exitCode' | 'signal' | 'timedOut' | 'cpuTimeExceeded' | 'memoryExceeded' | 'error' | 'resultJson'
->;
+export type Outcome = Pick<AgentRunResponse, 'status' | 'exitCode' | 'signal' | 'timedOut' | 'cpuTimeExceeded' | 'memoryExceeded' | 'error'> & {
+  readonly resultJson: Buffer;
+};
+
+/** The result of a program that set none, or whose report never came. */
+export const NO_RESULT = Buffer.from('null');
 
 /**
  * The one place a job's status is decided. A result tells one story: either the program
@@ -66,9 +68,9 @@ export function decideOutcome({ report, exit, stoppedFor, oomKilled }: JobFacts)
 
 /** No report: a kill or a crash says enough by itself; a clean exit without one needs a word. */
 function noReport(exitCode: number | null, signal: string | null): Report {
-  if (signal !== null || exitCode !== 0) return { error: null, resultJson: 'null' };
+  if (signal !== null || exitCode !== 0) return { error: null, resultJson: NO_RESULT };
   return {
     error: { type: 'ProtocolError', message: 'the program ended without reporting: it called os._exit() or closed the result channel', traceback: '' },
-    resultJson: 'null',
+    resultJson: NO_RESULT,
   };
 }

@@ -1,8 +1,9 @@
 /**
  * The wire contract between the host (pool/) and the agent inside each container.
  *
- * This module is the one source of truth: the agent's routes validate against these schemas,
- * and pool/ imports only the types (`import type`), so the two sides cannot drift apart.
+ * This module is the one source of truth, imported by both sides: the agent's routes validate
+ * against these schemas, and the host encodes and decodes with the same functions and
+ * constants, so the two cannot drift apart.
  */
 
 /** How a job ended. Anything but `ok` sets `isError`. */
@@ -17,11 +18,97 @@ export interface PythonError {
   readonly traceback: string;
 }
 
-/** What the host sends: one job, for the one run a container ever does. */
+/**
+ * `POST /run` and its answer are newline-delimited JSON, so that data and result cross
+ * every hop as the bytes they already are, parsed only where they are used:
+ * - the request is two lines: an AgentRunRequest, then the job's `data` as the host
+ *   serialised it, which the agent hands to the runner unparsed;
+ * - the answer is, for a streamed job, an AgentStreamEvent a line as the program writes,
+ *   then for every job a `result` event, then one last line: the program's `result` as the
+ *   runner serialised it, which the agent passes on unparsed and the host parses, once.
+ * Serialised JSON holds no raw newline, so each line is one value; a program that writes its
+ * own bytes on the result channel can change only that last line, never the report before it.
+ */
+export const RUN_CONTENT_TYPE = 'application/x-ndjson';
+
+/** The body of `POST /run`: the request's fields, then the job's data. */
+export function encodeRunRequest(request: AgentRunRequest, dataJson: string): string {
+  return `${JSON.stringify(request)}\n${dataJson}`;
+}
+
+/** The end of every answer to `POST /run`: the `result` event, then the result's own line. */
+export function encodeRunAnswer({ response, resultJson }: AgentRunAnswer): Buffer {
+  const event: AgentStreamEvent = { type: 'result', result: response };
+  return Buffer.concat([Buffer.from(`${JSON.stringify(event)}\n`), resultJson, NEWLINE]);
+}
+
+const NEWLINE = Buffer.from('\n');
+
+/** An output event of a streamed answer. */
+export type AgentOutputEvent = Extract<AgentStreamEvent, { type: 'stdout' | 'stderr' }>;
+
+/**
+ * Reads an answer to `POST /run` as it arrives: each output event to `onOutput`, then the
+ * report, then the result's line, kept as bytes. Only the new bytes of each chunk are
+ * searched for a line's end, and the result, however large, is never searched at all.
+ */
+export class RunAnswerReader {
+  readonly #onOutput: ((event: AgentOutputEvent) => void) | undefined;
+  #line: Buffer[] = [];
+  #response: AgentRunResponse | undefined;
+  readonly #tail: Buffer[] = [];
+
+  constructor(onOutput?: (event: AgentOutputEvent) => void) {
+    this.#onOutput = onOutput;
+  }
+
+  /** Takes the next bytes; throws where a line before the result is not JSON. */
+  push(chunk: Buffer): void {
+    if (this.#response !== undefined) {
+      this.#tail.push(chunk);
+      return;
+    }
+    let start = 0;
+    for (let newline = chunk.indexOf(10); newline !== -1; newline = chunk.indexOf(10, start)) {
+      this.#line.push(chunk.subarray(start, newline));
+      start = newline + 1;
+      const event = JSON.parse(Buffer.concat(this.#line).toString('utf8')) as AgentStreamEvent;
+      this.#line = [];
+      if (event.type === 'result') {
+        this.#response = event.result;
+        this.#tail.push(chunk.subarray(start));
+        return;
+      }
+      this.#onOutput?.(event);
+    }
+    this.#line.push(chunk.subarray(start));
+  }
+
+  /** The report and the result's line; throws if the answer ended before both were whole. */
+  end(): AgentRunAnswer {
+    if (this.#response === undefined) throw new Error('the answer ended without a result');
+    const tail = Buffer.concat(this.#tail);
+    if (tail.at(-1) !== 10) throw new Error('the answer ended inside its result');
+    return { response: this.#response, resultJson: tail.subarray(0, -1) };
+  }
+}
+
+/** Reads a whole answer to `POST /run` (see RunAnswerReader). */
+export function decodeRunAnswer(body: Buffer): AgentRunAnswer {
+  const reader = new RunAnswerReader();
+  reader.push(body);
+  return reader.end();
+}
+
+/** What the runner answers for a job: the report, and the result as the runner serialised it. */
+export interface AgentRunAnswer {
+  readonly response: AgentRunResponse;
+  readonly resultJson: Buffer;
+}
+
+/** What the host sends, on the first line of `POST /run`: one job, for the one run a container ever does. */
 export interface AgentRunRequest {
   readonly code: string;
-  /** The job's `data`, already serialised by the host: the agent passes it on unparsed. */
-  readonly dataJson: string;
   readonly stdin: string;
   /** Environment variables the program sees on top of the agent's fixed few; checked by the host. */
   readonly env: Readonly<Record<string, string>>;
@@ -38,10 +125,7 @@ export interface AgentRunRequest {
   readonly files: readonly AgentFile[];
   /** What the agent copies out of WORK_DIR once the program has ended. */
   readonly returnFiles: ReturnFilesRequest;
-  /**
-   * Answer as a stream of events, one JSON object a line (AgentStreamEvent): the program's
-   * output as it is written, then the result. Otherwise one AgentRunResponse at the end.
-   */
+  /** Answer with the program's output as it is written (AgentStreamEvent), before the result. */
   readonly stream: boolean;
   /** Keep the program's stdin open after `stdin`, for what the host sends on `POST /stdin`. */
   readonly stdinOpen: boolean;
@@ -86,13 +170,11 @@ export interface ProgramRlimits {
   readonly stackBytes: number;
 }
 
-/** What the agent answers for a job; the host parses `resultJson` and adds `isError`. */
+/** The agent's report of a job, in its `result` event; the result itself follows it. */
 export interface AgentRunResponse {
   readonly status: RunStatus;
   readonly stdout: string;
   readonly stderr: string;
-  /** `result` as the runner serialised it, passed on unparsed; the host parses it. */
-  readonly resultJson: string;
   readonly exitCode: number | null;
   readonly signal: string | null;
   /** The wall-clock limit was hit. */
@@ -169,12 +251,11 @@ export const runRequestSchema = {
   type: 'object',
   additionalProperties: false,
   required: [
-    'code', 'dataJson', 'stdin', 'env', 'timeoutMs', 'cpuTimeMs', 'maxOutputBytes', 'stopOnOutputLimit',
+    'code', 'stdin', 'env', 'timeoutMs', 'cpuTimeMs', 'maxOutputBytes', 'stopOnOutputLimit',
     'rlimits', 'files', 'returnFiles', 'stream', 'stdinOpen',
   ],
   properties: {
     code: { type: 'string' },
-    dataJson: { type: 'string' },
     stdin: { type: 'string' },
     env: { type: 'object', additionalProperties: { type: 'string' } },
     timeoutMs: { type: 'integer', minimum: 1 },
@@ -237,7 +318,7 @@ export const runResponseSchema = {
   type: 'object',
   additionalProperties: false,
   required: [
-    'status', 'stdout', 'stderr', 'resultJson', 'exitCode', 'signal', 'timedOut',
+    'status', 'stdout', 'stderr', 'exitCode', 'signal', 'timedOut',
     'cpuTimeExceeded', 'memoryExceeded', 'outputTruncated', 'error', 'durationMs',
     'files', 'filesTruncated', 'figures',
   ],
@@ -245,7 +326,6 @@ export const runResponseSchema = {
     status: { type: 'string', enum: ['ok', 'error', 'timeout', 'memory', 'output'] },
     stdout: { type: 'string' },
     stderr: { type: 'string' },
-    resultJson: { type: 'string' },
     exitCode: { type: ['integer', 'null'] },
     signal: { type: ['string', 'null'] },
     timedOut: { type: 'boolean' },

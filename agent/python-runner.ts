@@ -6,9 +6,9 @@ import { PythonShell } from 'python-shell';
 import { CappedOutput } from './capped-output.js';
 import { killProcessesOf, killProcessGroup } from './kill-processes.js';
 import type { CgroupCounters } from './cgroup.js';
-import { decideOutcome, type Report, type StopReason } from './outcome.js';
+import { decideOutcome, NO_RESULT, type Report, type StopReason } from './outcome.js';
 import { collectFiles } from './collect-files.js';
-import type { AgentRunRequest, AgentRunResponse, PythonError, ReturnFilesRequest } from './protocol.js';
+import type { AgentRunAnswer, AgentRunRequest, AgentRunResponse, PythonError, ReturnFilesRequest } from './protocol.js';
 
 /** Hears the program's output as it is written, decoded, within maxOutputBytes. */
 export type OutputListener = (stream: 'stdout' | 'stderr', text: string) => void;
@@ -174,11 +174,12 @@ export class PythonRunner {
   }
 
   /**
-   * Hands the one job to the program; resolves with the result whatever the program did. Not
-   * async, so that nothing of the job is held once it is written: the agent's memory is not
-   * in the program's limit, and a large `data` kept here would take the program's room.
+   * Hands the one job to the program, `data` as the host serialised it; resolves with the
+   * result whatever the program did. Not async, so that nothing of the job is held once it
+   * is written: the agent's memory is not in the program's limit, and a large `data` kept
+   * here would take the program's room.
    */
-  run(job: AgentRunRequest, onOutput?: OutputListener): Promise<AgentRunResponse> {
+  run(job: AgentRunRequest, data: Buffer, onOutput?: OutputListener): Promise<AgentRunAnswer> {
     const overflowed = job.stopOnOutputLimit ? () => this.#stop('output') : undefined;
     const live = (stream: 'stdout' | 'stderr') => {
       if (onOutput === undefined) return undefined;
@@ -197,9 +198,11 @@ export class PythonRunner {
     this.#stderr.on('data', (chunk: Buffer) => output.stderr.push(chunk));
     const oomKillsBefore = this.#options.cgroup?.oomKills() ?? null;
     const startedAt = performance.now();
-    const { code, dataJson, rlimits, env } = job;
-    const payload = `{"code":${JSON.stringify(code)},"rlimits":${JSON.stringify(rlimits)},"env":${JSON.stringify(env)},"files":${JSON.stringify(job.files)},"data":${dataJson}}`;
-    this.#jobChannel.end(payload, payload.length > COLLECT_AFTER_BYTES ? collectGarbage : undefined);
+    const { code, rlimits, env } = job;
+    // The data goes on as the bytes the host sent, written as they are, not copied.
+    this.#jobChannel.write(`{"code":${JSON.stringify(code)},"rlimits":${JSON.stringify(rlimits)},"env":${JSON.stringify(env)},"files":${JSON.stringify(job.files)},"data":`);
+    this.#jobChannel.write(data);
+    this.#jobChannel.end('}', data.length + code.length > COLLECT_AFTER_BYTES ? collectGarbage : undefined);
     this.#shell.send(job.stdin);
     if (!job.stdinOpen) this.#shell.stdin.end();
     return this.#supervise(job.timeoutMs, job.cpuTimeMs, job.returnFiles, output, oomKillsBefore, startedAt);
@@ -212,7 +215,7 @@ export class PythonRunner {
     { stdout, stderr }: { stdout: CappedOutput; stderr: CappedOutput },
     oomKillsBefore: number | null,
     startedAt: number,
-  ): Promise<AgentRunResponse> {
+  ): Promise<AgentRunAnswer> {
     const timer = setTimeout(() => this.#stop('timeout'), timeoutMs);
     const cpuWatch = this.#watchCpu(cpuTimeMs, () => this.#stop('cpu'));
 
@@ -234,11 +237,10 @@ export class PythonRunner {
     const { status, resultJson, ...flags } = outcome;
     // Every process of the program has ended: nothing changes the directory while it is read.
     const collected = await collectFiles(this.#options.cwd, returnFiles, this.#options.returnedFilesDir);
-    return {
+    const response: AgentRunResponse = {
       status,
       stdout: stdout.text(),
       stderr: stderr.text(),
-      resultJson,
       ...flags,
       outputTruncated: stdout.truncated || stderr.truncated,
       durationMs: Math.round(durationMs * 100) / 100,
@@ -246,6 +248,7 @@ export class PythonRunner {
       filesTruncated: collected.truncated,
       figures: report?.figures ?? [],
     };
+    return { response, resultJson };
   }
 
   /**
@@ -323,18 +326,18 @@ export function parseReport(bytes: Buffer, overflowed: boolean): Report | null {
   if (overflowed) {
     return problem('ResultError', `result is larger than ${MAX_REPORT_BYTES} bytes once serialised`);
   }
-  if (countNewlines(bytes) < REPORT_LINES) return null;
-  const [errorLine, resultJson, figuresLine, exitLine, end, ...more] = bytes.toString('utf8').split('\n');
-  if (errorLine === undefined || resultJson === undefined || figuresLine === undefined || exitLine === undefined || end !== '' || more.length > 0) {
-    return corrupted();
-  }
+  const lines = splitLines(bytes);
+  if (lines.length < REPORT_LINES + 1) return null;
+  // The result line stays bytes: it may be most of the report, and only the host parses it.
+  const [errorLine, resultJson, figuresLine, exitLine, end] = lines as [Buffer, Buffer, Buffer, Buffer, Buffer];
+  if (lines.length > REPORT_LINES + 1 || end.length > 0) return corrupted();
   let error: unknown;
   let figures: unknown;
   let ending: { exit?: unknown; signal?: unknown };
   try {
-    error = JSON.parse(errorLine);
-    figures = JSON.parse(figuresLine);
-    ending = JSON.parse(exitLine) as typeof ending;
+    error = JSON.parse(errorLine.toString('utf8'));
+    figures = JSON.parse(figuresLine.toString('utf8'));
+    ending = JSON.parse(exitLine.toString('utf8')) as typeof ending;
   } catch {
     return corrupted();
   }
@@ -348,6 +351,18 @@ function countNewlines(chunk: Buffer): number {
   let count = 0;
   for (let i = chunk.indexOf(10); i !== -1; i = chunk.indexOf(10, i + 1)) count++;
   return count;
+}
+
+/** The bytes between newlines, and after the last one; views, not copies. */
+function splitLines(bytes: Buffer): Buffer[] {
+  const lines: Buffer[] = [];
+  let start = 0;
+  for (let newline = bytes.indexOf(10); newline !== -1; newline = bytes.indexOf(10, start)) {
+    lines.push(bytes.subarray(start, newline));
+    start = newline + 1;
+  }
+  lines.push(bytes.subarray(start));
+  return lines;
 }
 
 function isStringArray(value: unknown): value is string[] {
@@ -366,5 +381,5 @@ function corrupted(): Report {
 }
 
 function problem(type: string, message: string): Report {
-  return { error: { type, message, traceback: '' }, resultJson: 'null' };
+  return { error: { type, message, traceback: '' }, resultJson: NO_RESULT };
 }

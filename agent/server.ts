@@ -18,9 +18,11 @@ import {
   PYTHON_PATH,
   RETURNED_FILES_DIR,
   RUNNER_PATH,
+  RUN_CONTENT_TYPE,
   WORK_DIR,
+  decodeRunAnswer,
+  encodeRunRequest,
   type AgentRunRequest,
-  type AgentRunResponse,
 } from './protocol.js';
 import { PythonRunner } from './python-runner.js';
 
@@ -66,9 +68,8 @@ export async function warmUpForCodeCache(): Promise<void> {
   await app.ready();
   await app.inject({ method: 'GET', url: '/health' });
   await app.inject({ method: 'POST', url: '/run', payload: { code: 1 } });
-  const payload: AgentRunRequest = {
+  const job: AgentRunRequest = {
     code: 'print("warm")\nresult = {"total": sum(data["xs"])}',
-    dataJson: '{"xs": [1, 2, 3]}',
     stdin: '',
     env: { WARM: 'up' },
     timeoutMs: 10_000,
@@ -81,8 +82,9 @@ export async function warmUpForCodeCache(): Promise<void> {
     returnFiles: { patterns: ['in/*.txt'], maxFiles: 1, maxBytes: 1024, timeoutMs: 1000 },
     rlimits: { fileSizeBytes: 1 << 20, openFiles: 64, stackBytes: 8 << 20 },
   };
-  const response = await app.inject({ method: 'POST', url: '/run', payload });
-  if (response.json<AgentRunResponse>().status !== 'ok') throw new Error(`the warm-up job failed: ${response.body}`);
+  const payload = encodeRunRequest(job, '{"xs": [1, 2, 3]}');
+  const answer = await app.inject({ method: 'POST', url: '/run', headers: { 'content-type': RUN_CONTENT_TYPE }, payload });
+  if (answer.statusCode !== 200 || decodeRunAnswer(answer.rawPayload).response.status !== 'ok') throw new Error(`the warm-up job failed: ${answer.body}`);
   await app.close();
 }
 

@@ -71,7 +71,7 @@ export interface RunOptions {
 }
 
 /** How a job ended. Untrusted code misbehaving always ends here, never in a rejection. */
-export interface RunResult extends Omit<AgentRunResponse, 'resultJson' | 'files' | 'figures'> {
+export interface RunResult extends Omit<AgentRunResponse, 'files' | 'figures'> {
   /** What the program left in the global `result`, or null if it set none. */
   readonly result: unknown;
   /** The files that matched `returnFiles`, in path order. */
@@ -90,6 +90,8 @@ const MIB = 1024 * 1024;
 
 export interface PreparedJob {
   readonly request: AgentRunRequest;
+  /** The job's `data`, serialised: it goes to the agent as it is, on a line of its own. */
+  readonly dataJson: string;
   readonly signal: AbortSignal | undefined;
   /** The job's stdin when it is a stream: sent while the program runs. */
   readonly stdinSource: AsyncIterable<string | Uint8Array> | undefined;
@@ -137,7 +139,6 @@ export function prepareJob(job: unknown, options: ResolvedOptions, live: RunOpti
   return {
     request: {
       code,
-      dataJson,
       stdin,
       env: checkedEnv,
       timeoutMs,
@@ -159,6 +160,7 @@ export function prepareJob(job: unknown, options: ResolvedOptions, live: RunOpti
         timeoutMs: options.returnFilesTimeoutMs,
       },
     },
+    dataJson,
     signal,
     stdinSource,
   };

@@ -131,7 +131,7 @@ export class Sandbox extends EventEmitter<SandboxEvents> {
   }
 
   async #run(job: Job | string, options: RunOptions): Promise<RunResult> {
-    const { request, signal, stdinSource } = prepareJob(job, this.options, options);
+    const { request, dataJson, signal, stdinSource } = prepareJob(job, this.options, options);
     if (this.#state === 'new') throw new NotInitializedError();
     if (this.#state === 'initializing') await this.#initializing;
     if (this.#state !== 'ready' || this.#pool === undefined) throw new PoolClosedError();
@@ -144,7 +144,7 @@ export class Sandbox extends EventEmitter<SandboxEvents> {
     try {
       const container = await pool.acquire(controller.signal);
       try {
-        return await container.run(request, controller.signal, { ...options, stdinSource });
+        return await container.run(request, dataJson, controller.signal, { ...options, stdinSource });
       } finally {
         pool.retire(container);
       }

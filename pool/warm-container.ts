@@ -4,7 +4,7 @@ import { debuglog } from 'node:util';
 import type Docker from 'dockerode';
 import { Client } from 'undici';
 import { Readable } from 'node:stream';
-import type { AgentRunRequest, AgentRunResponse, AgentStreamEvent, PythonError } from '../agent/protocol.js';
+import { encodeRunRequest, RUN_CONTENT_TYPE, RunAnswerReader, type AgentRunAnswer, type AgentRunRequest, type PythonError } from '../agent/protocol.js';
 import { createContainer, type ContainerSpec } from './create-container.js';
 import { AbortError, AgentProtocolError, ContainerStartError, WarmboxError } from './errors.js';
 import { readReturnedFiles, type ReturnedFile } from './files.js';
@@ -94,18 +94,18 @@ export class WarmContainer {
    * Runs the one job. Resolves with a result whatever the program did. With `live`, the
    * output is heard as it is written, and a streamed stdin is sent while the program runs.
    */
-  async run(request: AgentRunRequest, signal: AbortSignal | undefined, live: LiveJob = {}): Promise<RunResult> {
+  async run(request: AgentRunRequest, dataJson: string, signal: AbortSignal | undefined, live: LiveJob = {}): Promise<RunResult> {
     const startedAt = performance.now();
     const elapsed = () => Math.round((performance.now() - startedAt) * 100) / 100;
-    let response: AgentRunResponse;
+    let answer: AgentRunAnswer;
     const watchdog = this.#watchAgent(request.timeoutMs + HOST_DEADLINE_GRACE_MS);
     const stdin = live.stdinSource === undefined ? undefined : this.#sendStdin(live.stdinSource);
     try {
       const { statusCode, body } = await this.client.request({
         path: '/run',
         method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify(request),
+        headers: { 'content-type': RUN_CONTENT_TYPE },
+        body: encodeRunRequest(request, dataJson),
         // The watchdog decides when the agent is lost; undici's own timers would cut off
         // a long reply from an agent that is alive and sending it.
         headersTimeout: 0,
@@ -115,7 +115,7 @@ export class WarmContainer {
       if (statusCode !== 200) {
         throw new AgentProtocolError(`the agent answered ${statusCode}: ${(await body.text()).slice(0, 500)}`);
       }
-      response = request.stream ? await readEvents(body, live) : ((await body.json()) as AgentRunResponse);
+      answer = await readAnswer(body, live);
     } catch (error) {
       if (signal?.aborted) throw new AbortError(signal.reason);
       if (error instanceof WarmboxError) throw error;
@@ -128,8 +128,8 @@ export class WarmContainer {
       watchdog.stop();
       await stdin?.stop();
     }
-    const files = await readReturnedFiles(this.ioDir, response.files, request.returnFiles);
-    return toRunResult(response, files);
+    const files = await readReturnedFiles(this.ioDir, answer.response.files, request.returnFiles);
+    return toRunResult(answer, files);
   }
 
   /**
@@ -251,35 +251,37 @@ export interface LiveJob extends RunOptions {
 }
 
 /**
- * Reads a streamed answer: each output event to its listener, then the result. The body is
- * iterated itself (not through readline, which drops its input's errors), so a lost agent or
- * an abort ends the loop with an error.
+ * Reads the agent's answer as it arrives (RunAnswerReader): each output event to its
+ * listener, then the report and the result's bytes. The body is iterated itself (not through
+ * readline, which drops its input's errors), so a lost agent or an abort ends the loop with
+ * an error.
  */
-async function readEvents(body: Readable, live: RunOptions): Promise<AgentRunResponse> {
-  let pending = '';
-  for await (const text of body.setEncoding('utf8') as AsyncIterable<string>) {
-    pending += text;
-    for (let newline = pending.indexOf('\n'); newline !== -1; newline = pending.indexOf('\n')) {
-      const event = JSON.parse(pending.slice(0, newline)) as AgentStreamEvent;
-      pending = pending.slice(newline + 1);
-      if (event.type === 'result') return event.result;
-      if (event.type === 'stdout') live.onStdout?.(event.data);
-      else if (event.type === 'stderr') live.onStderr?.(event.data);
+async function readAnswer(body: Readable, live: RunOptions): Promise<AgentRunAnswer> {
+  const reader = new RunAnswerReader((event) => (event.type === 'stdout' ? live.onStdout : live.onStderr)?.(event.data));
+  for await (const chunk of body as AsyncIterable<Buffer>) {
+    try {
+      reader.push(chunk);
+    } catch (error) {
+      throw new AgentProtocolError(`the agent's answer was not one: ${(error as Error).message}`, { cause: error });
     }
   }
-  throw new AgentProtocolError('the agent\'s stream of events ended without a result');
+  try {
+    return reader.end();
+  } catch (error) {
+    throw new AgentProtocolError(`the agent's answer was not whole: ${(error as Error).message}`, { cause: error });
+  }
 }
 
 async function* asBuffers(source: AsyncIterable<string | Uint8Array>): AsyncGenerator<Buffer> {
   for await (const chunk of source) yield typeof chunk === 'string' ? Buffer.from(chunk) : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
 }
 
-function toRunResult({ resultJson, files: _entries, figures: pngs, ...response }: AgentRunResponse, files: ReturnedFile[]): RunResult {
+function toRunResult({ response: { files: _entries, figures: pngs, ...response }, resultJson }: AgentRunAnswer, files: ReturnedFile[]): RunResult {
   const { status, stdout, stderr, ...rest } = response;
   const figures = pngs.map((png) => Buffer.from(png, 'base64'));
   let result: unknown;
   try {
-    result = JSON.parse(resultJson);
+    result = JSON.parse(resultJson.toString('utf8'));
   } catch {
     // Only a program that wrote its own bytes onto the result channel gets here.
     const error = { type: 'ProtocolError', message: 'the result channel held something other than JSON', traceback: '' };

@@ -38,9 +38,9 @@ export const jobSchema = {
   },
 } as const;
 
-// The agent's reply less what the host turns into other fields: `resultJson` becomes
-// `result`, and the files and figures become base64 here.
-const { resultJson: _resultJson, files: _files, figures: _figures, ...agentFields } = runResponseSchema.properties;
+// The agent's report less what the host turns into other fields: the files and figures
+// become base64 here (and the result, which follows the report, is added as `result`).
+const { files: _files, figures: _figures, ...agentFields } = runResponseSchema.properties;
 
 export const resultSchema = {
   $id: 'RunResult',

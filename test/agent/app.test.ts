@@ -1,7 +1,7 @@
 import test from 'ava';
 import { tmpdir } from 'node:os';
 import { PythonRunner } from '../../agent/python-runner.js';
-import { RUNNER_PATH, runJob, startAgent, job } from '../helpers/agent.js';
+import { RUNNER_PATH, runJob, startAgent, job, postJob } from '../helpers/agent.js';
 
 test('hello world -> ok, stdout and result apart', async (t) => {
   const app = await startAgent(t);
@@ -16,14 +16,14 @@ test('a second job on the same agent -> 409, and the first one still ran once', 
   const app = await startAgent(t);
   const first = await runJob(app, { code: 'print("once")' });
   t.is(first.stdout, 'once\n');
-  const second = await app.inject({ method: 'POST', url: '/run', payload: job({ code: 'print("twice")' }) });
+  const second = await postJob(app, job({ code: 'print("twice")' }));
   t.is(second.statusCode, 409);
   t.is(second.json().code, 'AGENT_ERR_JOB_TAKEN');
 });
 
 test('unknown field in the request -> 400 before anything runs', async (t) => {
   const app = await startAgent(t);
-  const response = await app.inject({ method: 'POST', url: '/run', payload: { ...job({ code: 'print(1)' }), extra: 1 } });
+  const response = await postJob(app, { ...job({ code: 'print(1)' }), extra: 1 });
   t.is(response.statusCode, 400);
   const health = await app.inject({ method: 'GET', url: '/health' });
   t.is(health.json().status, 'ready');

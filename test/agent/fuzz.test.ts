@@ -21,7 +21,7 @@ import test, { type ExecutionContext } from 'ava';
 import fc from 'fast-check';
 import { Client } from 'undici';
 import { buildApp } from '../../agent/app.js';
-import { runResponseSchema, type AgentRunRequest, type AgentRunResponse } from '../../agent/protocol.js';
+import { decodeRunAnswer, encodeRunRequest, RUN_CONTENT_TYPE, runResponseSchema, type AgentRunRequest } from '../../agent/protocol.js';
 import { PythonRunner } from '../../agent/python-runner.js';
 import { job, RUNNER_PATH } from '../helpers/agent.js';
 
@@ -55,7 +55,10 @@ interface WrongRequest {
   readonly slow?: boolean;
 }
 
-const validJob = job({ code: 'result = data["n"] * 2', data: { n: 21 } });
+const validJob = job({ code: 'result = data["n"] * 2' });
+const validData = '{"n": 21}';
+const validBody = encodeRunRequest(validJob, validData);
+const asJob = { 'content-type': RUN_CONTENT_TYPE };
 
 function request(method: string, path: string, headers: Record<string, string | number>, body: Buffer | string): { head: string; body: Buffer } {
   const bytes = Buffer.isBuffer(body) ? body : Buffer.from(body);
@@ -94,43 +97,47 @@ const wrongRequest: fc.Arbitrary<WrongRequest> = fc.oneof(
       path: fc.constantFrom('/run', '/stdin', '/', '/health/x', '/run/', '/..%2frun', '/RUN'),
     })
     .filter(({ method, path }) => !(method === 'POST' && (path === '/run' || path === '/stdin')))
-    .map(({ method, path }) => ({ label: `${method} ${path}`, ...request(method, path, { 'content-type': 'application/json' }, JSON.stringify(validJob)) })),
+    .map(({ method, path }) => ({ label: `${method} ${path}`, ...request(method, path, asJob, validBody) })),
   // A body that is not a job.
-  wrongJobBody.map(([label, body]) => ({ label, ...request('POST', '/run', { 'content-type': 'application/json' }, JSON.stringify(body)) })),
-  fc.uint8Array({ minLength: 1, maxLength: 512 }).map((bytes) => ({ label: 'random bytes as JSON', ...request('POST', '/run', { 'content-type': 'application/json' }, Buffer.from(bytes)) })),
+  wrongJobBody.map(([label, body]) => ({ label, ...request('POST', '/run', asJob, `${JSON.stringify(body)}\n${validData}`) })),
+  fc.constantFrom(JSON.stringify(validJob), `${JSON.stringify(validJob)}\n`).map((body) => ({ label: 'a job without its data line', ...request('POST', '/run', asJob, body) })),
+  fc.uint8Array({ minLength: 1, maxLength: 512 }).chain((bytes) =>
+    fc.constantFrom(RUN_CONTENT_TYPE, 'application/json').map((type) => ({ label: `random bytes as ${type}`, ...request('POST', '/run', { 'content-type': type }, Buffer.from(bytes)) })),
+  ),
   // A real job, sent as something it is not.
   fc
     .constantFrom<Record<string, string>>(
       { 'content-type': 'text/plain' },
+      { 'content-type': 'application/json' },
       { 'content-type': 'application/x-www-form-urlencoded' },
-      { 'content-type': 'application/json', 'content-encoding': 'gzip' },
-      { 'content-type': 'application/json', 'content-encoding': 'br' },
+      { 'content-type': RUN_CONTENT_TYPE, 'content-encoding': 'gzip' },
+      { 'content-type': RUN_CONTENT_TYPE, 'content-encoding': 'br' },
       {},
     )
-    .map((headers) => ({ label: `a job with ${JSON.stringify(headers)}`, ...request('POST', '/run', headers, JSON.stringify(validJob)) })),
+    .map((headers) => ({ label: `a job with ${JSON.stringify(headers)}`, ...request('POST', '/run', headers, validBody) })),
   fc.constantFrom('text/plain', 'application/json').map((type) => ({ label: `stdin as ${type}`, ...request('POST', '/stdin', { 'content-type': type }, 'to stdin') })),
   // Past the body limit, said up front or not.
   fc.integer({ min: BODY_LIMIT + 1, max: 4 * BODY_LIMIT }).chain((size) =>
     fc.boolean().map((chunked) => {
       const body = Buffer.alloc(size, 'a');
-      if (!chunked) return { label: `${size} bytes`, ...request('POST', '/run', { 'content-type': 'application/json' }, body) };
+      if (!chunked) return { label: `${size} bytes`, ...request('POST', '/run', asJob, body) };
       const chunkedBody = Buffer.concat([Buffer.from(`${size.toString(16)}\r\n`), body, Buffer.from('\r\n0\r\n\r\n')]);
-      return { label: `${size} bytes chunked`, ...request('POST', '/run', { 'content-type': 'application/json', 'transfer-encoding': 'chunked' }, chunkedBody) };
+      return { label: `${size} bytes chunked`, ...request('POST', '/run', { ...asJob, 'transfer-encoding': 'chunked' }, chunkedBody) };
     }),
   ),
   // Chunking that lies, and garbage in place of HTTP.
   fc.constantFrom('zz\r\n{}\r\n0\r\n\r\n', '5\r\n{}\r\n0\r\n\r\n', '2\r\n{}0\r\n\r\n').map((body) => ({
     label: `chunked ${JSON.stringify(body)}`,
-    ...request('POST', '/run', { 'content-type': 'application/json', 'transfer-encoding': 'chunked' }, body),
+    ...request('POST', '/run', { ...asJob, 'transfer-encoding': 'chunked' }, body),
   })),
   fc.uint8Array({ minLength: 1, maxLength: 256 }).map((bytes) => ({ label: 'garbage', head: '', body: Buffer.from(bytes) })),
   // A real job, cut before its end, or sent a byte at a time and then cut.
   fc.nat().map((n) => {
-    const whole = request('POST', '/run', { 'content-type': 'application/json' }, JSON.stringify(validJob));
+    const whole = request('POST', '/run', asJob, validBody);
     const total = whole.head.length + whole.body.length;
     return { label: 'cut', ...whole, cutAt: n % total };
   }),
-  fc.integer({ min: 1, max: 64 }).map((cutAt) => ({ label: 'slow, then cut', ...request('POST', '/run', { 'content-type': 'application/json' }, JSON.stringify(validJob)), cutAt, slow: true })),
+  fc.integer({ min: 1, max: 64 }).map((cutAt) => ({ label: 'slow, then cut', ...request('POST', '/run', asJob, validBody), cutAt, slow: true })),
 );
 
 /** Sends one wrong request over its own connection; resolves with the status, or undefined for no answer. */
@@ -176,11 +183,11 @@ test('generated wrong requests over raw connections -> each a 4xx or no answer, 
         const health = await client.request({ path: '/health', method: 'GET' });
         const { status } = (await health.body.json()) as { status: string };
         if (status !== 'ready') throw new Error(`a wrong request took the job: health says ${status}`);
-        const response = await client.request({ path: '/run', method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(validJob) });
-        const report = (await response.body.json()) as AgentRunResponse;
-        if (response.statusCode !== 200 || report.status !== 'ok' || report.resultJson !== '42') {
-          throw new Error(`the real job: ${response.statusCode} ${JSON.stringify(report)}`);
-        }
+        const response = await client.request({ path: '/run', method: 'POST', headers: asJob, body: validBody });
+        const body = Buffer.from(await response.body.arrayBuffer());
+        if (response.statusCode !== 200) throw new Error(`the real job: ${response.statusCode} ${body}`);
+        const { response: report, resultJson } = decodeRunAnswer(body);
+        if (report.status !== 'ok' || resultJson.toString() !== '42') throw new Error(`the real job: ${body}`);
       } finally {
         runner.kill();
         await client.close();
@@ -232,13 +239,13 @@ test('generated programs and data -> the runner reports once, a report the schem
     fc.asyncProperty(fc.array(statement, { minLength: 1, maxLength: 4 }), fc.jsonValue({ maxDepth: 3 }), async (statements, data) => {
       const runner = await PythonRunner.start({ pythonPath: PYTHON, runnerPath: RUNNER_PATH, ...ws });
       try {
-        const request = job({ code: statements.join('\n'), data, timeoutMs: 1000, cpuTimeMs: 1000, maxOutputBytes: 64 * 1024, stopOnOutputLimit: false });
-        const report = await runner.run(request);
+        const request = job({ code: statements.join('\n'), timeoutMs: 1000, cpuTimeMs: 1000, maxOutputBytes: 64 * 1024, stopOnOutputLimit: false });
+        const { response: report, resultJson } = await runner.run(request, Buffer.from(JSON.stringify(data)));
         if (!validReport(report)) throw new Error(`not a report: ${JSON.stringify(validReport.errors)} ${JSON.stringify(report).slice(0, 500)}`);
         if (report.status === 'ok' && report.error !== null) throw new Error(`ok with an error: ${JSON.stringify(report.error)}`);
         if (report.status === 'error' && report.error === null && report.exitCode === 0) throw new Error('error with nothing to say why');
         if (report.status === 'timeout' && !report.timedOut && !report.cpuTimeExceeded) throw new Error('timeout without a limit passed');
-        if (report.status === 'ok') JSON.parse(report.resultJson);
+        if (report.status === 'ok') JSON.parse(resultJson.toString('utf8'));
       } finally {
         runner.kill();
       }

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import type { ExecutionContext } from 'ava';
 import type { FastifyInstance } from 'fastify';
 import { buildApp } from '../../agent/app.js';
-import type { AgentRunRequest, AgentRunResponse } from '../../agent/protocol.js';
+import { decodeRunAnswer, encodeRunRequest, RUN_CONTENT_TYPE, type AgentRunRequest } from '../../agent/protocol.js';
 import { PythonRunner } from '../../agent/python-runner.js';
 
 export const RUNNER_PATH = new URL('../../agent/runner.py', import.meta.url).pathname;
@@ -24,8 +24,7 @@ export async function startAgent(t: ExecutionContext): Promise<FastifyInstance> 
   return app;
 }
 
-export function job(fields: Partial<AgentRunRequest> & { data?: unknown }): AgentRunRequest {
-  const { data = null, ...rest } = fields;
+export function job(fields: Partial<AgentRunRequest>): AgentRunRequest {
   return {
     code: '',
     stdin: '',
@@ -39,14 +38,19 @@ export function job(fields: Partial<AgentRunRequest> & { data?: unknown }): Agen
     files: [],
     returnFiles: { patterns: [], maxFiles: 100, maxBytes: 1 << 20, timeoutMs: 2000 },
     rlimits: { fileSizeBytes: 1 << 26, openFiles: 256, stackBytes: 1 << 23 },
-    dataJson: JSON.stringify(data),
-    ...rest,
+    ...fields,
   };
 }
 
-/** POSTs one job and returns the agent's answer, with `result` parsed as the host would. */
-export async function runJob(app: FastifyInstance, fields: Parameters<typeof job>[0]) {
-  const response = await app.inject({ method: 'POST', url: '/run', payload: job(fields) });
-  const body = response.json<AgentRunResponse>();
-  return { statusCode: response.statusCode, ...body, result: JSON.parse(body.resultJson ?? 'null') as unknown };
+/** POSTs a job's two lines as the host does: its fields (any object, for wrong ones), then its data. */
+export function postJob(app: FastifyInstance, fields: object, data: unknown = null) {
+  return app.inject({ method: 'POST', url: '/run', headers: { 'content-type': RUN_CONTENT_TYPE }, payload: encodeRunRequest(fields as AgentRunRequest, JSON.stringify(data)) });
+}
+
+/** POSTs one job and returns the agent's report, with `result` parsed as the host would. */
+export async function runJob(app: FastifyInstance, { data, ...fields }: Partial<AgentRunRequest> & { data?: unknown }) {
+  const answer = await postJob(app, job(fields), data);
+  if (answer.statusCode !== 200) throw new Error(`the agent answered ${answer.statusCode}: ${answer.body}`);
+  const { response, resultJson } = decodeRunAnswer(answer.rawPayload);
+  return { statusCode: answer.statusCode, ...response, result: JSON.parse(resultJson.toString('utf8')) as unknown };
 }

@@ -1,7 +1,10 @@
 /**
  * A Docker engine of a test's own: a second dockerd on its own socket, data and exec roots
  * (with its own containerd), so a test can stop and start it while every other test goes on
- * using the machine's engine. No bridge and no iptables: warmbox's containers have no network.
+ * using the machine's engine. It runs in a network namespace of its own, with no bridge and
+ * no iptables (warmbox's containers have no network): a dockerd without a bridge deletes any
+ * interface called docker0 as it starts, which in the host's namespace is the machine
+ * engine's.
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
@@ -40,8 +43,11 @@ export class OwnEngine {
   /** Starts dockerd and resolves once its API listens (it says so on stderr). */
   async start(): Promise<void> {
     const child = spawn(
-      'dockerd',
+      'unshare',
       [
+        '--net',
+        '--',
+        'dockerd',
         `--host=unix://${this.socketPath}`,
         `--data-root=${join(this.#root, 'data')}`,
         `--exec-root=${join(this.#root, 'exec')}`,

@@ -4,6 +4,8 @@ import { join } from 'node:path';
 import test, { type ExecutionContext } from 'ava';
 import { CappedOutput } from '../../agent/capped-output.js';
 import { readCpuUsageUs, readOomKillCount } from '../../agent/cgroup.js';
+import fc from 'fast-check';
+import { decodeRunAnswer, encodeRunAnswer, RunAnswerReader, type AgentOutputEvent, type AgentRunResponse } from '../../agent/protocol.js';
 import { parseReport } from '../../agent/python-runner.js';
 
 function tempDir(t: ExecutionContext): string {
@@ -53,10 +55,10 @@ test('readCpuUsageUs reads cgroup v2 cpu.stat and v1 cpuacct.usage', (t) => {
 
 test('parseReport: nothing, a result, an error, figures, a report cut short, and what a program could forge', (t) => {
   t.is(parseReport(Buffer.from(''), false), null);
-  t.deepEqual(parseReport(Buffer.from('null\n{"a": 1}\n[]\n{"exit": 0}\n'), false), { error: null, resultJson: '{"a": 1}', figures: [], exitCode: 0, signal: null });
+  t.deepEqual(parseReport(Buffer.from('null\n{"a": 1}\n[]\n{"exit": 0}\n'), false), { error: null, resultJson: Buffer.from('{"a": 1}'), figures: [], exitCode: 0, signal: null });
   const error = { type: 'ValueError', message: 'bad', traceback: 'Traceback...' };
-  t.deepEqual(parseReport(Buffer.from(`${JSON.stringify(error)}\nnull\n["iVBO"]\n{"exit": 1}\n`), false), { error, resultJson: 'null', figures: ['iVBO'], exitCode: 1, signal: null });
-  t.deepEqual(parseReport(Buffer.from('null\nnull\n[]\n{"signal": "SIGINT"}\n'), false), { error: null, resultJson: 'null', figures: [], exitCode: null, signal: 'SIGINT' });
+  t.deepEqual(parseReport(Buffer.from(`${JSON.stringify(error)}\nnull\n["iVBO"]\n{"exit": 1}\n`), false), { error, resultJson: Buffer.from('null'), figures: ['iVBO'], exitCode: 1, signal: null });
+  t.deepEqual(parseReport(Buffer.from('null\nnull\n[]\n{"signal": "SIGINT"}\n'), false), { error: null, resultJson: Buffer.from('null'), figures: [], exitCode: null, signal: 'SIGINT' });
   // Cut short, as when the OOM killer takes the runner while it reports: no report at all.
   for (const cut of ['null\n1\n[]\n', 'null\n1\n[]\n{"exit": 0}', 'null\n{"big": "resu']) t.is(parseReport(Buffer.from(cut), false), null, cut);
   const forgeries = [
@@ -67,4 +69,42 @@ test('parseReport: nothing, a result, an error, figures, a report cut short, and
     t.is(parseReport(Buffer.from(forged), false)?.error?.type, 'ProtocolError', forged);
   }
   t.is(parseReport(Buffer.from('null\n1\n[]\n{"exit": 0}\n'), true)?.error?.type, 'ResultError');
+});
+
+const report: AgentRunResponse = {
+  status: 'ok', stdout: 'a\nb', stderr: '', exitCode: 0, signal: null, timedOut: false, cpuTimeExceeded: false,
+  memoryExceeded: false, outputTruncated: false, error: null, durationMs: 1, files: [], filesTruncated: false, figures: [],
+};
+
+test('an answer read in chunks cut anywhere -> the same events in order, the same report, the result\'s bytes as sent', (t) => {
+  fc.assert(
+    fc.property(
+      fc.array(fc.record({ type: fc.constantFrom('stdout' as const, 'stderr' as const), data: fc.string({ unit: 'binary' }) }), { maxLength: 5 }),
+      fc.jsonValue(),
+      fc.array(fc.nat(), { maxLength: 8 }),
+      (events, result, cuts) => {
+        const resultJson = Buffer.from(JSON.stringify(result));
+        const bytes = Buffer.concat([...events.map((event) => Buffer.from(`${JSON.stringify(event)}\n`)), encodeRunAnswer({ response: report, resultJson })]);
+        const seen: AgentOutputEvent[] = [];
+        const reader = new RunAnswerReader((event) => seen.push(event));
+        let start = 0;
+        for (const cut of [...cuts.map((n) => n % (bytes.length + 1))].sort((a, b) => a - b)) {
+          reader.push(bytes.subarray(start, cut));
+          start = cut;
+        }
+        reader.push(bytes.subarray(start));
+        const answer = reader.end();
+        t.deepEqual(seen, events);
+        t.deepEqual(answer.response, report);
+        t.true(answer.resultJson.equals(resultJson));
+      },
+    ),
+  );
+});
+
+test('an answer that ends before its result, or inside it -> an error saying so', (t) => {
+  const whole = encodeRunAnswer({ response: report, resultJson: Buffer.from('[1,2]') });
+  t.throws(() => decodeRunAnswer(Buffer.from('{"type":"stdout","data":"x"}\n')), { message: /without a result/ });
+  t.throws(() => decodeRunAnswer(whole.subarray(0, -2)), { message: /inside its result/ });
+  t.throws(() => decodeRunAnswer(Buffer.from('not json\n')), { instanceOf: SyntaxError });
 });
