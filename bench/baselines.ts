@@ -36,6 +36,24 @@ export async function spawnScript(cwd: string, script: string): Promise<string> 
   return out;
 }
 
+// Data in and back out, as `result = data` in a Sandbox: python3 loads it and dumps it.
+const ECHO_SCRIPT = 'import json, sys\ndata = json.load(sys.stdin)\nsys.stdout.write(json.dumps(data))';
+
+/**
+ * Spawns python3 on the host with the data on stdin and reads it back from stdout, serialised
+ * and parsed on this side as run() does: the same road a job's data and result take, less
+ * the container.
+ */
+export async function spawnPythonEcho(data: unknown): Promise<unknown> {
+  const child = spawn(HOST_PYTHON, ['-c', ECHO_SCRIPT], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const chunks: Buffer[] = [];
+  child.stdout.on('data', (chunk: Buffer) => chunks.push(chunk));
+  child.stdin.end(JSON.stringify(data));
+  const [code] = (await once(child, 'close')) as [number];
+  if (code !== 0) throw new Error(`python3 exited with ${code}`);
+  return JSON.parse(Buffer.concat(chunks).toString('utf8'));
+}
+
 /** Spawns python3 on the host with the data on stdin; resolves with its stdout. */
 export async function spawnPython(data: unknown): Promise<string> {
   const child = spawn(HOST_PYTHON, ['-c', HELLO_SCRIPT], { stdio: ['pipe', 'pipe', 'inherit'] });

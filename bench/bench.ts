@@ -23,6 +23,7 @@ import {
   HELLO_CODE,
   HELLO_DATA,
   spawnPython,
+  spawnPythonEcho,
   spawnScript,
   startExecTarget,
 } from './baselines.js';
@@ -120,7 +121,9 @@ async function latency(): Promise<void> {
     const data = { s: 'd'.repeat(bytes) };
     const runs = await sample(10, () => sandbox.run({ code: 'result = data', data, timeoutMs: 60_000 }), () => quiet(sandbox));
     const spawns = await sample(10, () => spawnPython({ xs: [1], s: data.s }));
+    const echoes = await sample(10, () => spawnPythonEcho(data));
     record({ figure: `run() with ${label} of data in and out, p50`, unit: 'ms', warmbox: percentile(runs, 50), baseline: `python3 on the host, ${label} in on stdin, p50`, baselineValue: percentile(spawns, 50) });
+    record({ figure: `run() with ${label} of data in and out, p50`, unit: 'ms', warmbox: percentile(runs, 50), baseline: `python3 on the host, ${label} in on stdin and back on stdout, p50`, baselineValue: percentile(echoes, 50) });
   }
   const output = await sample(10, () => sandbox.run({ code: 'import sys\nsys.stdout.write("o" * 1_000_000)' }), () => quiet(sandbox));
   record({ figure: 'run() printing 1 MB, p50', unit: 'ms', warmbox: percentile(output, 50), baseline: 'warm run() p50', baselineValue: p50 });
@@ -163,6 +166,59 @@ async function throughput(): Promise<void> {
       { figure: `jobs per second, poolSize ${poolSize}, 200 jobs`, unit: '/s', warmbox: perSecond, baseline: 'turnover ceiling: bare container create+start+ready+remove', baselineValue: ceiling, ...(poolSize === 4 ? { target: '≥ 0.9' } : {}) },
       poolSize === 4 ? (r) => r >= 0.9 : undefined,
     );
+  }
+}
+
+/** Seconds to the next arrival of a Poisson process of `rate` arrivals a second. */
+function exponential(rate: number): number {
+  return -Math.log(1 - Math.random()) / rate;
+}
+
+/**
+ * Latency under load: hello-world jobs arriving at random (Poisson) at 25 % and 50 % of the
+ * turnover ceiling measured in this run, through pools of 4 and 8, next to the quiet figure
+ * of the same pool (every container warm, nothing starting). Each job's time is from its
+ * arrival to its result, so time spent queued counts.
+ */
+async function load(): Promise<void> {
+  console.error('latency under load (Poisson arrivals)');
+  const ceiling = await turnoverCeiling(40, DEFAULTS.startConcurrency);
+  const job: Job = { code: HELLO_CODE, data: HELLO_DATA };
+  for (const poolSize of [4, 8]) {
+    const sandbox = new Sandbox({ poolSize, maxQueue: 1000, queueTimeoutMs: 600_000 });
+    await sandbox.initialize();
+    const quietTimes = await sample(40, () => sandbox.run(job), () => quiet(sandbox));
+    const [quietP50, quietP99] = [percentile(quietTimes, 50), percentile(quietTimes, 99)];
+    for (const share of [0.25, 0.5]) {
+      const rate = share * ceiling;
+      const jobs = 100;
+      const times: number[] = [];
+      const running: Promise<void>[] = [];
+      await quiet(sandbox);
+      for (let i = 0; i < jobs; i++) {
+        const arrival = performance.now();
+        running.push(
+          sandbox.run(job).then((result) => {
+            if (result.status !== 'ok') throw new Error(`bench job failed: ${JSON.stringify(result)}`);
+            times.push(performance.now() - arrival);
+          }),
+        );
+        await new Promise((resolve) => setTimeout(resolve, exponential(rate) * 1000));
+      }
+      await Promise.all(running);
+      const label = `${rate.toFixed(2)} jobs/s (${share * 100} % of the ceiling), pool ${poolSize}`;
+      const target = share === 0.5 && poolSize === 8;
+      record(
+        { figure: `under load, ${label}: p50`, unit: 'ms', warmbox: percentile(times, 50), baseline: `quiet p50, pool ${poolSize}`, baselineValue: quietP50, ...(target ? { target: '≤ 1.2' } : {}) },
+        target ? (r) => r <= 1.2 : undefined,
+      );
+      record({ figure: `under load, ${label}: p90`, unit: 'ms', warmbox: percentile(times, 90), baseline: `quiet p50, pool ${poolSize}`, baselineValue: quietP50 });
+      record(
+        { figure: `under load, ${label}: p99`, unit: 'ms', warmbox: percentile(times, 99), baseline: `quiet p99, pool ${poolSize}`, baselineValue: quietP99, ...(target ? { target: '≤ 3' } : {}) },
+        target ? (r) => r <= 3 : undefined,
+      );
+    }
+    await sandbox.close();
   }
 }
 
@@ -442,7 +498,7 @@ function table(): string {
 }
 
 // `npm run bench -- startup latency` runs only those parts.
-const parts = { latency, throughput, startup, data, service, scale };
+const parts = { latency, load, throughput, startup, data, service, scale };
 const chosen = process.argv.slice(2);
 const startedAt = new Date();
 for (const [name, part] of Object.entries(parts)) {

@@ -4,6 +4,9 @@ import { LABELS } from './labels.js';
 import type { ResolvedOptions } from './options.js';
 
 const MIB = 1024 * 1024;
+/** cgroup v1's lowest cpu.shares (cgroup v2's cpu.weight 1), and its default. */
+export const STARTING_CPU_SHARES = 2;
+export const NORMAL_CPU_SHARES = 1024;
 
 export interface ContainerSpec {
   readonly image: string;
@@ -62,6 +65,8 @@ export function containerConfig({ image, poolId, ownerLabels, ioDir, options }: 
       Init: true,
       IpcMode: 'private',
       LogConfig: { Type: 'none', Config: {} },
+      // The lowest share while it starts (see yieldingStarts); raised once it is warm.
+      ...(options.yieldingStarts ? { CpuShares: STARTING_CPU_SHARES } : {}),
     },
   };
 }

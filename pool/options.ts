@@ -125,6 +125,13 @@ export interface SandboxOptions {
    */
   readonly startConcurrency?: number;
   /**
+   * Start containers at the lowest CPU share, and raise it to the normal one once the
+   * container is warm: a refill then yields the CPU to the jobs that run meanwhile, whose
+   * latency it would otherwise stretch, at the cost of slower starts while jobs run.
+   * @default false
+   */
+  readonly yieldingStarts?: boolean;
+  /**
    * The agent image. By default, the one `npm run build:image` built for this version.
    * @default the image of this version of warmbox
    */
@@ -169,6 +176,7 @@ export const DEFAULTS = Object.freeze({
   maxReturnBytes: 16 * 1024 * 1024,
   returnFilesTimeoutMs: 5000,
   stopOnOutputLimit: true,
+  yieldingStarts: false,
 });
 
 /** The most modules `preload` may name. */
@@ -224,11 +232,11 @@ export function resolveOptions(input: number | SandboxOptions | undefined): Reso
   for (const key of Object.keys(RANGES) as NumericOption[]) {
     resolved[key] = checkInteger(key, options[key] === undefined ? DEFAULTS[key] : options[key], RANGES[key]);
   }
-  const { stopOnOutputLimit = DEFAULTS.stopOnOutputLimit } = options;
-  if (typeof stopOnOutputLimit !== 'boolean') {
-    throw new InvalidArgumentError('stopOnOutputLimit', `must be true or false, got ${describe(stopOnOutputLimit)}`);
+  for (const key of ['stopOnOutputLimit', 'yieldingStarts'] as const) {
+    const value = options[key] === undefined ? DEFAULTS[key] : options[key];
+    if (typeof value !== 'boolean') throw new InvalidArgumentError(key, `must be true or false, got ${describe(value)}`);
+    resolved[key] = value;
   }
-  resolved.stopOnOutputLimit = stopOnOutputLimit;
   const cpuTimeMs = options.cpuTimeMs === undefined ? undefined : checkInteger('cpuTimeMs', options.cpuTimeMs, [1, MAX_TIMEOUT_MS]);
   if (options.image !== undefined && (typeof options.image !== 'string' || options.image === '')) {
     throw new InvalidArgumentError('image', 'must be a non-empty image name');

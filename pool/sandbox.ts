@@ -112,7 +112,8 @@ export class Sandbox extends EventEmitter<SandboxEvents> {
       await this.#pool.start();
       if (this.#state === 'initializing') this.#state = 'ready';
     } catch (error) {
-      await this.#shutdown();
+      // What failed is what the caller needs to hear, not a failure of the cleanup after it.
+      await this.#shutdown().catch((cleanupError: unknown) => log('could not clean up after a failed initialize(): %o', cleanupError));
       this.#state = 'closed';
       throw error;
     }
@@ -214,8 +215,10 @@ export class Sandbox extends EventEmitter<SandboxEvents> {
 
   async #shutdown(): Promise<void> {
     try {
-      await this.#pool?.close();
-      if (this.#docker !== undefined) await this.#sweepAll(this.#docker);
+      if (this.#pool !== undefined) {
+        await this.#pool.close();
+        await this.#sweepAll(this.#docker!);
+      }
     } finally {
       if (this.#ioRoot !== undefined) await rm(this.#ioRoot, { recursive: true, force: true });
     }

@@ -5,7 +5,7 @@ import type Docker from 'dockerode';
 import { Client } from 'undici';
 import { Readable } from 'node:stream';
 import { encodeRunRequest, RUN_CONTENT_TYPE, RunAnswerReader, type AgentRunAnswer, type AgentRunRequest, type PythonError } from '../agent/protocol.js';
-import { createContainer, type ContainerSpec } from './create-container.js';
+import { createContainer, NORMAL_CPU_SHARES, type ContainerSpec } from './create-container.js';
 import { AbortError, AgentProtocolError, ContainerStartError, WarmboxError } from './errors.js';
 import { readReturnedFiles, type ReturnedFile } from './files.js';
 import type { RunOptions, RunResult } from './job.js';
@@ -66,6 +66,7 @@ export class WarmContainer {
       // Keep an early failure of the wait from being unhandled; waitForAgent reports it.
       exited.catch(() => {});
       const socketPath = await waitForAgent(spec.ioDir, exited, spec.options.startupTimeoutMs);
+      if (spec.options.yieldingStarts) await container.update({ CpuShares: NORMAL_CPU_SHARES });
       const client = new Client('http://agent', { socketPath, pipelining: 0 });
       return new WarmContainer(docker, container.id, spec.ioDir, socketPath, client, exited);
     } catch (error) {

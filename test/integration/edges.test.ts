@@ -170,3 +170,23 @@ test.serial('a result right at its limit -> memory at the default limit, ok give
   t.like(over, { status: 'error', result: null });
   t.is(over.error?.type, 'ResultError');
 });
+
+test('yieldingStarts -> a container starts at the lowest CPU share and is raised to the normal one before it is warm; the job runs', async (t) => {
+  const stream = (await docker.getEvents({ filters: { type: ['container'], event: ['update'] } })) as NodeJS.ReadableStream & { destroy(): void };
+  t.teardown(() => stream.destroy());
+  const updated: string[] = [];
+  stream.on('data', (chunk: Buffer) => {
+    for (const line of chunk.toString().split('\n').filter(Boolean)) updated.push((JSON.parse(line) as { id: string }).id);
+  });
+  const sandbox = await openSandbox(t, { poolSize: 1, yieldingStarts: true });
+  const id = (await docker.listContainers({ filters: { label: [`${LABELS.pool}=${sandbox.id}`] } }))[0]!.Id;
+  t.is((await docker.getContainer(id).inspect()).HostConfig.CpuShares, 1024);
+  while (!updated.includes(id)) await once(stream, 'data');
+  t.is((await sandbox.run('print(1)')).stdout, '1\n');
+});
+
+test('without yieldingStarts -> the engine\'s default CPU share, never updated', async (t) => {
+  const sandbox = await openSandbox(t, { poolSize: 1 });
+  const id = (await docker.listContainers({ filters: { label: [`${LABELS.pool}=${sandbox.id}`] } }))[0]!.Id;
+  t.is((await docker.getContainer(id).inspect()).HostConfig.CpuShares, 0);
+});

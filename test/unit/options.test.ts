@@ -33,6 +33,7 @@ test('pool size as null', invalid, { poolSize: null }, 'poolSize', /integer, got
 test('timeout as null', invalid, { timeoutMs: null }, 'timeoutMs', /integer, got null/);
 test('CPU time as null', invalid, { cpuTimeMs: null }, 'cpuTimeMs', /integer, got null/);
 test('stopOnOutputLimit as a string', invalid, { stopOnOutputLimit: 'yes' }, 'stopOnOutputLimit', /true or false, got the string "yes"/);
+test('yieldingStarts as a number', invalid, { yieldingStarts: 1 }, 'yieldingStarts', /true or false, got/);
 test('memory below what the interpreter needs', invalid, { memoryLimitMb: 7 }, 'memoryLimitMb', /between 8 and/);
 test('no process at all', invalid, { pidsLimit: 0 }, 'pidsLimit', /between 1 and/);
 
