@@ -48,13 +48,14 @@ export function buildApp(runner: JobRunner | Promise<JobRunner>, options: AppOpt
   let taken = false;
   let stdinTaken = false;
   const conflict = (message: string): AgentErrorBody => ({ statusCode: 409, code: 'AGENT_ERR_JOB_TAKEN', error: 'Conflict', message });
+  const unsupported = (code: string, message: string): AgentErrorBody => ({ statusCode: 415, code, error: 'Unsupported Media Type', message });
 
   // Fastify reads every body as it comes and ignores Content-Encoding: a compressed body
   // would be taken for plain bytes. The host sends none, so any coding is refused.
   app.addHook('onRequest', async (request, reply) => {
     const coding = request.headers['content-encoding'];
     if (coding !== undefined && coding.toLowerCase() !== 'identity') {
-      return reply.code(415).send({ statusCode: 415, code: 'AGENT_ERR_CONTENT_ENCODING', error: 'Unsupported Media Type', message: `content-encoding ${coding} is not supported` } satisfies AgentErrorBody);
+      return reply.code(415).send(unsupported('AGENT_ERR_CONTENT_ENCODING', `content-encoding ${coding} is not supported`));
     }
   });
 
@@ -65,7 +66,7 @@ export function buildApp(runner: JobRunner | Promise<JobRunner>, options: AppOpt
   app.post<{ Body: Readable }>('/stdin', async (request, reply) => {
     // Fastify parses text/plain and JSON bodies too: those are not a stream to pipe.
     if (request.headers['content-type']?.split(';')[0]!.trim().toLowerCase() !== 'application/octet-stream') {
-      return reply.code(415).send({ statusCode: 415, code: 'AGENT_ERR_CONTENT_TYPE', error: 'Unsupported Media Type', message: 'stdin is sent as application/octet-stream' } satisfies AgentErrorBody);
+      return reply.code(415).send(unsupported('AGENT_ERR_CONTENT_TYPE', 'stdin is sent as application/octet-stream'));
     }
     if (stdinTaken) return reply.code(409).send(conflict('the program\'s stdin is already being sent'));
     stdinTaken = true;
@@ -99,7 +100,7 @@ export function buildApp(runner: JobRunner | Promise<JobRunner>, options: AppOpt
     { schema: { body: runRequestSchema, response: { 409: errorBodySchema } } },
     async (request, reply) => {
       if (!jobData.has(request)) {
-        return reply.code(415).send({ statusCode: 415, code: 'AGENT_ERR_CONTENT_TYPE', error: 'Unsupported Media Type', message: `a job is sent as ${RUN_CONTENT_TYPE}` });
+        return reply.code(415).send(unsupported('AGENT_ERR_CONTENT_TYPE', `a job is sent as ${RUN_CONTENT_TYPE}`));
       }
       const jobRunner = await runner;
       if (taken) return reply.code(409).send(conflict('this container has already taken its one job'));

@@ -3,6 +3,7 @@ import { debuglog } from 'node:util';
 import { createPool, type Pool } from 'generic-pool';
 import { backoffDelayMs, REPLACEMENT_BACKOFF, type Backoff } from './backoff.js';
 import { AbortError, DockerError, PoolClosedError, QueueFullError, QueueTimeoutError } from './errors.js';
+import { followAbort } from './follow-abort.js';
 import { Semaphore } from './semaphore.js';
 
 const log = debuglog('warmbox');
@@ -364,11 +365,8 @@ export class ContainerPool<M extends PoolMember> {
    */
   async #pause(error: unknown, backoffMs: number, stop: AbortSignal): Promise<'waited' | 'recovered' | 'stopped'> {
     if (stop.aborted) return 'stopped';
-    // One controller per pause that follows `stop`, rather than AbortSignal.any() with a
-    // signal that lives as long as the pool (nodejs/node#55351).
-    const controller = new AbortController();
-    const onStop = () => controller.abort();
-    stop.addEventListener('abort', onStop, { once: true });
+    // Aborted when the pause ends, to end the wait that lost the race.
+    const { controller, unfollow } = followAbort(stop);
     try {
       const waited = delay(backoffMs, 'waited' as const, { signal: controller.signal });
       const recovered = this.#options.recovery?.(error, controller.signal)?.then(() => 'recovered' as const);
@@ -377,7 +375,7 @@ export class ContainerPool<M extends PoolMember> {
       return 'stopped';
     } finally {
       controller.abort();
-      stop.removeEventListener('abort', onStop);
+      unfollow();
     }
   }
 

@@ -8,6 +8,7 @@ import type Docker from 'dockerode';
 import { ContainerPool, type PoolStats } from './container-pool.js';
 import { assertImageExists, connectDocker, engineBack } from './docker.js';
 import { ContainerStartError, DockerError, ImageNotFoundError, NotInitializedError, PoolClosedError } from './errors.js';
+import { followAbort } from './follow-abort.js';
 import { agentImageTag } from './image.js';
 import { prepareJob, type Job, type RunOptions, type RunResult } from './job.js';
 import { resolveOptions, type ResolvedOptions, type SandboxOptions } from './options.js';
@@ -137,10 +138,7 @@ export class Sandbox extends EventEmitter<SandboxEvents> {
     if (this.#state === 'initializing') await this.#initializing;
     if (this.#state !== 'ready' || this.#pool === undefined) throw new PoolClosedError();
     const pool = this.#pool;
-    const controller = new AbortController();
-    const onAbort = () => controller.abort(signal!.reason);
-    if (signal?.aborted) onAbort();
-    signal?.addEventListener('abort', onAbort, { once: true });
+    const { controller, unfollow } = followAbort(signal);
     this.#jobs.add(controller);
     try {
       const container = await pool.acquire(controller.signal);
@@ -154,7 +152,7 @@ export class Sandbox extends EventEmitter<SandboxEvents> {
       throw error;
     } finally {
       this.#jobs.delete(controller);
-      signal?.removeEventListener('abort', onAbort);
+      unfollow();
     }
   }
 

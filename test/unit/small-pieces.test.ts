@@ -1,5 +1,6 @@
 import test from 'ava';
 import { backoffDelayMs, REPLACEMENT_BACKOFF } from '../../pool/backoff.js';
+import { followAbort } from '../../pool/follow-abort.js';
 import { Semaphore } from '../../pool/semaphore.js';
 
 test('backoff doubles from firstMs and stops at maxMs, even after very many attempts', (t) => {
@@ -28,4 +29,21 @@ test('semaphore: at most `permits` tasks at once, the rest in arrival order, a p
   t.deepEqual(results.map((r) => r.status), ['rejected', 'fulfilled', 'fulfilled', 'fulfilled']);
   t.is(semaphore.waiting, 0);
   t.throws(() => new Semaphore(0), { instanceOf: RangeError });
+});
+
+test('followAbort: aborts with the followed reason, at once if already aborted, and no longer once unfollowed', (t) => {
+  const source = new AbortController();
+  const followed = followAbort(source.signal);
+  const reason = new Error('stop');
+  source.abort(reason);
+  t.is(followed.controller.signal.reason, reason);
+
+  t.is(followAbort(AbortSignal.abort('early')).controller.signal.reason, 'early');
+  t.false(followAbort(undefined).controller.signal.aborted);
+
+  const later = new AbortController();
+  const unfollowed = followAbort(later.signal);
+  unfollowed.unfollow();
+  later.abort();
+  t.false(unfollowed.controller.signal.aborted);
 });
