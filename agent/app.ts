@@ -1,4 +1,4 @@
-import { PassThrough, Transform, type Readable } from 'node:stream';
+import { PassThrough, Readable, Transform } from 'node:stream';
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import {
   MAX_JOB_BYTES,
@@ -10,12 +10,13 @@ import {
   type AgentRunAnswer,
   type AgentRunRequest,
   type AgentStreamEvent,
+  type JsonPieces,
 } from './protocol.js';
 import type { OutputListener } from './python-runner.js';
 
 /** What runs the one job; PythonRunner in production. */
 export interface JobRunner {
-  run(job: AgentRunRequest, data: Buffer, onOutput?: OutputListener): Promise<AgentRunAnswer>;
+  run(job: AgentRunRequest, data: JsonPieces, onOutput?: OutputListener): Promise<AgentRunAnswer>;
   pipeStdin(source: Readable): Promise<void>;
 }
 
@@ -75,24 +76,16 @@ export function buildApp(runner: JobRunner | Promise<JobRunner>, options: AppOpt
   });
 
   // A job is two lines (see RUN_CONTENT_TYPE): its fields, validated by the route's schema
-  // as the body, and its data, kept aside as bytes for the runner.
-  const jobData = new WeakMap<object, Buffer>();
-  app.addContentTypeParser(RUN_CONTENT_TYPE, { parseAs: 'buffer' }, (request, body, done) => {
-    const bytes = body as Buffer;
-    const newline = bytes.indexOf(10);
-    if (newline === -1 || newline === bytes.length - 1) {
-      done(badRequest('a job is two lines: its fields as JSON, then its data as JSON'), undefined);
-      return;
-    }
-    let fields: unknown;
-    try {
-      fields = JSON.parse(bytes.toString('utf8', 0, newline));
-    } catch (error) {
-      done(badRequest(`the job's first line is not JSON: ${(error as Error).message}`), undefined);
-      return;
-    }
-    jobData.set(request, bytes.subarray(newline + 1));
-    done(null, fields);
+  // as the body, and its data, kept aside for the runner in the chunks it arrived in.
+  const jobData = new WeakMap<object, JsonPieces>();
+  app.addContentTypeParser(RUN_CONTENT_TYPE, (request, payload, done) => {
+    readJob(payload, Number(request.headers['content-length'] ?? 0), options.bodyLimitBytes).then(
+      ({ fields, data }) => {
+        jobData.set(request, data);
+        done(null, fields);
+      },
+      (error: Error) => done(error, undefined),
+    );
   });
 
   app.post<{ Body: AgentRunRequest; Reply: AgentErrorBody | Buffer | Readable }>(
@@ -115,12 +108,19 @@ export function buildApp(runner: JobRunner | Promise<JobRunner>, options: AppOpt
         return data;
       };
       reply.type(RUN_CONTENT_TYPE);
-      if (!job.stream) return encodeRunAnswer(await jobRunner.run(job, take()));
+      if (!job.stream) {
+        const pieces = encodeRunAnswer(await jobRunner.run(job, take()));
+        reply.header('content-length', pieces.reduce((sum, piece) => sum + piece.length, 0));
+        return reply.send(Readable.from(pieces, { objectMode: false }));
+      }
       // A line per event as it happens; the output is capped, so what waits here is bounded.
       const events = new PassThrough();
       const send = (event: AgentStreamEvent) => events.write(`${JSON.stringify(event)}\n`);
       jobRunner.run(job, take(), (stream, text) => send({ type: stream, data: text })).then(
-        (answer) => events.end(encodeRunAnswer(answer)),
+        (answer) => {
+          for (const piece of encodeRunAnswer(answer)) events.write(piece);
+          events.end();
+        },
         (error: Error) => events.destroy(error),
       );
       return reply.send(events);
@@ -128,6 +128,42 @@ export function buildApp(runner: JobRunner | Promise<JobRunner>, options: AppOpt
   );
 
   return app;
+}
+
+/**
+ * Reads a job's body as it arrives: the fields' line, parsed, and the data after it, kept as
+ * the chunks it came in (views, not copies). Fastify's own body reading would join them.
+ */
+async function readJob(payload: Readable, declaredBytes: number, limitBytes: number): Promise<{ fields: unknown; data: JsonPieces }> {
+  if (declaredBytes > limitBytes) throw tooLarge(limitBytes);
+  const head: Buffer[] = [];
+  const data: Buffer[] = [];
+  let received = 0;
+  for await (const chunk of payload as AsyncIterable<Buffer>) {
+    received += chunk.length;
+    if (received > limitBytes) throw tooLarge(limitBytes);
+    if (data.length > 0) {
+      data.push(chunk);
+      continue;
+    }
+    const newline = chunk.indexOf(10);
+    if (newline === -1) {
+      head.push(chunk);
+      continue;
+    }
+    head.push(chunk.subarray(0, newline));
+    data.push(chunk.subarray(newline + 1));
+  }
+  if (data.every((piece) => piece.length === 0)) throw badRequest('a job is two lines: its fields as JSON, then its data as JSON');
+  try {
+    return { fields: JSON.parse(Buffer.concat(head).toString('utf8')), data };
+  } catch (error) {
+    throw badRequest(`the job's first line is not JSON: ${(error as Error).message}`);
+  }
+}
+
+function tooLarge(limitBytes: number): Error {
+  return Object.assign(new Error(`a job is at most ${limitBytes} bytes`), { statusCode: 413, code: 'FST_ERR_CTP_BODY_TOO_LARGE' });
 }
 
 function badRequest(message: string): Error {

@@ -1,4 +1,4 @@
-import type { AgentRunResponse, PythonError, RunStatus } from './protocol.js';
+import type { AgentRunResponse, JsonPieces, PythonError, RunStatus } from './protocol.js';
 
 /** A limit the agent stopped the program for. */
 export type StopReason = 'timeout' | 'cpu' | 'output';
@@ -7,7 +7,7 @@ export type StopReason = 'timeout' | 'cpu' | 'output';
 export interface Report {
   readonly error: PythonError | null;
   /** `result` as the runner serialised it; parsed only by the host. */
-  readonly resultJson: Buffer;
+  readonly resultJson: JsonPieces;
   /** The program's figures as base64 PNGs; absent where the report was not a valid one. */
   readonly figures?: readonly string[];
   /** How the runner ended: an exit code, or a signal (SIGINT for an uncaught KeyboardInterrupt); both undefined where the report was not a valid one. */
@@ -28,11 +28,11 @@ export interface JobFacts {
 }
 
 export type Outcome = Pick<AgentRunResponse, 'status' | 'exitCode' | 'signal' | 'timedOut' | 'cpuTimeExceeded' | 'memoryExceeded' | 'error'> & {
-  readonly resultJson: Buffer;
+  readonly resultJson: JsonPieces;
 };
 
 /** The result of a program that set none, or whose report never came. */
-export const NO_RESULT = Buffer.from('null');
+export const NO_RESULT: JsonPieces = [Buffer.from('null')];
 
 /**
  * The one place a job's status is decided. A result tells one story: either the program

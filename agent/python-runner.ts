@@ -8,7 +8,7 @@ import { killProcessesOf, killProcessGroup } from './kill-processes.js';
 import type { CgroupCounters } from './cgroup.js';
 import { decideOutcome, NO_RESULT, type Report, type StopReason } from './outcome.js';
 import { collectFiles } from './collect-files.js';
-import type { AgentRunAnswer, AgentRunRequest, AgentRunResponse, PythonError, ReturnFilesRequest } from './protocol.js';
+import type { AgentRunAnswer, AgentRunRequest, AgentRunResponse, JsonPieces, PythonError, ReturnFilesRequest } from './protocol.js';
 
 /** Hears the program's output as it is written, decoded, within maxOutputBytes. */
 export type OutputListener = (stream: 'stdout' | 'stderr', text: string) => void;
@@ -179,7 +179,7 @@ export class PythonRunner {
    * is written: the agent's memory is not in the program's limit, and a large `data` kept
    * here would take the program's room.
    */
-  run(job: AgentRunRequest, data: Buffer, onOutput?: OutputListener): Promise<AgentRunAnswer> {
+  run(job: AgentRunRequest, data: JsonPieces, onOutput?: OutputListener): Promise<AgentRunAnswer> {
     const overflowed = job.stopOnOutputLimit ? () => this.#stop('output') : undefined;
     const live = (stream: 'stdout' | 'stderr') => {
       if (onOutput === undefined) return undefined;
@@ -199,10 +199,14 @@ export class PythonRunner {
     const oomKillsBefore = this.#options.cgroup?.oomKills() ?? null;
     const startedAt = performance.now();
     const { code, rlimits, env } = job;
-    // The data goes on as the bytes the host sent, written as they are, not copied.
-    this.#jobChannel.write(`{"code":${JSON.stringify(code)},"rlimits":${JSON.stringify(rlimits)},"env":${JSON.stringify(env)},"files":${JSON.stringify(job.files)},"data":`);
-    this.#jobChannel.write(data);
-    this.#jobChannel.end('}', data.length + code.length > COLLECT_AFTER_BYTES ? collectGarbage : undefined);
+    // The data goes on as the bytes the host sent, written as they are, not copied, after the
+    // job's length, so that the runner reads it all into one buffer of that size.
+    const head = Buffer.from(`{"code":${JSON.stringify(code)},"rlimits":${JSON.stringify(rlimits)},"env":${JSON.stringify(env)},"files":${JSON.stringify(job.files)},"data":`);
+    const dataBytes = data.reduce((sum, piece) => sum + piece.length, 0);
+    this.#jobChannel.write(`${head.length + dataBytes + 1}\n`);
+    this.#jobChannel.write(head);
+    for (const piece of data) this.#jobChannel.write(piece);
+    this.#jobChannel.end('}', head.length + dataBytes > COLLECT_AFTER_BYTES ? collectGarbage : undefined);
     this.#shell.send(job.stdin);
     if (!job.stdinOpen) this.#shell.stdin.end();
     return this.#supervise(job.timeoutMs, job.cpuTimeMs, job.returnFiles, output, oomKillsBefore, startedAt);
@@ -232,7 +236,7 @@ export class PythonRunner {
 
     const oomKillsAfter = this.#options.cgroup?.oomKills() ?? null;
     const oomKilled = oomKillsBefore !== null && oomKillsAfter !== null && oomKillsAfter > oomKillsBefore;
-    const report = parseReport(Buffer.concat(this.#report), this.#reportBytes > MAX_REPORT_BYTES);
+    const report = parseReport(this.#report, this.#reportBytes > MAX_REPORT_BYTES);
     const outcome = decideOutcome({ report, exit, stoppedFor: this.#stoppedFor, oomKilled });
     const { status, resultJson, ...flags } = outcome;
     // Every process of the program has ended: nothing changes the directory while it is read.
@@ -322,22 +326,22 @@ export class PythonRunner {
  * whole report: the program ended before the runner could report, or was killed (by the OOM
  * killer, say) while it wrote one, and how it ended then says what happened.
  */
-export function parseReport(bytes: Buffer, overflowed: boolean): Report | null {
+export function parseReport(chunks: JsonPieces, overflowed: boolean): Report | null {
   if (overflowed) {
     return problem('ResultError', `result is larger than ${MAX_REPORT_BYTES} bytes once serialised`);
   }
-  const lines = splitLines(bytes);
+  const lines = splitLines(chunks);
   if (lines.length < REPORT_LINES + 1) return null;
-  // The result line stays bytes: it may be most of the report, and only the host parses it.
-  const [errorLine, resultJson, figuresLine, exitLine, end] = lines as [Buffer, Buffer, Buffer, Buffer, Buffer];
-  if (lines.length > REPORT_LINES + 1 || end.length > 0) return corrupted();
+  // The result line stays in the pieces it came in: it may be most of the report, and only the host parses it.
+  const [errorLine, resultJson, figuresLine, exitLine, end] = lines as [Buffer[], Buffer[], Buffer[], Buffer[], Buffer[]];
+  if (lines.length > REPORT_LINES + 1 || end.some((piece) => piece.length > 0)) return corrupted();
   let error: unknown;
   let figures: unknown;
   let ending: { exit?: unknown; signal?: unknown };
   try {
-    error = JSON.parse(errorLine.toString('utf8'));
-    figures = JSON.parse(figuresLine.toString('utf8'));
-    ending = JSON.parse(exitLine.toString('utf8')) as typeof ending;
+    error = JSON.parse(Buffer.concat(errorLine).toString('utf8'));
+    figures = JSON.parse(Buffer.concat(figuresLine).toString('utf8'));
+    ending = JSON.parse(Buffer.concat(exitLine).toString('utf8')) as typeof ending;
   } catch {
     return corrupted();
   }
@@ -353,15 +357,18 @@ function countNewlines(chunk: Buffer): number {
   return count;
 }
 
-/** The bytes between newlines, and after the last one; views, not copies. */
-function splitLines(bytes: Buffer): Buffer[] {
-  const lines: Buffer[] = [];
-  let start = 0;
-  for (let newline = bytes.indexOf(10); newline !== -1; newline = bytes.indexOf(10, start)) {
-    lines.push(bytes.subarray(start, newline));
-    start = newline + 1;
+/** The pieces of each line between newlines, and of what follows the last one; views, not copies. */
+function splitLines(chunks: JsonPieces): Buffer[][] {
+  const lines: Buffer[][] = [[]];
+  for (const chunk of chunks) {
+    let start = 0;
+    for (let newline = chunk.indexOf(10); newline !== -1; newline = chunk.indexOf(10, start)) {
+      lines.at(-1)!.push(chunk.subarray(start, newline));
+      lines.push([]);
+      start = newline + 1;
+    }
+    if (start < chunk.length) lines.at(-1)!.push(chunk.subarray(start));
   }
-  lines.push(bytes.subarray(start));
   return lines;
 }
 

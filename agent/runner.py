@@ -5,8 +5,8 @@ It waits for exactly one job, runs it as `__main__` from main.py in its working 
 
 File descriptors, set up by the agent:
   0, 1    the program's stdin and stdout
-  3       the job, as JSON, closed by the agent after writing:
-          {"code": str, "rlimits": {...}, "env": {...}, "files": [...], "data": any}
+  3       the job: its length in bytes as a decimal line, then the job as JSON, closed by the
+          agent after writing: {"code": str, "rlimits": {...}, "env": {...}, "files": [...], "data": any}
   4       the result channel: "ready\\n" once the interpreter is up, then four JSON lines,
           the error (or null), `result` (passed on unparsed), the figures (PNGs in base64)
           and {"exit": code}, or {"signal": "SIGINT"} where the program ends by a signal as
@@ -62,6 +62,8 @@ MAIN_FILE_NAME = "main.py"
 JS_SAFE_INTEGER = 2**53 - 1
 DIGITS_ONLY = bytes(0x30 if 0x30 <= i <= 0x39 else 0x20 for i in range(256))
 LONG_DIGIT_RUN = b"0" * 16
+# A large result is encoded, checked and written this many characters at a time.
+SLICE_CHARS = 1 << 20
 
 
 # A program's figures beyond this many are left out of the result.
@@ -91,14 +93,27 @@ def prefer_me_when_out_of_memory():
 
 
 def read_job():
-    chunks = []
-    while True:
-        chunk = os.read(JOB_FD, 1 << 20)
-        if not chunk:
-            break
-        chunks.append(chunk)
-    os.close(JOB_FD)
-    return b"".join(chunks)
+    """The job's bytes, read into one buffer of the size the agent announced.
+
+    Data of 10 MB would otherwise be held twice, as the chunks read and as their join, and
+    every fresh page of memory costs a fault charged to the container's cgroup.
+    """
+    with os.fdopen(JOB_FD, "rb", buffering=0) as channel:
+        header = bytearray()
+        while not header.endswith(b"\n"):
+            byte = channel.read(1)
+            if not byte:
+                raise EOFError("the job channel closed before the job's length")
+            header += byte
+        job = bytearray(int(header))
+        view = memoryview(job)
+        filled = 0
+        while filled < len(job):
+            read = channel.readinto(view[filled:])
+            if not read:
+                raise EOFError("the job channel closed inside the job")
+            filled += read
+    return job
 
 
 def seed_matplotlib_cache():
@@ -234,21 +249,36 @@ def result_error(message):
 
 
 def encode_report(namespace, error):
-    """The report's first two lines, as bytes: the error (or null) and `result`."""
+    """The report's first two lines, as pieces of bytes: the error (or null), then `result`.
+
+    A large result is encoded and checked in slices rather than whole, so that it is held once
+    (as json.dumps made it), not as three or four copies of its size.
+    """
     value = namespace.get("result")
     try:
         # ASCII only: a lone surrogate in a str (legal in Python) still crosses as valid JSON.
-        result = json.dumps(value, allow_nan=False).encode("ascii")
+        result = json.dumps(value, allow_nan=False)
     except (TypeError, ValueError, RecursionError) as exc:
-        return error_line(error or result_error(f"result is not JSON-serialisable: {exc}")) + b"null\n"
-    if LONG_DIGIT_RUN in result.translate(DIGITS_ONLY):
+        return [error_line(error or result_error(f"result is not JSON-serialisable: {exc}")), b"null\n"]
+    if has_long_digit_run(result):
         big = unsafe_integer(value)
         if big is not None:
             digits = str(big)
             shown = digits if len(digits) <= 40 else digits[:20] + "..." + digits[-10:]
             message = f"result holds the integer {shown}, which a JavaScript number cannot hold exactly; send it as a string"
-            return error_line(error or result_error(message)) + b"null\n"
-    return error_line(error) + result + b"\n"
+            return [error_line(error or result_error(message)), b"null\n"]
+    return itertools.chain([error_line(error)], ascii_slices(result), [b"\n"])
+
+
+def ascii_slices(text):
+    for i in range(0, len(text), SLICE_CHARS):
+        yield text[i : i + SLICE_CHARS].encode("ascii")
+
+
+def has_long_digit_run(text):
+    # Slices overlap by the run's length less one, so a run across two slices is seen too.
+    step = SLICE_CHARS - len(LONG_DIGIT_RUN) + 1
+    return any(LONG_DIGIT_RUN in text[i : i + SLICE_CHARS].encode("ascii").translate(DIGITS_ONLY) for i in range(0, len(text), step))
 
 
 def error_line(error):
@@ -296,7 +326,9 @@ def finish(report, exit_code, by_signal=None, figures=()):
     """
     ending = {"signal": by_signal.name} if by_signal else {"exit": exit_code}
     figures_line = json.dumps([base64.b64encode(png).decode("ascii") for png in figures]).encode("ascii") + b"\n"
-    write_all(RESULT_FD, report + figures_line + json.dumps(ending).encode("ascii") + b"\n")
+    # One piece at a time: a large result's slices are made as they are written.
+    for piece in itertools.chain(report, [figures_line, json.dumps(ending).encode("ascii") + b"\n"]):
+        write_all(RESULT_FD, piece)
     for fd in (0, 1, 2, RESULT_FD):
         try:
             os.close(fd)
@@ -325,7 +357,7 @@ def main():
     except (ValueError, RecursionError) as exc:
         # Data nested deeper than Python's recursion limit is the only way here.
         message = f"data could not be loaded in Python: {type(exc).__name__}: {exc}"
-        finish(error_line({"type": "DataError", "message": message, "traceback": ""}) + b"null\n", 1)
+        finish([error_line({"type": "DataError", "message": message, "traceback": ""}), b"null\n"], 1)
     del raw
     # A byte-order mark, as editors on Windows and browsers' uploads leave, is not code.
     code = job["code"].removeprefix("\ufeff")
@@ -333,7 +365,7 @@ def main():
         write_files(job.get("files") or [])
     except (OSError, ValueError) as exc:
         message = f"the job's files could not be written: {type(exc).__name__}: {exc}"
-        finish(error_line({"type": "FilesError", "message": message, "traceback": ""}) + b"null\n", 1)
+        finish([error_line({"type": "FilesError", "message": message, "traceback": ""}), b"null\n"], 1)
     set_rlimits(job["rlimits"])
     os.environ.update(job.get("env") or {})
     module = main_module(code, job["data"])

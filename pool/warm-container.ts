@@ -282,7 +282,7 @@ function toRunResult({ response: { files: _entries, figures: pngs, ...response }
   const figures = pngs.map((png) => Buffer.from(png, 'base64'));
   let result: unknown;
   try {
-    result = JSON.parse(resultJson.toString('utf8'));
+    result = JSON.parse(Buffer.concat(resultJson).toString('utf8'));
   } catch {
     // Only a program that wrote its own bytes onto the result channel gets here.
     const error = { type: 'ProtocolError', message: 'the result channel held something other than JSON', traceback: '' };

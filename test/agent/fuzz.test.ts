@@ -187,7 +187,7 @@ test('generated wrong requests over raw connections -> each a 4xx or no answer, 
         const body = Buffer.from(await response.body.arrayBuffer());
         if (response.statusCode !== 200) throw new Error(`the real job: ${response.statusCode} ${body}`);
         const { response: report, resultJson } = decodeRunAnswer(body);
-        if (report.status !== 'ok' || resultJson.toString() !== '42') throw new Error(`the real job: ${body}`);
+        if (report.status !== 'ok' || Buffer.concat(resultJson).toString() !== '42') throw new Error(`the real job: ${body}`);
       } finally {
         runner.kill();
         await client.close();
@@ -240,12 +240,12 @@ test('generated programs and data -> the runner reports once, a report the schem
       const runner = await PythonRunner.start({ pythonPath: PYTHON, runnerPath: RUNNER_PATH, ...ws });
       try {
         const request = job({ code: statements.join('\n'), timeoutMs: 1000, cpuTimeMs: 1000, maxOutputBytes: 64 * 1024, stopOnOutputLimit: false });
-        const { response: report, resultJson } = await runner.run(request, Buffer.from(JSON.stringify(data)));
+        const { response: report, resultJson } = await runner.run(request, [Buffer.from(JSON.stringify(data))]);
         if (!validReport(report)) throw new Error(`not a report: ${JSON.stringify(validReport.errors)} ${JSON.stringify(report).slice(0, 500)}`);
         if (report.status === 'ok' && report.error !== null) throw new Error(`ok with an error: ${JSON.stringify(report.error)}`);
         if (report.status === 'error' && report.error === null && report.exitCode === 0) throw new Error('error with nothing to say why');
         if (report.status === 'timeout' && !report.timedOut && !report.cpuTimeExceeded) throw new Error('timeout without a limit passed');
-        if (report.status === 'ok') JSON.parse(resultJson.toString('utf8'));
+        if (report.status === 'ok') JSON.parse(Buffer.concat(resultJson).toString('utf8'));
       } finally {
         runner.kill();
       }

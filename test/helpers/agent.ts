@@ -52,5 +52,5 @@ export async function runJob(app: FastifyInstance, { data, ...fields }: Partial<
   const answer = await postJob(app, job(fields), data);
   if (answer.statusCode !== 200) throw new Error(`the agent answered ${answer.statusCode}: ${answer.body}`);
   const { response, resultJson } = decodeRunAnswer(answer.rawPayload);
-  return { statusCode: answer.statusCode, ...response, result: JSON.parse(resultJson.toString('utf8')) as unknown };
+  return { statusCode: answer.statusCode, ...response, result: JSON.parse(Buffer.concat(resultJson).toString('utf8')) as unknown };
 }

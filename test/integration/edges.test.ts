@@ -137,7 +137,7 @@ sys.stderr.write(err)
 result = big`,
     // Room for 250 MB to cross the pipes on a loaded machine: what is tested is that all of
     // it comes back, not how fast.
-    timeoutMs: 10_000,
+    timeoutMs: 20_000,
   });
   t.like(r, { status: 'ok', timedOut: false, outputTruncated: false, error: null });
   t.is(r.stdout.length, maxOutputBytes);

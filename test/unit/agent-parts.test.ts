@@ -53,22 +53,47 @@ test('readCpuUsageUs reads cgroup v2 cpu.stat and v1 cpuacct.usage', (t) => {
   t.is(readCpuUsageUs(join(dir, 'missing'), []), null);
 });
 
+/** A report as the runner's pieces: one chunk, or cut at the given places. */
+const chunked = (text: string, cuts: readonly number[] = []): Buffer[] => {
+  const bytes = Buffer.from(text);
+  const at = [0, ...cuts.map((n) => n % (bytes.length + 1)).sort((x, y) => x - y), bytes.length];
+  return at.slice(1).map((end, i) => bytes.subarray(at[i], end));
+};
+const parsed = (text: string, overflowed = false, cuts: readonly number[] = []) => {
+  const report = parseReport(chunked(text, cuts), overflowed);
+  return report && { ...report, resultJson: Buffer.concat(report.resultJson).toString() };
+};
+
 test('parseReport: nothing, a result, an error, figures, a report cut short, and what a program could forge', (t) => {
-  t.is(parseReport(Buffer.from(''), false), null);
-  t.deepEqual(parseReport(Buffer.from('null\n{"a": 1}\n[]\n{"exit": 0}\n'), false), { error: null, resultJson: Buffer.from('{"a": 1}'), figures: [], exitCode: 0, signal: null });
+  t.is(parsed(''), null);
+  t.deepEqual(parsed('null\n{"a": 1}\n[]\n{"exit": 0}\n'), { error: null, resultJson: '{"a": 1}', figures: [], exitCode: 0, signal: null });
   const error = { type: 'ValueError', message: 'bad', traceback: 'Traceback...' };
-  t.deepEqual(parseReport(Buffer.from(`${JSON.stringify(error)}\nnull\n["iVBO"]\n{"exit": 1}\n`), false), { error, resultJson: Buffer.from('null'), figures: ['iVBO'], exitCode: 1, signal: null });
-  t.deepEqual(parseReport(Buffer.from('null\nnull\n[]\n{"signal": "SIGINT"}\n'), false), { error: null, resultJson: Buffer.from('null'), figures: [], exitCode: null, signal: 'SIGINT' });
+  t.deepEqual(parsed(`${JSON.stringify(error)}\nnull\n["iVBO"]\n{"exit": 1}\n`), { error, resultJson: 'null', figures: ['iVBO'], exitCode: 1, signal: null });
+  t.deepEqual(parsed('null\nnull\n[]\n{"signal": "SIGINT"}\n'), { error: null, resultJson: 'null', figures: [], exitCode: null, signal: 'SIGINT' });
   // Cut short, as when the OOM killer takes the runner while it reports: no report at all.
-  for (const cut of ['null\n1\n[]\n', 'null\n1\n[]\n{"exit": 0}', 'null\n{"big": "resu']) t.is(parseReport(Buffer.from(cut), false), null, cut);
+  for (const cut of ['null\n1\n[]\n', 'null\n1\n[]\n{"exit": 0}', 'null\n{"big": "resu']) t.is(parsed(cut), null, cut);
   const forgeries = [
     'null\n1\n[]\n{"exit": 0}\nnull\n', '{"type": 1}\nnull\n[]\n{"exit": 0}\n', 'nope\nnull\n[]\n{"exit": 0}\n', 'null\n1\n[]\nnull\n',
     'null\n1\n[]\n{"exit": "0"}\n', 'null\n1\n[]\n{"signal": "SIGKILL"}\n', 'null\n1\n[1]\n{"exit": 0}\n', 'null\n1\n{}\n{"exit": 0}\n',
   ];
   for (const forged of forgeries) {
-    t.is(parseReport(Buffer.from(forged), false)?.error?.type, 'ProtocolError', forged);
+    t.is(parsed(forged)?.error?.type, 'ProtocolError', forged);
   }
-  t.is(parseReport(Buffer.from('null\n1\n[]\n{"exit": 0}\n'), true)?.error?.type, 'ResultError');
+  t.is(parsed('null\n1\n[]\n{"exit": 0}\n', true)?.error?.type, 'ResultError');
+});
+
+test('parseReport reads a report in chunks cut anywhere as it reads it whole, the result left in pieces', (t) => {
+  const reports = fc.oneof(
+    fc.tuple(fc.jsonValue(), fc.array(fc.base64String({ maxLength: 12 }), { maxLength: 2 }), fc.integer({ min: 0, max: 255 })).map(
+      ([result, figures, exit]) => `null\n${JSON.stringify(result)}\n${JSON.stringify(figures)}\n{"exit": ${exit}}\n`,
+    ),
+    fc.constantFrom('null\n1\n[]\n', 'null\n1\n[]\n{"exit": 0}\nnull\n', 'nope\nnull\n[]\n{"exit": 0}\n'),
+  );
+  fc.assert(
+    fc.property(reports, fc.array(fc.nat(), { maxLength: 10 }), (text, cuts) => {
+      t.deepEqual(parsed(text, false, cuts), parsed(text));
+    }),
+  );
 });
 
 const report: AgentRunResponse = {
@@ -84,7 +109,7 @@ test('an answer read in chunks cut anywhere -> the same events in order, the sam
       fc.array(fc.nat(), { maxLength: 8 }),
       (events, result, cuts) => {
         const resultJson = Buffer.from(JSON.stringify(result));
-        const bytes = Buffer.concat([...events.map((event) => Buffer.from(`${JSON.stringify(event)}\n`)), encodeRunAnswer({ response: report, resultJson })]);
+        const bytes = Buffer.concat([...events.map((event) => Buffer.from(`${JSON.stringify(event)}\n`)), ...encodeRunAnswer({ response: report, resultJson: [resultJson] })]);
         const seen: AgentOutputEvent[] = [];
         const reader = new RunAnswerReader((event) => seen.push(event));
         let start = 0;
@@ -96,14 +121,14 @@ test('an answer read in chunks cut anywhere -> the same events in order, the sam
         const answer = reader.end();
         t.deepEqual(seen, events);
         t.deepEqual(answer.response, report);
-        t.true(answer.resultJson.equals(resultJson));
+        t.true(Buffer.concat(answer.resultJson).equals(resultJson));
       },
     ),
   );
 });
 
 test('an answer that ends before its result, or inside it -> an error saying so', (t) => {
-  const whole = encodeRunAnswer({ response: report, resultJson: Buffer.from('[1,2]') });
+  const whole = Buffer.concat(encodeRunAnswer({ response: report, resultJson: [Buffer.from('[1,2]')] }));
   t.throws(() => decodeRunAnswer(Buffer.from('{"type":"stdout","data":"x"}\n')), { message: /without a result/ });
   t.throws(() => decodeRunAnswer(whole.subarray(0, -2)), { message: /inside its result/ });
   t.throws(() => decodeRunAnswer(Buffer.from('not json\n')), { instanceOf: SyntaxError });

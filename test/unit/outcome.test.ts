@@ -3,7 +3,7 @@ import { decideOutcome, type JobFacts } from '../../agent/outcome.js';
 
 const report = (exitCode: number | null, error: JobFacts['report'] extends infer R ? (R extends { error: infer E } ? E : never) : never = null, signal: string | null = null) => ({
   error,
-  resultJson: Buffer.from('1'),
+  resultJson: [Buffer.from('1')],
   exitCode,
   signal,
 });
@@ -13,7 +13,7 @@ const memoryError = { type: 'MemoryError', message: '', traceback: '' };
 const cases: Array<[string, Partial<JobFacts>, Record<string, unknown>]> = [
   ['reported exit 0 as the timer fired -> finished, not timed out', { report: report(0), stoppedFor: 'timeout' }, { status: 'ok', exitCode: 0, signal: null, timedOut: false }],
   ['killed for the timeout before reporting -> timeout, SIGKILL, no exit code', { exit: [null, 'SIGKILL'], stoppedFor: 'timeout' }, { status: 'timeout', exitCode: null, signal: 'SIGKILL', timedOut: true }],
-  ['killed for the timeout, report never came, exit not seen -> timeout', { stoppedFor: 'timeout' }, { status: 'timeout', exitCode: null, signal: 'SIGKILL', timedOut: true, resultJson: Buffer.from('null') }],
+  ['killed for the timeout, report never came, exit not seen -> timeout', { stoppedFor: 'timeout' }, { status: 'timeout', exitCode: null, signal: 'SIGKILL', timedOut: true, resultJson: [Buffer.from('null')] }],
   ['exited 3 by itself as the timer fired -> its exit code, not timed out', { exit: [3, null], stoppedFor: 'timeout' }, { status: 'error', exitCode: 3, timedOut: false }],
   ['killed for CPU time -> timeout with cpuTimeExceeded', { exit: [null, 'SIGKILL'], stoppedFor: 'cpu' }, { status: 'timeout', cpuTimeExceeded: true, timedOut: false }],
   ['OOM kill and the timeout -> memory first, both flags', { exit: [null, 'SIGKILL'], stoppedFor: 'timeout', oomKilled: true }, { status: 'memory', memoryExceeded: true, timedOut: true }],
