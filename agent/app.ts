@@ -14,6 +14,9 @@ import {
 } from './protocol.js';
 import type { OutputListener } from './python-runner.js';
 
+// Answers up to this size are joined and sent as one buffer, in one write.
+const JOIN_ANSWER_BYTES = 256 * 1024;
+
 /** What runs the one job; PythonRunner in production. */
 export interface JobRunner {
   run(job: AgentRunRequest, data: JsonPieces, onOutput?: OutputListener): Promise<AgentRunAnswer>;
@@ -41,6 +44,9 @@ export function buildApp(runner: JobRunner | Promise<JobRunner>, options: AppOpt
   const app = Fastify({
     logger: false,
     bodyLimit: options.bodyLimitBytes,
+    // The host opens its connection while the container is idle, however long that is, and
+    // sends the job on it: the connection is not closed for being idle.
+    keepAliveTimeout: 0,
     // Reject unknown fields rather than drop them, and a wrong type rather than coerce it
     // (Fastify's default turns 5 into "5"): either is a host bug, not something to fix up.
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false } },
@@ -110,7 +116,10 @@ export function buildApp(runner: JobRunner | Promise<JobRunner>, options: AppOpt
       reply.type(RUN_CONTENT_TYPE);
       if (!job.stream) {
         const pieces = encodeRunAnswer(await jobRunner.run(job, take()));
-        reply.header('content-length', pieces.reduce((sum, piece) => sum + piece.length, 0));
+        const bytes = pieces.reduce((sum, piece) => sum + piece.length, 0);
+        // A small answer is sent whole; a large one as its pieces, not joined into one copy.
+        if (bytes <= JOIN_ANSWER_BYTES) return Buffer.concat(pieces, bytes);
+        reply.header('content-length', bytes);
         return reply.send(Readable.from(pieces, { objectMode: false }));
       }
       // A line per event as it happens; the output is capped, so what waits here is bounded.
@@ -133,33 +142,44 @@ export function buildApp(runner: JobRunner | Promise<JobRunner>, options: AppOpt
 /**
  * Reads a job's body as it arrives: the fields' line, parsed, and the data after it, kept as
  * the chunks it came in (views, not copies). Fastify's own body reading would join them.
+ * Events, not `for await`: in the container's fresh process, the async iterator's machinery
+ * runs for the first time with the job, and cost it half a millisecond.
  */
-async function readJob(payload: Readable, declaredBytes: number, limitBytes: number): Promise<{ fields: unknown; data: JsonPieces }> {
-  if (declaredBytes > limitBytes) throw tooLarge(limitBytes);
-  const head: Buffer[] = [];
-  const data: Buffer[] = [];
-  let received = 0;
-  for await (const chunk of payload as AsyncIterable<Buffer>) {
-    received += chunk.length;
-    if (received > limitBytes) throw tooLarge(limitBytes);
-    if (data.length > 0) {
-      data.push(chunk);
-      continue;
-    }
-    const newline = chunk.indexOf(10);
-    if (newline === -1) {
-      head.push(chunk);
-      continue;
-    }
-    head.push(chunk.subarray(0, newline));
-    data.push(chunk.subarray(newline + 1));
-  }
-  if (data.every((piece) => piece.length === 0)) throw badRequest('a job is two lines: its fields as JSON, then its data as JSON');
-  try {
-    return { fields: JSON.parse(Buffer.concat(head).toString('utf8')), data };
-  } catch (error) {
-    throw badRequest(`the job's first line is not JSON: ${(error as Error).message}`);
-  }
+function readJob(payload: Readable, declaredBytes: number, limitBytes: number): Promise<{ fields: unknown; data: JsonPieces }> {
+  return new Promise((resolve, reject) => {
+    if (declaredBytes > limitBytes) return reject(tooLarge(limitBytes));
+    const head: Buffer[] = [];
+    const data: Buffer[] = [];
+    let received = 0;
+    // Every listener goes once the body is read: the request lives as long as the job, and a
+    // listener left on it would keep the data from being collected while the program runs.
+    const settle = (outcome: () => void) => {
+      payload.off('data', take).off('error', fail).off('close', cut).off('end', end);
+      payload.resume();
+      outcome();
+    };
+    const fail = (error: Error) => settle(() => reject(error));
+    const cut = () => fail(badRequest('the job ended before its body did'));
+    const take = (chunk: Buffer) => {
+      received += chunk.length;
+      if (received > limitBytes) return fail(tooLarge(limitBytes));
+      if (data.length > 0) return void data.push(chunk);
+      const newline = chunk.indexOf(10);
+      if (newline === -1) return void head.push(chunk);
+      head.push(chunk.subarray(0, newline));
+      data.push(chunk.subarray(newline + 1));
+    };
+    const end = () =>
+      settle(() => {
+        if (data.every((piece) => piece.length === 0)) return reject(badRequest('a job is two lines: its fields as JSON, then its data as JSON'));
+        try {
+          resolve({ fields: JSON.parse(Buffer.concat(head).toString('utf8')), data });
+        } catch (error) {
+          reject(badRequest(`the job's first line is not JSON: ${(error as Error).message}`));
+        }
+      });
+    payload.on('data', take).once('error', fail).once('close', cut).once('end', end);
+  });
 }
 
 function tooLarge(limitBytes: number): Error {

@@ -4,25 +4,30 @@ import { readdirSync, readFileSync } from 'node:fs';
 const MAX_ROUNDS = 100;
 
 /**
- * SIGKILLs every process owned by `uid`, round after round, until none is left. The uid is
- * the program's alone, so this reaches children that started their own session or process
- * group, ignore SIGTERM, or were forked while an earlier round ran. Zombies are skipped: they
- * are already dead, and PID 1 reaps them once their parent is gone.
+ * SIGKILLs every process owned by `uid`, round after round, until a round finds none it has
+ * not killed already. The uid is the program's alone, so this reaches children that started
+ * their own session or process group, ignore SIGTERM, or were forked while an earlier round
+ * ran. A process with SIGKILL pending can fork no more, so one killed once needs no second
+ * look while it dies: waiting for that would cost the job a millisecond or more. Zombies are
+ * skipped: they are already dead, and PID 1 reaps them once their parent is gone.
  */
 export function killProcessesOf(uid: number): void {
+  const killed = new Set<number>();
   for (let round = 0; round < MAX_ROUNDS; round++) {
-    let alive = 0;
+    let found = 0;
     for (const pid of listPids()) {
+      if (killed.has(pid)) continue;
       const owner = ownerAndStateOf(pid);
       if (owner?.uid !== uid || owner.state === 'Z') continue;
-      alive++;
+      found++;
+      killed.add(pid);
       try {
         process.kill(pid, 'SIGKILL');
       } catch {
         // It ended between the look and the kill.
       }
     }
-    if (alive === 0) return;
+    if (found === 0) return;
   }
 }
 

@@ -64,6 +64,8 @@ const CPU_CHECK_MIN_MS = 10;
 // the program runs, would not collect: the agent collects it as soon as the job is handed over.
 const COLLECT_AFTER_BYTES = 1024 * 1024;
 
+const CLOSING_BRACE = Buffer.from('}');
+
 /** A full garbage collection where the image's Node exposes it (`--expose-gc`), else nothing. */
 function collectGarbage(): void {
   (globalThis as { gc?: () => void }).gc?.();
@@ -203,11 +205,15 @@ export class PythonRunner {
     // job's length, so that the runner reads it all into one buffer of that size.
     const head = Buffer.from(`{"code":${JSON.stringify(code)},"rlimits":${JSON.stringify(rlimits)},"env":${JSON.stringify(env)},"files":${JSON.stringify(job.files)},"data":`);
     const dataBytes = data.reduce((sum, piece) => sum + piece.length, 0);
-    this.#jobChannel.write(`${head.length + dataBytes + 1}\n`);
-    this.#jobChannel.write(head);
-    for (const piece of data) this.#jobChannel.write(piece);
-    this.#jobChannel.end('}', head.length + dataBytes > COLLECT_AFTER_BYTES ? collectGarbage : undefined);
-    this.#shell.send(job.stdin);
+    const pieces = [Buffer.from(`${head.length + dataBytes + 1}\n`), head, ...data, CLOSING_BRACE];
+    if (head.length + dataBytes > COLLECT_AFTER_BYTES) {
+      for (const piece of pieces) this.#jobChannel.write(piece);
+      this.#jobChannel.end(collectGarbage);
+    } else {
+      // A small job crosses in one write.
+      this.#jobChannel.end(Buffer.concat(pieces));
+    }
+    if (job.stdin !== '') this.#shell.send(job.stdin);
     if (!job.stdinOpen) this.#shell.stdin.end();
     return this.#supervise(job.timeoutMs, job.cpuTimeMs, job.returnFiles, output, oomKillsBefore, startedAt);
   }
@@ -306,8 +312,14 @@ export class PythonRunner {
     if (this.#options.uid !== undefined) killProcessesOf(this.#options.uid);
   }
 
+  /**
+   * Waits for the end of the program's output; of the result channel too, unless the report
+   * is whole already: then nothing more on it counts, and its end, which comes only once the
+   * runner's process is torn down, is not worth waiting for.
+   */
   async #drain(): Promise<void> {
-    const streams = [this.#resultChannel, this.#stderr, this.#shell.stdout];
+    const output = [this.#stderr, this.#shell.stdout];
+    const streams = this.#reportLines >= REPORT_LINES ? output : [this.#resultChannel, ...output];
     const drained = Promise.all(streams.map((s) => finished(s).catch(() => {})));
     let timer: NodeJS.Timeout | undefined;
     const late = new Promise<'late'>((resolve) => {

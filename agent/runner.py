@@ -316,6 +316,14 @@ def main_module(code, data):
     return module
 
 
+def close_fds(*fds):
+    for fd in fds:
+        try:
+            os.close(fd)
+        except OSError:
+            pass  # the program closed it
+
+
 def finish(report, exit_code, by_signal=None, figures=()):
     """Reports, then ends at once.
 
@@ -329,11 +337,7 @@ def finish(report, exit_code, by_signal=None, figures=()):
     # One piece at a time: a large result's slices are made as they are written.
     for piece in itertools.chain(report, [figures_line, json.dumps(ending).encode("ascii") + b"\n"]):
         write_all(RESULT_FD, piece)
-    for fd in (0, 1, 2, RESULT_FD):
-        try:
-            os.close(fd)
-        except OSError:
-            pass  # the program closed it
+    close_fds(0, 1, 2, RESULT_FD)
     if by_signal:
         # As python3 does for an uncaught KeyboardInterrupt: end by the signal itself.
         signal.signal(by_signal, signal.SIG_DFL)

@@ -28,6 +28,9 @@ const MAX_REPLY_MS = 120_000;
 // After the agent's connection dropped, how long to wait for the container to exit before
 // asking Docker why.
 const EXIT_WAIT_MS = 2000;
+// How long the job's connection, opened once the agent is ready, may stay idle: a day, far
+// longer than a container waits in a pool. undici opens a new one if it was closed anyway.
+const IDLE_CONNECTION_MS = 24 * 3600 * 1000;
 
 interface ExitStatus {
   readonly StatusCode: number;
@@ -67,7 +70,7 @@ export class WarmContainer {
       exited.catch(() => {});
       const socketPath = await waitForAgent(spec.ioDir, exited, spec.options.startupTimeoutMs);
       if (spec.options.yieldingStarts) await container.update({ CpuShares: NORMAL_CPU_SHARES });
-      const client = new Client('http://agent', { socketPath, pipelining: 0 });
+      const client = await connectToAgent(socketPath, spec.options.startupTimeoutMs);
       return new WarmContainer(docker, container.id, spec.ioDir, socketPath, client, exited);
     } catch (error) {
       await removeContainer(docker, container?.id, spec.ioDir).catch((cleanupError: unknown) =>
@@ -257,6 +260,25 @@ export interface LiveJob extends RunOptions {
  * readline, which drops its input's errors), so a lost agent or an abort ends the loop with
  * an error.
  */
+/**
+ * The connection the job will be sent on, opened while the container is idle with a first
+ * `GET /health`. The job then pays neither the connection nor the first pass of the agent's
+ * request path (parser, router, reply), which a fresh process runs slowly once.
+ */
+async function connectToAgent(socketPath: string, timeoutMs: number): Promise<Client> {
+  // Idle for as long as the container waits in the pool: the agent does not close it either.
+  const client = new Client('http://agent', { socketPath, keepAliveTimeout: IDLE_CONNECTION_MS, keepAliveMaxTimeout: IDLE_CONNECTION_MS });
+  try {
+    const { statusCode, body } = await client.request({ path: '/health', method: 'GET', headersTimeout: timeoutMs, bodyTimeout: timeoutMs });
+    const health = (await body.json()) as { status?: unknown };
+    if (statusCode !== 200 || health.status !== 'ready') throw new AgentProtocolError(`the agent's health answered ${statusCode} ${JSON.stringify(health)}`);
+    return client;
+  } catch (error) {
+    await client.destroy().catch(() => {});
+    throw error;
+  }
+}
+
 async function readAnswer(body: Readable, live: RunOptions): Promise<AgentRunAnswer> {
   const reader = new RunAnswerReader((event) => (event.type === 'stdout' ? live.onStdout : live.onStderr)?.(event.data));
   for await (const chunk of body as AsyncIterable<Buffer>) {
