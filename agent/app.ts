@@ -3,6 +3,7 @@ import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastif
 import {
   MAX_JOB_BYTES,
   RUN_CONTENT_TYPE,
+  byteLengthOf,
   encodeRunAnswer,
   errorBodySchema,
   runRequestSchema,
@@ -116,7 +117,7 @@ export function buildApp(runner: JobRunner | Promise<JobRunner>, options: AppOpt
       reply.type(RUN_CONTENT_TYPE);
       if (!job.stream) {
         const pieces = encodeRunAnswer(await jobRunner.run(job, take()));
-        const bytes = pieces.reduce((sum, piece) => sum + piece.length, 0);
+        const bytes = byteLengthOf(pieces);
         // A small answer is sent whole; a large one as its pieces, not joined into one copy.
         if (bytes <= JOIN_ANSWER_BYTES) return Buffer.concat(pieces, bytes);
         reply.header('content-length', bytes);

@@ -43,6 +43,11 @@ export function encodeRunRequest(request: AgentRunRequest, dataJson: string): st
  */
 export type JsonPieces = readonly Buffer[];
 
+/** How many bytes the pieces hold together. */
+export function byteLengthOf(pieces: JsonPieces): number {
+  return pieces.reduce((sum, piece) => sum + piece.length, 0);
+}
+
 /** The end of every answer to `POST /run`, in pieces to write: the `result` event, then the result's own line. */
 export function encodeRunAnswer({ response, resultJson }: AgentRunAnswer): Buffer[] {
   const event: AgentStreamEvent = { type: 'result', result: response };

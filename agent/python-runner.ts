@@ -8,7 +8,7 @@ import { killProcessesOf, killProcessGroup } from './kill-processes.js';
 import type { CgroupCounters } from './cgroup.js';
 import { decideOutcome, NO_RESULT, type Report, type StopReason } from './outcome.js';
 import { collectFiles } from './collect-files.js';
-import type { AgentRunAnswer, AgentRunRequest, AgentRunResponse, JsonPieces, PythonError, ReturnFilesRequest } from './protocol.js';
+import { byteLengthOf, type AgentRunAnswer, type AgentRunRequest, type AgentRunResponse, type JsonPieces, type PythonError, type ReturnFilesRequest } from './protocol.js';
 
 /** Hears the program's output as it is written, decoded, within maxOutputBytes. */
 export type OutputListener = (stream: 'stdout' | 'stderr', text: string) => void;
@@ -204,7 +204,7 @@ export class PythonRunner {
     // The data goes on as the bytes the host sent, written as they are, not copied, after the
     // job's length, so that the runner reads it all into one buffer of that size.
     const head = Buffer.from(`{"code":${JSON.stringify(code)},"rlimits":${JSON.stringify(rlimits)},"env":${JSON.stringify(env)},"files":${JSON.stringify(job.files)},"data":`);
-    const dataBytes = data.reduce((sum, piece) => sum + piece.length, 0);
+    const dataBytes = byteLengthOf(data);
     const pieces = [Buffer.from(`${head.length + dataBytes + 1}\n`), head, ...data, CLOSING_BRACE];
     if (head.length + dataBytes > COLLECT_AFTER_BYTES) {
       for (const piece of pieces) this.#jobChannel.write(piece);

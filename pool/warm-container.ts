@@ -255,12 +255,6 @@ export interface LiveJob extends RunOptions {
 }
 
 /**
- * Reads the agent's answer as it arrives (RunAnswerReader): each output event to its
- * listener, then the report and the result's bytes. The body is iterated itself (not through
- * readline, which drops its input's errors), so a lost agent or an abort ends the loop with
- * an error.
- */
-/**
  * The connection the job will be sent on, opened while the container is idle with a first
  * `GET /health`. The job then pays neither the connection nor the first pass of the agent's
  * request path (parser, router, reply), which a fresh process runs slowly once.
@@ -279,6 +273,12 @@ async function connectToAgent(socketPath: string, timeoutMs: number): Promise<Cl
   }
 }
 
+/**
+ * Reads the agent's answer as it arrives (RunAnswerReader): each output event to its
+ * listener, then the report and the result's bytes. The body is iterated itself (not through
+ * readline, which drops its input's errors), so a lost agent or an abort ends the loop with
+ * an error.
+ */
 async function readAnswer(body: Readable, live: RunOptions): Promise<AgentRunAnswer> {
   const reader = new RunAnswerReader((event) => (event.type === 'stdout' ? live.onStdout : live.onStderr)?.(event.data));
   for await (const chunk of body as AsyncIterable<Buffer>) {
