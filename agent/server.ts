@@ -3,8 +3,7 @@
  * on the Unix socket in the directory the host bind-mounts. The socket appears only once the
  * runner is ready, so its appearance is the host's readiness event.
  */
-import { chmodSync, renameSync, writeFileSync } from 'node:fs';
-import { access } from 'node:fs/promises';
+import { access, chmodSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { AppOptions, JobRunner } from './app.js';
 import { containerCgroup } from './cgroup.js';
@@ -35,7 +34,7 @@ export async function main(): Promise<void> {
     runnerReady.catch(() => {});
     // A file-system call starts libuv's worker thread now, not during some later job, when a
     // program may have used every task the pids limit leaves (AGENT_TASKS counts it).
-    await access(AGENT_IO_DIR);
+    await new Promise((resolve) => access(AGENT_IO_DIR, resolve));
     const app = await loadApp(runnerReady);
     // The socket file appears at bind(), before listen(): a host that connected then would
     // be refused. It is bound under another name and renamed once it accepts connections
