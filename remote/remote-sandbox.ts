@@ -13,6 +13,7 @@
 import { randomUUID } from 'node:crypto';
 import { Pool, WebSocket, errors as undiciErrors, type Dispatcher } from 'undici';
 import { AbortError, errorFromCode, InvalidArgumentError, RemoteError, type Job, type RunOptions, type RunResult } from '../pool/index.js';
+import { followAbort } from '../pool/follow-abort.js';
 
 export interface RemoteSandboxOptions {
   /** The service's base URL, e.g. `http://127.0.0.1:8080` (HAProxy's, for several). */
@@ -96,9 +97,7 @@ export class RemoteSandbox {
     const body = JSON.stringify(wire);
     // Not AbortSignal.any([signal, AbortSignal.timeout()]): Node keeps that alive as long as
     // the caller's signal lives (nodejs/node#55351), and callers pass one signal to many jobs.
-    const controller = new AbortController();
-    const onAbort = () => controller.abort(signal!.reason);
-    signal?.addEventListener('abort', onAbort, { once: true });
+    const { controller, unfollow } = followAbort(signal);
     const deadline = setTimeout(
       () => controller.abort(new Error('no answer before the deadline')),
       ((wire.timeoutMs as number | undefined) ?? DEFAULT_JOB_TIMEOUT_MS) + this.#graceMs,
@@ -107,7 +106,7 @@ export class RemoteSandbox {
       return await this.#postWithRetry(body, signal, controller.signal);
     } finally {
       clearTimeout(deadline);
-      signal?.removeEventListener('abort', onAbort);
+      unfollow();
     }
   }
 
