@@ -45,24 +45,23 @@ const ECHO_SCRIPT = 'import json, sys\ndata = json.load(sys.stdin)\nsys.stdout.w
  * the container.
  */
 export async function spawnPythonEcho(data: unknown): Promise<unknown> {
-  const child = spawn(HOST_PYTHON, ['-c', ECHO_SCRIPT], { stdio: ['pipe', 'pipe', 'inherit'] });
-  const chunks: Buffer[] = [];
-  child.stdout.on('data', (chunk: Buffer) => chunks.push(chunk));
-  child.stdin.end(JSON.stringify(data));
-  const [code] = (await once(child, 'close')) as [number];
-  if (code !== 0) throw new Error(`python3 exited with ${code}`);
-  return JSON.parse(Buffer.concat(chunks).toString('utf8'));
+  return JSON.parse(await pythonWithStdin(ECHO_SCRIPT, JSON.stringify(data)));
 }
 
 /** Spawns python3 on the host with the data on stdin; resolves with its stdout. */
-export async function spawnPython(data: unknown): Promise<string> {
-  const child = spawn(HOST_PYTHON, ['-c', HELLO_SCRIPT], { stdio: ['pipe', 'pipe', 'inherit'] });
-  let out = '';
-  child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
-  child.stdin.end(JSON.stringify(data));
+export function spawnPython(data: unknown): Promise<string> {
+  return pythonWithStdin(HELLO_SCRIPT, JSON.stringify(data));
+}
+
+/** Runs `python3 -c script` on the host with `stdin`; resolves with its stdout. */
+async function pythonWithStdin(script: string, stdin: string): Promise<string> {
+  const child = spawn(HOST_PYTHON, ['-c', script], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const chunks: Buffer[] = [];
+  child.stdout.on('data', (chunk: Buffer) => chunks.push(chunk));
+  child.stdin.end(stdin);
   const [code] = (await once(child, 'close')) as [number];
   if (code !== 0) throw new Error(`python3 exited with ${code}`);
-  return out;
+  return Buffer.concat(chunks).toString('utf8');
 }
 
 // warmbox's default limits, for every baseline container.
