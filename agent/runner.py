@@ -334,10 +334,13 @@ def finish(report, exit_code, by_signal=None, figures=()):
     """
     ending = {"signal": by_signal.name} if by_signal else {"exit": exit_code}
     figures_line = json.dumps([base64.b64encode(png).decode("ascii") for png in figures]).encode("ascii") + b"\n"
+    # The program's output ends first, so that it has ended by the time the agent reads the
+    # report, which the agent answers once it has all of the output.
+    close_fds(0, 1, 2)
     # One piece at a time: a large result's slices are made as they are written.
     for piece in itertools.chain(report, [figures_line, json.dumps(ending).encode("ascii") + b"\n"]):
         write_all(RESULT_FD, piece)
-    close_fds(0, 1, 2, RESULT_FD)
+    close_fds(RESULT_FD)
     if by_signal:
         # As python3 does for an uncaught KeyboardInterrupt: end by the signal itself.
         signal.signal(by_signal, signal.SIG_DFL)
