@@ -244,8 +244,14 @@ def exit_code_of(exc):
     return 1
 
 
-def result_error(message):
-    return {"type": "ResultError", "message": message, "traceback": ""}
+def runner_error(kind, message):
+    """An error the runner found, not one the program raised: it has no traceback."""
+    return {"type": kind, "message": message, "traceback": ""}
+
+
+def no_result(error):
+    """The report's first two lines where there is no result: the error, then null."""
+    return [error_line(error), b"null\n"]
 
 
 def encode_report(namespace, error):
@@ -259,14 +265,14 @@ def encode_report(namespace, error):
         # ASCII only: a lone surrogate in a str (legal in Python) still crosses as valid JSON.
         result = json.dumps(value, allow_nan=False)
     except (TypeError, ValueError, RecursionError) as exc:
-        return [error_line(error or result_error(f"result is not JSON-serialisable: {exc}")), b"null\n"]
+        return no_result(error or runner_error("ResultError", f"result is not JSON-serialisable: {exc}"))
     if has_long_digit_run(result):
         big = unsafe_integer(value)
         if big is not None:
             digits = str(big)
             shown = digits if len(digits) <= 40 else digits[:20] + "..." + digits[-10:]
             message = f"result holds the integer {shown}, which a JavaScript number cannot hold exactly; send it as a string"
-            return [error_line(error or result_error(message)), b"null\n"]
+            return no_result(error or runner_error("ResultError", message))
     return itertools.chain([error_line(error)], ascii_slices(result), [b"\n"])
 
 
@@ -364,7 +370,7 @@ def main():
     except (ValueError, RecursionError) as exc:
         # Data nested deeper than Python's recursion limit is the only way here.
         message = f"data could not be loaded in Python: {type(exc).__name__}: {exc}"
-        finish([error_line({"type": "DataError", "message": message, "traceback": ""}), b"null\n"], 1)
+        finish(no_result(runner_error("DataError", message)), 1)
     del raw
     # A byte-order mark, as editors on Windows and browsers' uploads leave, is not code.
     code = job["code"].removeprefix("\ufeff")
@@ -372,7 +378,7 @@ def main():
         write_files(job.get("files") or [])
     except (OSError, ValueError) as exc:
         message = f"the job's files could not be written: {type(exc).__name__}: {exc}"
-        finish([error_line({"type": "FilesError", "message": message, "traceback": ""}), b"null\n"], 1)
+        finish(no_result(runner_error("FilesError", message)), 1)
     set_rlimits(job["rlimits"])
     os.environ.update(job.get("env") or {})
     module = main_module(code, job["data"])
