@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 
 /** What the agent reads from the container's own cgroup, as Docker mounts it inside. */
 export interface CgroupCounters {
@@ -13,10 +13,18 @@ const OOM_FILES = ['/sys/fs/cgroup/memory.events', '/sys/fs/cgroup/memory/memory
 const CPU_V2 = '/sys/fs/cgroup/cpu.stat';
 const CPU_V1 = ['/sys/fs/cgroup/cpuacct/cpuacct.usage', '/sys/fs/cgroup/cpu,cpuacct/cpuacct.usage'];
 
-/** The counters of the cgroup the agent runs in: only meaningful inside its container. */
+// /proc's times are in USER_HZ ticks, 100 a second on every Linux ABI, and in gVisor's.
+const MICROSECONDS_PER_TICK = 10_000;
+
+/**
+ * The counters of the cgroup the agent runs in: only meaningful inside its container. Where
+ * the runtime shows no cgroup (gVisor, whose kernel is the container's own), CPU time is that
+ * kernel's account of every process in it, read from /proc; OOM kills there end the whole
+ * container, which the host hears from the engine.
+ */
 export const containerCgroup: CgroupCounters = {
   oomKills: () => readOomKillCount(OOM_FILES),
-  cpuUsageUs: () => readCpuUsageUs(CPU_V2, CPU_V1),
+  cpuUsageUs: () => readCpuUsageUs(CPU_V2, CPU_V1) ?? readProcCpuUs('/proc'),
 };
 
 /**
@@ -41,6 +49,36 @@ export function readCpuUsageUs(v2File: string, v1Files: readonly string[]): numb
     if (/^\d+$/.test(text)) return Number(text) / 1000;
   }
   return null;
+}
+
+/**
+ * The CPU time of every process in a pid namespace of its own, from each one's
+ * /proc/PID/stat: its own time and that of the children it has waited for. A process that
+ * ends moves its times into its reaper's, so the sum only loses what no one waits for.
+ * Null if /proc shows no process.
+ */
+export function readProcCpuUs(proc: string): number | null {
+  let ticks = 0;
+  let seen = 0;
+  for (const name of readdirOrEmpty(proc)) {
+    if (!/^\d+$/.test(name)) continue;
+    const stat = readOrEmpty(`${proc}/${name}/stat`);
+    // Fields 14 to 17 (utime, stime, cutime, cstime), counted after the command name, which may hold spaces.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const times = fields.slice(11, 15).map(Number);
+    if (times.length !== 4 || times.some((n) => !Number.isFinite(n))) continue;
+    ticks += times.reduce((sum, n) => sum + n, 0);
+    seen++;
+  }
+  return seen === 0 ? null : ticks * MICROSECONDS_PER_TICK;
+}
+
+function readdirOrEmpty(dir: string): string[] {
+  try {
+    return readdirSync(dir);
+  } catch {
+    return [];
+  }
 }
 
 function readOrEmpty(file: string): string {

@@ -182,6 +182,12 @@ export interface ProgramRlimits {
   readonly openFiles: number;
   /** RLIMIT_STACK: the stack of each process. */
   readonly stackBytes: number;
+  /**
+   * RLIMIT_NPROC: the processes and threads of the program's uid together. Sent only for a
+   * runtime with a kernel of its own (gVisor), where the container's pids cgroup bounds the
+   * runtime rather than the program.
+   */
+  readonly processes?: number;
 }
 
 /** The agent's report of a job, in its `result` event; the result itself follows it. */
@@ -286,6 +292,7 @@ export const runRequestSchema = {
         fileSizeBytes: { type: 'integer', minimum: 0 },
         openFiles: { type: 'integer', minimum: 8 },
         stackBytes: { type: 'integer', minimum: 65536 },
+        processes: { type: 'integer', minimum: 0 },
       },
     },
     files: {

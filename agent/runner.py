@@ -205,8 +205,14 @@ def set_rlimits(rlimits):
         (resource.RLIMIT_FSIZE, rlimits["fileSizeBytes"]),
         (resource.RLIMIT_NOFILE, rlimits["openFiles"]),
         (resource.RLIMIT_STACK, rlimits["stackBytes"]),
+        # Only under gVisor, whose kernel is the sandbox's own: there the host's pids cgroup
+        # holds gVisor, not the program, and this uid's processes are the program's alone.
+        # Under runc the container's pids cgroup is the limit, and RLIMIT_NPROC would count
+        # every process of this uid on the host.
+        (resource.RLIMIT_NPROC, rlimits.get("processes")),
     ):
-        resource.setrlimit(name, (value, value))
+        if value is not None:
+            resource.setrlimit(name, (value, value))
 
 
 def unsafe_integer(value):

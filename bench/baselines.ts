@@ -13,6 +13,7 @@ import type Docker from 'dockerode';
 import { containerConfig } from '../pool/create-container.js';
 import { resolveOptions } from '../pool/options.js';
 import { removeContainer } from '../pool/remove-container.js';
+import { RUNC } from '../pool/runtime.js';
 import { waitForAgent } from '../pool/wait-for-agent.js';
 import { makeIoDir } from '../pool/warm-container.js';
 
@@ -69,7 +70,7 @@ const RESOURCES = resolveOptions({});
 
 /** A container of the base image under warmbox's hardening, running `entrypoint`, no socket. */
 function hardened(baseImage: string, entrypoint: string[]): Docker.ContainerCreateOptions {
-  const config = containerConfig({ image: baseImage, poolId: 'bench', ownerLabels: {}, ioDir: '/nonexistent', options: RESOURCES });
+  const config = containerConfig({ image: baseImage, runtime: RUNC, poolId: 'bench', ownerLabels: {}, ioDir: '/nonexistent', options: RESOURCES });
   return { ...config, Entrypoint: entrypoint, HostConfig: { ...config.HostConfig, Binds: [] } };
 }
 
@@ -149,7 +150,7 @@ export class BareContainers {
     this.#root ??= mkdtemp(join(tmpdir(), 'warmbox-bench-'));
     const ioDir = join(await this.#root, `b${this.#next++}`);
     await makeIoDir(ioDir);
-    const config = containerConfig({ image: this.baseImage, poolId: 'bench', ownerLabels: {}, ioDir, options: RESOURCES });
+    const config = containerConfig({ image: this.baseImage, runtime: RUNC, poolId: 'bench', ownerLabels: {}, ioDir, options: RESOURCES });
     const container = await this.docker.createContainer({ ...config, Entrypoint: ['node', '-e', BARE_SERVER] });
     await container.start();
     const exited = container.wait({ condition: 'not-running' });

@@ -14,6 +14,7 @@ import { request } from 'undici';
 import { agentImageTag, DATA_PACKAGES, defaultBaseImage, PACKAGE_ROOT } from '../pool/image.js';
 import { Sandbox, type Job } from '../pool/index.js';
 import { DEFAULTS, resolveOptions } from '../pool/options.js';
+import { RUNC } from '../pool/runtime.js';
 import { WarmContainer } from '../pool/warm-container.js';
 import { RemoteSandbox } from '../remote/remote-sandbox.js';
 import {
@@ -228,7 +229,7 @@ async function startup(): Promise<void> {
   const options = resolveOptions({ image: agentImage });
   let index = 0;
   const startWarmbox = () =>
-    WarmContainer.start(docker, { image: agentImage!, poolId: 'bench', ownerLabels: {}, ioDir: join(root, `w${index++}`), options });
+    WarmContainer.start(docker, { image: agentImage!, runtime: RUNC, poolId: 'bench', ownerLabels: {}, ioDir: join(root, `w${index++}`), options });
   const bare = new BareContainers(docker, baseImage);
 
   const warmboxReady: number[] = [];
@@ -347,7 +348,7 @@ async function data(): Promise<void> {
     const memory: number[] = [];
     for (let i = 0; i < 5; i++) {
       let container: WarmContainer | undefined;
-      ready.push(await timed(async () => (container = await WarmContainer.start(docker, { image, poolId: 'bench', ownerLabels: {}, ioDir: join(root, `d${index++}`), options }))));
+      ready.push(await timed(async () => (container = await WarmContainer.start(docker, { image, runtime: RUNC, poolId: 'bench', ownerLabels: {}, ioDir: join(root, `d${index++}`), options }))));
       if (i < 3) memory.push((await idleContainer(container!.id)).memoryMiB);
       await container!.remove();
     }

@@ -10,7 +10,7 @@ import { dirname, isAbsolute, join, relative, resolve } from 'node:path';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { buildImage, buildServiceImage } from '../image/build-image.js';
 import { PACKAGE_ROOT } from '../pool/image.js';
-import { Sandbox, WarmboxError, type RunResult, type SandboxOptions } from '../pool/index.js';
+import { diagnose, registerGvisor, Sandbox, WarmboxError, type RunResult, type SandboxOptions } from '../pool/index.js';
 import { serve } from '../service/serve.js';
 
 const USAGE = `Usage: warmbox <command> [options]
@@ -19,6 +19,7 @@ Commands:
   run FILE       run a Python file in a fresh sandbox, output live, exit with its exit code
   serve          serve the HTTP and WebSocket API around one warm pool
   build-image    build the agent image this version of warmbox uses (offline, from Debian)
+  doctor         check the engine, cgroups, images and runtimes, each with its fix
 
 Options:
   -h, --help     show help for warmbox or for a command
@@ -65,6 +66,7 @@ Options:
   --timeout-ms N      the wall-clock limit (default 10000)
   --memory-mb N       the memory limit (default 128)
   --image IMAGE       the agent image (default: this version's)
+  --runtime NAME      the engine's runtime: runc (default), or runsc for gVisor
   -h, --help          show this help
 `;
 
@@ -83,12 +85,28 @@ Options:
   --memory-mb N       each program's memory limit (default 128)
   --timeout-ms N      a job's default wall-clock limit (default 10000)
   --image IMAGE       the agent image (default: this version's)
+  --runtime NAME      the engine's runtime: runc (default), or runsc for gVisor
   --preload LIST      modules to import before a container is warm, comma-separated
   --token-file F      a file holding the bearer token
   --socket-root DIR   where the agents' socket directories go (default: the temp dir); in a
                       container that starts its siblings through the Docker socket, a host
                       path mounted at the same path inside
   --demo              serve the example web IDE page at /
+  -h, --help          show this help
+`;
+
+const DOCTOR_USAGE = `Usage: warmbox doctor [--json] [--fix-runtime NAME]
+
+Checks what warmbox needs of this machine: the Docker engine, its cgroup version, the agent
+images, and each runtime the engine has (for gVisor, the flags warmbox needs). Prints one
+line per check with its fix; exits 1 if any check failed.
+
+Options:
+  --json              print the findings as JSON, for a program to read
+  --fix-runtime NAME  register gVisor as the runtime NAME (usually runsc) first: adds it to
+                      /etc/docker/daemon.json with --host-uds=all and --network=none, keeping
+                      everything else there, and reloads the engine (SIGHUP: running
+                      containers go on). Needs root and runsc (apt-get install runsc)
   -h, --help          show this help
 `;
 
@@ -113,6 +131,8 @@ async function main(argv: string[]): Promise<number> {
       return runCommand(rest);
     case 'serve':
       return serveCommand(rest);
+    case 'doctor':
+      return doctorCommand(rest);
     default:
       throw new UsageError(`unknown command ${JSON.stringify(command)}`);
   }
@@ -160,6 +180,7 @@ async function runCommand(args: string[]): Promise<number> {
       'timeout-ms': { type: 'string' },
       'memory-mb': { type: 'string' },
       image: { type: 'string' },
+      runtime: { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
@@ -239,6 +260,7 @@ async function serveCommand(args: string[]): Promise<number> {
       'memory-mb': { type: 'string' },
       'timeout-ms': { type: 'string' },
       image: { type: 'string' },
+      runtime: { type: 'string' },
       preload: { type: 'string' },
       'token-file': { type: 'string' },
       'socket-root': { type: 'string' },
@@ -274,11 +296,40 @@ async function serveCommand(args: string[]): Promise<number> {
   return 0;
 }
 
-function sandboxOptions(values: { 'memory-mb'?: string; 'timeout-ms'?: string; image?: string }): SandboxOptions {
+async function doctorCommand(args: string[]): Promise<number> {
+  const { values } = parse({
+    args,
+    options: {
+      json: { type: 'boolean', default: false },
+      'fix-runtime': { type: 'string' },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+  });
+  if (values.help) {
+    process.stdout.write(DOCTOR_USAGE);
+    return 0;
+  }
+  if (values['fix-runtime'] !== undefined) {
+    const runtime = await registerGvisor({ name: values['fix-runtime'] });
+    process.stderr.write(`warmbox doctor: registered ${runtime.name} (${runtime.path} ${runtime.args.join(' ')}) and reloaded the engine\n`);
+  }
+  const findings = await diagnose();
+  if (values.json) {
+    process.stdout.write(`${JSON.stringify(findings, null, 2)}\n`);
+  } else {
+    for (const { check, status, detail, fix } of findings) {
+      process.stdout.write(`${status.padEnd(4)}  ${check.padEnd(16)} ${detail}\n${fix === '' ? '' : `      ${''.padEnd(16)} fix: ${fix}\n`}`);
+    }
+  }
+  return findings.some((finding) => finding.status === 'fail') ? 1 : 0;
+}
+
+function sandboxOptions(values: { 'memory-mb'?: string; 'timeout-ms'?: string; image?: string; runtime?: string }): SandboxOptions {
   return {
     ...integerOption('memoryLimitMb', values['memory-mb']),
     ...integerOption('timeoutMs', values['timeout-ms']),
     ...(values.image === undefined ? {} : { image: values.image }),
+    ...(values.runtime === undefined ? {} : { runtime: values.runtime }),
   };
 }
 

@@ -2,6 +2,7 @@ import type Docker from 'dockerode';
 import { AGENT_IO_DIR, AGENT_MEMORY_MB, AGENT_TASKS, PRELOAD_ENV, PROGRAM_UID, WORK_DIR } from '../agent/protocol.js';
 import { LABELS } from './labels.js';
 import type { ResolvedOptions } from './options.js';
+import { GVISOR_HOST_TASKS, GVISOR_HOST_TASKS_PER_TASK, GVISOR_MEMORY_MB, type RuntimeInfo } from './runtime.js';
 
 const MIB = 1024 * 1024;
 /** cgroup v1's lowest cpu.shares (cgroup v2's cpu.weight 1), and its default. */
@@ -10,6 +11,8 @@ export const NORMAL_CPU_SHARES = 1024;
 
 export interface ContainerSpec {
   readonly image: string;
+  /** The engine's runtime, checked at initialize(). */
+  readonly runtime: RuntimeInfo;
   readonly poolId: string;
   /** Who made it, for a later process's sweep: `ownerLabels()`. */
   readonly ownerLabels: Readonly<Record<string, string>>;
@@ -23,10 +26,12 @@ export async function createContainer(docker: Docker, spec: ContainerSpec): Prom
   return docker.createContainer(containerConfig(spec));
 }
 
-export function containerConfig({ image, poolId, ownerLabels, ioDir, options }: ContainerSpec): Docker.ContainerCreateOptions {
+export function containerConfig({ image, runtime, poolId, ownerLabels, ioDir, options }: ContainerSpec): Docker.ContainerCreateOptions {
+  const gvisor = runtime.kind === 'gvisor';
   // The program's limits plus the agent's share, so the options are the program's own. The
   // agent keeps stdout and stderr (up to maxOutputBytes each) while the program runs.
-  const memoryBytes = (options.memoryLimitMb + AGENT_MEMORY_MB) * MIB + 2 * options.maxOutputBytes;
+  const memoryBytes = (options.memoryLimitMb + AGENT_MEMORY_MB + (gvisor ? GVISOR_MEMORY_MB : 0)) * MIB + 2 * options.maxOutputBytes;
+  const tasks = options.pidsLimit + AGENT_TASKS;
   const tmpfs = 'rw,nosuid,nodev,noexec';
   return {
     Image: image,
@@ -46,7 +51,8 @@ export function containerConfig({ image, poolId, ownerLabels, ioDir, options }: 
       Memory: memoryBytes,
       // Equal to Memory: no swap, so the limit is hit, and seen, rather than paged around.
       MemorySwap: memoryBytes,
-      PidsLimit: options.pidsLimit + AGENT_TASKS,
+      PidsLimit: gvisor ? GVISOR_HOST_TASKS + GVISOR_HOST_TASKS_PER_TASK * tasks : tasks,
+      Runtime: runtime.name,
       ReadonlyRootfs: true,
       // /dev/shm is the third place the program can write; it is as small as /tmp.
       ShmSize: options.tmpSizeMb * MIB,

@@ -9,7 +9,7 @@ import { DEFAULTS } from './options.js';
  * that last as long as what they follow (a container's wait or attach, events, a build): an
  * engine that takes connections and never answers is an error, not a hang.
  */
-export async function connectDocker(options: Docker.DockerOptions, timeoutMs = DEFAULTS.dockerTimeoutMs): Promise<Docker> {
+export async function connectDocker(options: Docker.DockerOptions, timeoutMs: number = DEFAULTS.dockerTimeoutMs): Promise<Docker> {
   const docker = withDeadlines(new Docker(options), timeoutMs);
   try {
     await docker.ping();

@@ -90,6 +90,45 @@ export class ContainerStartError extends WarmboxError {
   override name = 'ContainerStartError';
 }
 
+/**
+ * The `runtime` option names a runtime the engine has not registered. `available` lists those
+ * it has.
+ */
+export class RuntimeNotFoundError extends WarmboxError {
+  override readonly code = 'WARMBOX_ERR_RUNTIME_NOT_FOUND';
+  override name = 'RuntimeNotFoundError';
+  constructor(
+    readonly runtime: string,
+    readonly available: readonly string[] = [],
+  ) {
+    super(
+      `the Docker engine has no runtime ${JSON.stringify(runtime)} (option runtime; it has ${available.length > 0 ? available.join(', ') : 'none listed'}): ` +
+        (runtime === 'runsc'
+          ? 'install gVisor (apt-get install runsc) and register it with `sudo npx warmbox doctor --fix-runtime runsc`, or by hand in /etc/docker/daemon.json, then reload the engine'
+          : 'register it in /etc/docker/daemon.json and reload the engine, or choose one it has'),
+    );
+  }
+}
+
+/**
+ * The runtime is registered without a flag warmbox needs (gVisor's `--host-uds=all` or
+ * `--network=none`): `flag` names it, and the message says how to add it.
+ */
+export class RuntimeMisconfiguredError extends WarmboxError {
+  override readonly code = 'WARMBOX_ERR_RUNTIME_MISCONFIGURED';
+  override name = 'RuntimeMisconfiguredError';
+  constructor(
+    readonly runtime: string,
+    readonly flag: string,
+    /** What is wrong, and what it would do. */
+    readonly reason = '',
+    /** How to mend it. */
+    readonly fix = '',
+  ) {
+    super(`the runtime ${JSON.stringify(runtime)} cannot run warmbox's containers: ${reason}. To fix it, ${fix}`);
+  }
+}
+
 /** The Docker engine failed an operation warmbox needed. */
 export class DockerError extends WarmboxError {
   override readonly code = 'WARMBOX_ERR_DOCKER';
@@ -129,6 +168,8 @@ export const ERROR_CODES = [
   'WARMBOX_ERR_DOCKER_UNAVAILABLE',
   'WARMBOX_ERR_IMAGE_NOT_FOUND',
   'WARMBOX_ERR_CONTAINER_START',
+  'WARMBOX_ERR_RUNTIME_NOT_FOUND',
+  'WARMBOX_ERR_RUNTIME_MISCONFIGURED',
   'WARMBOX_ERR_DOCKER',
   'WARMBOX_ERR_AGENT_PROTOCOL',
   'WARMBOX_ERR_REMOTE',
@@ -151,6 +192,8 @@ export function errorFromCode(code: string, message: string, field?: string): Wa
     WARMBOX_ERR_DOCKER_UNAVAILABLE: () => new DockerUnavailableError(),
     WARMBOX_ERR_IMAGE_NOT_FOUND: () => new ImageNotFoundError('', false),
     WARMBOX_ERR_CONTAINER_START: () => new ContainerStartError(),
+    WARMBOX_ERR_RUNTIME_NOT_FOUND: () => new RuntimeNotFoundError(''),
+    WARMBOX_ERR_RUNTIME_MISCONFIGURED: () => new RuntimeMisconfiguredError('', ''),
     WARMBOX_ERR_DOCKER: () => new DockerError(),
     WARMBOX_ERR_AGENT_PROTOCOL: () => new AgentProtocolError(),
     WARMBOX_ERR_REMOTE: () => new RemoteError(''),

@@ -5,6 +5,9 @@ export { DEFAULTS, MAX_TIMEOUT_MS, type SandboxOptions } from './options.js';
 export { MAX_JOB_BYTES } from './job.js';
 export { AGENT_MEMORY_MB, AGENT_TASKS } from '../agent/protocol.js';
 export { LABELS } from './labels.js';
+export type { RuntimeInfo, RuntimeKind } from './runtime.js';
+export { diagnose, type Finding, type DiagnoseOptions } from './doctor.js';
+export { registerGvisor, GVISOR_FLAGS, type RegisterGvisorOptions } from './register-runtime.js';
 export {
   WarmboxError,
   InvalidArgumentError,
@@ -16,6 +19,8 @@ export {
   DockerUnavailableError,
   ImageNotFoundError,
   ContainerStartError,
+  RuntimeNotFoundError,
+  RuntimeMisconfiguredError,
   DockerError,
   AgentProtocolError,
   RemoteError,

@@ -132,6 +132,15 @@ export interface SandboxOptions {
    */
   readonly yieldingStarts?: boolean;
   /**
+   * The container runtime the engine runs each container with, by its name in the engine's
+   * configuration (`docker info` lists them): `'runc'`, the engine's usual one, or `'runsc'`,
+   * gVisor, which puts a second kernel between the program and the host's (README, Security
+   * model). `initialize()` checks that the engine has it, and for gVisor the flags warmbox
+   * needs, before any container starts.
+   * @default 'runc'
+   */
+  readonly runtime?: string;
+  /**
    * The agent image. By default, the one `npm run build:image` built for this version.
    * @default the image of this version of warmbox
    */
@@ -177,6 +186,7 @@ export const DEFAULTS = Object.freeze({
   returnFilesTimeoutMs: 5000,
   stopOnOutputLimit: true,
   yieldingStarts: false,
+  runtime: 'runc',
 });
 
 /** The most modules `preload` may name. */
@@ -184,6 +194,8 @@ export const MAX_PRELOAD = 64;
 const MODULE_NAME = /^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$/;
 
 type NumericOption = { [K in keyof typeof DEFAULTS]: (typeof DEFAULTS)[K] extends number ? K : never }[keyof typeof DEFAULTS];
+// A runtime's name in daemon.json: what the engine accepts as a key there.
+const RUNTIME_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
 
 export type ResolvedOptions = Readonly<typeof DEFAULTS> & {
   readonly preload: readonly string[];
@@ -247,6 +259,11 @@ export function resolveOptions(input: number | SandboxOptions | undefined): Reso
   if (options.docker !== undefined && (typeof options.docker !== 'object' || options.docker === null)) {
     throw new InvalidArgumentError('docker', "must be dockerode's connection options");
   }
+  const runtime = options.runtime === undefined ? DEFAULTS.runtime : options.runtime;
+  if (typeof runtime !== 'string' || !RUNTIME_NAME.test(runtime)) {
+    throw new InvalidArgumentError('runtime', `must be the name of a runtime the Docker engine has registered, such as runc or runsc, got ${describe(runtime)}`);
+  }
+  resolved.runtime = runtime;
   const preload = checkPreload(options.preload);
   return Object.freeze({ ...resolved, preload, cpuTimeMs, image: options.image, socketRoot: options.socketRoot, docker: options.docker ?? {} }) as ResolvedOptions;
 }

@@ -12,6 +12,7 @@ import { followAbort } from './follow-abort.js';
 import { agentImageTag } from './image.js';
 import { prepareJob, type Job, type RunOptions, type RunResult } from './job.js';
 import { resolveOptions, type ResolvedOptions, type SandboxOptions } from './options.js';
+import { checkOptionsFor, checkRuntime, type RuntimeInfo } from './runtime.js';
 import { LABELS, ownerLabels } from './labels.js';
 import { OWNER_FILE, POOL_DIR_PREFIX, sweepOrphans, sweepPool } from './sweep-orphans.js';
 import { ioDirFor, WarmContainer } from './warm-container.js';
@@ -65,6 +66,7 @@ export class Sandbox extends EventEmitter<SandboxEvents> {
   #pool: ContainerPool<WarmContainer> | undefined;
   #ioRoot: string | undefined;
   #docker: Docker | undefined;
+  #runtime: RuntimeInfo | undefined;
   /** A sweep of the pool's stopped containers after the engine came back, at most one at a time. */
   #sweeping: Promise<void> | undefined;
 
@@ -87,6 +89,9 @@ export class Sandbox extends EventEmitter<SandboxEvents> {
     try {
       const docker = await connectDocker(this.options.docker, this.options.dockerTimeoutMs);
       this.#docker = docker;
+      const runtime = await checkRuntime(docker, this.options.runtime);
+      checkOptionsFor(runtime, this.options);
+      this.#runtime = runtime;
       const image = this.options.image ?? agentImageTag();
       if (image === undefined) throw new ImageNotFoundError('warmbox-agent (not bundled yet)', true);
       await assertImageExists(docker, image, this.options.image === undefined);
@@ -98,7 +103,7 @@ export class Sandbox extends EventEmitter<SandboxEvents> {
       });
       this.#ioRoot = ioRoot;
       const startContainer = (index: number) =>
-        WarmContainer.start(docker, { image, poolId: this.id, ownerLabels: owner, ioDir: ioDirFor(ioRoot, index), options: this.options });
+        WarmContainer.start(docker, { image, runtime, poolId: this.id, ownerLabels: owner, ioDir: ioDirFor(ioRoot, index), options: this.options });
       const poolOptions = {
         ...this.options,
         recovery: (error: unknown, signal: AbortSignal) => engineBack(docker, error, signal)?.then(() => this.#sweepStopped(docker)),
@@ -154,6 +159,11 @@ export class Sandbox extends EventEmitter<SandboxEvents> {
       this.#jobs.delete(controller);
       unfollow();
     }
+  }
+
+  /** The runtime the containers run on, as the engine registered it; known once initialize() has checked it. */
+  get runtime(): RuntimeInfo | undefined {
+    return this.#runtime;
   }
 
   /** How many containers are warm, busy and starting, and how many jobs wait. */

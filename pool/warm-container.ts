@@ -26,8 +26,9 @@ const PROBE_TIMEOUT_MS = 2000;
 const PROBE_EVERY_MS = 1000;
 const MAX_REPLY_MS = 120_000;
 // After the agent's connection dropped, how long to wait for the container to exit before
-// asking Docker why.
-const EXIT_WAIT_MS = 2000;
+// asking Docker why. A container that ran out of memory is gone in milliseconds under runc;
+// under gVisor on a busy machine, tearing its kernel down can take seconds.
+const EXIT_WAIT_MS = 10_000;
 // How long the job's connection, opened once the agent is ready, may stay idle: a day, far
 // longer than a container waits in a pool. undici opens a new one if it was closed anyway.
 const IDLE_CONNECTION_MS = 24 * 3600 * 1000;
@@ -51,6 +52,8 @@ export class WarmContainer {
     private readonly socketPath: string,
     private readonly client: Client,
     private readonly exited: Promise<ExitStatus>,
+    /** RLIMIT_NPROC for the program, where the runtime's pids cgroup does not bound it (gVisor). */
+    private readonly processLimit: number | undefined,
   ) {
     exited.then(
       () => (this.#alive = false),
@@ -71,7 +74,10 @@ export class WarmContainer {
       const socketPath = await waitForAgent(spec.ioDir, exited, spec.options.startupTimeoutMs);
       if (spec.options.yieldingStarts) await container.update({ CpuShares: NORMAL_CPU_SHARES });
       const client = await connectToAgent(socketPath, spec.options.startupTimeoutMs);
-      return new WarmContainer(docker, container.id, spec.ioDir, socketPath, client, exited);
+      // gVisor refuses a new task once the uid holds more than RLIMIT_NPROC (Linux: as many
+      // as), so one less leaves the program exactly pidsLimit, as the pids cgroup does.
+      const processLimit = spec.runtime.kind === 'gvisor' ? spec.options.pidsLimit - 1 : undefined;
+      return new WarmContainer(docker, container.id, spec.ioDir, socketPath, client, exited, processLimit);
     } catch (error) {
       await removeContainer(docker, container?.id, spec.ioDir).catch((cleanupError: unknown) =>
         log('could not remove container %s after a failed start: %o', container?.id, cleanupError),
@@ -98,7 +104,8 @@ export class WarmContainer {
    * Runs the one job. Resolves with a result whatever the program did. With `live`, the
    * output is heard as it is written, and a streamed stdin is sent while the program runs.
    */
-  async run(request: AgentRunRequest, dataJson: string, signal: AbortSignal | undefined, live: LiveJob = {}): Promise<RunResult> {
+  async run(job: AgentRunRequest, dataJson: string, signal: AbortSignal | undefined, live: LiveJob = {}): Promise<RunResult> {
+    const request = this.processLimit === undefined ? job : { ...job, rlimits: { ...job.rlimits, processes: this.processLimit } };
     const startedAt = performance.now();
     const elapsed = () => Math.round((performance.now() - startedAt) * 100) / 100;
     let answer: AgentRunAnswer;
@@ -226,7 +233,9 @@ export class WarmContainer {
         )
       : undefined;
     if (state?.OOMKilled) {
-      return synthesisedResult(durationMs, 'memory', { memoryExceeded: true }, 'the container ran out of memory and its agent was killed');
+      // The kernel's OOM killer took the agent with the program (under gVisor it always takes
+      // the whole container, whose kernel it is): the program died of SIGKILL.
+      return synthesisedResult(durationMs, 'memory', { memoryExceeded: true, signal: 'SIGKILL' }, 'the container ran out of memory and its agent was killed');
     }
     const how = state ? `the container exited with ${state.ExitCode}` : `the agent's connection failed: ${cause.message}`;
     return synthesisedResult(durationMs, 'error', {}, `the agent stopped before it reported the job (${how})`);
@@ -317,7 +326,7 @@ function toRunResult({ response: { files: _entries, figures: pngs, ...response }
 function synthesisedResult(
   durationMs: number,
   status: 'timeout' | 'memory' | 'error',
-  flags: { timedOut?: boolean; memoryExceeded?: boolean },
+  flags: { timedOut?: boolean; memoryExceeded?: boolean; signal?: string },
   message?: string,
 ): RunResult {
   const error: PythonError | null = message === undefined ? null : { type: 'SandboxError', message, traceback: '' };
@@ -327,7 +336,7 @@ function synthesisedResult(
     stderr: '',
     result: null,
     exitCode: null,
-    signal: null,
+    signal: flags.signal ?? null,
     timedOut: flags.timedOut ?? false,
     cpuTimeExceeded: false,
     memoryExceeded: flags.memoryExceeded ?? false,

@@ -1,8 +1,23 @@
 import type { ExecutionContext } from 'ava';
 import Docker from 'dockerode';
-import { LABELS, Sandbox, type SandboxOptions } from '../../pool/index.js';
+import { LABELS, Sandbox as PoolSandbox, type SandboxOptions } from '../../pool/index.js';
 
 export const docker = new Docker();
+
+/**
+ * The runtime the integration suites run on: runc, and gVisor's runsc in CI's second pass
+ * (`WARMBOX_TEST_RUNTIME=runsc`), where every suite runs again unchanged.
+ */
+export const TEST_RUNTIME = process.env.WARMBOX_TEST_RUNTIME ?? 'runc';
+/** Whether the suites run under gVisor, for the assertions whose documented answer differs there. */
+export const GVISOR = TEST_RUNTIME === 'runsc';
+
+/** warmbox's Sandbox on the suites' runtime: what the integration tests make. */
+export class Sandbox extends PoolSandbox {
+  constructor(options: number | SandboxOptions = {}) {
+    super({ runtime: TEST_RUNTIME, ...(typeof options === 'number' ? { poolSize: options } : options) });
+  }
+}
 
 /** A started Sandbox that the test closes when it ends. */
 export async function openSandbox(t: ExecutionContext, options: SandboxOptions = {}): Promise<Sandbox> {
@@ -13,7 +28,7 @@ export async function openSandbox(t: ExecutionContext, options: SandboxOptions =
 }
 
 /** The ids of the containers of one pool, by its label. */
-export async function containersOf(sandbox: Sandbox): Promise<string[]> {
+export async function containersOf(sandbox: PoolSandbox): Promise<string[]> {
   const list = await docker.listContainers({ all: true, filters: { label: [`${LABELS.pool}=${sandbox.id}`] } });
   return list.map((c) => c.Id);
 }

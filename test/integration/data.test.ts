@@ -3,9 +3,8 @@
  * .ci/run does): a CSV in, pandas, a chart out, as README's example runs it.
  */
 import test from 'ava';
-import { Sandbox } from '../../pool/index.js';
 import { dataImageTag } from '../helpers/data-image.js';
-import { docker } from '../helpers/sandbox.js';
+import { docker, Sandbox } from '../helpers/sandbox.js';
 
 const PNG_SIGNATURE = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
 const image = dataImageTag();

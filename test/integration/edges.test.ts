@@ -7,12 +7,12 @@ import { existsSync, mkdirSync, mkdtempSync, readlinkSync, rmSync, writeFileSync
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { once } from 'node:events';
-import test from 'ava';
+import test, { type ExecutionContext } from 'ava';
 import { agentImageTag, defaultBaseImage } from '../../pool/image.js';
-import { LABELS, MAX_JOB_BYTES } from '../../pool/index.js';
+import { InvalidArgumentError, LABELS, MAX_JOB_BYTES } from '../../pool/index.js';
 import { ownerOf } from '../../pool/labels.js';
 import { OWNER_FILE } from '../../pool/sweep-orphans.js';
-import { docker, openSandbox } from '../helpers/sandbox.js';
+import { containersOf, docker, GVISOR, openSandbox, Sandbox } from '../helpers/sandbox.js';
 
 const MIB = 1024 * 1024;
 
@@ -171,7 +171,18 @@ test.serial('a result right at its limit -> memory at the default limit, ok give
   t.is(over.error?.type, 'ResultError');
 });
 
-test('yieldingStarts -> a container starts at the lowest CPU share and is raised to the normal one before it is warm; the job runs', async (t) => {
+// runsc has no `update`: under gVisor the option is refused before any container starts.
+if (GVISOR) {
+  test('yieldingStarts under gVisor -> initialize() rejects with InvalidArgumentError naming it, no container made', async (t) => {
+    const sandbox = new Sandbox({ poolSize: 1, yieldingStarts: true });
+    await t.throwsAsync(sandbox.initialize(), { instanceOf: InvalidArgumentError, message: /^yieldingStarts cannot be used with the gVisor runtime/ });
+    t.deepEqual(await containersOf(sandbox), []);
+  });
+} else {
+  test('yieldingStarts -> a container starts at the lowest CPU share and is raised to the normal one before it is warm; the job runs', yieldingStartsRaiseTheShare);
+}
+
+async function yieldingStartsRaiseTheShare(t: ExecutionContext): Promise<void> {
   const stream = (await docker.getEvents({ filters: { type: ['container'], event: ['update'] } })) as NodeJS.ReadableStream & { destroy(): void };
   t.teardown(() => stream.destroy());
   const updated: string[] = [];
@@ -183,7 +194,7 @@ test('yieldingStarts -> a container starts at the lowest CPU share and is raised
   t.is((await docker.getContainer(id).inspect()).HostConfig.CpuShares, 1024);
   while (!updated.includes(id)) await once(stream, 'data');
   t.is((await sandbox.run('print(1)')).stdout, '1\n');
-});
+}
 
 test('without yieldingStarts -> the engine\'s default CPU share, never updated', async (t) => {
   const sandbox = await openSandbox(t, { poolSize: 1 });

@@ -5,9 +5,10 @@
  */
 import { once } from 'node:events';
 import test from 'ava';
-import { DockerError, Sandbox, type RunResult } from '../../pool/index.js';
+import { DockerError, type RunResult } from '../../pool/index.js';
 import { agentImageTag } from '../../pool/image.js';
 import { OwnEngine } from '../helpers/own-engine.js';
+import { Sandbox } from '../helpers/sandbox.js';
 
 let engine: OwnEngine;
 

@@ -11,8 +11,8 @@ import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import test, { type ExecutionContext } from 'ava';
-import { DockerError, DockerUnavailableError, LABELS, Sandbox } from '../../pool/index.js';
-import { containersOf, docker } from '../helpers/sandbox.js';
+import { DockerError, DockerUnavailableError, LABELS } from '../../pool/index.js';
+import { containersOf, docker, Sandbox } from '../helpers/sandbox.js';
 
 /** An engine socket whose server takes connections and answers only what `answers` says. */
 async function silentEngine(t: ExecutionContext, answers: (url: string) => string | undefined): Promise<string> {
@@ -51,7 +51,7 @@ test.serial('an engine that answers its ping and then nothing -> initialize() re
   const socketPath = await silentEngine(t, (url) => (url.endsWith('/_ping') ? 'OK' : undefined));
   const sandbox = new Sandbox({ poolSize: 1, dockerTimeoutMs: 3000, image: 'warmbox-agent:any', docker: { socketPath } });
   const error = await t.throwsAsync(sandbox.initialize(), { instanceOf: DockerError });
-  t.regex(error!.message, /did not answer in time to inspect the image warmbox-agent:any \(dockerTimeoutMs\)/);
+  t.regex(error!.message, /did not answer in time to list its runtimes \(dockerTimeoutMs\)/);
 });
 
 test('destroy() while jobs run and wait -> each rejects with PoolClosedError at once, every container and directory is gone', async (t) => {

@@ -5,7 +5,7 @@
  * test/fixtures/attacks/files-*.py.
  */
 import test from 'ava';
-import { Sandbox } from '../../pool/index.js';
+import { Sandbox } from '../helpers/sandbox.js';
 
 const sandbox = new Sandbox({ poolSize: 2, queueTimeoutMs: 600_000 });
 test.before(() => sandbox.initialize());

@@ -1,17 +1,23 @@
 import test, { type ExecutionContext } from 'ava';
-import { AGENT_MEMORY_MB, AGENT_TASKS } from '../../pool/index.js';
-import { containersOf, docker, openSandbox } from '../helpers/sandbox.js';
+import { AGENT_MEMORY_MB, AGENT_TASKS, InvalidArgumentError } from '../../pool/index.js';
+import { GVISOR_MEMORY_MB, MIN_GVISOR_MEMORY_LIMIT_MB } from '../../pool/runtime.js';
+import { containersOf, docker, GVISOR, openSandbox } from '../helpers/sandbox.js';
 
 // The program's own anonymous memory, read from /proc: the interpreter's and everything it
 // allocated. What `memoryLimitMb` bounds is the sum of this over the program's processes.
+// gVisor's status has no RssAnon line: there, VmRSS, which holds the interpreter's mapped
+// files too, a little more.
 const ANON = `
 MIB = 1 << 20
 def anon(pid="self"):
     with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("RssAnon:"):
-                return int(line.split()[1]) * 1024
+        lines = dict(line.split(":", 1) for line in f if ":" in line)
+    return int((lines.get("RssAnon") or lines["VmRSS"]).split()[0]) * 1024
 `;
+
+// Under gVisor the container's limit holds gVisor's kernel too (GVISOR_MEMORY_MB), so a
+// program may pass memoryLimitMb by up to that much before the limit takes it (README, gVisor).
+const OVER_MB = GVISOR ? 8 + GVISOR_MEMORY_MB : 8;
 
 /** One process that grows until the program holds `targetMb` in all. */
 const singleProcess = (targetMb: number) => `${ANON}
@@ -39,25 +45,39 @@ const memoryBound = test.macro({
     const sandbox = await openSandbox(t, { memoryLimitMb: limitMb });
     const below = await sandbox.run({ code: program(limitMb - 8), timeoutMs: 20_000 });
     t.like(below, { status: 'ok', memoryExceeded: false });
-    // The program did hold what it set out to: the measure is its own.
-    t.true(Math.abs((below.result as number) - (limitMb - 8)) < 0.5, String(below.result));
-    const above = await sandbox.run({ code: program(limitMb + 8), timeoutMs: 20_000 });
+    // The program did hold what it set out to: the measure is its own (under gVisor, VmRSS,
+    // which counts mapped files too, so the program holds a little less).
+    if (!GVISOR) t.true(Math.abs((below.result as number) - (limitMb - 8)) < 0.5, String(below.result));
+    const above = await sandbox.run({ code: program(limitMb + OVER_MB), timeoutMs: 20_000 });
     t.like(above, { status: 'memory', memoryExceeded: true, signal: 'SIGKILL' });
   },
   title: (_, limitMb: number, program) =>
-    `memoryLimitMb ${limitMb}, ${program === singleProcess ? 'one process' : 'a tree of children'} -> 8 MiB below is ok, 8 MiB above is memory`,
+    `memoryLimitMb ${limitMb}, ${program === singleProcess ? 'one process' : 'a tree of children'} -> 8 MiB below is ok, ${OVER_MB} MiB above is memory`,
 });
 
 test(memoryBound, 64, singleProcess);
-test(memoryBound, 64, treeOfChildren);
 test(memoryBound, 256, singleProcess);
-test(memoryBound, 256, treeOfChildren);
+// gVisor's /proc has no RssAnon: three interpreters' VmRSS (their mapped libraries counted in
+// each) already passes the target, so a tree's own memory cannot be aimed at from inside.
+// The attack corpus's memory-many-processes covers a tree there.
+if (!GVISOR) {
+  test(memoryBound, 64, treeOfChildren);
+  test(memoryBound, 256, treeOfChildren);
+}
 
-test('memoryLimitMb 8, the bottom of its range -> a print runs, 16 MiB is memory', async (t) => {
-  const sandbox = await openSandbox(t, { memoryLimitMb: 8 });
-  t.like(await sandbox.run('print("hi")'), { status: 'ok', stdout: 'hi\n' });
-  t.like(await sandbox.run('hold = b"x" * (16 << 20)'), { status: 'memory', memoryExceeded: true });
-});
+if (GVISOR) {
+  test(`memoryLimitMb below ${MIN_GVISOR_MEMORY_LIMIT_MB} under gVisor -> initialize() rejects with InvalidArgumentError naming it`, async (t) => {
+    await t.throwsAsync(openSandbox(t, { memoryLimitMb: 8 }), { instanceOf: InvalidArgumentError, message: /^memoryLimitMb must be at least/ });
+    const sandbox = await openSandbox(t, { memoryLimitMb: MIN_GVISOR_MEMORY_LIMIT_MB });
+    t.like(await sandbox.run('print("hi")'), { status: 'ok', stdout: 'hi\n' });
+  });
+} else {
+  test('memoryLimitMb 8, the bottom of its range -> a print runs, 16 MiB is memory', async (t) => {
+    const sandbox = await openSandbox(t, { memoryLimitMb: 8 });
+    t.like(await sandbox.run('print("hi")'), { status: 'ok', stdout: 'hi\n' });
+    t.like(await sandbox.run('hold = b"x" * (16 << 20)'), { status: 'memory', memoryExceeded: true });
+  });
+}
 
 test('20 MiB of data -> once the program drops it, it gets its whole memoryLimitMb: the agent keeps no copy', async (t) => {
   const sandbox = await openSandbox(t, { memoryLimitMb: 128 });
@@ -137,7 +157,8 @@ test('memory bomb -> memory, with output printed before it kept', async (t) => {
     code: 'print("allocating")\nchunks = []\nwhile True:\n    chunks.append(bytearray(1 << 20))\n    chunks[-1][::4096] = b"x" * 256',
     timeoutMs: 10_000,
   });
-  t.like(r, { status: 'memory', memoryExceeded: true, timedOut: false, signal: 'SIGKILL', stdout: 'allocating\n' });
+  // Under gVisor the host's OOM killer ends the whole container, and what was printed with it.
+  t.like(r, { status: 'memory', memoryExceeded: true, timedOut: false, signal: 'SIGKILL', stdout: GVISOR ? '' : 'allocating\n' });
 });
 
 test('self-SIGKILL -> error, not memory', async (t) => {
@@ -158,7 +179,8 @@ test('fork bomb -> bounded by the pids limit, ends with the job; the next job ru
     code: 'import os\nprint("forking", flush=True)\nwhile True:\n    try:\n        os.fork()\n    except OSError:\n        pass',
     timeoutMs: 1500,
   });
-  t.like(r, { status: 'timeout', timedOut: true, stdout: 'forking\n' });
+  // Under gVisor a forked interpreter costs some 4 MiB: memory ends the bomb before the pids limit.
+  t.like(r, GVISOR ? { status: 'memory', memoryExceeded: true, signal: 'SIGKILL' } : { status: 'timeout', timedOut: true, stdout: 'forking\n' });
   const next = await sandbox.run('result = 1 + 1');
   t.like(next, { status: 'ok', result: 2 });
 });
@@ -236,7 +258,8 @@ if interfaces == ["lo"] and routes == []:
   const result = r.result as { interfaces: string[]; routes: string[]; probes?: Record<string, unknown> };
   t.deepEqual(result.interfaces, ['lo']);
   t.deepEqual(result.routes, []);
-  t.deepEqual(result.probes, { tcp: 101 /* ENETUNREACH */, dns: 'failed' });
+  // gVisor's network stack answers EHOSTUNREACH where Linux's answers ENETUNREACH.
+  t.deepEqual(result.probes, { tcp: GVISOR ? 113 /* EHOSTUNREACH */ : 101 /* ENETUNREACH */, dns: 'failed' });
 });
 
 test('the program runs as an unprivileged user of its own and cannot reach the agent', async (t) => {
@@ -289,7 +312,16 @@ result = {
     "memory": first("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes"),
     "pids": first("/sys/fs/cgroup/pids.max", "/sys/fs/cgroup/pids/pids.max"),
     "as": resource.getrlimit(resource.RLIMIT_AS)[0] == resource.RLIM_INFINITY,
+    "nproc": resource.getrlimit(resource.RLIMIT_NPROC)[0],
+    "memTotal": int(open("/proc/meminfo").read().split()[1]) * 1024,
 }
 `);
-  t.deepEqual(r.result, { memory: (100 + AGENT_MEMORY_MB) * 1024 * 1024 + 2 * 4096, pids: 20 + AGENT_TASKS, as: true });
+  const containerMemory = (100 + AGENT_MEMORY_MB + (GVISOR ? GVISOR_MEMORY_MB : 0)) * 1024 * 1024 + 2 * 4096;
+  if (GVISOR) {
+    // gVisor shows no cgroup: its /proc/meminfo's total is the container's limit, and the
+    // processes limit is the program's RLIMIT_NPROC (one less: gVisor refuses past it).
+    t.like(r.result, { memory: null, pids: null, as: true, nproc: 19, memTotal: containerMemory });
+  } else {
+    t.like(r.result, { memory: containerMemory, pids: 20 + AGENT_TASKS, as: true, nproc: -1 });
+  }
 });

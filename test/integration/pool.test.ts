@@ -6,8 +6,8 @@ import { dirname, join } from 'node:path';
 import { once } from 'node:events';
 import test from 'ava';
 import { agentImageTag, defaultBaseImage } from '../../pool/image.js';
-import { LABELS, Sandbox } from '../../pool/index.js';
-import { containersOf, docker, openSandbox } from '../helpers/sandbox.js';
+import { LABELS } from '../../pool/index.js';
+import { containersOf, docker, openSandbox, Sandbox } from '../helpers/sandbox.js';
 
 test('50 jobs through a pool of 2, one after another -> all ok, each in its own container', async (t) => {
   const sandbox = await openSandbox(t, { poolSize: 2 });
@@ -139,7 +139,8 @@ test('abort while queued and while running -> AbortError with the reason; the po
 });
 
 test('no container runs a second job: each job, one after another or at once, finds a fresh container', async (t) => {
-  const sandbox = await openSandbox(t, { poolSize: 2 });
+  // Eight at once wait for six starts, which take seconds each under gVisor on a busy machine.
+  const sandbox = await openSandbox(t, { poolSize: 2, queueTimeoutMs: 300_000 });
   const removed: string[] = [];
   sandbox.on('removed', (id) => removed.push(id));
   // Each job counts the jobs its container has run in /tmp; a reused container would say 2.

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import test from 'ava';
-import { Sandbox } from '../../pool/index.js';
+import { GVISOR, Sandbox } from '../helpers/sandbox.js';
 
 const execFileAsync = promisify(execFile);
 
@@ -132,7 +132,9 @@ test("CPython's own doctests of 20 standard modules -> the same counts in warmbo
   const { stdout } = await execFileAsync('/usr/bin/python3', ['-c', `${RUN_DOCTESTS}\nprint(json.dumps(result))`], { cwd: dir, env: { PATH: '/usr/bin:/bin', HOME: dir, LANG: 'C.UTF-8' } });
   const onHost = JSON.parse(stdout) as Record<string, [number, number]>;
   t.true(Object.values(onHost).every(([, attempted]) => attempted > 0));
-  t.deepEqual(inSandbox.result, onHost);
+  // Under gVisor two more of subprocess's examples fail: they print what `ls -l` says of
+  // /dev/null and of a missing file, which gVisor's devices and messages change.
+  t.deepEqual(inSandbox.result, GVISOR ? { ...onHost, subprocess: [onHost.subprocess![0] + 2, onHost.subprocess![1]] } : onHost);
 });
 
 test('what README says still differs from a terminal -> argv, pipes, isolated mode, PYTHONPATH ignored, fd 4 open', async (t) => {

@@ -1,6 +1,6 @@
 import test from 'ava';
-import { Sandbox, type RunResult } from '../../pool/index.js';
-import { openSandbox } from '../helpers/sandbox.js';
+import type { RunResult } from '../../pool/index.js';
+import { openSandbox, Sandbox } from '../helpers/sandbox.js';
 
 test('hello world -> ok with stdout, result and every field', async (t) => {
   const sandbox = await openSandbox(t);

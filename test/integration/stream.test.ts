@@ -4,7 +4,7 @@
  */
 import { PassThrough } from 'node:stream';
 import test from 'ava';
-import { Sandbox } from '../../pool/index.js';
+import { Sandbox } from '../helpers/sandbox.js';
 
 const sandbox = new Sandbox({ poolSize: 2, queueTimeoutMs: 600_000 });
 test.before(() => sandbox.initialize());

@@ -25,6 +25,8 @@ test('every error class carries its own code, name and message', (t) => {
     new warmbox.DockerUnavailableError('x'),
     new warmbox.ImageNotFoundError('img', true),
     new warmbox.ContainerStartError('x'),
+    new warmbox.RuntimeNotFoundError('runsc', ['runc']),
+    new warmbox.RuntimeMisconfiguredError('runsc', '--network=none', 'why', 'fix'),
     new warmbox.DockerError('x'),
     new warmbox.AgentProtocolError('x'),
     new warmbox.RemoteError('x', 401),
