@@ -1,7 +1,6 @@
 import type Docker from 'dockerode';
 import { dockerFailed } from './docker.js';
 import { InvalidArgumentError, RuntimeMisconfiguredError, RuntimeNotFoundError } from './errors.js';
-import type { ResolvedOptions } from './options.js';
 
 /**
  * How a runtime runs a container, as far as warmbox must know it:
@@ -109,7 +108,7 @@ export function inspectRuntime(name: string, runtimes: EngineRuntimes): RuntimeI
  * container starts: under gVisor, yieldingStarts (runsc cannot update a running container)
  * and a memoryLimitMb too small for gVisor's own kernel to start the program in.
  */
-export function checkOptionsFor(runtime: RuntimeInfo, options: Pick<ResolvedOptions, 'yieldingStarts' | 'memoryLimitMb'>): void {
+export function checkOptionsFor(runtime: RuntimeInfo, options: { readonly yieldingStarts: boolean; readonly memoryLimitMb: number }): void {
   if (runtime.kind !== 'gvisor') return;
   if (options.yieldingStarts) {
     throw new InvalidArgumentError('yieldingStarts', `cannot be used with the gVisor runtime ${runtime.name}: runsc cannot change a running container's CPU share`);

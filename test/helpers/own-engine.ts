@@ -8,7 +8,7 @@
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import Docker from 'dockerode';
@@ -19,16 +19,27 @@ export class OwnEngine {
   readonly #root: string;
   #process: ChildProcess | undefined;
 
+  /** Its daemon.json, which a test may write before start() (`create({ config })`) and change after. */
+  readonly configFile: string;
+  /** Its pid file, as /var/run/docker.pid is the machine engine's. */
+  readonly pidFile: string;
+
   private constructor(root: string) {
     this.#root = root;
+    this.configFile = join(root, 'daemon.json');
+    this.pidFile = join(root, 'docker.pid');
     this.socketPath = join(root, 'docker.sock');
     this.docker = new Docker({ socketPath: this.socketPath });
   }
 
-  /** Starts an engine and copies `images` into it from the machine's engine. */
-  static async create(images: readonly string[]): Promise<OwnEngine> {
+  /**
+   * Starts an engine and copies `images` into it from the machine's engine. Its daemon.json
+   * is `config`, by default the machine engine's (its runtimes, gVisor's among them).
+   */
+  static async create(images: readonly string[], config: Record<string, unknown> = machineConfig()): Promise<OwnEngine> {
     // Short: containerd's socket path goes under it, and a socket path has at most 107 bytes.
     const engine = new OwnEngine(await mkdtemp('/tmp/own-engine-'));
+    writeFileSync(engine.configFile, JSON.stringify(config));
     await engine.start();
     for (const image of images) {
       execFileSync('sh', ['-c', `docker save "$1" | docker -H "unix://$2" load -q`, 'sh', image, engine.socketPath], { stdio: 'ignore' });
@@ -51,7 +62,8 @@ export class OwnEngine {
         `--host=unix://${this.socketPath}`,
         `--data-root=${join(this.#root, 'data')}`,
         `--exec-root=${join(this.#root, 'exec')}`,
-        `--pidfile=${join(this.#root, 'docker.pid')}`,
+        `--pidfile=${this.pidFile}`,
+        `--config-file=${this.configFile}`,
         '--bridge=none',
         '--iptables=false',
         '--ip6tables=false',
@@ -100,6 +112,14 @@ export class OwnEngine {
       for (const mountPoint of mountsUnder(this.#root)) execFileSync('umount', ['-l', mountPoint]);
       await rm(this.#root, { recursive: true, force: true });
     }
+  }
+}
+
+function machineConfig(): Record<string, unknown> {
+  try {
+    return JSON.parse(readFileSync('/etc/docker/daemon.json', 'utf8')) as Record<string, unknown>;
+  } catch {
+    return {};
   }
 }
 
