@@ -14,7 +14,7 @@ import { request } from 'undici';
 import { agentImageTag, DATA_PACKAGES, defaultBaseImage, PACKAGE_ROOT } from '../pool/image.js';
 import { Sandbox, type Job } from '../pool/index.js';
 import { DEFAULTS, resolveOptions } from '../pool/options.js';
-import { RUNC } from '../pool/runtime.js';
+import { checkRuntime, RUNC } from '../pool/runtime.js';
 import { WarmContainer } from '../pool/warm-container.js';
 import { RemoteSandbox } from '../remote/remote-sandbox.js';
 import {
@@ -504,6 +504,82 @@ async function scale(): Promise<void> {
   await rm(dir, { recursive: true, force: true });
 }
 
+/**
+ * gVisor against runc, in the same run, on the same image: warm run(), start to ready, idle
+ * memory, jobs per second and filling a pool. `npm run bench -- gvisor`; needs runsc
+ * registered (`warmbox doctor`).
+ */
+async function gvisor(): Promise<void> {
+  console.error('gVisor (runsc) against runc');
+  const root = await mkdtemp(join(tmpdir(), 'warmbox-bench-'));
+  const runtimes = { runc: await checkRuntime(docker, 'runc'), runsc: await checkRuntime(docker, 'runsc') };
+  const options = resolveOptions({ image: agentImage });
+  let index = 0;
+  const per = { runc: {} as Record<string, number>, runsc: {} as Record<string, number> };
+  for (const name of ['runc', 'runsc'] as const) {
+    const start = () => WarmContainer.start(docker, { image: agentImage!, runtime: runtimes[name], poolId: 'bench', ownerLabels: {}, ioDir: join(root, `g${index++}`), options });
+    const ready: number[] = [];
+    const memory: number[] = [];
+    for (let i = 0; i < 10; i++) {
+      let container: WarmContainer | undefined;
+      ready.push(await timed(async () => (container = await start())));
+      if (i < 3) memory.push((await idleContainer(container!.id)).memoryMiB);
+      await container!.remove();
+    }
+    per[name].ready = percentile(ready, 50);
+    per[name].memory = percentile(memory, 50);
+
+    const sandbox = new Sandbox({ poolSize: 2, runtime: name });
+    await sandbox.initialize();
+    const warm: number[] = [];
+    for (let i = 0; i < 60; i++) {
+      await quiet(sandbox);
+      warm.push(await timed(async () => {
+        const r = await sandbox.run({ code: HELLO_CODE, data: HELLO_DATA });
+        if (r.status !== 'ok') throw new Error(`bench job failed under ${name}: ${JSON.stringify(r)}`);
+      }));
+    }
+    await sandbox.close();
+    per[name].p50 = percentile(warm, 50);
+    per[name].p99 = percentile(warm, 99);
+
+    const pool = new Sandbox({ poolSize: 4, runtime: name, maxQueue: 1000, queueTimeoutMs: 600_000 });
+    await pool.initialize();
+    const jobs = 100;
+    let next = 0;
+    const seen = new Set<string>();
+    const took = await timed(() =>
+      Promise.all(
+        Array.from({ length: 8 }, async () => {
+          while (next++ < jobs) {
+            const r = await pool.run({ code: 'import os\nresult = os.uname().nodename' });
+            if (r.status !== 'ok' || seen.has(r.result as string)) throw new Error(`a job was lost or ran in a used container under ${name}`);
+            seen.add(r.result as string);
+          }
+        }),
+      ),
+    );
+    await pool.close();
+    per[name].perSecond = jobs / (took / 1000);
+
+    const fills: number[] = [];
+    for (let i = 0; i < 2; i++) {
+      const ten = new Sandbox({ poolSize: 10, runtime: name });
+      fills.push(await timed(() => ten.initialize()));
+      await ten.close();
+    }
+    per[name].fill = percentile(fills, 50);
+  }
+  const { runc, runsc } = per;
+  record({ figure: 'gVisor: warm run() p50', unit: 'ms', warmbox: runsc.p50!, baseline: 'runc, warm run() p50', baselineValue: runc.p50!, target: '≤ 15 ms' }, (_r, v) => v <= 15);
+  record({ figure: 'gVisor: warm run() p99', unit: 'ms', warmbox: runsc.p99!, baseline: 'runc, warm run() p99', baselineValue: runc.p99! });
+  record({ figure: 'gVisor: one container, start to ready, p50', unit: 'ms', warmbox: runsc.ready!, baseline: 'runc, p50', baselineValue: runc.ready!, target: '≤ 3' }, (r) => r <= 3);
+  record({ figure: 'gVisor: idle memory of one warm container', unit: 'MiB', warmbox: runsc.memory!, baseline: 'runc', baselineValue: runc.memory! });
+  record({ figure: 'gVisor: jobs per second, poolSize 4, 100 jobs', unit: '/s', warmbox: runsc.perSecond!, baseline: 'runc, the same', baselineValue: runc.perSecond! });
+  record({ figure: 'gVisor: fill a pool of 10 from nothing', unit: 'ms', warmbox: runsc.fill!, baseline: 'runc, the same', baselineValue: runc.fill! });
+  await rm(root, { recursive: true, force: true });
+}
+
 function table(): string {
   const rows = figures.map((f) => {
     const value = (n: number) => (f.unit === 'ms' || f.unit === 'MiB' ? n.toFixed(1) : n.toFixed(2));
@@ -514,7 +590,7 @@ function table(): string {
 }
 
 // `npm run bench -- startup latency` runs only those parts.
-const parts = { latency, load, throughput, startup, data, service, scale };
+const parts = { latency, load, throughput, startup, data, service, scale, gvisor };
 const chosen = process.argv.slice(2);
 const startedAt = new Date();
 for (const [name, part] of Object.entries(parts)) {

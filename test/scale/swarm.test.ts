@@ -4,6 +4,8 @@
  * container, starting its sibling sandboxes through the mounted Docker socket, its socket
  * directories on a host path mounted at the same path inside. The swarm is made for the test
  * (`docker swarm init --advertise-addr 127.0.0.1`) and left again, unless one was there.
+ * Its sandboxes run on gVisor (WARMBOX_RUNTIME=runsc), the runtime a stack for untrusted
+ * code would choose.
  */
 import { execFile, spawn } from 'node:child_process';
 import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
@@ -60,6 +62,7 @@ test('the Swarm stack: one warmbox serve per node in its own image, jobs run thr
     WARMBOX_PORT: String(port),
     WARMBOX_POOL: '1',
     WARMBOX_SOCKET_ROOT: socketRoot,
+    WARMBOX_RUNTIME: 'runsc',
   };
 
   // Every start of one of the stack's containers, in order, from the engine's own events.
@@ -80,9 +83,11 @@ test('the Swarm stack: one warmbox serve per node in its own image, jobs run thr
   // the shared host path; with a pool of one, it is the one that runs the next job.
   const [warm] = await sandboxesOf(first);
   t.true(warm!.Labels[LABELS.ioDir]!.startsWith(`${socketRoot}/warmbox-`));
-  const r = await client.run({ code: 'import os\nprint("hello")\nresult = [data + 1, os.uname().nodename]', data: 41 });
+  t.is((await docker.getContainer(warm!.Id).inspect()).HostConfig.Runtime, 'runsc');
+  const r = await client.run({ code: 'import os\nprint("hello")\nresult = [data + 1, os.uname().nodename, os.uname().release]', data: 41 });
   t.like(r, { status: 'ok', stdout: 'hello\n' });
-  t.deepEqual(r.result, [42, warm!.Id.slice(0, 12)]);
+  // gVisor's kernel answers, not the host's.
+  t.deepEqual(r.result, [42, warm!.Id.slice(0, 12), '4.4.0']);
 
   // The task dies with SIGKILL: Swarm starts another, whose pool removes what the dead one left.
   await docker.getContainer(first).kill();
