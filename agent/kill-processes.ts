@@ -16,7 +16,8 @@ export function killProcessesOf(uid: number): void {
   for (let round = 0; round < MAX_ROUNDS; round++) {
     let found = 0;
     for (const pid of listPids()) {
-      if (killed.has(pid)) continue;
+      // Neither PID 1 (docker-init) nor the agent is ever the program's: no need to read them.
+      if (killed.has(pid) || pid === 1 || pid === process.pid) continue;
       const owner = ownerAndStateOf(pid);
       if (owner?.uid !== uid || owner.state === 'Z') continue;
       found++;

@@ -92,6 +92,13 @@ export class PythonRunner {
   #reportDone: (() => void) | undefined;
   /** The limit the program was stopped for: the first one hit. */
   #stoppedFor: StopReason | undefined;
+  /**
+   * The counters as they stood once the runner was ready and waiting, the baselines of the
+   * job's OOM and CPU checks: nothing of the program runs between then and the job (the
+   * agent's own CPU time is taken at the same moment and subtracted), and reading them
+   * there keeps them off the job's path, where under gVisor the CPU time is a walk of /proc.
+   */
+  #idle: { readonly oomKills: number | null; readonly cpuUsageUs: number | null; readonly agentCpu: NodeJS.CpuUsage } | undefined;
 
   private constructor(options: PythonRunnerOptions) {
     this.#options = options;
@@ -153,6 +160,8 @@ export class PythonRunner {
       throw new Error(`the Python runner failed to start: it ${outcome}\n${startupErrors.text()}`);
     }
     this.#stderr.off('data', collect);
+    const cgroup = this.#options.cgroup;
+    this.#idle = { oomKills: cgroup?.oomKills() ?? null, cpuUsageUs: cgroup?.cpuUsageUs() ?? null, agentCpu: process.cpuUsage() };
     const rest = Buffer.concat(this.#report).subarray(READY_LINE.length);
     this.#report = [rest];
     this.#reportBytes = rest.length;
@@ -198,7 +207,7 @@ export class PythonRunner {
     };
     this.#shell.stdout.on('data', (chunk: Buffer) => output.stdout.push(chunk));
     this.#stderr.on('data', (chunk: Buffer) => output.stderr.push(chunk));
-    const oomKillsBefore = this.#options.cgroup?.oomKills() ?? null;
+    const oomKillsBefore = this.#idle?.oomKills ?? null;
     const startedAt = performance.now();
     const { code, rlimits, env } = job;
     // The data goes on as the bytes the host sent, written as they are, not copied, after the
@@ -269,8 +278,8 @@ export class PythonRunner {
    */
   #watchCpu(limitMs: number, onExceeded: () => void): { stop(): void } {
     const cgroup = this.#options.cgroup;
-    const usageBefore = cgroup?.cpuUsageUs() ?? null;
-    const agentBefore = process.cpuUsage();
+    const usageBefore = this.#idle?.cpuUsageUs ?? null;
+    const agentBefore = this.#idle?.agentCpu ?? process.cpuUsage();
     let timer: NodeJS.Timeout | undefined;
     const watch = { stop: () => clearTimeout(timer) };
     if (cgroup === undefined || usageBefore === null) return watch;
