@@ -46,6 +46,25 @@ test('warmbox run FILE --data --file --return -> output, returned files under --
   t.is(await readFile(join(dir, 'back', 'out', 'a.txt'), 'utf8'), 'made inside');
 });
 
+test('warmbox run --runtime runsc -> the program runs on gVisor\'s kernel; an unknown runtime -> exit 70 naming the fix', async (t) => {
+  const dir = await workDir(t, { 'kernel.py': 'import os\nprint(os.uname().release)' });
+  const gvisor = await warmbox(['run', 'kernel.py', '--runtime', 'runsc'], dir);
+  t.is(gvisor.code, 0, gvisor.stderr);
+  t.is(gvisor.stdout, '4.4.0\n');
+  const unknown = await warmbox(['run', 'kernel.py', '--runtime', 'nosuch'], dir);
+  t.is(unknown.code, 70);
+  t.regex(unknown.stderr, /^warmbox: WARMBOX_ERR_RUNTIME_NOT_FOUND: the Docker engine has no runtime "nosuch"/);
+});
+
+test('warmbox doctor -> one line per check with its status, runc and runsc among the runtimes; exit 0 on this machine', async (t) => {
+  const r = await warmbox(['doctor'], tmpdir());
+  t.is(r.code, 0, r.stdout + r.stderr);
+  for (const check of ['engine', 'cgroup', 'image', 'image:data', 'runtime:runc', 'runtime:runsc']) {
+    t.regex(r.stdout, new RegExp(`^(ok|warn)\\s+${check}\\s`, 'm'), check);
+  }
+  t.regex(r.stdout, /^ok\s+runtime:runsc\s+gVisor \(\/usr\/bin\/runsc, --host-uds=all --network=none\)/m);
+});
+
 test('warmbox run with stdin piped in -> the program reads it', async (t) => {
   const dir = await workDir(t, { 'ask.py': 'name = input()\nprint(f"hello {name}")' });
   const r = await warmbox(['run', 'ask.py'], dir, 'Ada\n');
