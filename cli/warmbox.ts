@@ -10,7 +10,7 @@ import { dirname, isAbsolute, join, relative, resolve } from 'node:path';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { buildImage, buildServiceImage } from '../image/build-image.js';
 import { PACKAGE_ROOT } from '../pool/image.js';
-import { diagnose, registerGvisor, Sandbox, WarmboxError, type RunResult, type SandboxOptions } from '../pool/index.js';
+import { diagnose, InvalidArgumentError, registerGvisor, Sandbox, WarmboxError, type RunResult, type SandboxOptions } from '../pool/index.js';
 import { serve } from '../service/serve.js';
 
 const USAGE = `Usage: warmbox <command> [options]
@@ -217,7 +217,7 @@ async function runCommand(args: string[]): Promise<number> {
   } catch (error) {
     if (error instanceof WarmboxError) {
       process.stderr.write(`warmbox: ${error.code}: ${error.message}\n`);
-      return error.code === 'WARMBOX_ERR_INVALID_ARGUMENT' ? 2 : 70;
+      return error instanceof InvalidArgumentError ? 2 : 70;
     }
     throw error;
   } finally {

@@ -4,14 +4,28 @@
  * RunResult.
  */
 export class WarmboxError extends Error {
-  readonly code: string = 'WARMBOX_ERR';
-  override name = 'WarmboxError';
+  /** The class's code: each class names its own once, as this static, for its instances. */
+  static readonly code: string = 'WARMBOX_ERR';
+  /** Stable, unlike the message: what callers branch on. */
+  readonly code: string;
+
+  constructor(message?: string, options?: ErrorOptions) {
+    super(message, options);
+    this.code = new.target.code;
+  }
 }
+// The class's own name, read from the prototype, so that an error revived by errorFromCode
+// (which runs no subclass constructor) is named as one made here.
+Object.defineProperty(WarmboxError.prototype, 'name', {
+  get(this: WarmboxError) {
+    return this.constructor.name;
+  },
+  configurable: true,
+});
 
 /** A caller's argument is wrong; `field` names it (`timeoutMs`, `job.code`, ...). */
 export class InvalidArgumentError extends WarmboxError {
-  override readonly code = 'WARMBOX_ERR_INVALID_ARGUMENT';
-  override name = 'InvalidArgumentError';
+  static override readonly code = 'WARMBOX_ERR_INVALID_ARGUMENT';
   constructor(
     readonly field: string,
     reason: string,
@@ -22,8 +36,7 @@ export class InvalidArgumentError extends WarmboxError {
 
 /** `run()` was called before `initialize()`. */
 export class NotInitializedError extends WarmboxError {
-  override readonly code = 'WARMBOX_ERR_NOT_INITIALIZED';
-  override name = 'NotInitializedError';
+  static override readonly code = 'WARMBOX_ERR_NOT_INITIALIZED';
   constructor() {
     super('call initialize() before run()');
   }
@@ -31,8 +44,7 @@ export class NotInitializedError extends WarmboxError {
 
 /** The sandbox was closed, or is closing. */
 export class PoolClosedError extends WarmboxError {
-  override readonly code = 'WARMBOX_ERR_POOL_CLOSED';
-  override name = 'PoolClosedError';
+  static override readonly code = 'WARMBOX_ERR_POOL_CLOSED';
   constructor(message = 'the sandbox is closed') {
     super(message);
   }
@@ -40,8 +52,7 @@ export class PoolClosedError extends WarmboxError {
 
 /** Every container was busy and `maxQueue` jobs were already waiting. */
 export class QueueFullError extends WarmboxError {
-  override readonly code = 'WARMBOX_ERR_QUEUE_FULL';
-  override name = 'QueueFullError';
+  static override readonly code = 'WARMBOX_ERR_QUEUE_FULL';
   constructor(maxQueue: number) {
     super(`every container is busy and ${maxQueue} jobs already wait (maxQueue)`);
   }
@@ -49,8 +60,7 @@ export class QueueFullError extends WarmboxError {
 
 /** A job waited `queueTimeoutMs` for a container without getting one. */
 export class QueueTimeoutError extends WarmboxError {
-  override readonly code = 'WARMBOX_ERR_QUEUE_TIMEOUT';
-  override name = 'QueueTimeoutError';
+  static override readonly code = 'WARMBOX_ERR_QUEUE_TIMEOUT';
   constructor(queueTimeoutMs: number) {
     super(`no container became free within ${queueTimeoutMs} ms (queueTimeoutMs)`);
   }
@@ -58,8 +68,7 @@ export class QueueTimeoutError extends WarmboxError {
 
 /** The job's AbortSignal fired; `cause` is the signal's reason. */
 export class AbortError extends WarmboxError {
-  override readonly code = 'WARMBOX_ERR_ABORTED';
-  override name = 'AbortError';
+  static override readonly code = 'WARMBOX_ERR_ABORTED';
   constructor(reason: unknown) {
     super('the job was aborted', { cause: reason });
   }
@@ -67,14 +76,12 @@ export class AbortError extends WarmboxError {
 
 /** No Docker engine answered where warmbox looked. */
 export class DockerUnavailableError extends WarmboxError {
-  override readonly code = 'WARMBOX_ERR_DOCKER_UNAVAILABLE';
-  override name = 'DockerUnavailableError';
+  static override readonly code = 'WARMBOX_ERR_DOCKER_UNAVAILABLE';
 }
 
 /** The agent image is not on this Docker engine. */
 export class ImageNotFoundError extends WarmboxError {
-  override readonly code = 'WARMBOX_ERR_IMAGE_NOT_FOUND';
-  override name = 'ImageNotFoundError';
+  static override readonly code = 'WARMBOX_ERR_IMAGE_NOT_FOUND';
   constructor(image: string, isDefault: boolean) {
     super(
       isDefault
@@ -86,8 +93,7 @@ export class ImageNotFoundError extends WarmboxError {
 
 /** A container did not become ready: the agent failed, exited, or took longer than `startupTimeoutMs`. */
 export class ContainerStartError extends WarmboxError {
-  override readonly code = 'WARMBOX_ERR_CONTAINER_START';
-  override name = 'ContainerStartError';
+  static override readonly code = 'WARMBOX_ERR_CONTAINER_START';
 }
 
 /**
@@ -95,8 +101,7 @@ export class ContainerStartError extends WarmboxError {
  * it has.
  */
 export class RuntimeNotFoundError extends WarmboxError {
-  override readonly code = 'WARMBOX_ERR_RUNTIME_NOT_FOUND';
-  override name = 'RuntimeNotFoundError';
+  static override readonly code = 'WARMBOX_ERR_RUNTIME_NOT_FOUND';
   constructor(
     readonly runtime: string,
     readonly available: readonly string[] = [],
@@ -115,8 +120,7 @@ export class RuntimeNotFoundError extends WarmboxError {
  * `--network=none`): `flag` names it, and the message says how to add it.
  */
 export class RuntimeMisconfiguredError extends WarmboxError {
-  override readonly code = 'WARMBOX_ERR_RUNTIME_MISCONFIGURED';
-  override name = 'RuntimeMisconfiguredError';
+  static override readonly code = 'WARMBOX_ERR_RUNTIME_MISCONFIGURED';
   constructor(
     readonly runtime: string,
     readonly flag: string,
@@ -131,14 +135,12 @@ export class RuntimeMisconfiguredError extends WarmboxError {
 
 /** The Docker engine failed an operation warmbox needed. */
 export class DockerError extends WarmboxError {
-  override readonly code = 'WARMBOX_ERR_DOCKER';
-  override name = 'DockerError';
+  static override readonly code = 'WARMBOX_ERR_DOCKER';
 }
 
 /** The agent answered something the protocol does not allow. */
 export class AgentProtocolError extends WarmboxError {
-  override readonly code = 'WARMBOX_ERR_AGENT_PROTOCOL';
-  override name = 'AgentProtocolError';
+  static override readonly code = 'WARMBOX_ERR_AGENT_PROTOCOL';
 }
 
 /**
@@ -146,8 +148,7 @@ export class AgentProtocolError extends WarmboxError {
  * lost it: `statusCode` is the HTTP status where there was one.
  */
 export class RemoteError extends WarmboxError {
-  override readonly code = 'WARMBOX_ERR_REMOTE';
-  override name = 'RemoteError';
+  static override readonly code = 'WARMBOX_ERR_REMOTE';
   constructor(
     message: string,
     readonly statusCode?: number,
@@ -157,48 +158,58 @@ export class RemoteError extends WarmboxError {
   }
 }
 
-/** All codes, as listed in README's error table (a test keeps the two in step). */
-export const ERROR_CODES = [
-  'WARMBOX_ERR_INVALID_ARGUMENT',
-  'WARMBOX_ERR_NOT_INITIALIZED',
-  'WARMBOX_ERR_POOL_CLOSED',
-  'WARMBOX_ERR_QUEUE_FULL',
-  'WARMBOX_ERR_QUEUE_TIMEOUT',
-  'WARMBOX_ERR_ABORTED',
-  'WARMBOX_ERR_DOCKER_UNAVAILABLE',
-  'WARMBOX_ERR_IMAGE_NOT_FOUND',
-  'WARMBOX_ERR_CONTAINER_START',
-  'WARMBOX_ERR_RUNTIME_NOT_FOUND',
-  'WARMBOX_ERR_RUNTIME_MISCONFIGURED',
-  'WARMBOX_ERR_DOCKER',
-  'WARMBOX_ERR_AGENT_PROTOCOL',
-  'WARMBOX_ERR_REMOTE',
+/**
+ * The one table of warmbox's errors: each class, in README's order, and the HTTP status
+ * `warmbox serve` answers it with. The codes, errorFromCode and the service's statuses all
+ * derive from it.
+ */
+const ERRORS = [
+  [InvalidArgumentError, 400],
+  [NotInitializedError, 503],
+  [PoolClosedError, 503],
+  [QueueFullError, 503],
+  [QueueTimeoutError, 503],
+  [AbortError, 499],
+  [DockerUnavailableError, 503],
+  [ImageNotFoundError, 500],
+  [ContainerStartError, 500],
+  [RuntimeNotFoundError, 500],
+  [RuntimeMisconfiguredError, 500],
+  [DockerError, 502],
+  [AgentProtocolError, 502],
+  [RemoteError, 502],
 ] as const;
 
-export type ErrorCode = (typeof ERROR_CODES)[number];
+/** The codes only the service answers with: no class of the library throws them. */
+const SERVICE_ONLY = {
+  /** No bearer token, or a wrong one. */
+  WARMBOX_ERR_UNAUTHORIZED: 401,
+  /** Something failed that is no WarmboxError: a bug, or a fault of the service's own. */
+  WARMBOX_ERR_INTERNAL: 500,
+} as const;
+
+export type ErrorCode = (typeof ERRORS)[number][0]['code'];
+/** Every code a WarmboxError carries, in README's order (a test keeps the two in step). */
+export const ERROR_CODES: readonly ErrorCode[] = Object.freeze(ERRORS.map(([type]) => type.code));
+/** Every code the service may answer with: the library's, and its own. */
+export type ServiceErrorCode = ErrorCode | keyof typeof SERVICE_ONLY;
+
+const BY_CODE = new Map<string, (typeof ERRORS)[number]>(ERRORS.map((entry) => [entry[0].code, entry]));
+
+/** The HTTP status the service answers a code with: 500 for one it does not know. */
+export function httpStatusOf(code: string): number {
+  return BY_CODE.get(code)?.[1] ?? (SERVICE_ONLY as Record<string, number>)[code] ?? 500;
+}
 
 /**
- * The error a code names, with the message given: how a RemoteSandbox rethrows what the
- * service answered, so that callers branch on the same classes as with a local Sandbox.
+ * The error a code names, with the message (and, for InvalidArgumentError, the field) the
+ * service sent: how a RemoteSandbox rethrows what it answered, so that callers branch on the
+ * same classes as with a local Sandbox. Made without running the class's constructor, which
+ * would word a message of its own. A code of no class is a RemoteError.
  */
 export function errorFromCode(code: string, message: string, field?: string): WarmboxError {
-  const make: Record<ErrorCode, () => WarmboxError> = {
-    WARMBOX_ERR_INVALID_ARGUMENT: () => new InvalidArgumentError(field ?? 'job', ''),
-    WARMBOX_ERR_NOT_INITIALIZED: () => new NotInitializedError(),
-    WARMBOX_ERR_POOL_CLOSED: () => new PoolClosedError(),
-    WARMBOX_ERR_QUEUE_FULL: () => new QueueFullError(0),
-    WARMBOX_ERR_QUEUE_TIMEOUT: () => new QueueTimeoutError(0),
-    WARMBOX_ERR_ABORTED: () => new AbortError(undefined),
-    WARMBOX_ERR_DOCKER_UNAVAILABLE: () => new DockerUnavailableError(),
-    WARMBOX_ERR_IMAGE_NOT_FOUND: () => new ImageNotFoundError('', false),
-    WARMBOX_ERR_CONTAINER_START: () => new ContainerStartError(),
-    WARMBOX_ERR_RUNTIME_NOT_FOUND: () => new RuntimeNotFoundError(''),
-    WARMBOX_ERR_RUNTIME_MISCONFIGURED: () => new RuntimeMisconfiguredError('', ''),
-    WARMBOX_ERR_DOCKER: () => new DockerError(),
-    WARMBOX_ERR_AGENT_PROTOCOL: () => new AgentProtocolError(),
-    WARMBOX_ERR_REMOTE: () => new RemoteError(''),
-  };
-  const error = (ERROR_CODES as readonly string[]).includes(code) ? make[code as ErrorCode]() : new RemoteError('');
-  error.message = message;
+  const type = BY_CODE.get(code)?.[0] ?? RemoteError;
+  const error = Reflect.construct(WarmboxError, [message], type) as WarmboxError;
+  if (type === InvalidArgumentError) Object.defineProperty(error, 'field', { value: field ?? 'job', enumerable: true });
   return error;
 }

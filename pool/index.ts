@@ -25,6 +25,8 @@ export {
   AgentProtocolError,
   RemoteError,
   errorFromCode,
+  httpStatusOf,
   ERROR_CODES,
   type ErrorCode,
+  type ServiceErrorCode,
 } from './errors.js';

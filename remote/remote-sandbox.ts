@@ -12,8 +12,11 @@
  */
 import { randomUUID } from 'node:crypto';
 import { Pool, WebSocket, errors as undiciErrors, type Dispatcher } from 'undici';
-import { AbortError, errorFromCode, InvalidArgumentError, RemoteError, type Job, type RunOptions, type RunResult } from '../pool/index.js';
+// The light entries only: the errors (warmbox/errors) and a helper with no imports, so that
+// a process that only calls a service never loads dockerode or generic-pool.
+import { AbortError, errorFromCode, InvalidArgumentError, RemoteError } from '../pool/errors.js';
 import { followAbort } from '../pool/follow-abort.js';
+import type { Job, RunOptions, RunResult } from '../pool/index.js';
 
 export interface RemoteSandboxOptions {
   /** The service's base URL, e.g. `http://127.0.0.1:8080` (HAProxy's, for several). */

@@ -17,7 +17,7 @@ import swagger from '@fastify/swagger';
 import websocket from '@fastify/websocket';
 import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyRequest } from 'fastify';
 import { MAX_REQUEST_BYTES } from '../agent/protocol.js';
-import { ERROR_CODES, PoolClosedError, WarmboxError, type ErrorCode, type Job, type RunResult, type Sandbox } from '../pool/index.js';
+import { ERROR_CODES, httpStatusOf, InvalidArgumentError, PoolClosedError, WarmboxError, type Job, type RunResult, type Sandbox, type ServiceErrorCode } from '../pool/index.js';
 import { JobMemory } from './job-memory.js';
 import { ServiceMetrics } from './metrics.js';
 import { errorSchema, jobSchema, resultSchema, type WireJob } from './schemas.js';
@@ -37,22 +37,6 @@ export interface ServiceOptions {
 }
 
 /** The library's errors as HTTP statuses: every code has one, or this does not compile. */
-const HTTP_STATUS: Record<ErrorCode, number> = {
-  WARMBOX_ERR_INVALID_ARGUMENT: 400,
-  WARMBOX_ERR_NOT_INITIALIZED: 503,
-  WARMBOX_ERR_POOL_CLOSED: 503,
-  WARMBOX_ERR_QUEUE_FULL: 503,
-  WARMBOX_ERR_QUEUE_TIMEOUT: 503,
-  WARMBOX_ERR_ABORTED: 499,
-  WARMBOX_ERR_DOCKER_UNAVAILABLE: 503,
-  WARMBOX_ERR_IMAGE_NOT_FOUND: 500,
-  WARMBOX_ERR_CONTAINER_START: 500,
-  WARMBOX_ERR_RUNTIME_NOT_FOUND: 500,
-  WARMBOX_ERR_RUNTIME_MISCONFIGURED: 500,
-  WARMBOX_ERR_DOCKER: 502,
-  WARMBOX_ERR_AGENT_PROTOCOL: 502,
-  WARMBOX_ERR_REMOTE: 502,
-};
 const UNPROTECTED = new Set(['/healthz', '/readyz']);
 /** The WebSocket subprotocol that carries the token where a browser cannot set a header. */
 export const TOKEN_PROTOCOL_PREFIX = 'warmbox.bearer.';
@@ -100,7 +84,7 @@ export async function buildService(options: ServiceOptions): Promise<Service> {
         await reply
           .code(401)
           .header('www-authenticate', 'Bearer')
-          .send({ statusCode: 401, code: 'WARMBOX_ERR_UNAUTHORIZED', error: 'Unauthorized', message: 'a valid bearer token is required' });
+          .send({ statusCode: 401, code: 'WARMBOX_ERR_UNAUTHORIZED' satisfies ServiceErrorCode, error: 'Unauthorized', message: 'a valid bearer token is required' });
       }
     });
   }
@@ -168,7 +152,7 @@ export async function buildService(options: ServiceOptions): Promise<Service> {
       try {
         message = JSON.parse(raw.toString()) as typeof message;
       } catch {
-        return fail({ statusCode: 400, code: 'WARMBOX_ERR_INVALID_ARGUMENT', error: 'Bad Request', message: 'each message must be a JSON object', field: 'message' });
+        return fail({ statusCode: 400, code: InvalidArgumentError.code, error: 'Bad Request', message: 'each message must be a JSON object', field: 'message' });
       }
       if (message.type === 'run' && !started) {
         started = true;
@@ -187,7 +171,7 @@ export async function buildService(options: ServiceOptions): Promise<Service> {
       } else if (message.type === 'stdin_end' && started) {
         stdin.end();
       } else {
-        fail({ statusCode: 400, code: 'WARMBOX_ERR_INVALID_ARGUMENT', error: 'Bad Request', message: `unexpected message ${JSON.stringify(message.type)}: first {"type":"run","job":{...}}, then "stdin" and "stdin_end"`, field: 'type' });
+        fail({ statusCode: 400, code: InvalidArgumentError.code, error: 'Bad Request', message: `unexpected message ${JSON.stringify(message.type)}: first {"type":"run","job":{...}}, then "stdin" and "stdin_end"`, field: 'type' });
       }
     });
     function fail(body: ReturnType<typeof errorBody>) {
@@ -243,14 +227,14 @@ function errorBody(error: Error & { code?: string; statusCode?: number; validati
   if (error.validation !== undefined) {
     const [first] = error.validation as Array<{ instancePath?: string; params?: { missingProperty?: string } }>;
     const path = [first?.instancePath?.split('/').filter(Boolean).join('.'), first?.params?.missingProperty].filter(Boolean).join('.');
-    return { statusCode: 400, code: 'WARMBOX_ERR_INVALID_ARGUMENT', error: 'Bad Request', message: error.message, field: path === '' ? 'job' : `job.${path}` };
+    return { statusCode: 400, code: InvalidArgumentError.code, error: 'Bad Request', message: error.message, field: path === '' ? 'job' : `job.${path}` };
   }
   if (error instanceof WarmboxError || (ERROR_CODES as readonly string[]).includes(error.code ?? '')) {
-    const statusCode = HTTP_STATUS[error.code as ErrorCode];
+    const statusCode = httpStatusOf(error.code!);
     return { statusCode, code: error.code!, error: httpName(statusCode), message: error.message, ...(error.field ? { field: error.field } : {}) };
   }
   const statusCode = error.statusCode !== undefined && error.statusCode >= 400 ? error.statusCode : 500;
-  return { statusCode, code: error.code ?? 'WARMBOX_ERR_INTERNAL', error: httpName(statusCode), message: error.message };
+  return { statusCode, code: error.code ?? ('WARMBOX_ERR_INTERNAL' satisfies ServiceErrorCode), error: httpName(statusCode), message: error.message };
 }
 
 function httpName(statusCode: number): string {

@@ -39,6 +39,13 @@ test('every error class carries its own code, name and message', (t) => {
   }
 });
 
+test("README's table of the service's HTTP statuses -> httpStatusOf's, for every code of the library and the service's own two", (t) => {
+  const rows = [...readme.matchAll(/^\| (`WARMBOX_ERR_.*) \| (\d{3}) \|$/gm)];
+  const documented = new Map(rows.flatMap(([, codes, status]) => [...codes!.matchAll(/`(WARMBOX_ERR_[A-Z_]+)`/g)].map((m) => [m[1]!, Number(status)] as const)));
+  t.deepEqual([...documented.keys()].sort(), [...warmbox.ERROR_CODES, 'WARMBOX_ERR_UNAUTHORIZED', 'WARMBOX_ERR_INTERNAL'].sort());
+  for (const [code, status] of documented) t.is(warmbox.httpStatusOf(code), status, code);
+});
+
 test('errorFromCode -> the class the code names, with the message given; an unknown code is a RemoteError', (t) => {
   for (const code of warmbox.ERROR_CODES) {
     const error = warmbox.errorFromCode(code, 'as the service said', 'job.x');
@@ -48,6 +55,11 @@ test('errorFromCode -> the class the code names, with the message given; an unkn
   t.is((warmbox.errorFromCode('WARMBOX_ERR_INVALID_ARGUMENT', 'm', 'job.files') as warmbox.InvalidArgumentError).field, 'job.files');
   t.true(warmbox.errorFromCode('WARMBOX_ERR_QUEUE_FULL', 'm') instanceof warmbox.QueueFullError);
   t.is(warmbox.errorFromCode('SOMETHING_ELSE', 'm').code, 'WARMBOX_ERR_REMOTE');
+  // Made without the class's constructor, yet named and stacked as one made here.
+  const revived = warmbox.errorFromCode('WARMBOX_ERR_QUEUE_TIMEOUT', 'waited too long');
+  t.is(revived.name, 'QueueTimeoutError');
+  t.regex(revived.stack!, /^QueueTimeoutError: waited too long/);
+  t.deepEqual({ ...revived }, { code: 'WARMBOX_ERR_QUEUE_TIMEOUT' });
 });
 
 test('every option in DEFAULTS is in README with the same default', (t) => {
