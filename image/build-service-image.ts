@@ -10,11 +10,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connectDocker, imageExists } from '../pool/docker.js';
 import { digest, PACKAGE_ROOT } from '../pool/image.js';
-import { buildFromContext, ensureBaseImage, runToStderr, type BuildImageOptions } from './build-image.js';
+import { buildFromContext, ensureBaseImage, runToStderr, type BuildCommonOptions } from './build-steps.js';
 
 export const SERVICE_DOCKERFILE = 'deploy/Dockerfile.service';
 
-export type BuildServiceImageOptions = Pick<BuildImageOptions, 'rebuild' | 'docker' | 'log'>;
+export type BuildServiceImageOptions = BuildCommonOptions;
 
 /**
  * Builds what is missing and resolves with the service image's tag, `warmbox-service:DIGEST`.
