@@ -3,6 +3,7 @@ export type { Job, RunOptions, RunResult, RunStatus, PythonError, JobFiles, Retu
 export type { PoolStats } from './container-pool.js';
 export { DEFAULTS, MAX_TIMEOUT_MS, type SandboxOptions } from './options.js';
 export { MAX_JOB_BYTES } from './job.js';
+export { MAX_JOB_FILES, MAX_RETURN_PATTERNS } from './files.js';
 export { AGENT_MEMORY_MB, AGENT_TASKS } from '../agent/protocol.js';
 export { LABELS } from './labels.js';
 export type { RuntimeInfo, RuntimeKind } from './runtime.js';

@@ -4,9 +4,8 @@
  * has a limit; the library's own checks (bytes, paths, names) still run behind them and answer
  * with the same typed errors.
  */
-import { MAX_JOB_BYTES, runResponseSchema } from '../agent/protocol.js';
-import { MAX_JOB_FILES, MAX_RETURN_PATTERNS } from '../pool/files.js';
-import { MAX_TIMEOUT_MS } from '../pool/options.js';
+import { runResponseSchema } from '../agent/protocol.js';
+import { MAX_JOB_BYTES, MAX_JOB_FILES, MAX_RETURN_PATTERNS, MAX_TIMEOUT_MS } from '../pool/index.js';
 
 const limitMs = { type: 'integer', minimum: 1, maximum: MAX_TIMEOUT_MS } as const;
 

@@ -1,0 +1,67 @@
+/**
+ * The house's rules, checked by dependency-cruiser (test/unit/layers.test.ts, so in `npm
+ * test` and CI). agent/ is on the ground (it runs inside the container), pool/ above it, then
+ * image/, service/ and remote/, then cli/ and bench/; arrows run one way, and a layer above
+ * pool/ uses its public faces only: pool/index.ts, and pool/errors.ts (warmbox/errors).
+ *
+ * It reads what tsc compiled (dist/): dependency-cruiser parses TypeScript only through
+ * TypeScript below 7, and this project builds with 7. So type-only imports, which load
+ * nothing, are not seen.
+ *
+ * Reaches that were there when the rules came are listed in
+ * .dependency-cruiser-known-violations.json (issue 23 removes them): a new one fails.
+ */
+const UPPER = '^dist/(service|remote|cli|bench|image)/';
+
+/** @type {import('dependency-cruiser').IConfiguration} */
+module.exports = {
+  forbidden: [
+    {
+      name: 'no-circular',
+      severity: 'error',
+      comment: 'No module may import itself back, however far round.',
+      from: {},
+      to: { circular: true },
+    },
+    {
+      name: 'agent-stays-on-the-ground',
+      severity: 'error',
+      comment: 'agent/ runs inside the container: it imports nothing of the layers above it.',
+      from: { path: '^dist/agent/' },
+      to: { path: '^dist/(pool|image|service|remote|cli|bench)/' },
+    },
+    {
+      name: 'pool-does-not-look-up',
+      severity: 'error',
+      comment: 'pool/ is the library: it imports nothing of the layers built on it.',
+      from: { path: '^dist/pool/' },
+      to: { path: '^dist/(image|service|remote|cli|bench)/' },
+    },
+    {
+      name: 'upper-layers-use-pool-public-faces',
+      severity: 'error',
+      comment: "Above pool/, only its public faces: pool/index.ts, and pool/errors.ts (warmbox/errors).",
+      from: { path: UPPER },
+      to: { path: '^dist/pool/', pathNot: '^dist/pool/(index|errors)\\.js$' },
+    },
+    {
+      name: 'upper-layers-reach-the-agent-through-pool',
+      severity: 'error',
+      comment: "The agent's contract reaches service/, remote/, cli/ and bench/ through pool's index, not from agent/ itself.",
+      from: { path: '^dist/(service|remote|cli|bench)/' },
+      to: { path: '^dist/agent/' },
+    },
+    {
+      name: 'service-and-remote-are-peers',
+      severity: 'error',
+      comment: 'service/ and remote/ share the wire, not each other: neither imports the other.',
+      from: { path: '^dist/(service|remote)/' },
+      to: { path: '^dist/(service|remote)/', pathNot: '^dist/$1/' },
+    },
+  ],
+  options: {
+    doNotFollow: { path: 'node_modules' },
+    // The agent's bundle holds all of its sources in one file; the sources themselves are cruised.
+    exclude: { path: '^dist/(test|examples)/|^dist/agent/agent\\.cjs$|\\.d\\.ts$' },
+  },
+};
