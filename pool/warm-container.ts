@@ -243,8 +243,12 @@ export class WarmContainer {
 
   /** Kills the container now; removal follows in `remove`. */
   async kill(): Promise<void> {
+    const container = this.docker.getContainer(this.id);
     try {
-      await this.docker.getContainer(this.id).kill();
+      // A paused container is thawed first: runsc cannot signal a paused sandbox, and the
+      // engine would wait 10 s for an exit that never comes (runc's thaws by itself).
+      if ((await this.#engineState()) === 'paused') await container.unpause();
+      await container.kill();
     } catch (error) {
       log('container %s: kill failed (it may be gone already): %o', this.id, error);
     }
