@@ -232,13 +232,35 @@ export class WarmContainer {
           (error: unknown) => void log('container %s: inspect failed: %o', this.id, error),
         )
       : undefined;
-    if (state?.OOMKilled) {
+    if (state?.OOMKilled || (state?.ExitCode === 137 && (await this.#oomReportedLate(state.StartedAt)))) {
       // The kernel's OOM killer took the agent with the program (under gVisor it always takes
       // the whole container, whose kernel it is): the program died of SIGKILL.
       return synthesisedResult(durationMs, 'memory', { memoryExceeded: true, signal: 'SIGKILL' }, 'the container ran out of memory and its agent was killed');
     }
     const how = state ? `the container exited with ${state.ExitCode}` : `the agent's connection failed: ${cause.message}`;
     return synthesisedResult(durationMs, 'error', {}, `the agent stopped before it reported the job (${how})`);
+  }
+
+  /**
+   * For a container that died of SIGKILL and is not (yet) marked OOMKilled: whether the engine
+   * reports an OOM of it after all. Under gVisor on a busy machine the engine can learn of the
+   * OOM after the exit, or only as its `oom` event, so its events are read from the container's
+   * start until a second from now, the engine closing the stream then; then it is asked again.
+   */
+  async #oomReportedLate(startedAt: string): Promise<boolean> {
+    try {
+      const since = Math.floor(Date.parse(startedAt) / 1000);
+      const until = Math.ceil(Date.now() / 1000) + 1;
+      // The engine ends the stream at `until`; the signal only guards against one that hangs.
+      const abortSignal = AbortSignal.timeout(EXIT_WAIT_MS);
+      const events = (await this.docker.getEvents({ since, until, filters: { container: [this.id], event: ['oom'] }, abortSignal } as Docker.GetEventsOptions)) as AsyncIterable<Buffer>;
+      let seen = false;
+      for await (const chunk of events) if (chunk.length > 0) seen = true;
+      return seen || (await this.docker.getContainer(this.id).inspect()).State.OOMKilled;
+    } catch (error) {
+      log('container %s: could not read its OOM events: %o', this.id, error);
+      return false;
+    }
   }
 
   /** Kills the container now; removal follows in `remove`. */
