@@ -222,15 +222,6 @@ export interface AgentErrorBody {
   readonly message: string;
 }
 
-/** The program's own uid and gid in the container: it owns nothing but the working directory. */
-export const PROGRAM_UID = 10002;
-/** The program's working directory (a tmpfs), and its HOME. */
-export const WORK_DIR = '/work';
-/** Debian's interpreter in the image: the one that runs the program. */
-export const PYTHON_PATH = '/usr/bin/python3';
-/** agent/runner.py, where Dockerfile.agent puts it: the only agent file the program may read. */
-export const RUNNER_PATH = '/opt/warmbox/runner/runner.py';
-
 /** The most code, data (as JSON) and stdin one job may carry, in bytes; the host checks it first. */
 export const MAX_JOB_BYTES = 64 * 1024 * 1024;
 /**
@@ -240,32 +231,6 @@ export const MAX_JOB_BYTES = 64 * 1024 * 1024;
  */
 export const MAX_REQUEST_BYTES = 6 * MAX_JOB_BYTES + 64 * 1024;
 
-/**
- * The agent's share of a container, added on top of the program's own limits so that
- * `memoryLimitMb` and `pidsLimit` are the program's alone. Measured in a warm container
- * (Node 20, cgroup v1): Node holds 12.7 MiB anonymous memory and about 1.5 MiB of kernel
- * memory, docker-init 0.1 MiB; 16 MiB leaves the program within 2 MiB of its limit.
- */
-export const AGENT_MEMORY_MB = 16;
-/**
- * Tasks the agent side holds for the container's whole life: docker-init, and Node's main
- * thread, one V8 worker, V8's delayed-task thread, the SIGUSR1 watcher and one libuv worker
- * (the image sets `--v8-pool-size=1` and `UV_THREADPOOL_SIZE=1`, and the agent starts the
- * libuv pool as it boots, so the count never changes while a program runs).
- */
-export const AGENT_TASKS = 6;
-/** The file name of the agent's socket inside the directory the host bind-mounts. */
-export const AGENT_SOCKET_NAME = 'agent.sock';
-/** Written by an agent that cannot start, so the host can say why (the container keeps no logs). */
-export const AGENT_ERROR_FILE_NAME = 'agent.error';
-/** Where that directory is mounted inside the container; its parent is 0700 root, out of the program's reach. */
-export const AGENT_IO_DIR = '/run/warmbox/io';
-/** Where in that directory the agent copies the files a job returns. */
-export const RETURNED_FILES_DIR = 'files';
-/** The container's environment variable that holds the sandbox's `preload`, comma-separated. */
-export const PRELOAD_ENV = 'WARMBOX_PRELOAD';
-/** The file the code is written to, in WORK_DIR: a job's `files` cannot use its name. */
-export const MAIN_FILE_NAME = 'main.py';
 
 export const runRequestSchema = {
   type: 'object',

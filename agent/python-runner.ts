@@ -8,6 +8,7 @@ import { killProcessesOf, killProcessGroup } from './kill-processes.js';
 import type { CgroupCounters } from './cgroup.js';
 import { decideOutcome, NO_RESULT, type Report, type StopReason } from './outcome.js';
 import { collectFiles } from './collect-files.js';
+import { RUNNER_FDS, RUNNER_READY_LINE, runnerLayout } from './layout.js';
 import { byteLengthOf, type AgentRunAnswer, type AgentRunRequest, type AgentRunResponse, type JsonPieces, type PythonError, type ReturnFilesRequest } from './protocol.js';
 
 /** Hears the program's output as it is written, decoded, within maxOutputBytes. */
@@ -56,7 +57,6 @@ const DRAIN_MS = 500;
 // The report holds `result`: beyond this, the program gets an error rather than the agent
 // running out of memory.
 const MAX_REPORT_BYTES = 64 * 1024 * 1024;
-const READY_LINE = 'ready\n';
 const REPORT_LINES = 4;
 // The CPU limit is checked no more often than this.
 const CPU_CHECK_MIN_MS = 10;
@@ -65,6 +65,8 @@ const CPU_CHECK_MIN_MS = 10;
 const COLLECT_AFTER_BYTES = 1024 * 1024;
 
 const CLOSING_BRACE = Buffer.from('}');
+// The child's file descriptors: stdin and stdout piped, 2 closed, and a pipe at each of the runner's own.
+const RUNNER_STDIO: Array<'pipe' | 'ignore'> = Array.from({ length: Math.max(...Object.values(RUNNER_FDS)) + 1 }, (_, fd) => (fd === 2 ? 'ignore' : 'pipe'));
 
 /** A full garbage collection where the image's Node exposes it (`--expose-gc`), else nothing. */
 function collectGarbage(): void {
@@ -106,10 +108,12 @@ export class PythonRunner {
       mode: 'binary',
       pythonPath: options.pythonPath,
       pythonOptions: ['-I', '-u', '-B'],
-      args: [...(options.preload ?? [])],
+      // The layout and framing first (agent/layout.ts), then the modules to preload.
+      args: [runnerLayout(), ...(options.preload ?? [])],
       // fd 2 stays closed to python-shell, which would keep all of stderr in a string of its
-      // own; the runner moves fd 5 to 2. fd 3 carries the job in, fd 4 the result out.
-      stdio: ['pipe', 'pipe', 'ignore', 'pipe', 'pipe', 'pipe'],
+      // own; the runner moves RUNNER_FDS.stderr to 2. The job comes in on RUNNER_FDS.job, the
+      // result goes out on RUNNER_FDS.result.
+      stdio: RUNNER_STDIO,
       cwd: options.cwd,
       env: { ...PROGRAM_ENV, HOME: options.cwd },
       detached: true,
@@ -117,8 +121,10 @@ export class PythonRunner {
     });
     const child = this.#shell.childProcess;
     // Node types stdio only up to fd 4.
-    const pipes = child.stdio as unknown as [Writable, Readable, null, Writable, Readable, Readable];
-    [, , , this.#jobChannel, this.#resultChannel, this.#stderr] = pipes;
+    const pipes = child.stdio as unknown as Array<Writable & Readable>;
+    this.#jobChannel = pipes[RUNNER_FDS.job]!;
+    this.#resultChannel = pipes[RUNNER_FDS.result]!;
+    this.#stderr = pipes[RUNNER_FDS.stderr]!;
     // Every exit path below handles these: a program that ends without reading its stdin or
     // its job must not crash the agent with EPIPE.
     for (const stream of [child.stdin, this.#jobChannel]) stream?.on('error', () => {});
@@ -143,7 +149,7 @@ export class PythonRunner {
     this.#resultChannel.on('data', (chunk: Buffer) => this.#collectReport(chunk));
     const ready = new Promise<void>((resolve) => {
       const check = () => {
-        if (Buffer.concat(this.#report).toString('latin1').startsWith(READY_LINE)) {
+        if (Buffer.concat(this.#report).toString('latin1').startsWith(RUNNER_READY_LINE)) {
           this.#resultChannel.off('data', check);
           resolve();
         }
@@ -162,7 +168,7 @@ export class PythonRunner {
     this.#stderr.off('data', collect);
     const cgroup = this.#options.cgroup;
     this.#idle = { oomKills: cgroup?.oomKills() ?? null, cpuUsageUs: cgroup?.cpuUsageUs() ?? null, agentCpu: process.cpuUsage() };
-    const rest = Buffer.concat(this.#report).subarray(READY_LINE.length);
+    const rest = Buffer.concat(this.#report).subarray(RUNNER_READY_LINE.length);
     this.#report = [rest];
     this.#reportBytes = rest.length;
     this.#reportLines = countNewlines(rest);

@@ -3,20 +3,22 @@
 The agent starts this script before any job arrives, so a job pays no interpreter start-up.
 It waits for exactly one job, runs it as `__main__` from main.py in its working directory, and reports.
 
-File descriptors, set up by the agent:
-  0, 1    the program's stdin and stdout
-  3       the job: its length in bytes as a decimal line, then the job as JSON, closed by the
-          agent after writing: {"code": str, "rlimits": {...}, "env": {...}, "files": [...], "data": any}
-  4       the result channel: "ready\\n" once the interpreter is up, then four JSON lines,
-          the error (or null), `result` (passed on unparsed), the figures (PNGs in base64)
-          and {"exit": code}, or {"signal": "SIGINT"} where the program ends by a signal as
-          python3 would
+File descriptors, set up by the agent (their numbers come in the layout, see Arguments):
+  0, 1     the program's stdin and stdout
+  job      its length in bytes as a decimal line, then the job as JSON, closed by the agent
+           after writing: {"code": str, "rlimits": {...}, "env": {...}, "files": [...], "data": any}
+  result   the ready line once the interpreter is up, then four JSON lines: the error (or
+           null), `result` (passed on unparsed), the figures (PNGs in base64) and
+           {"exit": code}, or {"signal": "SIGINT"} where the program ends by a signal as
+           python3 would
+  stderr   the program's stderr (moved to 2 here; the agent gives python-shell no stderr,
+           because python-shell keeps every byte of it in memory)
 
-Arguments: the modules to import before "ready" (`preload`), so that jobs pay nothing for them.
-  5       the program's stderr (moved to 2 here; the agent gives python-shell no stderr,
-          because python-shell keeps every byte of it in memory)
+Arguments: the layout and framing as JSON (agent/layout.ts: the file descriptors above, the
+ready line, main.py's name, matplotlib's cache), then the modules to import before "ready"
+(`preload`), so that jobs pay nothing for them.
 
-The result travels on fd 4, apart from stdout and stderr, so nothing the program prints can
+The result travels on a channel of its own, apart from stdout and stderr, so nothing the program prints can
 corrupt it. Neither the code nor the data goes through argv or the environment.
 """
 
@@ -50,12 +52,16 @@ import re  # noqa: F401
 import statistics  # noqa: F401
 import string  # noqa: F401
 
-JOB_FD = 3
-RESULT_FD = 4
-STDERR_FD = 5
+# The container's layout and the channels' framing, as the agent passes them in its first
+# argument (agent/layout.ts, the one place they are written).
+LAYOUT = json.loads(sys.argv[1])
+JOB_FD = LAYOUT["jobFd"]
+RESULT_FD = LAYOUT["resultFd"]
+STDERR_FD = LAYOUT["stderrFd"]
+READY_LINE = LAYOUT["readyLine"].encode("ascii")
 # The code is also written here, in the working directory, as `python3 main.py` would find
 # it: multiprocessing's spawn re-imports it from __main__.__file__, and inspect reads it.
-MAIN_FILE_NAME = "main.py"
+MAIN_FILE_NAME = LAYOUT["mainFileName"]
 # JavaScript numbers hold integers exactly up to 2**53; a JSON text with a run of 16 digits
 # or more may hold a larger one, and is then checked value by value. The run is looked for
 # with bytes.translate and `in`, which take milliseconds on 10 MB where a regex takes 150.
@@ -69,7 +75,7 @@ SLICE_CHARS = 1 << 20
 # A program's figures beyond this many are left out of the result.
 MAX_FIGURES = 32
 # matplotlib's font list, built at image build where matplotlib is installed (Dockerfile.agent).
-MATPLOTLIB_CACHE = "/opt/warmbox/matplotlib"
+MATPLOTLIB_CACHE = LAYOUT["matplotlibCacheDir"]
 
 
 def widen_pipes():
@@ -367,8 +373,8 @@ def main():
     widen_pipes()
     prefer_me_when_out_of_memory()
     seed_matplotlib_cache()
-    preload(sys.argv[1:])
-    write_all(RESULT_FD, b"ready\n")
+    preload(sys.argv[2:])
+    write_all(RESULT_FD, READY_LINE)
 
     raw = read_job()
     try:

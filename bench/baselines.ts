@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type Docker from 'dockerode';
 import { containerConfig } from '../pool/create-container.js';
+import { AGENT_IO_DIR, AGENT_SOCKET_NAME } from '../pool/index.js';
 import { resolveOptions } from '../pool/options.js';
 import { removeContainer } from '../pool/remove-container.js';
 import { RUNC } from '../pool/runtime.js';
@@ -128,7 +129,7 @@ export async function startExecTarget(docker: Docker, baseImage: string): Promis
 // The smallest agent there is: node:http on the same socket, published the same way.
 const BARE_SERVER = `
 const http = require('http'), fs = require('fs');
-const path = '/run/warmbox/io/agent.sock';
+const path = ${JSON.stringify(`${AGENT_IO_DIR}/${AGENT_SOCKET_NAME}`)};
 http.createServer((req, res) => res.end('{}')).listen(path + '.binding', () => {
   fs.chmodSync(path + '.binding', 0o666);
   fs.renameSync(path + '.binding', path);

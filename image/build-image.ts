@@ -4,7 +4,7 @@
  * Either image is skipped when one of the same content exists, so running it again is cheap.
  * `warmbox build-image` (cli/warmbox.ts) is its command line.
  */
-import { PROGRAM_UID, RUNNER_PATH, WORK_DIR } from '../agent/protocol.js';
+import { LAYOUT_BUILD_ARGS } from '../agent/layout.js';
 import { connectDocker, imageExists } from '../pool/docker.js';
 import { InvalidArgumentError } from '../pool/errors.js';
 import { agentImageTag, IMAGE_CONTEXT_FILES, PACKAGE_ROOT } from '../pool/image.js';
@@ -48,7 +48,7 @@ export async function buildImage(options: BuildImageOptions = {}): Promise<strin
   await buildFromContext(
     docker,
     { context: PACKAGE_ROOT, src: [...IMAGE_CONTEXT_FILES] },
-    { t: tag, dockerfile: 'Dockerfile.agent', buildargs: { BASE: base, PROGRAM_UID: String(PROGRAM_UID), WORK_DIR, RUNNER_PATH } },
+    { t: tag, dockerfile: 'Dockerfile.agent', buildargs: { BASE: base, ...LAYOUT_BUILD_ARGS } },
     log,
   );
   log(`agent image ${tag} built`);

@@ -1,5 +1,5 @@
 import type Docker from 'dockerode';
-import { AGENT_IO_DIR, AGENT_MEMORY_MB, AGENT_TASKS, PRELOAD_ENV, PROGRAM_UID, WORK_DIR } from '../agent/protocol.js';
+import { AGENT_IO_DIR, AGENT_MEMORY_MB, AGENT_TASKS, PRELOAD_ENV, PROGRAM_UID, WORK_DIR } from '../agent/layout.js';
 import { LABELS } from './labels.js';
 import type { ResolvedOptions } from './options.js';
 import { GVISOR_HOST_TASKS, GVISOR_HOST_TASKS_PER_TASK, GVISOR_MEMORY_MB, type RuntimeInfo } from './runtime.js';
@@ -60,10 +60,10 @@ export function containerConfig({ image, runtime, poolId, ownerLabels, ioDir, op
         [WORK_DIR]: `${tmpfs},size=${options.workDirSizeMb}m,uid=${PROGRAM_UID},gid=${PROGRAM_UID},mode=0700`,
         '/tmp': `${tmpfs},size=${options.tmpSizeMb}m,mode=1777`,
       },
-      // The agent runs as root to start the program as uid 10002 (SETUID, SETGID), to kill
+      // The agent runs as root to start the program as PROGRAM_UID (SETUID, SETGID), to kill
       // every process of it (KILL), and to read the files a job returns whatever their mode
       // (DAC_READ_SEARCH: read, never write); it needs nothing else. The program, started as
-      // 10002 under no-new-privileges, holds none of these.
+      // PROGRAM_UID under no-new-privileges, holds none of these.
       CapDrop: ['ALL'],
       CapAdd: ['SETUID', 'SETGID', 'KILL', 'DAC_READ_SEARCH'],
       SecurityOpt: ['no-new-privileges'],

@@ -6,7 +6,8 @@
 import { constants } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { posix } from 'node:path';
-import { MAIN_FILE_NAME, RETURNED_FILES_DIR, type AgentFile, type ReturnedFileEntry } from '../agent/protocol.js';
+import { type AgentFile, type ReturnedFileEntry } from '../agent/protocol.js';
+import { MAIN_FILE_NAME, RETURNED_FILES_DIR } from '../agent/layout.js';
 import { AgentProtocolError, InvalidArgumentError } from './errors.js';
 import { describe } from './options.js';
 

@@ -4,7 +4,7 @@ export type { PoolStats } from './container-pool.js';
 export { DEFAULTS, MAX_TIMEOUT_MS, type SandboxOptions } from './options.js';
 export { MAX_JOB_BYTES } from './job.js';
 export { MAX_JOB_FILES, MAX_RETURN_PATTERNS } from './files.js';
-export { AGENT_MEMORY_MB, AGENT_TASKS } from '../agent/protocol.js';
+export { AGENT_IO_DIR, AGENT_MEMORY_MB, AGENT_SOCKET_NAME, AGENT_TASKS } from '../agent/layout.js';
 export { LABELS } from './labels.js';
 export type { RuntimeInfo, RuntimeKind } from './runtime.js';
 export { diagnose, type Finding, type DiagnoseOptions } from './doctor.js';

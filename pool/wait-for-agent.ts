@@ -1,6 +1,6 @@
 import { existsSync, readFileSync, watch } from 'node:fs';
 import { join } from 'node:path';
-import { AGENT_ERROR_FILE_NAME, AGENT_SOCKET_NAME } from '../agent/protocol.js';
+import { AGENT_ERROR_FILE_NAME, AGENT_SOCKET_NAME } from '../agent/layout.js';
 import { ContainerStartError } from './errors.js';
 
 /**

@@ -3,8 +3,9 @@
  * container pays for each module loaded here, on the machine's CPU, before it counts as warm.
  */
 import { Writable } from 'node:stream';
+import { posix } from 'node:path';
 import test from 'ava';
-import { AGENT_IO_DIR, AGENT_SOCKET_NAME } from '../../agent/protocol.js';
+import { AGENT_IO_DIR, AGENT_SOCKET_NAME } from '../../agent/layout.js';
 import { agentImageTag } from '../../pool/image.js';
 import { docker } from '../helpers/sandbox.js';
 
@@ -19,7 +20,9 @@ const NEVER_AT_START = ['https', 'http2', 'dns', 'tls', 'crypto', 'fs/promises']
 test('the agent starts, as the image runs it, without loading HTTPS, HTTP/2, DNS, TLS, crypto or fs/promises', async (t) => {
   const image = agentImageTag()!;
   const { Config } = await docker.getImage(image).inspect();
-  const [node, boot] = Config.Entrypoint as string[];
+  const [node, entry] = Config.Entrypoint as string[];
+  // The entry point names boot.cjs in the image's working directory.
+  const boot = posix.resolve(Config.WorkingDir, entry!);
   // The image's own entry point, with a watch on the socket's directory that prints the
   // modules loaded so far once the socket appears, which is when the host counts it warm.
   const probe = `

@@ -1,0 +1,86 @@
+/**
+ * The container's layout: who the program is and where everything lives, the one place each
+ * of these facts is written. The agent and the pool import them; the image takes them as
+ * build arguments (image/build-image.ts passes LAYOUT_BUILD_ARGS to Dockerfile.agent), and the
+ * Python runner from the agent, in its environment (RUNNER_LAYOUT_ENV), which it removes
+ * before the program runs. test/unit/layout.test.ts fails if a copy appears anywhere else.
+ */
+
+/** The program's own uid and gid in the container: it owns nothing but the working directory. */
+export const PROGRAM_UID = 10002;
+
+/** The program's working directory (a tmpfs), and its HOME. */
+export const WORK_DIR = '/work';
+
+/** Debian's interpreter in the image: the one that runs the program. */
+export const PYTHON_PATH = '/usr/bin/python3';
+
+/** agent/runner.py, where Dockerfile.agent puts it: the only agent file the program may read. */
+export const RUNNER_PATH = '/opt/warmbox/runner/runner.py';
+
+
+/**
+ * The agent's share of a container, added on top of the program's own limits so that
+ * `memoryLimitMb` and `pidsLimit` are the program's alone. Measured in a warm container
+ * (Node 20, cgroup v1): Node holds 12.7 MiB anonymous memory and about 1.5 MiB of kernel
+ * memory, docker-init 0.1 MiB; 16 MiB leaves the program within 2 MiB of its limit.
+ */
+export const AGENT_MEMORY_MB = 16;
+
+/**
+ * Tasks the agent side holds for the container's whole life: docker-init, and Node's main
+ * thread, one V8 worker, V8's delayed-task thread, the SIGUSR1 watcher and one libuv worker
+ * (the image sets `--v8-pool-size=1` and `UV_THREADPOOL_SIZE=1`, and the agent starts the
+ * libuv pool as it boots, so the count never changes while a program runs).
+ */
+export const AGENT_TASKS = 6;
+
+/** The file name of the agent's socket inside the directory the host bind-mounts. */
+export const AGENT_SOCKET_NAME = 'agent.sock';
+
+/** Written by an agent that cannot start, so the host can say why (the container keeps no logs). */
+export const AGENT_ERROR_FILE_NAME = 'agent.error';
+
+/** Where that directory is mounted inside the container; its parent is 0700 root, out of the program's reach. */
+export const AGENT_IO_DIR = '/run/warmbox/io';
+
+/** Where in that directory the agent copies the files a job returns. */
+export const RETURNED_FILES_DIR = 'files';
+
+/** The container's environment variable that holds the sandbox's `preload`, comma-separated. */
+export const PRELOAD_ENV = 'WARMBOX_PRELOAD';
+
+/** The file the code is written to, in WORK_DIR: a job's `files` cannot use its name. */
+export const MAIN_FILE_NAME = 'main.py';
+/** Where the agent's code is in the image (0700 root): boot.cjs and the bundle. */
+export const AGENT_DIR = '/opt/warmbox/agent';
+/** matplotlib's font list, built once at image build where matplotlib is installed; the runner copies it into the program's HOME. */
+export const MATPLOTLIB_CACHE_DIR = '/opt/warmbox/matplotlib';
+/** The environment variable by which the agent hands the runner its layout and framing (JSON). */
+export const RUNNER_LAYOUT_ENV = 'WARMBOX_RUNNER_LAYOUT';
+/** The runner's file descriptors, as the agent sets them up: the job in, the result out, the program's stderr. */
+export const RUNNER_FDS = Object.freeze({ job: 3, result: 4, stderr: 5 });
+/** What the runner writes on its result channel once it waits for a job. */
+export const RUNNER_READY_LINE = 'ready\n';
+
+/** What the runner reads from RUNNER_LAYOUT_ENV. */
+export function runnerLayout(): string {
+  return JSON.stringify({
+    mainFileName: MAIN_FILE_NAME,
+    matplotlibCacheDir: MATPLOTLIB_CACHE_DIR,
+    jobFd: RUNNER_FDS.job,
+    resultFd: RUNNER_FDS.result,
+    stderrFd: RUNNER_FDS.stderr,
+    readyLine: RUNNER_READY_LINE,
+  });
+}
+
+/** Dockerfile.agent's build arguments: the layout, as the image must be made for it. */
+export const LAYOUT_BUILD_ARGS: Readonly<Record<string, string>> = Object.freeze({
+  PROGRAM_UID: String(PROGRAM_UID),
+  WORK_DIR,
+  RUNNER_PATH,
+  AGENT_DIR,
+  AGENT_IO_DIR,
+  MATPLOTLIB_CACHE_DIR,
+});

@@ -1,0 +1,50 @@
+/**
+ * The container's layout is written once, in agent/layout.ts: the image, the runner, the
+ * agent, the pool, the bench and the service take it from there. Any copy of one of its
+ * values elsewhere in the product's files fails here, comments included (a comment that
+ * names a path goes stale as surely as code).
+ */
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import test from 'ava';
+import * as layout from '../../agent/layout.js';
+
+const root = fileURLToPath(new URL('../../', import.meta.url));
+const PRODUCT = ['Dockerfile.agent', 'agent', 'pool', 'image', 'service', 'remote', 'cli', 'bench', 'deploy'];
+
+function filesUnder(path: string): string[] {
+  const full = join(root, path);
+  if (statSync(full).isFile()) return [path];
+  return readdirSync(full).flatMap((name) => filesUnder(join(path, name)));
+}
+
+// The values that only the layout can mean, as they would be written in a copy of it.
+const COPIES: ReadonlyArray<readonly [string, RegExp]> = [
+  ['PROGRAM_UID', new RegExp(`\\b${layout.PROGRAM_UID}\\b`)],
+  ['AGENT_DIR and MATPLOTLIB_CACHE_DIR', new RegExp(`${layout.AGENT_DIR.split('/').slice(0, 3).join('/')}(?![-\\w])`)],
+  ['AGENT_IO_DIR', new RegExp(`${layout.AGENT_IO_DIR.split('/').slice(0, 3).join('/')}(?![-\\w])`)],
+  ['RUNNER_PATH', new RegExp(layout.RUNNER_PATH)],
+  ['AGENT_SOCKET_NAME', new RegExp(`['"\`]${layout.AGENT_SOCKET_NAME}['"\`]`)],
+  ['MAIN_FILE_NAME', new RegExp(`['"\`]${layout.MAIN_FILE_NAME}['"\`]`)],
+  ['the runner\'s file descriptors', /\b(JOB|RESULT|STDERR)_FD\s*=\s*\d/],
+];
+
+test('no value of the container\'s layout is written outside agent/layout.ts', (t) => {
+  const files = PRODUCT.flatMap(filesUnder).filter((file) => file !== join('agent', 'layout.ts') && !file.includes('__pycache__'));
+  t.true(files.length > 50, `${files.length} files read`);
+  const found: string[] = [];
+  for (const file of files) {
+    const lines = readFileSync(join(root, file), 'utf8').split('\n');
+    lines.forEach((line, index) => {
+      for (const [name, copy] of COPIES) if (copy.test(line)) found.push(`${relative(root, join(root, file))}:${index + 1} copies ${name}: ${line.trim()}`);
+    });
+  }
+  t.deepEqual(found, []);
+});
+
+test('the image is built with every layout value it needs as a build argument, and Dockerfile.agent declares each', (t) => {
+  const dockerfile = readFileSync(join(root, 'Dockerfile.agent'), 'utf8');
+  const declared = [...dockerfile.matchAll(/^ARG (\w+)$/gm)].map((m) => m[1]).filter((name) => name !== 'BASE');
+  t.deepEqual(declared.sort(), Object.keys(layout.LAYOUT_BUILD_ARGS).sort());
+});
