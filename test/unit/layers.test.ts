@@ -46,7 +46,8 @@ test('a deliberate reach past each rule -> dependency-cruiser fails, naming ever
     'dist/cli/warmbox.js': "import '../pool/index.js';\n",
     'dist/bench/bench.js': "import './a.js';\n",
     'dist/bench/a.js': "import './bench.js';\n",
-    'dist/image/build-image.js': "import '../pool/index.js';\n",
+    'dist/image/build-image.js': "import '../pool/index.js';\nimport '../pool/docker.js';\nimport '../pool/warm-container.js';\n",
+    'dist/pool/warm-container.js': 'export const y = 2;\n',
   };
   for (const [path, text] of Object.entries(files)) {
     await mkdir(dirname(join(dir, path)), { recursive: true });
@@ -60,6 +61,7 @@ test('a deliberate reach past each rule -> dependency-cruiser fails, naming ever
     ['upper-layers-use-pool-public-faces', 'dist/service/app.js → dist/pool/docker.js'],
     ['upper-layers-reach-the-agent-through-pool', 'dist/service/app.js → dist/agent/server.js'],
     ['service-and-remote-are-peers', 'dist/service/app.js → dist/remote/remote-sandbox.js'],
+    ['image-builds-through-pool-engine', 'dist/image/build-image.js → dist/pool/warm-container.js'],
     ['no-circular', 'dist/bench/a.js'],
   ] as const) {
     t.true(output.includes(`error ${rule}: ${reach}`) || (rule === 'no-circular' && output.includes(`error ${rule}:`) && output.includes(reach)), `${rule}: ${reach}\n${output}`);
@@ -67,4 +69,5 @@ test('a deliberate reach past each rule -> dependency-cruiser fails, naming ever
   // The public faces and the layers' own files are no reach: pool/index.js and pool/errors.js from above.
   t.false(output.includes('dist/service/app.js → dist/pool/errors.js'));
   t.false(output.includes('dist/service/app.js → dist/pool/index.js'));
+  t.false(output.includes('dist/image/build-image.js → dist/pool/docker.js'));
 });
