@@ -10,7 +10,7 @@ import { dirname, isAbsolute, join, relative, resolve } from 'node:path';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { buildImage, buildServiceImage } from '../image/build-image.js';
 import { PACKAGE_ROOT } from '../pool/image.js';
-import { diagnose, InvalidArgumentError, registerGvisor, Sandbox, WarmboxError, type RunResult, type SandboxOptions } from '../pool/index.js';
+import { DEFAULTS, diagnose, InvalidArgumentError, registerGvisor, Sandbox, WarmboxError, type RunResult, type SandboxOptions } from '../pool/index.js';
 import { serve } from '../service/serve.js';
 
 const USAGE = `Usage: warmbox <command> [options]
@@ -63,10 +63,10 @@ Options:
   --file PATH         a file to put beside main.py, at the same relative path (repeatable)
   --return GLOB       bring back the files that match, relative to /work (repeatable)
   --out DIR           where returned files are written (default: .)
-  --timeout-ms N      the wall-clock limit (default 10000)
-  --memory-mb N       the memory limit (default 128)
+  --timeout-ms N      the wall-clock limit (default ${DEFAULTS.timeoutMs})
+  --memory-mb N       the memory limit (default ${DEFAULTS.memoryLimitMb})
   --image IMAGE       the agent image (default: this version's)
-  --runtime NAME      the engine's runtime: runc (default), or runsc for gVisor
+  --runtime NAME      the engine's runtime: ${DEFAULTS.runtime} (default), or runsc for gVisor
   -h, --help          show this help
 `;
 
@@ -80,12 +80,12 @@ without one it listens on a loopback address only.
 Options:
   --host H            the address to listen on (default 127.0.0.1)
   --port P            the port (default 8080; 0 picks a free one)
-  --pool N            containers kept warm (default 2)
-  --max-queue N       jobs that may wait (default 100)
-  --memory-mb N       each program's memory limit (default 128)
-  --timeout-ms N      a job's default wall-clock limit (default 10000)
+  --pool N            containers kept warm (default ${DEFAULTS.poolSize})
+  --max-queue N       jobs that may wait (default ${DEFAULTS.maxQueue})
+  --memory-mb N       each program's memory limit (default ${DEFAULTS.memoryLimitMb})
+  --timeout-ms N      a job's default wall-clock limit (default ${DEFAULTS.timeoutMs})
   --image IMAGE       the agent image (default: this version's)
-  --runtime NAME      the engine's runtime: runc (default), or runsc for gVisor
+  --runtime NAME      the engine's runtime: ${DEFAULTS.runtime} (default), or runsc for gVisor
   --preload LIST      modules to import before a container is warm, comma-separated
   --token-file F      a file holding the bearer token
   --socket-root DIR   where the agents' socket directories go (default: the temp dir); in a

@@ -28,7 +28,7 @@ export const MAX_JOB_FILES = 1000;
 export const MAX_RETURN_PATTERNS = 64;
 // Linux's own limits on a name and a path.
 const MAX_NAME_BYTES = 255;
-const MAX_PATH_BYTES = 4095;
+export const MAX_PATH_BYTES = 4095;
 // tmpfs gives every file whole pages.
 const PAGE_BYTES = 4096;
 

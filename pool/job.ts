@@ -1,7 +1,7 @@
 import { MAX_JOB_BYTES, type AgentRunRequest, type AgentRunResponse } from '../agent/protocol.js';
 import { InvalidArgumentError } from './errors.js';
 import { bytesOnDisk, checkFiles, checkReturnFiles, type JobFiles, type ReturnedFile } from './files.js';
-import { checkInteger, describe, MAX_TIMEOUT_MS, type ResolvedOptions } from './options.js';
+import { checkInteger, describe, MAX_TIMEOUT_MS, MIB, type ResolvedOptions } from './options.js';
 
 export { MAX_JOB_BYTES };
 
@@ -84,9 +84,8 @@ export interface RunResult extends Omit<AgentRunResponse, 'files' | 'figures'> {
 
 const JOB_FIELDS = new Set(['code', 'data', 'stdin', 'timeoutMs', 'cpuTimeMs', 'env', 'files', 'returnFiles', 'signal', 'v3']);
 /** The most the names and values of `env` may hold together. */
-const MAX_ENV_BYTES = 128 * 1024;
+export const MAX_ENV_BYTES = 128 * 1024;
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
-const MIB = 1024 * 1024;
 
 export interface PreparedJob {
   readonly request: AgentRunRequest;

@@ -162,6 +162,9 @@ export interface SandboxOptions {
   readonly docker?: Docker.DockerOptions;
 }
 
+/** Bytes in a MiB: the unit of every `...Mb` option. */
+export const MIB = 1024 * 1024;
+
 /** The longest `timeoutMs` accepted: a sandboxed job of more than an hour is a mistake. */
 export const MAX_TIMEOUT_MS = 60 * 60 * 1000;
 

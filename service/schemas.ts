@@ -5,7 +5,7 @@
  * with the same typed errors.
  */
 import { runResponseSchema } from '../agent/protocol.js';
-import { MAX_JOB_BYTES, MAX_JOB_FILES, MAX_RETURN_PATTERNS, MAX_TIMEOUT_MS } from '../pool/index.js';
+import { MAX_ENV_BYTES, MAX_JOB_BYTES, MAX_JOB_FILES, MAX_PATH_BYTES, MAX_RETURN_PATTERNS, MAX_TIMEOUT_MS } from '../pool/index.js';
 
 const limitMs = { type: 'integer', minimum: 1, maximum: MAX_TIMEOUT_MS } as const;
 
@@ -21,7 +21,7 @@ export const jobSchema = {
     stdin: { type: 'string', maxLength: MAX_JOB_BYTES },
     timeoutMs: limitMs,
     cpuTimeMs: limitMs,
-    env: { type: 'object', maxProperties: 1024, additionalProperties: { type: 'string', maxLength: 128 * 1024 } },
+    env: { type: 'object', maxProperties: 1024, additionalProperties: { type: 'string', maxLength: MAX_ENV_BYTES } },
     files: {
       type: 'object',
       maxProperties: MAX_JOB_FILES,
@@ -33,7 +33,7 @@ export const jobSchema = {
         ],
       },
     },
-    returnFiles: { type: 'array', maxItems: MAX_RETURN_PATTERNS, items: { type: 'string', minLength: 1, maxLength: 4095 } },
+    returnFiles: { type: 'array', maxItems: MAX_RETURN_PATTERNS, items: { type: 'string', minLength: 1, maxLength: MAX_PATH_BYTES } },
   },
 } as const;
 
