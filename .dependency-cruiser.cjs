@@ -2,9 +2,10 @@
  * The house's rules, checked by dependency-cruiser (test/unit/layers.test.ts, so in `npm
  * test` and CI). agent/ is on the ground (it runs inside the container), pool/ above it, then
  * image/, service/ and remote/, then cli/ and bench/; arrows run one way, and a layer above
- * pool/ uses its public faces only: pool/index.ts, pool/errors.ts (warmbox/errors), and
- * pool/image.ts, the image's identity (package root, tag, build context) that the pool and
- * the image builder share. image/ builds through the engine, so pool/docker.ts is its too.
+ * pool/ uses its public faces only: pool/index.ts, pool/errors.ts (warmbox/errors),
+ * pool/limits.ts (limits and units, loading nothing), and pool/image.ts, the image's
+ * identity (package root, tag, build context) that the pool and the image builder share.
+ * image/ builds through the engine, so pool/docker.ts is its too.
  *
  * It reads what tsc compiled (dist/): dependency-cruiser parses TypeScript only through
  * TypeScript below 7, and this project builds with 7. So type-only imports, which load
@@ -42,16 +43,16 @@ module.exports = {
     {
       name: 'upper-layers-use-pool-public-faces',
       severity: 'error',
-      comment: "Above pool/, only its public faces: pool/index.ts, pool/errors.ts (warmbox/errors), pool/image.ts (the image's identity).",
+      comment: "Above pool/, only its public faces: pool/index.ts, pool/errors.ts (warmbox/errors), pool/limits.ts, pool/image.ts (the image's identity).",
       from: { path: UPPER },
-      to: { path: '^dist/pool/', pathNot: '^dist/pool/(index|errors|image)\\.js$' },
+      to: { path: '^dist/pool/', pathNot: '^dist/pool/(index|errors|image|limits)\\.js$' },
     },
     {
       name: 'image-builds-through-pool-engine',
       severity: 'error',
       comment: 'image/ builds through the engine: the public faces, and pool/docker.ts.',
       from: { path: '^dist/image/' },
-      to: { path: '^dist/pool/', pathNot: '^dist/pool/(index|errors|image|docker)\\.js$' },
+      to: { path: '^dist/pool/', pathNot: '^dist/pool/(index|errors|image|limits|docker)\\.js$' },
     },
     {
       name: 'upper-layers-reach-the-agent-through-pool',

@@ -1,6 +1,7 @@
 import { isAbsolute } from 'node:path';
 import type Docker from 'dockerode';
 import { InvalidArgumentError } from './errors.js';
+import { MAX_TIMEOUT_MS } from './limits.js';
 
 /** Options of `new Sandbox(options)`. Every one has a default; units are in the names. */
 export interface SandboxOptions {
@@ -162,11 +163,7 @@ export interface SandboxOptions {
   readonly docker?: Docker.DockerOptions;
 }
 
-/** Bytes in a MiB: the unit of every `...Mb` option. */
-export const MIB = 1024 * 1024;
-
-/** The longest `timeoutMs` accepted: a sandboxed job of more than an hour is a mistake. */
-export const MAX_TIMEOUT_MS = 60 * 60 * 1000;
+export { MAX_TIMEOUT_MS, MIB } from './limits.js';
 
 export const DEFAULTS = Object.freeze({
   poolSize: 2,

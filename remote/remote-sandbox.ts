@@ -15,6 +15,7 @@ import { Pool, WebSocket, errors as undiciErrors, type Dispatcher } from 'undici
 // The light entries only: the errors (warmbox/errors) and a helper with no imports, so that
 // a process that only calls a service never loads dockerode or generic-pool.
 import { AbortError, errorFromCode, InvalidArgumentError, RemoteError } from '../pool/errors.js';
+import { MAX_TIMEOUT_MS } from '../pool/limits.js';
 import { followAbort } from '../pool/follow-abort.js';
 import type { Job, RunOptions, RunResult } from '../pool/index.js';
 
@@ -28,8 +29,10 @@ export interface RemoteSandboxOptions {
   /** How long to wait for a connection. @default 10000 */
   readonly connectTimeoutMs?: number;
   /**
-   * How long past the job's own `timeoutMs` (10 s if it sets none) to wait for its answer:
-   * room for the queue and the transfer. @default 60000
+   * How long past the job's own `timeoutMs` to wait for its answer: room for the queue and
+   * the transfer. A job that sets no `timeoutMs` gets the service's own default, which the
+   * client cannot know (`warmbox serve --timeout-ms`): it is waited for up to the longest any
+   * service accepts (`MAX_TIMEOUT_MS`, an hour) plus this. @default 60000
    */
   readonly graceMs?: number;
 }
@@ -56,7 +59,6 @@ interface WireError {
   readonly field?: string;
 }
 
-const DEFAULT_JOB_TIMEOUT_MS = 10_000;
 
 export class RemoteSandbox {
   readonly #url: URL;
@@ -103,7 +105,7 @@ export class RemoteSandbox {
     const { controller, unfollow } = followAbort(signal);
     const deadline = setTimeout(
       () => controller.abort(new Error('no answer before the deadline')),
-      ((wire.timeoutMs as number | undefined) ?? DEFAULT_JOB_TIMEOUT_MS) + this.#graceMs,
+      ((wire.timeoutMs as number | undefined) ?? MAX_TIMEOUT_MS) + this.#graceMs,
     );
     try {
       return await this.#postWithRetry(body, signal, controller.signal);

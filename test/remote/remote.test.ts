@@ -32,6 +32,16 @@ test('run() over POST /v1/run -> the same result as Sandbox: data, files in as b
   t.true(Buffer.isBuffer(r.files[0]!.data));
 });
 
+test("a job that sets no timeoutMs -> waited for by the service's own default (--timeout-ms), not a guess of the client's", async (t) => {
+  // The service's default is 20 s; the client's grace is 100 ms. A client that assumed the
+  // library's 10 s default would give up at 10.1 s on a job that runs 10.5 s.
+  const { service } = await start(t, { timeoutMs: 20_000 });
+  const remote = new RemoteSandbox({ url: service.address, graceMs: 100 });
+  t.teardown(() => remote.close());
+  const r = await remote.run({ code: 'import time\ntime.sleep(10.5)\nresult = "slept"' });
+  t.like(r, { status: 'ok', result: 'slept' });
+});
+
 test('live output and a stdin stream -> over the WebSocket, answered mid-run', async (t) => {
   const { remote } = await start(t);
   const stdin = new PassThrough();
