@@ -2,14 +2,14 @@ import { chmod, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { debuglog } from 'node:util';
 import type Docker from 'dockerode';
-import { Client } from 'undici';
-import { Readable } from 'node:stream';
-import { encodeRunRequest, RUN_CONTENT_TYPE, RunAnswerReader, type AgentRunAnswer, type AgentRunRequest, type PythonError } from '../agent/protocol.js';
+import type { AgentRunAnswer, AgentRunRequest } from '../agent/protocol.js';
+import { AgentClient } from './agent-client.js';
 import { createContainer, NORMAL_CPU_SHARES, type ContainerSpec } from './create-container.js';
-import { AbortError, AgentProtocolError, ContainerStartError, WarmboxError } from './errors.js';
-import { readReturnedFiles, type ReturnedFile } from './files.js';
+import { AbortError, ContainerStartError, WarmboxError } from './errors.js';
+import { readReturnedFiles } from './files.js';
 import type { RunOptions, RunResult } from './job.js';
 import { removeContainer } from './remove-container.js';
+import { synthesisedResult, toRunResult } from './run-result.js';
 import { waitForAgent } from './wait-for-agent.js';
 
 const log = debuglog('warmbox');
@@ -29,17 +29,16 @@ const MAX_REPLY_MS = 120_000;
 // asking Docker why. A container that ran out of memory is gone in milliseconds under runc;
 // under gVisor on a busy machine, tearing its kernel down can take seconds.
 const EXIT_WAIT_MS = 10_000;
-// How long the job's connection, opened once the agent is ready, may stay idle: a day, far
-// longer than a container waits in a pool. undici opens a new one if it was closed anyway.
-const IDLE_CONNECTION_MS = 24 * 3600 * 1000;
 
 interface ExitStatus {
   readonly StatusCode: number;
 }
 
 /**
- * One started container whose agent is ready for its one job. Made by `startWarmContainer`,
- * used once by `run`, then removed.
+ * One started container whose agent is ready for its one job: its life (create, start, wait
+ * for the agent, remove) and the watchdog of its one job. Made by `start`, used once by `run`,
+ * then removed. Talking to the agent is AgentClient's (pool/agent-client.ts); making the
+ * answer a RunResult is pool/run-result.ts's.
  */
 export class WarmContainer {
   #alive = true;
@@ -49,8 +48,7 @@ export class WarmContainer {
     private readonly docker: Docker,
     readonly id: string,
     readonly ioDir: string,
-    private readonly socketPath: string,
-    private readonly client: Client,
+    private readonly agent: AgentClient,
     private readonly exited: Promise<ExitStatus>,
     /** RLIMIT_NPROC for the program, where the runtime's pids cgroup does not bound it (gVisor). */
     private readonly processLimit: number | undefined,
@@ -73,11 +71,11 @@ export class WarmContainer {
       exited.catch(() => {});
       const socketPath = await waitForAgent(spec.ioDir, exited, spec.options.startupTimeoutMs);
       if (spec.options.yieldingStarts) await container.update({ CpuShares: NORMAL_CPU_SHARES });
-      const client = await connectToAgent(socketPath, spec.options.startupTimeoutMs);
+      const agent = await AgentClient.connect(socketPath, spec.options.startupTimeoutMs);
       // gVisor refuses a new task once the uid holds more than RLIMIT_NPROC (Linux: as many
       // as), so one less leaves the program exactly pidsLimit, as the pids cgroup does.
       const processLimit = spec.runtime.kind === 'gvisor' ? spec.options.pidsLimit - 1 : undefined;
-      return new WarmContainer(docker, container.id, spec.ioDir, socketPath, client, exited, processLimit);
+      return new WarmContainer(docker, container.id, spec.ioDir, agent, exited, processLimit);
     } catch (error) {
       await removeContainer(docker, container?.id, spec.ioDir).catch((cleanupError: unknown) =>
         log('could not remove container %s after a failed start: %o', container?.id, cleanupError),
@@ -110,23 +108,9 @@ export class WarmContainer {
     const elapsed = () => Math.round((performance.now() - startedAt) * 100) / 100;
     let answer: AgentRunAnswer;
     const watchdog = this.#watchAgent(request.timeoutMs + HOST_DEADLINE_GRACE_MS);
-    const stdin = live.stdinSource === undefined ? undefined : this.#sendStdin(live.stdinSource);
+    const stdin = live.stdinSource === undefined ? undefined : this.agent.sendStdin(live.stdinSource);
     try {
-      const { statusCode, body } = await this.client.request({
-        path: '/run',
-        method: 'POST',
-        headers: { 'content-type': RUN_CONTENT_TYPE },
-        body: encodeRunRequest(request, dataJson),
-        // The watchdog decides when the agent is lost; undici's own timers would cut off
-        // a long reply from an agent that is alive and sending it.
-        headersTimeout: 0,
-        bodyTimeout: 0,
-        signal: signal ? AbortSignal.any([signal, watchdog.signal]) : watchdog.signal,
-      });
-      if (statusCode !== 200) {
-        throw new AgentProtocolError(`the agent answered ${statusCode}: ${(await body.text()).slice(0, 500)}`);
-      }
-      answer = await readAnswer(body, live);
+      answer = await this.agent.run(request, dataJson, signal ? AbortSignal.any([signal, watchdog.signal]) : watchdog.signal, live);
     } catch (error) {
       if (signal?.aborted) throw new AbortError(signal.reason);
       if (error instanceof WarmboxError) throw error;
@@ -143,34 +127,6 @@ export class WarmContainer {
     return toRunResult(answer, files);
   }
 
-  /**
-   * Sends the job's stdin stream to the agent's `POST /stdin` on a connection of its own, as
-   * it yields. `stop` ends the sending once the job is over, whether or not the stream ended.
-   */
-  #sendStdin(source: AsyncIterable<string | Uint8Array>): { stop(): Promise<void> } {
-    const client = new Client('http://agent', { socketPath: this.socketPath, pipelining: 0 });
-    const controller = new AbortController();
-    const sent = client
-      .request({
-        path: '/stdin',
-        method: 'POST',
-        headers: { 'content-type': 'application/octet-stream' },
-        body: Readable.from(asBuffers(source)),
-        headersTimeout: 0,
-        bodyTimeout: 0,
-        signal: controller.signal,
-      })
-      .then(({ body }) => body.dump())
-      .catch((error: unknown) => log('container %s: stdin: %o', this.id, error));
-    return {
-      stop: async () => {
-        controller.abort();
-        await sent;
-        await client.destroy().catch(() => {});
-      },
-    };
-  }
-
   /** Aborts its signal once the agent stops answering, checked from `afterMs` on; see PROBE_EVERY_MS. */
   #watchAgent(afterMs: number): { readonly signal: AbortSignal; stop(): void } {
     const controller = new AbortController();
@@ -179,7 +135,7 @@ export class WarmContainer {
     let stopped = false;
     const check = async () => {
       if (performance.now() > giveUpAt) return controller.abort(`no reply within ${MAX_REPLY_MS} ms after the job's limit`);
-      const state = (await this.#answersHealth()) ? 'answering' : await this.#engineState();
+      const state = (await this.agent.answersHealth(PROBE_TIMEOUT_MS)) ? 'answering' : await this.#engineState();
       if (stopped) return;
       if (state === 'answering' || state === 'running') timer = setTimeout(check, PROBE_EVERY_MS);
       else controller.abort(`no answer to /health within ${PROBE_TIMEOUT_MS} ms, ${afterMs} ms into the job, and the container is ${state}`);
@@ -201,19 +157,6 @@ export class WarmContainer {
       return State.Paused ? 'paused' : State.Running ? 'running' : 'gone';
     } catch {
       return 'gone';
-    }
-  }
-
-  async #answersHealth(): Promise<boolean> {
-    const probe = new Client('http://agent', { socketPath: this.socketPath, pipelining: 0 });
-    try {
-      const { statusCode, body } = await probe.request({ path: '/health', method: 'GET', headersTimeout: PROBE_TIMEOUT_MS, bodyTimeout: PROBE_TIMEOUT_MS });
-      await body.dump();
-      return statusCode === 200;
-    } catch {
-      return false;
-    } finally {
-      await probe.destroy().catch(() => {});
     }
   }
 
@@ -279,7 +222,7 @@ export class WarmContainer {
   /** Removes the container and its socket directory. */
   async remove(): Promise<void> {
     this.#retired = true;
-    await this.client.destroy().catch(() => {});
+    await this.agent.close();
     await removeContainer(this.docker, this.id, this.ioDir);
   }
 }
@@ -287,93 +230,6 @@ export class WarmContainer {
 /** What `run` takes besides the job: RunOptions, and the job's stdin when it is a stream. */
 export interface LiveJob extends RunOptions {
   readonly stdinSource?: AsyncIterable<string | Uint8Array> | undefined;
-}
-
-/**
- * The connection the job will be sent on, opened while the container is idle with a first
- * `GET /health`. The job then pays neither the connection nor the first pass of the agent's
- * request path (parser, router, reply), which a fresh process runs slowly once.
- */
-async function connectToAgent(socketPath: string, timeoutMs: number): Promise<Client> {
-  // Idle for as long as the container waits in the pool: the agent does not close it either.
-  const client = new Client('http://agent', { socketPath, keepAliveTimeout: IDLE_CONNECTION_MS, keepAliveMaxTimeout: IDLE_CONNECTION_MS });
-  try {
-    const { statusCode, body } = await client.request({ path: '/health', method: 'GET', headersTimeout: timeoutMs, bodyTimeout: timeoutMs });
-    const health = (await body.json()) as { status?: unknown };
-    if (statusCode !== 200 || health.status !== 'ready') throw new AgentProtocolError(`the agent's health answered ${statusCode} ${JSON.stringify(health)}`);
-    return client;
-  } catch (error) {
-    await client.destroy().catch(() => {});
-    throw error;
-  }
-}
-
-/**
- * Reads the agent's answer as it arrives (RunAnswerReader): each output event to its
- * listener, then the report and the result's bytes. The body is iterated itself (not through
- * readline, which drops its input's errors), so a lost agent or an abort ends the loop with
- * an error.
- */
-async function readAnswer(body: Readable, live: RunOptions): Promise<AgentRunAnswer> {
-  const reader = new RunAnswerReader((event) => (event.type === 'stdout' ? live.onStdout : live.onStderr)?.(event.data));
-  for await (const chunk of body as AsyncIterable<Buffer>) {
-    try {
-      reader.push(chunk);
-    } catch (error) {
-      throw new AgentProtocolError(`the agent's answer was not one: ${(error as Error).message}`, { cause: error });
-    }
-  }
-  try {
-    return reader.end();
-  } catch (error) {
-    throw new AgentProtocolError(`the agent's answer was not whole: ${(error as Error).message}`, { cause: error });
-  }
-}
-
-async function* asBuffers(source: AsyncIterable<string | Uint8Array>): AsyncGenerator<Buffer> {
-  for await (const chunk of source) yield typeof chunk === 'string' ? Buffer.from(chunk) : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
-}
-
-function toRunResult({ response: { files: _entries, figures: pngs, ...response }, resultJson }: AgentRunAnswer, files: ReturnedFile[]): RunResult {
-  const { status, stdout, stderr, ...rest } = response;
-  const figures = pngs.map((png) => Buffer.from(png, 'base64'));
-  let result: unknown;
-  try {
-    result = JSON.parse(Buffer.concat(resultJson).toString('utf8'));
-  } catch {
-    // Only a program that wrote its own bytes onto the result channel gets here.
-    const error = { type: 'ProtocolError', message: 'the result channel held something other than JSON', traceback: '' };
-    return { ...response, status: 'error', result: null, error, files, figures, isError: true };
-  }
-  // `result` right after the output, as README shows a result.
-  return { status, stdout, stderr, result, ...rest, files, figures, isError: status !== 'ok' };
-}
-
-function synthesisedResult(
-  durationMs: number,
-  status: 'timeout' | 'memory' | 'error',
-  flags: { timedOut?: boolean; memoryExceeded?: boolean; signal?: string },
-  message?: string,
-): RunResult {
-  const error: PythonError | null = message === undefined ? null : { type: 'SandboxError', message, traceback: '' };
-  return {
-    status,
-    stdout: '',
-    stderr: '',
-    result: null,
-    exitCode: null,
-    signal: flags.signal ?? null,
-    timedOut: flags.timedOut ?? false,
-    cpuTimeExceeded: false,
-    memoryExceeded: flags.memoryExceeded ?? false,
-    outputTruncated: false,
-    error,
-    durationMs,
-    files: [],
-    filesTruncated: false,
-    figures: [],
-    isError: true,
-  };
 }
 
 /**

@@ -1,0 +1,144 @@
+/**
+ * The host's HTTP client of one container's agent, over its Unix socket (undici): the job's
+ * connection, opened while the container waits; `POST /run`, its answer read as it arrives;
+ * the job's stdin on a connection of its own; and `/health` probes on a third, for the
+ * watchdog (pool/warm-container.ts), which decides when the agent is lost.
+ */
+import { Readable } from 'node:stream';
+import { debuglog } from 'node:util';
+import { Client } from 'undici';
+import { encodeRunRequest, RUN_CONTENT_TYPE, RunAnswerReader, type AgentRunAnswer, type AgentRunRequest } from '../agent/protocol.js';
+import { AgentProtocolError } from './errors.js';
+import type { RunOptions } from './job.js';
+
+const log = debuglog('warmbox');
+
+// How long the job's connection, opened once the agent is ready, may stay idle: a day, far
+// longer than a container waits in a pool. undici opens a new one if it was closed anyway.
+const IDLE_CONNECTION_MS = 24 * 3600 * 1000;
+
+export class AgentClient {
+  private constructor(
+    readonly socketPath: string,
+    private readonly client: Client,
+  ) {}
+
+  /** Opens the job's connection to the agent at `socketPath`, checking it is ready. */
+  static async connect(socketPath: string, timeoutMs: number): Promise<AgentClient> {
+    return new AgentClient(socketPath, await connectToAgent(socketPath, timeoutMs));
+  }
+
+  /**
+   * Sends the job and reads the answer as it arrives: output to `live`'s listeners, then the
+   * report and the result's bytes. `signal` ends it (the caller's abort, or the watchdog's).
+   */
+  async run(request: AgentRunRequest, dataJson: string, signal: AbortSignal, live: RunOptions): Promise<AgentRunAnswer> {
+    const { statusCode, body } = await this.client.request({
+      path: '/run',
+      method: 'POST',
+      headers: { 'content-type': RUN_CONTENT_TYPE },
+      body: encodeRunRequest(request, dataJson),
+      // The watchdog decides when the agent is lost; undici's own timers would cut off
+      // a long reply from an agent that is alive and sending it.
+      headersTimeout: 0,
+      bodyTimeout: 0,
+      signal,
+    });
+    if (statusCode !== 200) {
+      throw new AgentProtocolError(`the agent answered ${statusCode}: ${(await body.text()).slice(0, 500)}`);
+    }
+    return readAnswer(body, live);
+  }
+
+  /**
+   * Sends the job's stdin stream to the agent's `POST /stdin` on a connection of its own, as
+   * it yields. `stop` ends the sending once the job is over, whether or not the stream ended.
+   */
+  sendStdin(source: AsyncIterable<string | Uint8Array>): { stop(): Promise<void> } {
+    const client = new Client('http://agent', { socketPath: this.socketPath, pipelining: 0 });
+    const controller = new AbortController();
+    const sent = client
+      .request({
+        path: '/stdin',
+        method: 'POST',
+        headers: { 'content-type': 'application/octet-stream' },
+        body: Readable.from(asBuffers(source)),
+        headersTimeout: 0,
+        bodyTimeout: 0,
+        signal: controller.signal,
+      })
+      .then(({ body }) => body.dump())
+      .catch((error: unknown) => log('agent at %s: stdin: %o', this.socketPath, error));
+    return {
+      stop: async () => {
+        controller.abort();
+        await sent;
+        await client.destroy().catch(() => {});
+      },
+    };
+  }
+
+  /** Whether the agent answers `GET /health` within `timeoutMs`, on a connection of its own. */
+  async answersHealth(timeoutMs: number): Promise<boolean> {
+    const probe = new Client('http://agent', { socketPath: this.socketPath, pipelining: 0 });
+    try {
+      const { statusCode, body } = await probe.request({ path: '/health', method: 'GET', headersTimeout: timeoutMs, bodyTimeout: timeoutMs });
+      await body.dump();
+      return statusCode === 200;
+    } catch {
+      return false;
+    } finally {
+      await probe.destroy().catch(() => {});
+    }
+  }
+
+  /** Closes the job's connection. */
+  async close(): Promise<void> {
+    await this.client.destroy().catch(() => {});
+  }
+}
+
+/**
+ * The connection the job will be sent on, opened while the container is idle with a first
+ * `GET /health`. The job then pays neither the connection nor the first pass of the agent's
+ * request path (parser, router, reply), which a fresh process runs slowly once.
+ */
+async function connectToAgent(socketPath: string, timeoutMs: number): Promise<Client> {
+  // Idle for as long as the container waits in the pool: the agent does not close it either.
+  const client = new Client('http://agent', { socketPath, keepAliveTimeout: IDLE_CONNECTION_MS, keepAliveMaxTimeout: IDLE_CONNECTION_MS });
+  try {
+    const { statusCode, body } = await client.request({ path: '/health', method: 'GET', headersTimeout: timeoutMs, bodyTimeout: timeoutMs });
+    const health = (await body.json()) as { status?: unknown };
+    if (statusCode !== 200 || health.status !== 'ready') throw new AgentProtocolError(`the agent's health answered ${statusCode} ${JSON.stringify(health)}`);
+    return client;
+  } catch (error) {
+    await client.destroy().catch(() => {});
+    throw error;
+  }
+}
+
+/**
+ * Reads the agent's answer as it arrives (RunAnswerReader): each output event to its
+ * listener, then the report and the result's bytes. The body is iterated itself (not through
+ * readline, which drops its input's errors), so a lost agent or an abort ends the loop with
+ * an error.
+ */
+async function readAnswer(body: Readable, live: RunOptions): Promise<AgentRunAnswer> {
+  const reader = new RunAnswerReader((event) => (event.type === 'stdout' ? live.onStdout : live.onStderr)?.(event.data));
+  for await (const chunk of body as AsyncIterable<Buffer>) {
+    try {
+      reader.push(chunk);
+    } catch (error) {
+      throw new AgentProtocolError(`the agent's answer was not one: ${(error as Error).message}`, { cause: error });
+    }
+  }
+  try {
+    return reader.end();
+  } catch (error) {
+    throw new AgentProtocolError(`the agent's answer was not whole: ${(error as Error).message}`, { cause: error });
+  }
+}
+
+async function* asBuffers(source: AsyncIterable<string | Uint8Array>): AsyncGenerator<Buffer> {
+  for await (const chunk of source) yield typeof chunk === 'string' ? Buffer.from(chunk) : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+}

@@ -1,0 +1,52 @@
+/**
+ * The last stage of a job's result (README, How it works): the agent's answer made into the
+ * RunResult that run() resolves with, or a result the host makes itself when the agent could
+ * not report (the container lost, frozen, or out of memory).
+ */
+import type { AgentRunAnswer, PythonError } from '../agent/protocol.js';
+import type { ReturnedFile } from './files.js';
+import type { RunResult } from './job.js';
+
+/** The agent's answer as a RunResult: the result parsed, the figures and files as Buffers. */
+export function toRunResult({ response: { files: _entries, figures: pngs, ...response }, resultJson }: AgentRunAnswer, files: ReturnedFile[]): RunResult {
+  const { status, stdout, stderr, ...rest } = response;
+  const figures = pngs.map((png) => Buffer.from(png, 'base64'));
+  let result: unknown;
+  try {
+    result = JSON.parse(Buffer.concat(resultJson).toString('utf8'));
+  } catch {
+    // Only a program that wrote its own bytes onto the result channel gets here.
+    const error = { type: 'ProtocolError', message: 'the result channel held something other than JSON', traceback: '' };
+    return { ...response, status: 'error', result: null, error, files, figures, isError: true };
+  }
+  // `result` right after the output, as README shows a result.
+  return { status, stdout, stderr, result, ...rest, files, figures, isError: status !== 'ok' };
+}
+
+/** A result of the host's own, for a job the agent could not report. */
+export function synthesisedResult(
+  durationMs: number,
+  status: 'timeout' | 'memory' | 'error',
+  flags: { timedOut?: boolean; memoryExceeded?: boolean; signal?: string },
+  message?: string,
+): RunResult {
+  const error: PythonError | null = message === undefined ? null : { type: 'SandboxError', message, traceback: '' };
+  return {
+    status,
+    stdout: '',
+    stderr: '',
+    result: null,
+    exitCode: null,
+    signal: flags.signal ?? null,
+    timedOut: flags.timedOut ?? false,
+    cpuTimeExceeded: false,
+    memoryExceeded: flags.memoryExceeded ?? false,
+    outputTruncated: false,
+    error,
+    durationMs,
+    files: [],
+    filesTruncated: false,
+    figures: [],
+    isError: true,
+  };
+}
