@@ -1,16 +1,15 @@
 /**
  * `warmbox serve`'s HTTP and WebSocket API around one Sandbox: a layer on top of pool/'s public
- * API, nothing more. Routes:
+ * API, nothing more. Routes, those behind the token in a Fastify scope of their own:
  *
- *   POST /v1/run       a job as JSON -> its RunResult as JSON
- *   GET  /v1/ws        WebSocket: one job per connection, live output and stdin
+ *   POST /v1/run       a job as JSON -> its RunResult as JSON             (token)
+ *   GET  /v1/ws        WebSocket: one job per connection, live output and stdin (token)
+ *   GET  /metrics      Prometheus                                          (token)
+ *   GET  /openapi.json the OpenAPI document, from the same schemas        (token)
  *   GET  /healthz      the process is up
  *   GET  /readyz       a job would be taken now (a warm container, or room in the queue)
- *   GET  /metrics      Prometheus
- *   GET  /openapi.json the OpenAPI document, from the same schemas
  *   GET  /             the demo page, with --demo only
  */
-import { createHash, timingSafeEqual } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { PassThrough } from 'node:stream';
 import swagger from '@fastify/swagger';
@@ -18,6 +17,7 @@ import websocket from '@fastify/websocket';
 import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyRequest } from 'fastify';
 import { MAX_REQUEST_BYTES } from '../agent/protocol.js';
 import { ERROR_CODES, httpStatusOf, InvalidArgumentError, PoolClosedError, WarmboxError, type Job, type RunResult, type Sandbox, type ServiceErrorCode } from '../pool/index.js';
+import { bearerAuth } from './bearer-auth.js';
 import { JobMemory } from './job-memory.js';
 import { ServiceMetrics } from './metrics.js';
 import { errorSchema, jobSchema, resultSchema, type WireJob } from './schemas.js';
@@ -37,9 +37,7 @@ export interface ServiceOptions {
 }
 
 /** The library's errors as HTTP statuses: every code has one, or this does not compile. */
-const UNPROTECTED = new Set(['/healthz', '/readyz']);
-/** The WebSocket subprotocol that carries the token where a browser cannot set a header. */
-export const TOKEN_PROTOCOL_PREFIX = 'warmbox.bearer.';
+export { TOKEN_PROTOCOL_PREFIX } from './bearer-auth.js';
 
 /** A service, with `drain()` for a graceful stop. */
 export interface Service {
@@ -76,19 +74,6 @@ export async function buildService(options: ServiceOptions): Promise<Service> {
   app.addSchema(resultSchema);
   app.addSchema(errorSchema);
 
-  if (options.token !== undefined) {
-    const expected = digest(options.token);
-    app.addHook('onRequest', async (request, reply) => {
-      if (UNPROTECTED.has(request.url.split('?')[0]!) || (options.demoPage !== undefined && request.url === '/')) return;
-      if (!timingSafeEqual(digest(presentedToken(request) ?? ''), expected)) {
-        await reply
-          .code(401)
-          .header('www-authenticate', 'Bearer')
-          .send({ statusCode: 401, code: 'WARMBOX_ERR_UNAUTHORIZED' satisfies ServiceErrorCode, error: 'Unauthorized', message: 'a valid bearer token is required' });
-      }
-    });
-  }
-
   app.setErrorHandler((error: FastifyError, request, reply) => {
     const body = errorBody(error);
     if (body.statusCode >= 500) request.log.error({ err: error }, 'request failed');
@@ -113,71 +98,83 @@ export async function buildService(options: ServiceOptions): Promise<Service> {
     }
   };
 
-  app.post<{ Body: WireJob }>(
-    '/v1/run',
-    {
-      schema: {
-        summary: 'Runs one job and answers with its result',
-        body: { $ref: 'Job#' },
-        response: { 200: { $ref: 'RunResult#' }, '4xx': { $ref: 'Error#' }, '5xx': { $ref: 'Error#' } },
-      },
-    },
-    async (request, reply) => {
-      // A client that goes away before its answer takes its job with it.
-      const controller = new AbortController();
-      reply.raw.once('close', () => {
-        if (!reply.raw.writableFinished) controller.abort(new Error('the client went away'));
-      });
-      const start = () => runJob(request, request.body, (job) => sandbox.run({ ...job, signal: controller.signal }));
-      if (request.body.id === undefined) return toWire(await start());
-      // A repeat of a job already sent is answered with the first run's result, and says so.
-      const { value, replayed } = memory.once(request.body.id, start);
-      const result = await value;
-      if (replayed) {
-        reply.header('warmbox-replayed', 'true');
-        request.log.info({ jobId: request.body.id, status: result.status }, 'job replayed');
-      }
-      return { ...toWire(result), ...(replayed ? { replayed: true } : {}) };
-    },
-  );
+  // What needs the token lives in a scope of its own, whose hook checks it: the probes and
+  // the demo page, registered at the root, stay open.
+  await app.register(async (api) => {
+    if (options.token !== undefined) api.addHook('onRequest', bearerAuth(options.token));
 
-  app.get('/v1/ws', { websocket: true, schema: { summary: 'WebSocket: one job per connection, with live output and stdin (see README)' } }, (socket, request) => {
-    const send = (message: unknown) => socket.readyState === socket.OPEN && socket.send(JSON.stringify(message));
-    const stdin = new PassThrough();
-    const controller = new AbortController();
-    let started = false;
-    socket.on('close', () => controller.abort(new Error('the client went away')));
-    socket.on('message', (raw) => {
-      let message: { type?: unknown; job?: unknown; data?: unknown };
-      try {
-        message = JSON.parse(raw.toString()) as typeof message;
-      } catch {
-        return fail({ statusCode: 400, code: InvalidArgumentError.code, error: 'Bad Request', message: 'each message must be a JSON object', field: 'message' });
-      }
-      if (message.type === 'run' && !started) {
-        started = true;
-        const wire = (message.job ?? {}) as WireJob;
-        runJob(request, wire, (job) =>
-          sandbox.run({ ...job, stdin, signal: controller.signal }, { onStdout: (data) => send({ type: 'stdout', data }), onStderr: (data) => send({ type: 'stderr', data }) }),
-        ).then(
-          (result) => {
-            send({ type: 'result', result: toWire(result) });
-            socket.close(1000, 'done');
-          },
-          (error: Error) => fail(errorBody(error)),
-        );
-      } else if (message.type === 'stdin' && started && typeof message.data === 'string') {
-        stdin.write(message.data);
-      } else if (message.type === 'stdin_end' && started) {
-        stdin.end();
-      } else {
-        fail({ statusCode: 400, code: InvalidArgumentError.code, error: 'Bad Request', message: `unexpected message ${JSON.stringify(message.type)}: first {"type":"run","job":{...}}, then "stdin" and "stdin_end"`, field: 'type' });
+    api.post<{ Body: WireJob }>(
+      '/v1/run',
+      {
+        schema: {
+          summary: 'Runs one job and answers with its result',
+          body: { $ref: 'Job#' },
+          response: { 200: { $ref: 'RunResult#' }, '4xx': { $ref: 'Error#' }, '5xx': { $ref: 'Error#' } },
+        },
+      },
+      async (request, reply) => {
+        // A client that goes away before its answer takes its job with it.
+        const controller = new AbortController();
+        reply.raw.once('close', () => {
+          if (!reply.raw.writableFinished) controller.abort(new Error('the client went away'));
+        });
+        const start = () => runJob(request, request.body, (job) => sandbox.run({ ...job, signal: controller.signal }));
+        if (request.body.id === undefined) return toWire(await start());
+        // A repeat of a job already sent is answered with the first run's result, and says so.
+        const { value, replayed } = memory.once(request.body.id, start);
+        const result = await value;
+        if (replayed) {
+          reply.header('warmbox-replayed', 'true');
+          request.log.info({ jobId: request.body.id, status: result.status }, 'job replayed');
+        }
+        return { ...toWire(result), ...(replayed ? { replayed: true } : {}) };
+      },
+    );
+
+    api.get('/v1/ws', { websocket: true, schema: { summary: 'WebSocket: one job per connection, with live output and stdin (see README)' } }, (socket, request) => {
+      const send = (message: unknown) => socket.readyState === socket.OPEN && socket.send(JSON.stringify(message));
+      const stdin = new PassThrough();
+      const controller = new AbortController();
+      let started = false;
+      socket.on('close', () => controller.abort(new Error('the client went away')));
+      socket.on('message', (raw) => {
+        let message: { type?: unknown; job?: unknown; data?: unknown };
+        try {
+          message = JSON.parse(raw.toString()) as typeof message;
+        } catch {
+          return fail({ statusCode: 400, code: InvalidArgumentError.code, error: 'Bad Request', message: 'each message must be a JSON object', field: 'message' });
+        }
+        if (message.type === 'run' && !started) {
+          started = true;
+          const wire = (message.job ?? {}) as WireJob;
+          runJob(request, wire, (job) =>
+            sandbox.run({ ...job, stdin, signal: controller.signal }, { onStdout: (data) => send({ type: 'stdout', data }), onStderr: (data) => send({ type: 'stderr', data }) }),
+          ).then(
+            (result) => {
+              send({ type: 'result', result: toWire(result) });
+              socket.close(1000, 'done');
+            },
+            (error: Error) => fail(errorBody(error)),
+          );
+        } else if (message.type === 'stdin' && started && typeof message.data === 'string') {
+          stdin.write(message.data);
+        } else if (message.type === 'stdin_end' && started) {
+          stdin.end();
+        } else {
+          fail({ statusCode: 400, code: InvalidArgumentError.code, error: 'Bad Request', message: `unexpected message ${JSON.stringify(message.type)}: first {"type":"run","job":{...}}, then "stdin" and "stdin_end"`, field: 'type' });
+        }
+      });
+      function fail(body: ReturnType<typeof errorBody>) {
+        send({ type: 'error', error: body });
+        socket.close(1008, body.code.slice(0, 100));
       }
     });
-    function fail(body: ReturnType<typeof errorBody>) {
-      send({ type: 'error', error: body });
-      socket.close(1008, body.code.slice(0, 100));
-    }
+
+    api.get('/metrics', { schema: { summary: 'Prometheus metrics' } }, async (_request, reply) =>
+      reply.type(metrics.registry.contentType).send(await metrics.registry.metrics()),
+    );
+
+    api.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
   });
 
   app.get('/healthz', { schema: { summary: 'The process is up' } }, async () => ({ status: 'up' }));
@@ -187,12 +184,6 @@ export async function buildService(options: ServiceOptions): Promise<Service> {
     const ready = !draining && (stats.warm > 0 || stats.queued < sandbox.options.maxQueue);
     return reply.code(ready ? 200 : 503).send({ status: ready ? 'ready' : draining ? 'draining' : 'full', ...stats });
   });
-
-  app.get('/metrics', { schema: { summary: 'Prometheus metrics' } }, async (_request, reply) =>
-    reply.type(metrics.registry.contentType).send(await metrics.registry.metrics()),
-  );
-
-  app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
 
   if (options.demoPage !== undefined) {
     const page = await readFile(options.demoPage, 'utf8');
@@ -208,18 +199,6 @@ export async function buildService(options: ServiceOptions): Promise<Service> {
       await app.close();
     },
   };
-}
-
-function presentedToken(request: FastifyRequest): string | undefined {
-  const header = request.headers.authorization;
-  if (header?.startsWith('Bearer ')) return header.slice('Bearer '.length);
-  const protocols = request.headers['sec-websocket-protocol']?.split(',').map((p) => p.trim()) ?? [];
-  return protocols.find((p) => p.startsWith(TOKEN_PROTOCOL_PREFIX))?.slice(TOKEN_PROTOCOL_PREFIX.length);
-}
-
-// Compared as digests, so that neither the length nor the content of the token shows in the time.
-function digest(token: string): Buffer {
-  return createHash('sha256').update(token).digest();
 }
 
 /** The JSON body of an error: the library's code and field, or a validation error as one. */

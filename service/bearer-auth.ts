@@ -1,0 +1,35 @@
+/**
+ * The service's bearer token, checked on every request of the scope it is added to: the
+ * `Authorization: Bearer` header, or for a browser's WebSocket, which cannot set a header, a
+ * subprotocol `warmbox.bearer.<token>`. Compared as digests, so that neither the length nor
+ * the content of the token shows in the time an answer takes.
+ */
+import { createHash, timingSafeEqual } from 'node:crypto';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { ServiceErrorCode } from '../pool/index.js';
+
+/** The WebSocket subprotocol that carries the token where a browser cannot set a header. */
+export const TOKEN_PROTOCOL_PREFIX = 'warmbox.bearer.';
+
+/** An onRequest hook that answers 401 unless the request carries `token`. */
+export function bearerAuth(token: string): (request: FastifyRequest, reply: FastifyReply) => Promise<void> {
+  const expected = digest(token);
+  return async (request, reply) => {
+    if (timingSafeEqual(digest(presentedToken(request) ?? ''), expected)) return;
+    await reply
+      .code(401)
+      .header('www-authenticate', 'Bearer')
+      .send({ statusCode: 401, code: 'WARMBOX_ERR_UNAUTHORIZED' satisfies ServiceErrorCode, error: 'Unauthorized', message: 'a valid bearer token is required' });
+  };
+}
+
+function presentedToken(request: FastifyRequest): string | undefined {
+  const header = request.headers.authorization;
+  if (header?.startsWith('Bearer ')) return header.slice('Bearer '.length);
+  const protocols = request.headers['sec-websocket-protocol']?.split(',').map((p) => p.trim()) ?? [];
+  return protocols.find((p) => p.startsWith(TOKEN_PROTOCOL_PREFIX))?.slice(TOKEN_PROTOCOL_PREFIX.length);
+}
+
+function digest(token: string): Buffer {
+  return createHash('sha256').update(token).digest();
+}
