@@ -8,7 +8,7 @@
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import Docker from 'dockerode';
@@ -85,7 +85,13 @@ export class OwnEngine {
     child.stderr!.resume();
   }
 
-  /** Stops dockerd as `systemctl stop docker` does (SIGTERM; it stops its containers first). */
+  /**
+   * Stops dockerd as `systemctl stop docker` does (SIGTERM; it stops its containers first),
+   * then ends whatever of this engine outlived it: a containerd shim, with the runtime's
+   * processes under it, can survive a loaded engine's stop (seen with runsc, whose gofer then
+   * kept a container's root file system busy for good after the engine was back). Each is
+   * found by this engine's own containerd address in its command line, and ended by its pid.
+   */
   async stop(): Promise<void> {
     const child = this.#process;
     if (child === undefined) return;
@@ -95,6 +101,32 @@ export class OwnEngine {
       child.kill('SIGTERM');
       await exited;
     }
+    for (const pid of this.#leftoverProcesses()) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        // Gone already.
+      }
+    }
+  }
+
+  /** The shims of this engine that are still alive, each with its children, children first. */
+  #leftoverProcesses(): number[] {
+    const address = join(this.#root, 'exec', 'containerd');
+    const table = readdirSync('/proc')
+      .filter((name) => /^\d+$/.test(name))
+      .map((name) => {
+        try {
+          const stat = readFileSync(`/proc/${name}/stat`, 'utf8');
+          return { pid: Number(name), ppid: Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]), cmdline: readFileSync(`/proc/${name}/cmdline`, 'utf8') };
+        } catch {
+          return undefined;
+        }
+      })
+      .filter((entry) => entry !== undefined);
+    const shims = table.filter((entry) => entry.cmdline.startsWith('/usr/bin/containerd-shim') && entry.cmdline.includes(address)).map((entry) => entry.pid);
+    const children = (pid: number): number[] => table.filter((entry) => entry.ppid === pid).flatMap((entry) => [...children(entry.pid), entry.pid]);
+    return shims.flatMap((pid) => [...children(pid), pid]);
   }
 
   /** Removes every container, stops the engine and deletes everything it kept. */
