@@ -27,8 +27,12 @@ const PROBE_EVERY_MS = 1000;
 const MAX_REPLY_MS = 120_000;
 // After the agent's connection dropped, how long to wait for the container to exit before
 // asking Docker why. A container that ran out of memory is gone in milliseconds under runc;
-// under gVisor on a busy machine, tearing its kernel down can take seconds.
-const EXIT_WAIT_MS = 10_000;
+// under gVisor on a busy machine, the engine has been seen to report the exit of a sandbox
+// whose kernel the OOM killer took more than 10 s late. The agent is the container's only
+// process but init, so a container whose agent went away does exit: the wait costs nothing else.
+const EXIT_WAIT_MS = 30_000;
+// How long reading a container's events may take, the engine ending the stream itself after 1 s.
+const EVENTS_WAIT_MS = 10_000;
 
 interface ExitStatus {
   readonly StatusCode: number;
@@ -50,8 +54,9 @@ export class WarmContainer {
     readonly ioDir: string,
     private readonly agent: AgentClient,
     private readonly exited: Promise<ExitStatus>,
-    /** RLIMIT_NPROC for the program, where the runtime's pids cgroup does not bound it (gVisor). */
-    private readonly processLimit: number | undefined,
+    /** Whether the runtime is gVisor, whose kernel is the container's own. */
+    private readonly gvisor: boolean,
+    private readonly pidsLimit: number,
   ) {
     exited.then(
       () => (this.#alive = false),
@@ -72,10 +77,7 @@ export class WarmContainer {
       const socketPath = await waitForAgent(spec.ioDir, exited, spec.options.startupTimeoutMs);
       if (spec.options.yieldingStarts) await container.update({ CpuShares: NORMAL_CPU_SHARES });
       const agent = await AgentClient.connect(socketPath, spec.options.startupTimeoutMs);
-      // gVisor refuses a new task once the uid holds more than RLIMIT_NPROC (Linux: as many
-      // as), so one less leaves the program exactly pidsLimit, as the pids cgroup does.
-      const processLimit = spec.runtime.kind === 'gvisor' ? spec.options.pidsLimit - 1 : undefined;
-      return new WarmContainer(docker, container.id, spec.ioDir, agent, exited, processLimit);
+      return new WarmContainer(docker, container.id, spec.ioDir, agent, exited, spec.runtime.kind === 'gvisor', spec.options.pidsLimit);
     } catch (error) {
       await removeContainer(docker, container?.id, spec.ioDir).catch((cleanupError: unknown) =>
         log('could not remove container %s after a failed start: %o', container?.id, cleanupError),
@@ -103,7 +105,9 @@ export class WarmContainer {
    * output is heard as it is written, and a streamed stdin is sent while the program runs.
    */
   async run(job: AgentRunRequest, dataJson: string, signal: AbortSignal | undefined, live: LiveJob = {}): Promise<RunResult> {
-    const request = this.processLimit === undefined ? job : { ...job, rlimits: { ...job.rlimits, processes: this.processLimit } };
+    // Under gVisor the program's processes are bounded by RLIMIT_NPROC, which gVisor enforces
+    // once the uid holds more than it (Linux: as many as): one less leaves exactly pidsLimit.
+    const request = this.gvisor ? { ...job, rlimits: { ...job.rlimits, processes: this.pidsLimit - 1 } } : job;
     const startedAt = performance.now();
     const elapsed = () => Math.round((performance.now() - startedAt) * 100) / 100;
     let answer: AgentRunAnswer;
@@ -175,7 +179,7 @@ export class WarmContainer {
           (error: unknown) => void log('container %s: inspect failed: %o', this.id, error),
         )
       : undefined;
-    if (state?.OOMKilled || (state?.ExitCode === 137 && (await this.#oomReportedLate(state.StartedAt)))) {
+    if (state?.OOMKilled || (state?.ExitCode === 137 && (await this.#killedForMemory(state.StartedAt)))) {
       // The kernel's OOM killer took the agent with the program (under gVisor it always takes
       // the whole container, whose kernel it is): the program died of SIGKILL.
       return synthesisedResult(durationMs, 'memory', { memoryExceeded: true, signal: 'SIGKILL' }, 'the container ran out of memory and its agent was killed');
@@ -185,23 +189,33 @@ export class WarmContainer {
   }
 
   /**
-   * For a container that died of SIGKILL and is not (yet) marked OOMKilled: whether the engine
-   * reports an OOM of it after all. Under gVisor on a busy machine the engine can learn of the
-   * OOM after the exit, or only as its `oom` event, so its events are read from the container's
-   * start until a second from now, the engine closing the stream then; then it is asked again.
+   * For a container that died of SIGKILL and is not (yet) marked OOMKilled: whether memory
+   * killed it after all. Its events from its start until a second from now (the engine closes
+   * the stream then) are read: an `oom` event says so, as may the engine asked again, since on
+   * a busy machine it can learn of an OOM after the exit. Under gVisor the engine may never
+   * hear of it at all (the host's OOM killer takes the Sentry), so there a SIGKILL that did not
+   * come through the engine (no `kill` event: not `docker kill`, `rm -f` or a stop) is the
+   * host's OOM killer, the only other sender being someone killing the Sentry by hand.
    */
-  async #oomReportedLate(startedAt: string): Promise<boolean> {
+  async #killedForMemory(startedAt: string): Promise<boolean> {
     try {
       const since = Math.floor(Date.parse(startedAt) / 1000);
       const until = Math.ceil(Date.now() / 1000) + 1;
       // The engine ends the stream at `until`; the signal only guards against one that hangs.
-      const abortSignal = AbortSignal.timeout(EXIT_WAIT_MS);
-      const events = (await this.docker.getEvents({ since, until, filters: { container: [this.id], event: ['oom'] }, abortSignal } as Docker.GetEventsOptions)) as AsyncIterable<Buffer>;
-      let seen = false;
-      for await (const chunk of events) if (chunk.length > 0) seen = true;
-      return seen || (await this.docker.getContainer(this.id).inspect()).State.OOMKilled;
+      const abortSignal = AbortSignal.timeout(EVENTS_WAIT_MS);
+      const stream = (await this.docker.getEvents({ since, until, filters: { container: [this.id], event: ['oom', 'kill'] }, abortSignal } as Docker.GetEventsOptions)) as AsyncIterable<Buffer>;
+      // Read whole before it is parsed: a chunk may end mid-line.
+      const chunks: Buffer[] = [];
+      for await (const chunk of stream) chunks.push(chunk);
+      const events = Buffer.concat(chunks)
+        .toString('utf8')
+        .split('\n')
+        .filter((line) => line.trim() !== '')
+        .map((line) => (JSON.parse(line) as { status?: string }).status);
+      if (events.includes('oom') || (await this.docker.getContainer(this.id).inspect()).State.OOMKilled) return true;
+      return this.gvisor && !events.includes('kill');
     } catch (error) {
-      log('container %s: could not read its OOM events: %o', this.id, error);
+      log('container %s: could not read its events: %o', this.id, error);
       return false;
     }
   }

@@ -19,9 +19,12 @@ export class Sandbox extends PoolSandbox {
   }
 }
 
-/** A started Sandbox that the test closes when it ends. */
+/**
+ * A started Sandbox that the test closes when it ends. Under gVisor, whose containers take
+ * some four times as long to start, a job may wait for one longer on a loaded machine.
+ */
 export async function openSandbox(t: ExecutionContext, options: SandboxOptions = {}): Promise<Sandbox> {
-  const sandbox = new Sandbox({ poolSize: 1, ...options });
+  const sandbox = new Sandbox({ poolSize: 1, ...(GVISOR ? { queueTimeoutMs: 120_000 } : {}), ...options });
   t.teardown(() => sandbox.close());
   await sandbox.initialize();
   return sandbox;
