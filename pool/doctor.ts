@@ -3,7 +3,7 @@ import type Docker from 'dockerode';
 import { connectDocker, imageExists } from './docker.js';
 import { RuntimeMisconfiguredError } from './errors.js';
 import { agentImageTag, DATA_PACKAGES, defaultBaseImage } from './image.js';
-import { inspectRuntime, parseGoFlags, type EngineRuntimes } from './runtime.js';
+import { inspectRuntime, isGvisor, parseGoFlags, type EngineRuntimes } from './runtime.js';
 
 /** One finding of `diagnose()`: what was checked, whether it is fine, and how to mend it. */
 export interface Finding {
@@ -51,7 +51,7 @@ export async function diagnose(options: DiagnoseOptions = {}): Promise<Finding[]
   const runtimes = info.Runtimes ?? {};
   for (const name of Object.keys(runtimes).sort()) findings.push(runtimeFinding(name, runtimes));
   const runscPath = options.runscPath ?? '/usr/bin/runsc';
-  if (!Object.values(runtimes).some((entry) => entry?.path?.split('/').pop() === 'runsc') && !Object.hasOwn(runtimes, 'runsc')) {
+  if (!Object.entries(runtimes).some(([name, entry]) => isGvisor(name, entry?.path))) {
     findings.push({
       check: 'runtime:runsc',
       status: 'warn',
