@@ -6,8 +6,12 @@
  * constants, so the two cannot drift apart.
  */
 
+import type { FromSchema } from 'json-schema-to-ts';
+
+/** How a job can end, as the report's schema lists them. */
+export const RUN_STATUSES = ['ok', 'error', 'timeout', 'memory', 'output'] as const;
 /** How a job ended. Anything but `ok` sets `isError`. */
-export type RunStatus = 'ok' | 'error' | 'timeout' | 'memory' | 'output';
+export type RunStatus = (typeof RUN_STATUSES)[number];
 
 /** An uncaught Python exception, or a reason the program could not report a result. */
 export interface PythonError {
@@ -309,7 +313,7 @@ export const runResponseSchema = {
     'files', 'filesTruncated', 'figures',
   ],
   properties: {
-    status: { type: 'string', enum: ['ok', 'error', 'timeout', 'memory', 'output'] },
+    status: { type: 'string', enum: RUN_STATUSES },
     stdout: { type: 'string' },
     stderr: { type: 'string' },
     exitCode: { type: ['integer', 'null'] },
@@ -344,3 +348,14 @@ export const errorBodySchema = {
     message: { type: 'string' },
   },
 } as const;
+
+/**
+ * The interfaces above carry the documentation; the schemas are what is checked at run time.
+ * These fail to compile if the two ever say different things: each must be assignable to the
+ * type json-schema-to-ts reads from the other.
+ */
+type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
+type DeepMutable<T> = T extends object ? { -readonly [K in keyof T]: DeepMutable<T[K]> } : T;
+true satisfies Same<DeepMutable<AgentRunRequest>, FromSchema<typeof runRequestSchema>>;
+true satisfies Same<DeepMutable<AgentRunResponse>, FromSchema<typeof runResponseSchema>>;
+true satisfies Same<DeepMutable<AgentErrorBody>, FromSchema<typeof errorBodySchema>>;

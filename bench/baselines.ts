@@ -5,18 +5,12 @@
  */
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { existsSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { existsSync, watch } from 'node:fs';
+import { chmod, mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type Docker from 'dockerode';
-import { containerConfig } from '../pool/create-container.js';
-import { AGENT_IO_DIR, AGENT_SOCKET_NAME } from '../pool/index.js';
-import { resolveOptions } from '../pool/options.js';
-import { removeContainer } from '../pool/remove-container.js';
-import { RUNC } from '../pool/runtime.js';
-import { waitForAgent } from '../pool/wait-for-agent.js';
-import { makeIoDir } from '../pool/warm-container.js';
+import { AGENT_IO_DIR, AGENT_SOCKET_NAME, Sandbox, type SandboxOptions } from '../pool/index.js';
 
 /** The job every latency figure runs: JSON data in, a JSON result out. */
 export const HELLO_CODE = 'result = {"total": sum(data["xs"])}';
@@ -66,13 +60,41 @@ async function pythonWithStdin(script: string, stdin: string): Promise<string> {
   return Buffer.concat(chunks).toString('utf8');
 }
 
-// warmbox's default limits, for every baseline container.
-const RESOURCES = resolveOptions({});
+/**
+ * Starts a Sandbox of one container with `options`, hands its warm container's id and its
+ * start time (start to ready, as the pool measured it) to `use`, then closes the sandbox.
+ */
+export async function withWarmContainer<T>(options: SandboxOptions, use: (id: string, startMs: number) => Promise<T>): Promise<T> {
+  const sandbox = new Sandbox({ ...options, poolSize: 1 });
+  const warm = once(sandbox, 'warm') as Promise<[string, number]>;
+  try {
+    await sandbox.initialize();
+    const [id, startMs] = await warm;
+    return await use(id, startMs);
+  } finally {
+    await sandbox.close();
+  }
+}
 
-/** A container of the base image under warmbox's hardening, running `entrypoint`, no socket. */
-function hardened(baseImage: string, entrypoint: string[]): Docker.ContainerCreateOptions {
-  const config = containerConfig({ image: baseImage, runtime: RUNC, poolId: 'bench', ownerLabels: {}, ioDir: '/nonexistent', options: RESOURCES });
-  return { ...config, Entrypoint: entrypoint, HostConfig: { ...config.HostConfig, Binds: [] } };
+/**
+ * warmbox's own container as the engine holds it: the hardening and limits of a default
+ * Sandbox's warm container, read back with `docker inspect`, less its labels and its socket's
+ * mount, for every baseline container to run under. Read, not rebuilt from the pool's
+ * internals, which bench/ does not import: what is compared is what warmbox made.
+ */
+let template: Promise<Docker.ContainerCreateOptions> | undefined;
+function warmboxTemplate(docker: Docker): Promise<Docker.ContainerCreateOptions> {
+  template ??= withWarmContainer({}, async (id) => {
+    const { Config, HostConfig } = await docker.getContainer(id).inspect();
+    return { Env: Config.Env, NetworkDisabled: true, HostConfig: { ...HostConfig, Binds: [] } } as Docker.ContainerCreateOptions;
+  });
+  return template;
+}
+
+/** A container of the base image under warmbox's hardening, running `entrypoint`, its socket directory at `ioDir` if any. */
+async function hardened(docker: Docker, baseImage: string, entrypoint: string[], ioDir?: string): Promise<Docker.ContainerCreateOptions> {
+  const config = await warmboxTemplate(docker);
+  return { ...config, Image: baseImage, Entrypoint: entrypoint, HostConfig: { ...config.HostConfig, Binds: ioDir === undefined ? [] : [`${ioDir}:${AGENT_IO_DIR}`] } };
 }
 
 /** Collects the stdout of an attached (multiplexed) stream as text; stderr passes through. */
@@ -86,7 +108,7 @@ function collectStdout(modem: Docker['modem'], stream: NodeJS.ReadableStream): (
 /** One job in a container made for it through the Engine API: create, attach, start, wait, remove. */
 export async function coldContainerJob(docker: Docker, baseImage: string): Promise<string> {
   const container = await docker.createContainer({
-    ...hardened(baseImage, ['python3', '-c', HELLO_SCRIPT]),
+    ...(await hardened(docker, baseImage, ['python3', '-c', HELLO_SCRIPT])),
     OpenStdin: true,
     StdinOnce: true,
     AttachStdin: true,
@@ -121,7 +143,7 @@ export async function execJob(container: Docker.Container): Promise<string> {
 
 /** A long-lived container of the base image for `docker exec`, under warmbox's hardening. */
 export async function startExecTarget(docker: Docker, baseImage: string): Promise<Docker.Container> {
-  const container = await docker.createContainer(hardened(baseImage, ['sleep', 'infinity']));
+  const container = await docker.createContainer(await hardened(docker, baseImage, ['sleep', 'infinity']));
   await container.start();
   return container;
 }
@@ -134,6 +156,21 @@ http.createServer((req, res) => res.end('{}')).listen(path + '.binding', () => {
   fs.chmodSync(path + '.binding', 0o666);
   fs.renameSync(path + '.binding', path);
 });`;
+
+/** Resolves when the server's socket appears in `ioDir` (seen through inotify, as the pool sees its agent's), or rejects after 30 s. */
+function socketAppears(ioDir: string): Promise<void> {
+  const socket = join(ioDir, AGENT_SOCKET_NAME);
+  return new Promise((resolve, reject) => {
+    const done = (error?: Error) => {
+      watcher.close();
+      clearTimeout(timer);
+      if (error === undefined) resolve();
+      else reject(error);
+    };
+    const watcher = watch(ioDir, () => existsSync(socket) && done());
+    const timer = setTimeout(() => done(new Error(`bench: no socket in ${ioDir} within 30 s`)), 30_000);
+  });
+}
 
 /** Bare containers, for the turnover ceiling, start-to-ready and memory baselines. */
 export class BareContainers {
@@ -150,18 +187,18 @@ export class BareContainers {
   async start(): Promise<{ id: string; ioDir: string }> {
     this.#root ??= mkdtemp(join(tmpdir(), 'warmbox-bench-'));
     const ioDir = join(await this.#root, `b${this.#next++}`);
-    await makeIoDir(ioDir);
-    const config = containerConfig({ image: this.baseImage, runtime: RUNC, poolId: 'bench', ownerLabels: {}, ioDir, options: RESOURCES });
-    const container = await this.docker.createContainer({ ...config, Entrypoint: ['node', '-e', BARE_SERVER] });
+    await mkdir(ioDir);
+    await chmod(ioDir, 0o777);
+    const container = await this.docker.createContainer(await hardened(this.docker, this.baseImage, ['node', '-e', BARE_SERVER], ioDir));
+    const listening = socketAppears(ioDir);
     await container.start();
-    const exited = container.wait({ condition: 'not-running' });
-    exited.catch(() => {});
-    await waitForAgent(ioDir, exited, 30_000);
+    await listening;
     return { id: container.id, ioDir };
   }
 
-  remove({ id, ioDir }: { id: string; ioDir: string }): Promise<void> {
-    return removeContainer(this.docker, id, ioDir);
+  async remove({ id, ioDir }: { id: string; ioDir: string }): Promise<void> {
+    await this.docker.getContainer(id).remove({ force: true, v: true });
+    await rm(ioDir, { recursive: true, force: true });
   }
 
   async close(): Promise<void> {

@@ -12,10 +12,7 @@ import { join } from 'node:path';
 import Docker from 'dockerode';
 import { request } from 'undici';
 import { agentImageTag, DATA_PACKAGES, defaultBaseImage, PACKAGE_ROOT } from '../pool/image.js';
-import { Sandbox, type Job } from '../pool/index.js';
-import { DEFAULTS, resolveOptions } from '../pool/options.js';
-import { checkRuntime, RUNC } from '../pool/runtime.js';
-import { WarmContainer } from '../pool/warm-container.js';
+import { DEFAULTS, Sandbox, type Job, type SandboxOptions } from '../pool/index.js';
 import { RemoteSandbox } from '../remote/remote-sandbox.js';
 import {
   BareContainers,
@@ -27,6 +24,7 @@ import {
   spawnPythonEcho,
   spawnScript,
   startExecTarget,
+  withWarmContainer,
 } from './baselines.js';
 
 interface Figure {
@@ -225,19 +223,12 @@ async function load(): Promise<void> {
 
 async function startup(): Promise<void> {
   console.error('start-up, memory, filling a pool');
-  const root = await mkdtemp(join(tmpdir(), 'warmbox-bench-'));
-  const options = resolveOptions({ image: agentImage });
-  let index = 0;
-  const startWarmbox = () =>
-    WarmContainer.start(docker, { image: agentImage!, runtime: RUNC, poolId: 'bench', ownerLabels: {}, ioDir: join(root, `w${index++}`), options });
   const bare = new BareContainers(docker, baseImage);
 
   const warmboxReady: number[] = [];
   const bareReady: number[] = [];
   for (let i = 0; i < 10; i++) {
-    let container: WarmContainer | undefined;
-    warmboxReady.push(await timed(async () => (container = await startWarmbox())));
-    await container!.remove();
+    warmboxReady.push(await withWarmContainer({}, async (_id, startMs) => startMs));
     let plain: Awaited<ReturnType<BareContainers['start']>> | undefined;
     bareReady.push(await timed(async () => (plain = await bare.start())));
     await bare.remove(plain!);
@@ -250,9 +241,7 @@ async function startup(): Promise<void> {
   const warmboxIdle: IdleContainer[] = [];
   const bareIdle: IdleContainer[] = [];
   for (let i = 0; i < 5; i++) {
-    const container = await startWarmbox();
-    warmboxIdle.push(await idleContainer(container.id));
-    await container.remove();
+    warmboxIdle.push(await withWarmContainer({}, (id) => idleContainer(id)));
     const plain = await bare.start();
     bareIdle.push(await idleContainer(plain.id));
     await bare.remove(plain);
@@ -282,7 +271,22 @@ async function startup(): Promise<void> {
   }
   record({ figure: 'fill a pool of 10 from nothing', unit: 'ms', warmbox: percentile(fills, 50), baseline: `10 bare containers, ${DEFAULTS.startConcurrency} at a time`, baselineValue: percentile(bareFills, 50), target: '≤ 1.3' }, (r) => r <= 1.3);
   await bare.close();
-  await rm(root, { recursive: true, force: true });
+}
+
+/**
+ * `count` containers of a Sandbox with `options`, one at a time: the p50 of their start to
+ * ready, and of the idle memory of the first three.
+ */
+async function startAndIdle(options: SandboxOptions, count: number): Promise<{ ready: number; memory: number }> {
+  const ready: number[] = [];
+  const memory: number[] = [];
+  for (let i = 0; i < count; i++) {
+    await withWarmContainer(options, async (id, startMs) => {
+      ready.push(startMs);
+      if (i < 3) memory.push((await idleContainer(id)).memoryMiB);
+    });
+  }
+  return { ready: percentile(ready, 50), memory: percentile(memory, 50) };
 }
 
 interface IdleContainer {
@@ -340,23 +344,8 @@ async function data(): Promise<void> {
   await sandbox.close();
   record({ figure: 'data job with preload, p50', unit: 'ms', warmbox: percentile(runs, 50), baseline: 'the same script spawned as python3 on the host, p50', baselineValue: percentile(spawns, 50), target: '≤ 1/10' }, (r) => r <= 0.1);
 
-  const root = await mkdtemp(join(tmpdir(), 'warmbox-bench-'));
-  let index = 0;
-  const measure = async (preload: string[]) => {
-    const options = resolveOptions({ image, memoryLimitMb: 512, preload });
-    const ready: number[] = [];
-    const memory: number[] = [];
-    for (let i = 0; i < 5; i++) {
-      let container: WarmContainer | undefined;
-      ready.push(await timed(async () => (container = await WarmContainer.start(docker, { image, runtime: RUNC, poolId: 'bench', ownerLabels: {}, ioDir: join(root, `d${index++}`), options }))));
-      if (i < 3) memory.push((await idleContainer(container!.id)).memoryMiB);
-      await container!.remove();
-    }
-    return { ready: percentile(ready, 50), memory: percentile(memory, 50) };
-  };
-  const without = await measure([]);
-  const withPreload = await measure(PRELOAD);
-  await rm(root, { recursive: true, force: true });
+  const without = await startAndIdle({ image, memoryLimitMb: 512, preload: [] }, 5);
+  const withPreload = await startAndIdle({ image, memoryLimitMb: 512, preload: PRELOAD }, 5);
   record({ figure: 'data image, start to ready with preload, p50', unit: 'ms', warmbox: withPreload.ready, baseline: 'the same image without preload, p50', baselineValue: without.ready });
   record({ figure: 'data image, idle memory with preload', unit: 'MiB', warmbox: withPreload.memory, baseline: 'the same image without preload', baselineValue: without.memory });
 }
@@ -511,23 +500,11 @@ async function scale(): Promise<void> {
  */
 async function gvisor(): Promise<void> {
   console.error('gVisor (runsc) against runc');
-  const root = await mkdtemp(join(tmpdir(), 'warmbox-bench-'));
-  const runtimes = { runc: await checkRuntime(docker, 'runc'), runsc: await checkRuntime(docker, 'runsc') };
-  const options = resolveOptions({ image: agentImage });
-  let index = 0;
   const per = { runc: {} as Record<string, number>, runsc: {} as Record<string, number> };
   for (const name of ['runc', 'runsc'] as const) {
-    const start = () => WarmContainer.start(docker, { image: agentImage!, runtime: runtimes[name], poolId: 'bench', ownerLabels: {}, ioDir: join(root, `g${index++}`), options });
-    const ready: number[] = [];
-    const memory: number[] = [];
-    for (let i = 0; i < 10; i++) {
-      let container: WarmContainer | undefined;
-      ready.push(await timed(async () => (container = await start())));
-      if (i < 3) memory.push((await idleContainer(container!.id)).memoryMiB);
-      await container!.remove();
-    }
-    per[name].ready = percentile(ready, 50);
-    per[name].memory = percentile(memory, 50);
+    const { ready, memory } = await startAndIdle({ runtime: name }, 10);
+    per[name].ready = ready;
+    per[name].memory = memory;
 
     const sandbox = new Sandbox({ poolSize: 2, runtime: name });
     await sandbox.initialize();
@@ -577,7 +554,6 @@ async function gvisor(): Promise<void> {
   record({ figure: 'gVisor: idle memory of one warm container', unit: 'MiB', warmbox: runsc.memory!, baseline: 'runc', baselineValue: runc.memory! });
   record({ figure: 'gVisor: jobs per second, poolSize 4, 100 jobs', unit: '/s', warmbox: runsc.perSecond!, baseline: 'runc, the same', baselineValue: runc.perSecond! });
   record({ figure: 'gVisor: fill a pool of 10 from nothing', unit: 'ms', warmbox: runsc.fill!, baseline: 'runc, the same', baselineValue: runc.fill! });
-  await rm(root, { recursive: true, force: true });
 }
 
 function table(): string {

@@ -1,7 +1,8 @@
 import type Docker from 'dockerode';
 import { AGENT_IO_DIR, AGENT_MEMORY_MB, AGENT_TASKS, PRELOAD_ENV, PROGRAM_UID, WORK_DIR } from '../agent/layout.js';
 import { LABELS } from './labels.js';
-import { MIB, type ResolvedOptions } from './options.js';
+import { MIB } from './limits.js';
+import type { ResolvedOptions } from './options.js';
 import { GVISOR_HOST_TASKS, GVISOR_HOST_TASKS_PER_TASK, GVISOR_MEMORY_MB, type RuntimeInfo } from './runtime.js';
 
 /** cgroup v1's lowest cpu.shares (cgroup v2's cpu.weight 1), and its default. */

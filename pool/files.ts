@@ -9,6 +9,7 @@ import { posix } from 'node:path';
 import { type AgentFile, type ReturnedFileEntry } from '../agent/protocol.js';
 import { MAIN_FILE_NAME, RETURNED_FILES_DIR } from '../agent/layout.js';
 import { AgentProtocolError, InvalidArgumentError } from './errors.js';
+import { MAX_JOB_FILES, MAX_PATH_BYTES, MAX_RETURN_PATTERNS } from './limits.js';
 import { describe } from './options.js';
 
 /** A job's `files`: path relative to the working directory -> text (UTF-8) or bytes. */
@@ -22,13 +23,8 @@ export interface ReturnedFile {
   readonly data: Buffer;
 }
 
-/** The most files a job may send. */
-export const MAX_JOB_FILES = 1000;
-/** The most patterns `returnFiles` may hold. */
-export const MAX_RETURN_PATTERNS = 64;
-// Linux's own limits on a name and a path.
+// Linux's own limit on a name (on a path: MAX_PATH_BYTES).
 const MAX_NAME_BYTES = 255;
-export const MAX_PATH_BYTES = 4095;
 // tmpfs gives every file whole pages.
 const PAGE_BYTES = 4096;
 

@@ -1,9 +1,8 @@
-import { MAX_JOB_BYTES, type AgentRunRequest, type AgentRunResponse } from '../agent/protocol.js';
+import type { AgentRunRequest, AgentRunResponse } from '../agent/protocol.js';
 import { InvalidArgumentError } from './errors.js';
 import { bytesOnDisk, checkFiles, checkReturnFiles, type JobFiles, type ReturnedFile } from './files.js';
-import { checkInteger, describe, MAX_TIMEOUT_MS, MIB, type ResolvedOptions } from './options.js';
-
-export { MAX_JOB_BYTES };
+import { MAX_ENV_BYTES, MAX_JOB_BYTES, MAX_TIMEOUT_MS, MIB } from './limits.js';
+import { checkInteger, describe, type ResolvedOptions } from './options.js';
 
 export type { PythonError, RunStatus } from '../agent/protocol.js';
 export type { JobFiles, ReturnedFile } from './files.js';
@@ -83,8 +82,6 @@ export interface RunResult extends Omit<AgentRunResponse, 'files' | 'figures'> {
 }
 
 const JOB_FIELDS = new Set(['code', 'data', 'stdin', 'timeoutMs', 'cpuTimeMs', 'env', 'files', 'returnFiles', 'signal', 'v3']);
-/** The most the names and values of `env` may hold together. */
-export const MAX_ENV_BYTES = 128 * 1024;
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
 export interface PreparedJob {

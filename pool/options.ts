@@ -163,8 +163,6 @@ export interface SandboxOptions {
   readonly docker?: Docker.DockerOptions;
 }
 
-export { MAX_TIMEOUT_MS, MIB } from './limits.js';
-
 export const DEFAULTS = Object.freeze({
   poolSize: 2,
   timeoutMs: 10_000,

@@ -11,13 +11,14 @@
  * service answers a repeat of an id with the first run's result, so no program runs twice.
  */
 import { randomUUID } from 'node:crypto';
+import { addAbortListener } from 'node:events';
 import { Pool, WebSocket, errors as undiciErrors, type Dispatcher } from 'undici';
-// The light entries only: the errors (warmbox/errors) and a helper with no imports, so that
-// a process that only calls a service never loads dockerode or generic-pool.
+// The light entries only (the errors, the limits, the wire; the pool's types, which load
+// nothing), so that a process that only calls a service never loads dockerode or generic-pool.
 import { AbortError, errorFromCode, InvalidArgumentError, RemoteError } from '../pool/errors.js';
 import { MAX_TIMEOUT_MS } from '../pool/limits.js';
-import { followAbort } from '../pool/follow-abort.js';
-import type { Job, RunOptions, RunResult } from '../pool/index.js';
+import type { Job, RunOptions } from '../pool/index.js';
+import { decodeResult, encodeJob, ROUTES, type ClientMessage, type DecodedResult, type ServerMessage, type WireError, type WireJob, type WireResult } from '../wire/index.js';
 
 export interface RemoteSandboxOptions {
   /** The service's base URL, e.g. `http://127.0.0.1:8080` (HAProxy's, for several). */
@@ -43,21 +44,8 @@ export interface RemoteJob extends Job {
   readonly id?: string;
 }
 
-export interface RemoteRunResult extends RunResult {
-  /** True when the service answered a repeat of this job's id with the first run's result. */
-  readonly replayed?: boolean;
-}
-
-interface WireResult extends Omit<RemoteRunResult, 'files' | 'figures'> {
-  readonly files: Array<{ path: string; size: number; base64: string }>;
-  readonly figures: string[];
-}
-
-interface WireError {
-  readonly code: string;
-  readonly message: string;
-  readonly field?: string;
-}
+/** A RunResult, and whether the service answered a repeat of the job's id with the first run's (`replayed`). */
+export type RemoteRunResult = DecodedResult;
 
 
 export class RemoteSandbox {
@@ -83,11 +71,11 @@ export class RemoteSandbox {
     const fields: RemoteJob = typeof job === 'string' ? { code: job } : job;
     if (typeof fields !== 'object' || fields === null) throw new InvalidArgumentError('job', 'must be a code string or a job object');
     const { signal, stdin, ...rest } = fields;
-    const id = fields.id ?? randomUUID();
-    const wire = { ...rest, id, files: encodeFiles(fields.files) };
     if (signal?.aborted) throw new AbortError(signal.reason);
-    const live = options.onStdout !== undefined || options.onStderr !== undefined || (stdin !== undefined && typeof stdin !== 'string');
-    return live ? this.#runOverWebSocket({ ...wire, ...(typeof stdin === 'string' ? { stdin } : {}) }, stdin, options, signal) : this.#post({ ...wire, ...(stdin === undefined ? {} : { stdin }) }, signal);
+    const stdinStream = stdin !== undefined && typeof stdin !== 'string' ? stdin : undefined;
+    const wire = encodeJob({ ...rest, id: fields.id ?? randomUUID(), ...(typeof stdin === 'string' ? { stdin } : {}) });
+    const live = options.onStdout !== undefined || options.onStderr !== undefined || stdinStream !== undefined;
+    return live ? this.#runOverWebSocket(wire, stdinStream, options, signal) : this.#post(wire, signal);
   }
 
   async close(): Promise<void> {
@@ -98,20 +86,22 @@ export class RemoteSandbox {
     await this.close();
   }
 
-  async #post(wire: Record<string, unknown>, signal: AbortSignal | undefined): Promise<RemoteRunResult> {
+  async #post(wire: WireJob, signal: AbortSignal | undefined): Promise<RemoteRunResult> {
     const body = JSON.stringify(wire);
     // Not AbortSignal.any([signal, AbortSignal.timeout()]): Node keeps that alive as long as
     // the caller's signal lives (nodejs/node#55351), and callers pass one signal to many jobs.
-    const { controller, unfollow } = followAbort(signal);
+    // A listener of our own instead, removed when the request is done.
+    const controller = new AbortController();
+    const following = signal === undefined ? undefined : addAbortListener(signal, () => controller.abort(signal.reason));
     const deadline = setTimeout(
       () => controller.abort(new Error('no answer before the deadline')),
-      ((wire.timeoutMs as number | undefined) ?? MAX_TIMEOUT_MS) + this.#graceMs,
+      (wire.timeoutMs ?? MAX_TIMEOUT_MS) + this.#graceMs,
     );
     try {
       return await this.#postWithRetry(body, signal, controller.signal);
     } finally {
       clearTimeout(deadline);
-      unfollow();
+      following?.[Symbol.dispose]();
     }
   }
 
@@ -120,7 +110,7 @@ export class RemoteSandbox {
       let response: Dispatcher.ResponseData;
       try {
         response = await this.#pool.request({
-          path: new URL('v1/run', withSlash(this.#url)).pathname,
+          path: this.#route(ROUTES.run).pathname,
           method: 'POST',
           headers: { 'content-type': 'application/json', ...this.#authorization() },
           body,
@@ -142,12 +132,12 @@ export class RemoteSandbox {
   }
 
   #runOverWebSocket(
-    wire: Record<string, unknown>,
-    stdin: RemoteJob['stdin'],
+    wire: WireJob,
+    stdin: AsyncIterable<string | Uint8Array> | undefined,
     options: RunOptions,
     signal: AbortSignal | undefined,
   ): Promise<RemoteRunResult> {
-    const url = new URL('v1/ws', withSlash(this.#url));
+    const url = this.#route(ROUTES.ws);
     url.protocol = url.protocol === 'https:' ? 'wss:' : 'ws:';
     const socket = new WebSocket(url, { headers: this.#authorization() } as never);
     return new Promise<RemoteRunResult>((resolve, reject) => {
@@ -162,15 +152,15 @@ export class RemoteSandbox {
       const onAbort = () => settle(() => reject(new AbortError(signal!.reason)));
       signal?.addEventListener('abort', onAbort, { once: true });
       socket.addEventListener('open', () => {
-        socket.send(JSON.stringify({ type: 'run', job: wire }));
-        if (stdin !== undefined && typeof stdin !== 'string') void pump(stdin, socket);
+        send(socket, { type: 'run', job: wire });
+        if (stdin !== undefined) void pump(stdin, socket);
       });
       socket.addEventListener('message', (event) => {
-        const message = JSON.parse(String(event.data)) as { type: string; data?: string; result?: WireResult; error?: WireError };
-        if (message.type === 'stdout') options.onStdout?.(message.data ?? '');
-        else if (message.type === 'stderr') options.onStderr?.(message.data ?? '');
-        else if (message.type === 'result') settle(() => resolve(decodeResult(message.result!)));
-        else if (message.type === 'error') settle(() => reject(errorFromCode(message.error!.code, message.error!.message, message.error!.field)));
+        const message = JSON.parse(String(event.data)) as ServerMessage;
+        if (message.type === 'stdout') options.onStdout?.(message.data);
+        else if (message.type === 'stderr') options.onStderr?.(message.data);
+        else if (message.type === 'result') settle(() => resolve(decodeResult(message.result)));
+        else if (message.type === 'error') settle(() => reject(errorFromCode(message.error.code, message.error.message, message.error.field)));
       });
       socket.addEventListener('error', () => settle(() => reject(new RemoteError(`the WebSocket to ${url.origin} failed`))));
       socket.addEventListener('close', (event) =>
@@ -179,9 +169,19 @@ export class RemoteSandbox {
     });
   }
 
+  /** A route under the service's URL, which may have a path of its own (behind a proxy). */
+  #route(route: string): URL {
+    const base = this.#url.pathname.endsWith('/') ? this.#url : new URL(`${this.#url.pathname}/`, this.#url);
+    return new URL(route.slice(1), base);
+  }
+
   #authorization(): Record<string, string> {
     return this.#token === undefined ? {} : { authorization: `Bearer ${this.#token}` };
   }
+}
+
+function send(socket: WebSocket, message: ClientMessage): void {
+  socket.send(JSON.stringify(message));
 }
 
 /** Sends the job's stdin stream as messages, then its end. */
@@ -189,27 +189,12 @@ async function pump(stdin: AsyncIterable<string | Uint8Array>, socket: WebSocket
   try {
     for await (const chunk of stdin) {
       if (socket.readyState !== WebSocket.OPEN) return;
-      socket.send(JSON.stringify({ type: 'stdin', data: typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString('utf8') }));
+      send(socket, { type: 'stdin', data: typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString('utf8') });
     }
-    if (socket.readyState === WebSocket.OPEN) socket.send(JSON.stringify({ type: 'stdin_end' }));
+    if (socket.readyState === WebSocket.OPEN) send(socket, { type: 'stdin_end' });
   } catch {
     // The job ended, or the stream failed: the job's own end says what happened.
   }
-}
-
-function encodeFiles(files: Job['files']): Record<string, string | { base64: string }> | undefined {
-  if (files === undefined || typeof files !== 'object' || files === null) return files as undefined;
-  return Object.fromEntries(
-    Object.entries(files).map(([path, content]) => [path, content instanceof Uint8Array ? { base64: Buffer.from(content).toString('base64') } : content]),
-  );
-}
-
-function decodeResult({ files, figures, ...rest }: WireResult): RemoteRunResult {
-  return {
-    ...rest,
-    files: files.map(({ path, size, base64 }) => ({ path, size, data: Buffer.from(base64, 'base64') })),
-    figures: figures.map((png) => Buffer.from(png, 'base64')),
-  };
 }
 
 function errorOf(statusCode: number, text: string): Error {
@@ -227,8 +212,4 @@ function errorOf(statusCode: number, text: string): Error {
 function neverSent(error: unknown): boolean {
   const code = (error as { code?: string }).code;
   return error instanceof undiciErrors.ConnectTimeoutError || code === 'ECONNREFUSED' || code === 'ENOTFOUND' || code === 'EAI_AGAIN';
-}
-
-function withSlash(url: URL): URL {
-  return url.pathname.endsWith('/') ? url : new URL(`${url.pathname}/`, url);
 }

@@ -7,9 +7,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { ServiceErrorCode } from '../pool/index.js';
-
-/** The WebSocket subprotocol that carries the token where a browser cannot set a header. */
-export const TOKEN_PROTOCOL_PREFIX = 'warmbox.bearer.';
+import { TOKEN_PROTOCOL_PREFIX } from '../wire/index.js';
 
 /** An onRequest hook that answers 401 unless the request carries `token`. */
 export function bearerAuth(token: string): (request: FastifyRequest, reply: FastifyReply) => Promise<void> {

@@ -1,11 +1,15 @@
 /**
- * The service's wire format: a job as JSON (files as text or base64) and its result, as JSON
- * Schemas that validate requests, serialise replies and make the OpenAPI document. Every field
- * has a limit; the library's own checks (bytes, paths, names) still run behind them and answer
- * with the same typed errors.
+ * The service's wire format as JSON Schemas, the one source of both its validation and its
+ * types: Fastify validates requests and serialises replies with these, @fastify/swagger makes
+ * the OpenAPI document from them, and json-schema-to-ts reads the TypeScript types out of the
+ * same literals. json-schema-to-ts rather than TypeBox: it adds no code at run time (a
+ * RemoteSandbox stays light), and the schemas stay plain JSON Schema, written as OpenAPI shows
+ * them. Every field has a limit, from pool's limits; the library's own checks (bytes, paths,
+ * names) still run behind them and answer with the same typed errors.
  */
-import { runResponseSchema } from '../agent/protocol.js';
-import { MAX_ENV_BYTES, MAX_JOB_BYTES, MAX_JOB_FILES, MAX_PATH_BYTES, MAX_RETURN_PATTERNS, MAX_TIMEOUT_MS } from '../pool/index.js';
+import type { FromSchema } from 'json-schema-to-ts';
+import { MAX_ENV_BYTES, MAX_JOB_BYTES, MAX_JOB_FILES, MAX_PATH_BYTES, MAX_RETURN_PATTERNS, MAX_TIMEOUT_MS } from '../pool/limits.js';
+import { reportSchema } from '../pool/report-schema.js';
 
 const limitMs = { type: 'integer', minimum: 1, maximum: MAX_TIMEOUT_MS } as const;
 
@@ -37,37 +41,46 @@ export const jobSchema = {
   },
 } as const;
 
+/** A job as JSON: a Job whose file bytes are base64, with the service's `id`. */
+export type WireJob = FromSchema<typeof jobSchema>;
+
 // The agent's report less what the host turns into other fields: the files and figures
 // become base64 here (and the result, which follows the report, is added as `result`).
-const { files: _files, figures: _figures, ...agentFields } = runResponseSchema.properties;
+const { files: _files, figures: _figures, ...reportFields } = reportSchema.properties;
 
 export const resultSchema = {
   $id: 'RunResult',
   type: 'object',
+  additionalProperties: false,
   required: [
     'status', 'stdout', 'stderr', 'result', 'exitCode', 'signal', 'timedOut', 'cpuTimeExceeded', 'memoryExceeded',
     'outputTruncated', 'error', 'durationMs', 'files', 'filesTruncated', 'figures', 'isError',
   ],
   properties: {
-    ...agentFields,
+    ...reportFields,
     result: { description: 'what the program left in the global `result`' },
     files: {
       type: 'array',
       items: {
         type: 'object',
+        additionalProperties: false,
         required: ['path', 'size', 'base64'],
         properties: { path: { type: 'string' }, size: { type: 'integer' }, base64: { type: 'string' } },
       },
     },
     figures: { type: 'array', items: { type: 'string', description: 'a PNG, base64' } },
     isError: { type: 'boolean' },
-    replayed: { type: 'boolean', description: 'true when this answers a repeat of a job `id` with the first run\'s result' },
+    replayed: { type: 'boolean', description: "true when this answers a repeat of a job `id` with the first run's result" },
   },
 } as const;
+
+/** A RunResult as JSON: the bytes of files and figures as base64. */
+export type WireResult = FromSchema<typeof resultSchema>;
 
 export const errorSchema = {
   $id: 'Error',
   type: 'object',
+  additionalProperties: false,
   required: ['statusCode', 'code', 'error', 'message'],
   properties: {
     statusCode: { type: 'integer' },
@@ -78,15 +91,5 @@ export const errorSchema = {
   },
 } as const;
 
-/** The job as it arrives over HTTP or WebSocket. */
-export interface WireJob {
-  readonly id?: string;
-  readonly code: string;
-  readonly data?: unknown;
-  readonly stdin?: string;
-  readonly timeoutMs?: number;
-  readonly cpuTimeMs?: number;
-  readonly env?: Record<string, string>;
-  readonly files?: Record<string, string | { base64: string }>;
-  readonly returnFiles?: string[];
-}
+/** The body of every answer that is not a result, and of a WebSocket's `error` message. */
+export type WireError = FromSchema<typeof errorSchema>;

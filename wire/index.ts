@@ -1,0 +1,88 @@
+/**
+ * The wire between `warmbox serve` (service/) and its clients (remote/, the demo page): the
+ * routes, the WebSocket's messages, and the conversions of a job and a result to and from
+ * JSON, each written once, for both sides. Light: it loads pool's limits and the report's
+ * schema, never the pool itself, so that a RemoteSandbox does not load dockerode.
+ */
+import type { Job, RunResult } from '../pool/index.js';
+import type { WireError, WireJob, WireResult } from './schemas.js';
+
+export { errorSchema, jobSchema, resultSchema, type WireError, type WireJob, type WireResult } from './schemas.js';
+
+/** The service's routes. Those under /v1, /metrics and /openapi.json need the token, if any. */
+export const ROUTES = {
+  /** POST a WireJob, answered with its WireResult. */
+  run: '/v1/run',
+  /** WebSocket: one job per connection, its output live and its stdin as it comes (ClientMessage, ServerMessage). */
+  ws: '/v1/ws',
+  metrics: '/metrics',
+  openapi: '/openapi.json',
+  /** The process is up. */
+  healthz: '/healthz',
+  /** A job would be taken now: a warm container, or room in the queue; 503 otherwise. */
+  readyz: '/readyz',
+} as const;
+
+/** The WebSocket subprotocol that carries the token where a browser cannot set a header: `warmbox.bearer.<token>`. */
+export const TOKEN_PROTOCOL_PREFIX = 'warmbox.bearer.';
+
+/** A client's messages on ROUTES.ws: the job first, then its stdin as it comes, then the stdin's end. */
+export type ClientMessage = { type: 'run'; job: WireJob } | { type: 'stdin'; data: string } | { type: 'stdin_end' };
+
+/** The service's messages on ROUTES.ws: the program's output as it is written, then its result, or an error. */
+export type ServerMessage = { type: 'stdout' | 'stderr'; data: string } | { type: 'result'; result: WireResult } | { type: 'error'; error: WireError };
+
+/** A job as it goes on the wire: file bytes as base64, under the id the service remembers it by. */
+export type EncodableJob = Omit<Job, 'signal' | 'stdin'> & { readonly id: string; readonly stdin?: string };
+
+/** A result as it comes off the wire. */
+export interface DecodedResult extends RunResult {
+  /** True when the service answered a repeat of the job's id with the first run's result. */
+  readonly replayed?: boolean;
+}
+
+/**
+ * A job as JSON. Whatever is not bytes passes as it came: the service's schema and the
+ * library's checks refuse a wrong field, and name it, in one place.
+ */
+export function encodeJob({ files, ...rest }: EncodableJob): WireJob {
+  // The casts: a caller's job is readonly, and json-schema-to-ts's types are not.
+  if (typeof files !== 'object' || files === null) return (files === undefined ? rest : { ...rest, files }) as WireJob;
+  const encoded: Record<string, string | { base64: string }> = {};
+  for (const [path, content] of Object.entries(files)) {
+    encoded[path] = content instanceof Uint8Array ? { base64: Buffer.from(content).toString('base64') } : content;
+  }
+  return { ...rest, files: encoded } as WireJob;
+}
+
+/**
+ * A job off the wire as the library's: files given as {base64} become bytes; `id` is the
+ * service's. Anything else passes as it came, for the library's checks to refuse (a WebSocket
+ * job has no schema in front of it).
+ */
+export function decodeJob({ id: _id, files, ...rest }: WireJob): Job {
+  if (typeof files !== 'object' || files === null) return files === undefined ? rest : { ...rest, files: files as never };
+  const decoded: Record<string, string | Buffer> = {};
+  for (const [path, content] of Object.entries(files)) {
+    decoded[path] = typeof content === 'object' && content !== null && typeof content.base64 === 'string' ? Buffer.from(content.base64, 'base64') : (content as string);
+  }
+  return { ...rest, files: decoded };
+}
+
+/** A result as JSON: the bytes of files and figures as base64. */
+export function encodeResult(result: DecodedResult): WireResult {
+  return {
+    ...result,
+    files: result.files.map(({ path, size, data }) => ({ path, size, base64: data.toString('base64') })),
+    figures: result.figures.map((png) => png.toString('base64')),
+  };
+}
+
+/** A result off the wire: the bytes of files and figures as Buffers again. */
+export function decodeResult({ files, figures, ...rest }: WireResult): DecodedResult {
+  return {
+    ...rest,
+    files: files.map(({ path, size, base64 }) => ({ path, size, data: Buffer.from(base64, 'base64') })),
+    figures: figures.map((png) => Buffer.from(png, 'base64')),
+  };
+}
