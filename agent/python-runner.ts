@@ -76,6 +76,14 @@ function collectGarbage(): void {
 /**
  * The Python interpreter of one container, started through python-shell when the agent boots
  * and waiting in agent/runner.py for the one job it will run.
+ *
+ * What python-shell does for warmbox: it spawns the interpreter (pythonPath, its options and
+ * the runner's arguments, in binary mode, so that stdout is bytes and never split into
+ * lines), re-emits the child's failure to start as one 'error', and says 'close' once the
+ * child has exited and its streams ended. The rest is warmbox's, on the child it made: the
+ * extra pipes (RUNNER_FDS), the uid, the process group, the output caps, and the kill. Its
+ * own conveniences (messages, parsers, run()) are not used: a job is one framed write, and
+ * its answer a report read from a channel of its own.
  */
 export class PythonRunner {
   readonly #shell: PythonShell;
@@ -198,7 +206,7 @@ export class PythonRunner {
    */
   run(job: AgentRunRequest, data: JsonPieces, onOutput?: OutputListener): Promise<AgentRunAnswer> {
     const overflowed = job.stopOnOutputLimit ? () => this.#stop('output') : undefined;
-    const live = (stream: 'stdout' | 'stderr') => {
+    const forward = (stream: 'stdout' | 'stderr') => {
       if (onOutput === undefined) return undefined;
       // Kept bytes are decoded as they come: a character split across chunks waits for its end.
       const decoder = new TextDecoder();
@@ -208,8 +216,8 @@ export class PythonRunner {
       };
     };
     const output = {
-      stdout: new CappedOutput(job.maxOutputBytes, overflowed, live('stdout')),
-      stderr: new CappedOutput(job.maxOutputBytes, overflowed, live('stderr')),
+      stdout: new CappedOutput(job.maxOutputBytes, overflowed, forward('stdout')),
+      stderr: new CappedOutput(job.maxOutputBytes, overflowed, forward('stderr')),
     };
     this.#shell.stdout.on('data', (chunk: Buffer) => output.stdout.push(chunk));
     this.#stderr.on('data', (chunk: Buffer) => output.stderr.push(chunk));

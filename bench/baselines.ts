@@ -91,7 +91,7 @@ function warmboxTemplate(docker: Docker): Promise<Docker.ContainerCreateOptions>
   return template;
 }
 
-/** A container of the base image under warmbox's hardening, running `entrypoint`, its socket directory at `ioDir` if any. */
+/** A container of the base image under warmbox's hardening, running `entrypoint`, its io directory at `ioDir` if any. */
 async function hardened(docker: Docker, baseImage: string, entrypoint: string[], ioDir?: string): Promise<Docker.ContainerCreateOptions> {
   const config = await warmboxTemplate(docker);
   return { ...config, Image: baseImage, Entrypoint: entrypoint, HostConfig: { ...config.HostConfig, Binds: ioDir === undefined ? [] : [`${ioDir}:${AGENT_IO_DIR}`] } };

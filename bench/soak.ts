@@ -266,7 +266,7 @@ async function main(): Promise<void> {
   console.log(`\n${report.jobs} jobs in ${report.elapsedS.toFixed(0)} s (${report.jobsPerS.toFixed(2)} /s)`);
   console.log(`wrong status or result: ${report.wrong.length}${report.wrong.length ? `\n  ${report.wrong.slice(0, 20).join('\n  ')}` : ''}`);
   console.log(`lost or run twice: ${report.lostOrTwice.length}${report.lostOrTwice.length ? `\n  ${report.lostOrTwice.slice(0, 20).join('\n  ')}` : ''}`);
-  console.log(`left after close(): ${report.left.containers} containers, ${report.left.socketRootEntries} socket directories, ${report.left.extraFds} extra fds`);
+  console.log(`left after close(): ${report.left.containers} containers, ${report.left.socketRootEntries} pool directories, ${report.left.extraFds} extra fds`);
   if (report.memoryGrowth) {
     console.log(`memory, last over first tenth: heap ${(report.memoryGrowth.heap * 100).toFixed(1)} %, RSS ${(report.memoryGrowth.rss * 100).toFixed(1)} %`);
   }

@@ -88,9 +88,9 @@ Options:
   --runtime NAME      the engine's runtime: ${DEFAULTS.runtime} (default), or runsc for gVisor
   --preload LIST      modules to import before a container is warm, comma-separated
   --token-file F      a file holding the bearer token
-  --socket-root DIR   where the agents' socket directories go (default: the temp dir); in a
-                      container that starts its siblings through the Docker socket, a host
-                      path mounted at the same path inside
+  --socket-root DIR   where each pool makes its directory of the agents' sockets (default: the
+                      temp dir); in a container that starts its siblings through the Docker
+                      socket, a host path mounted at the same path inside
   --demo              serve the example web IDE page at /
   -h, --help          show this help
 `;

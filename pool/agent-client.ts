@@ -29,10 +29,10 @@ export class AgentClient {
   }
 
   /**
-   * Sends the job and reads the answer as it arrives: output to `live`'s listeners, then the
+   * Sends the job and reads the answer as it arrives: output to `listeners`, then the
    * report and the result's bytes. `signal` ends it (the caller's abort, or the watchdog's).
    */
-  async run(request: AgentRunRequest, dataJson: string, signal: AbortSignal, live: RunOptions): Promise<AgentRunAnswer> {
+  async run(request: AgentRunRequest, dataJson: string, signal: AbortSignal, listeners: RunOptions): Promise<AgentRunAnswer> {
     const { statusCode, body } = await this.client.request({
       path: '/run',
       method: 'POST',
@@ -47,7 +47,7 @@ export class AgentClient {
     if (statusCode !== 200) {
       throw new AgentProtocolError(`the agent answered ${statusCode}: ${(await body.text()).slice(0, 500)}`);
     }
-    return readAnswer(body, live);
+    return readAnswer(body, listeners);
   }
 
   /**
@@ -123,8 +123,8 @@ async function connectToAgent(socketPath: string, timeoutMs: number): Promise<Cl
  * readline, which drops its input's errors), so a lost agent or an abort ends the loop with
  * an error.
  */
-async function readAnswer(body: Readable, live: RunOptions): Promise<AgentRunAnswer> {
-  const reader = new RunAnswerReader((event) => (event.type === 'stdout' ? live.onStdout : live.onStderr)?.(event.data));
+async function readAnswer(body: Readable, listeners: RunOptions): Promise<AgentRunAnswer> {
+  const reader = new RunAnswerReader((event) => (event.type === 'stdout' ? listeners.onStdout : listeners.onStderr)?.(event.data));
   for await (const chunk of body as AsyncIterable<Buffer>) {
     try {
       reader.push(chunk);

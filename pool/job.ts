@@ -94,7 +94,7 @@ export interface PreparedJob {
 }
 
 /** Checks a job and serialises its data, before any container is touched. */
-export function prepareJob(job: unknown, options: ResolvedOptions, live: RunOptions = {}): PreparedJob {
+export function prepareJob(job: unknown, options: ResolvedOptions, listeners: RunOptions = {}): PreparedJob {
   const fields = typeof job === 'string' ? { code: job } : job;
   if (typeof fields !== 'object' || fields === null || Array.isArray(fields)) {
     throw new InvalidArgumentError('job', `must be a code string or a job object, got ${describe(job)}`);
@@ -108,7 +108,7 @@ export function prepareJob(job: unknown, options: ResolvedOptions, live: RunOpti
   if (typeof code !== 'string') throw new InvalidArgumentError('job.code', `must be a string, got ${describe(code)}`);
   const stdinSource = typeof givenStdin === 'string' ? undefined : checkStdinSource(givenStdin);
   const stdin = stdinSource === undefined ? (givenStdin as string) : '';
-  checkRunOptions(live);
+  checkRunOptions(listeners);
   checkInteger('job.timeoutMs', timeoutMs, [1, MAX_TIMEOUT_MS]);
   checkInteger('job.cpuTimeMs', cpuTimeMs, [1, MAX_TIMEOUT_MS]);
   if (signal !== undefined && !(signal instanceof AbortSignal)) {
@@ -147,7 +147,7 @@ export function prepareJob(job: unknown, options: ResolvedOptions, live: RunOpti
         stackBytes: options.stackSizeMb * MIB,
       },
       files: checkedFiles.files,
-      stream: live.onStdout !== undefined || live.onStderr !== undefined,
+      stream: listeners.onStdout !== undefined || listeners.onStderr !== undefined,
       stdinOpen: stdinSource !== undefined,
       returnFiles: {
         patterns,
@@ -169,10 +169,10 @@ function checkStdinSource(stdin: unknown): AsyncIterable<string | Uint8Array> {
   return stdin as AsyncIterable<string | Uint8Array>;
 }
 
-function checkRunOptions(live: unknown): void {
-  if (typeof live !== 'object' || live === null) throw new InvalidArgumentError('options', `must be an object of callbacks, got ${describe(live)}`);
+function checkRunOptions(listeners: unknown): void {
+  if (typeof listeners !== 'object' || listeners === null) throw new InvalidArgumentError('options', `must be an object of callbacks, got ${describe(listeners)}`);
   for (const name of ['onStdout', 'onStderr'] as const) {
-    const listener = (live as RunOptions)[name];
+    const listener = (listeners as RunOptions)[name];
     if (listener !== undefined && typeof listener !== 'function') throw new InvalidArgumentError(`options.${name}`, `must be a function, got ${describe(listener)}`);
   }
 }

@@ -147,8 +147,9 @@ export interface SandboxOptions {
    */
   readonly image?: string;
   /**
-   * An absolute directory in which the pool makes its own directory of the agents' sockets,
-   * bind-mounted into the containers. The engine reads a bind mount's source on its host, so
+   * An absolute directory in which the pool makes its own directory (the pool directory,
+   * `warmbox-XXXXXX`), which holds one io directory per container: bind-mounted into it at
+   * AGENT_IO_DIR, the directory of its agent's socket and of the files a job returns. The engine reads a bind mount's source on its host, so
    * a process that runs in a container and starts its sibling containers through a mounted
    * Docker socket must use a host path mounted at the same path inside
    * (`-v /var/lib/warmbox:/var/lib/warmbox`).

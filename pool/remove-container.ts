@@ -3,7 +3,7 @@ import type Docker from 'dockerode';
 import { dockerFailed, isGone } from './docker.js';
 
 /**
- * Removes a container (killing it if it runs), then its socket directory. Idempotent: a
+ * Removes a container (killing it if it runs), then its io directory. Idempotent: a
  * container that is already gone, or already being removed, counts as removed. Both are
  * attempted whatever the other does; if both fail, the engine's error is the one thrown,
  * because a directory left behind matters less than a container left running.

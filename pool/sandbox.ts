@@ -64,7 +64,7 @@ export class Sandbox extends EventEmitter<SandboxEvents> {
    */
   readonly #jobs = new Set<AbortController>();
   #pool: ContainerPool<WarmContainer> | undefined;
-  #ioRoot: string | undefined;
+  #poolDir: string | undefined;
   #docker: Docker | undefined;
   #runtime: RuntimeInfo | undefined;
   /** A sweep of the pool's stopped containers after the engine came back, at most one at a time. */
@@ -98,12 +98,12 @@ export class Sandbox extends EventEmitter<SandboxEvents> {
       const socketRoot = this.options.socketRoot ?? tmpdir();
       await sweepOrphans(docker, socketRoot);
       const owner = await ownerLabels(docker);
-      const ioRoot = await makePoolDirectory(socketRoot, owner).catch((error: Error) => {
+      const poolDir = await makePoolDirectory(socketRoot, owner).catch((error: Error) => {
         throw new ContainerStartError(`could not make a directory for the agents' sockets: ${error.message}`, { cause: error });
       });
-      this.#ioRoot = ioRoot;
+      this.#poolDir = poolDir;
       const startContainer = (index: number) =>
-        WarmContainer.start(docker, { image, runtime, poolId: this.id, ownerLabels: owner, ioDir: ioDirFor(ioRoot, index), options: this.options });
+        WarmContainer.start(docker, { image, runtime, poolId: this.id, ownerLabels: owner, ioDir: ioDirFor(poolDir, index), options: this.options });
       const poolOptions = {
         ...this.options,
         recovery: (error: unknown, signal: AbortSignal) => engineBack(docker, error, signal)?.then(() => this.#sweepStopped(docker)),
@@ -228,7 +228,7 @@ export class Sandbox extends EventEmitter<SandboxEvents> {
         await this.#sweepAll(this.#docker!);
       }
     } finally {
-      if (this.#ioRoot !== undefined) await rm(this.#ioRoot, { recursive: true, force: true });
+      if (this.#poolDir !== undefined) await rm(this.#poolDir, { recursive: true, force: true });
     }
   }
 
@@ -265,7 +265,7 @@ export class Sandbox extends EventEmitter<SandboxEvents> {
   }
 }
 
-/** The pool's own socket directory, with the owner file by which a later process's sweep judges it. */
+/** The pool directory: the containers' io directories, and the owner file by which a later process's sweep judges it. */
 async function makePoolDirectory(socketRoot: string, owner: Record<string, string>): Promise<string> {
   const dir = await mkdtemp(join(socketRoot, POOL_DIR_PREFIX));
   try {

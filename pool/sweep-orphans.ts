@@ -9,9 +9,9 @@ import { removeContainer } from './remove-container.js';
 
 const log = debuglog('warmbox');
 
-/** What every pool's socket directory is called: `warmbox-` and mkdtemp's six characters. */
+/** What every pool directory is called: `warmbox-` and mkdtemp's six characters. */
 export const POOL_DIR_PREFIX = 'warmbox-';
-/** The file in a pool's socket directory that names its owner, as the containers' labels do. */
+/** The file in a pool directory that names its owner, as the containers' labels do. */
 export const OWNER_FILE = 'owner.json';
 
 /**
@@ -34,7 +34,7 @@ export async function sweepOrphans(docker: Docker, socketRoot: string): Promise<
  * Removes one live pool's containers that are no longer of use: those the engine stopped
  * (`exited` or `dead`), or with `all`, every one. A container the engine stopped with itself
  * (a restart) can outlive the removal that was asked for it, when the engine took the request
- * and stopped before finishing it. Only containers: their socket directories are the pool's
+ * and stopped before finishing it. Only containers: their io directories are the pool's
  * to remove, and may still be read by a job ending. Rejects with a DockerError naming what
  * it could not remove.
  */

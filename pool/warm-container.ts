@@ -101,10 +101,10 @@ export class WarmContainer {
   }
 
   /**
-   * Runs the one job. Resolves with a result whatever the program did. With `live`, the
+   * Runs the one job. Resolves with a result whatever the program did. With `streams`, the
    * output is heard as it is written, and a streamed stdin is sent while the program runs.
    */
-  async run(job: AgentRunRequest, dataJson: string, signal: AbortSignal | undefined, live: LiveJob = {}): Promise<RunResult> {
+  async run(job: AgentRunRequest, dataJson: string, signal: AbortSignal | undefined, streams: JobStreams = {}): Promise<RunResult> {
     // Under gVisor the program's processes are bounded by RLIMIT_NPROC, which gVisor enforces
     // once the uid holds more than it (Linux: as many as): one less leaves exactly pidsLimit.
     const request = this.gvisor ? { ...job, rlimits: { ...job.rlimits, processes: this.pidsLimit - 1 } } : job;
@@ -112,9 +112,9 @@ export class WarmContainer {
     const elapsed = () => Math.round((performance.now() - startedAt) * 100) / 100;
     let answer: AgentRunAnswer;
     const watchdog = this.#watchAgent(request.timeoutMs + HOST_DEADLINE_GRACE_MS);
-    const stdin = live.stdinSource === undefined ? undefined : this.agent.sendStdin(live.stdinSource);
+    const stdin = streams.stdinSource === undefined ? undefined : this.agent.sendStdin(streams.stdinSource);
     try {
-      answer = await this.agent.run(request, dataJson, signal ? AbortSignal.any([signal, watchdog.signal]) : watchdog.signal, live);
+      answer = await this.agent.run(request, dataJson, signal ? AbortSignal.any([signal, watchdog.signal]) : watchdog.signal, streams);
     } catch (error) {
       if (signal?.aborted) throw new AbortError(signal.reason);
       if (error instanceof WarmboxError) throw error;
@@ -233,7 +233,7 @@ export class WarmContainer {
     }
   }
 
-  /** Removes the container and its socket directory. */
+  /** Removes the container and its io directory. */
   async remove(): Promise<void> {
     this.#retired = true;
     await this.agent.close();
@@ -242,7 +242,8 @@ export class WarmContainer {
 }
 
 /** What `run` takes besides the job: RunOptions, and the job's stdin when it is a stream. */
-export interface LiveJob extends RunOptions {
+/** A job's streams while it runs: its output's listeners, and a stdin sent as it comes. */
+export interface JobStreams extends RunOptions {
   readonly stdinSource?: AsyncIterable<string | Uint8Array> | undefined;
 }
 

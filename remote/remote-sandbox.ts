@@ -74,8 +74,9 @@ export class RemoteSandbox {
     if (signal?.aborted) throw new AbortError(signal.reason);
     const stdinStream = stdin !== undefined && typeof stdin !== 'string' ? stdin : undefined;
     const wire = encodeJob({ ...rest, id: fields.id ?? randomUUID(), ...(typeof stdin === 'string' ? { stdin } : {}) });
-    const live = options.onStdout !== undefined || options.onStderr !== undefined || stdinStream !== undefined;
-    return live ? this.#runOverWebSocket(wire, stdinStream, options, signal) : this.#post(wire, signal);
+    // Output heard as it comes, or stdin sent as it comes, needs the WebSocket.
+    const streamed = options.onStdout !== undefined || options.onStderr !== undefined || stdinStream !== undefined;
+    return streamed ? this.#runOverWebSocket(wire, stdinStream, options, signal) : this.#post(wire, signal);
   }
 
   async close(): Promise<void> {

@@ -16,7 +16,7 @@ import { containersOf, docker, GVISOR, openSandbox, Sandbox } from '../helpers/s
 
 const MIB = 1024 * 1024;
 
-test('an orphan whose socket directory cannot be removed -> initialize() works, the container is removed, the rest logged', async (t) => {
+test('an orphan whose io directory cannot be removed -> initialize() works, the container is removed, the rest logged', async (t) => {
   // Another user's directory stands in as one made immutable: root cannot remove it either.
   const root = mkdtempSync(join(tmpdir(), 'warmbox-'));
   const ioDir = join(root, 'c0');

@@ -56,7 +56,7 @@ test('a container killed from outside during a job -> that job is an error resul
   t.like(await sandbox.run('result = "next"'), { status: 'ok', result: 'next' });
 });
 
-test('close() -> no container and no socket directory left; close twice is safe', async (t) => {
+test('close() -> no container and no pool directory left; close twice is safe', async (t) => {
   const sandbox = new Sandbox({ poolSize: 3 });
   await sandbox.initialize();
   const containers = await docker.listContainers({ all: true, filters: { label: [`${LABELS.pool}=${sandbox.id}`] } });
@@ -72,7 +72,7 @@ test('close() -> no container and no socket directory left; close twice is safe'
   await t.throwsAsync(sandbox.run('result = 1'), { code: 'WARMBOX_ERR_POOL_CLOSED' });
 });
 
-test('socketRoot -> the socket directories are made there, and nothing is left there after close()', async (t) => {
+test('socketRoot -> the pool directories are made there, and nothing is left there after close()', async (t) => {
   const socketRoot = await mkdtemp(join(tmpdir(), 'socket-root-'));
   t.teardown(() => rm(socketRoot, { recursive: true, force: true }));
   const sandbox = new Sandbox({ poolSize: 1, socketRoot });

@@ -79,7 +79,7 @@ test('the Swarm stack: one warmbox serve per node in its own image, jobs run thr
   await serving(first);
   const client = new RemoteSandbox({ url: `http://127.0.0.1:${port}`, token });
   t.teardown(() => client.close());
-  // Its warm sandbox is a sibling container on the same engine, whose socket directory is on
+  // Its warm sandbox is a sibling container on the same engine, whose io directory is on
   // the shared host path; with a pool of one, it is the one that runs the next job.
   const [warm] = await sandboxesOf(first);
   t.true(warm!.Labels[LABELS.ioDir]!.startsWith(`${socketRoot}/warmbox-`));
