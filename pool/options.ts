@@ -1,7 +1,7 @@
 import { isAbsolute } from 'node:path';
 import type Docker from 'dockerode';
 import { InvalidArgumentError } from './errors.js';
-import { MAX_TIMEOUT_MS } from './limits.js';
+import { MAX_TIMEOUT_MS, MIB } from './limits.js';
 
 /** Options of `new Sandbox(options)`. Every one has a default; units are in the names. */
 export interface SandboxOptions {
@@ -174,14 +174,14 @@ export const DEFAULTS = Object.freeze({
   maxFileSizeMb: 64,
   maxOpenFiles: 256,
   stackSizeMb: 8,
-  maxOutputBytes: 1024 * 1024,
+  maxOutputBytes: MIB,
   maxQueue: 100,
   queueTimeoutMs: 30_000,
   startupTimeoutMs: 30_000,
   dockerTimeoutMs: 30_000,
   startConcurrency: 2,
   maxReturnFiles: 100,
-  maxReturnBytes: 16 * 1024 * 1024,
+  maxReturnBytes: 16 * MIB,
   returnFilesTimeoutMs: 5000,
   stopOnOutputLimit: true,
   yieldingStarts: false,
@@ -217,14 +217,14 @@ const RANGES: Record<NumericOption, readonly [number, number]> = {
   maxFileSizeMb: [1, 64 * 1024],
   maxOpenFiles: [16, 65_536],
   stackSizeMb: [1, 1024],
-  maxOutputBytes: [0, 1024 * 1024 * 1024],
+  maxOutputBytes: [0, 1024 * MIB],
   maxQueue: [0, 1_000_000],
   queueTimeoutMs: [1, 24 * 60 * 60 * 1000],
   startupTimeoutMs: [1, 10 * 60 * 1000],
   dockerTimeoutMs: [1, 10 * 60 * 1000],
   startConcurrency: [1, 64],
   maxReturnFiles: [0, 10_000],
-  maxReturnBytes: [0, 1024 * 1024 * 1024],
+  maxReturnBytes: [0, 1024 * MIB],
   returnFilesTimeoutMs: [1, 10 * 60 * 1000],
 };
 
