@@ -185,6 +185,9 @@ test('fork bomb -> bounded by the pids limit, ends with the job; the next job ru
   const r = await sandbox.run({
     code: 'import os\nprint("forking", flush=True)\nwhile True:\n    try:\n        os.fork()\n    except OSError:\n        pass',
     timeoutMs: 1500,
+    // The bomb's processes spin on both cores: its CPU time would reach a CPU limit equal to
+    // the wall-clock one first, or not, by the machine's load. The clock is what is tested.
+    cpuTimeMs: 60_000,
   });
   // Under gVisor a forked interpreter costs some 4 MiB until it is reaped: whether memory or
   // the pids limit (then the clock) ends the bomb is a race there; each is that limit's result.
