@@ -2,6 +2,8 @@
 
 The agent starts this script before any job arrives, so a job pays no interpreter start-up.
 It waits for exactly one job, runs it as `__main__` from main.py in its working directory, and reports.
+The process that reports is this one, the program's main process: a child the program forks
+ends as a child of `python3 main.py` would, and never reports.
 
 File descriptors, set up by the agent (their numbers come in the layout, see Arguments):
   0, 1     the program's stdin and stdout
@@ -366,6 +368,43 @@ def finish(report, exit_code, by_signal=None, figures=()):
     os._exit(exit_code)
 
 
+def forsake_result_channel():
+    """In a child the program forks: the result channel is the main process's alone.
+
+    A child of `python3 main.py` never reports, whatever it does; closing the channel here
+    (os.register_at_fork runs this in every child os.fork, pty.fork or multiprocessing makes)
+    means it cannot, even by mistake, and the channel closes when the main process ends.
+    """
+    close_fds(RESULT_FD)
+
+
+def end_as_child(exit_code, by_signal):
+    """A forked child that fell off the end of the code, raised or exited: ends as a child of
+    `python3 main.py` would (its threads joined, atexit run, its streams flushed), reporting nothing."""
+    join_threads()
+    atexit._run_exitfuncs()
+    flush_streams()
+    if by_signal:
+        signal.signal(by_signal, signal.SIG_DFL)
+        os.kill(os.getpid(), by_signal)
+    os._exit(exit_code)
+
+
+def join_threads():
+    """Waits for the program's non-daemon threads, as the interpreter's exit does."""
+    for thread in threading.enumerate():
+        if thread is not threading.main_thread() and not thread.daemon:
+            thread.join()
+
+
+def flush_streams():
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            pass  # the program closed it
+
+
 def main():
     os.dup2(STDERR_FD, 2)
     os.close(STDERR_FD)
@@ -374,6 +413,8 @@ def main():
     prefer_me_when_out_of_memory()
     seed_matplotlib_cache()
     preload(sys.argv[2:])
+    main_pid = os.getpid()
+    os.register_at_fork(after_in_child=forsake_result_channel)
     write_all(RESULT_FD, READY_LINE)
 
     raw = read_job()
@@ -412,17 +453,14 @@ def main():
         if isinstance(exc, KeyboardInterrupt):
             by_signal = signal.SIGINT
 
-    for thread in threading.enumerate():
-        if thread is not threading.main_thread() and not thread.daemon:
-            thread.join()
+    if os.getpid() != main_pid:
+        end_as_child(exit_code, by_signal)
+
+    join_threads()
     # Before the atexit handlers, among which is matplotlib's that closes every figure.
     figures = collect_figures()
     atexit._run_exitfuncs()
-    for stream in (sys.stdout, sys.stderr):
-        try:
-            stream.flush()
-        except (OSError, ValueError):
-            pass  # the program closed it
+    flush_streams()
     finish(encode_report(namespace, error), exit_code, by_signal, figures)
 
 
