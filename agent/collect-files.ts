@@ -15,13 +15,21 @@ import { constants, type Dirent } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import picomatch from 'picomatch';
-import type { ReturnedFileEntry, ReturnFilesRequest } from './protocol.js';
+import type { AgentFile, ReturnedFileEntry, ReturnFilesRequest } from './protocol.js';
 
 /** Directory entries looked at, whatever they are: a tree of millions ends here. */
 const MAX_ENTRIES = 100_000;
 /** Directories below the working directory: deeper trees are not walked into. */
 const MAX_DEPTH = 32;
 const COPY_CHUNK_BYTES = 1024 * 1024;
+
+/**
+ * SHA-256, from node:crypto loaded on first use: a job that returns files needs it, and
+ * loading it at every container start would cost each start for jobs that do not.
+ */
+function sha256(): import('node:crypto').Hash {
+  return process.getBuiltinModule('node:crypto').createHash('sha256');
+}
 const OPEN_FLAGS = constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK;
 
 // node:fs/promises is not used in the agent: loading it (with the internal readline and
@@ -43,8 +51,28 @@ export interface CollectedFiles {
   readonly truncated: boolean;
 }
 
-/** Finds the regular files under `root` that match, in path order, and copies them to `outDir/<i>`. */
-export async function collectFiles(root: string, request: ReturnFilesRequest, outDir: string): Promise<CollectedFiles> {
+/** What the job put in the working directory before the code ran: path -> SHA-256 of the bytes. */
+export type InputDigests = ReadonlyMap<string, string>;
+
+/**
+ * The digests of the job's own files and of the code's file (MAIN_FILE_NAME), as the runner
+ * writes them, so that collectFiles can tell what the program made or changed from what the
+ * job brought.
+ */
+export function digestInputs(mainFileName: string, code: string, files: readonly AgentFile[]): InputDigests {
+  const digests = new Map<string, string>();
+  // The runner writes the code without a leading byte-order mark.
+  digests.set(mainFileName, sha256().update(code.replace(/^\uFEFF/, ''), 'utf8').digest('hex'));
+  for (const file of files) digests.set(file.path, sha256().update(file.content, file.encoding).digest('hex'));
+  return digests;
+}
+
+/**
+ * Finds the regular files under `root` that match, in path order, and copies them to
+ * `outDir/<i>`: those the program made or changed. A file of `inputs` whose bytes are still
+ * the job's comes back only when a pattern names it exactly.
+ */
+export async function collectFiles(root: string, request: ReturnFilesRequest, outDir: string, inputs: InputDigests = new Map()): Promise<CollectedFiles> {
   if (request.patterns.length === 0) return { files: [], truncated: false };
   const deadline = performance.now() + request.timeoutMs;
   const rootDevice = (await stat(root)).dev;
@@ -53,11 +81,14 @@ export async function collectFiles(root: string, request: ReturnFilesRequest, ou
   let truncated = found.truncated;
   const files: ReturnedFileEntry[] = [];
   let bytesLeft = request.maxBytes;
+  const named = new Set(request.patterns);
   for (const path of found.paths.sort(byCodePoint)) {
     if (files.length === request.maxFiles || performance.now() > deadline) {
       truncated = true;
       break;
     }
+    const input = inputs.get(path);
+    if (input !== undefined && !named.has(path) && (await digestOf(join(root, path), rootDevice, deadline)) === input) continue;
     const copied = await copyOut(join(root, path), rootDevice, join(outDir, String(files.length)), bytesLeft, deadline);
     if (copied === undefined) {
       truncated = true;
@@ -137,6 +168,34 @@ async function copyOut(source: string, device: number, target: string, bytesLeft
     return copied;
   } catch {
     await rm(target, { force: true });
+    return undefined;
+  } finally {
+    await close(input);
+  }
+}
+
+/** The SHA-256 of a regular file of the working directory's file system, opened as copyOut opens it; undefined otherwise. */
+async function digestOf(source: string, device: number, deadline: number): Promise<string | undefined> {
+  let input: number;
+  try {
+    input = await open(source, OPEN_FLAGS);
+  } catch {
+    return undefined;
+  }
+  try {
+    const info = await fstat(input);
+    if (!info.isFile() || info.dev !== device) return undefined;
+    const hash = sha256();
+    const buffer = Buffer.allocUnsafe(Math.min(COPY_CHUNK_BYTES, Math.max(info.size, 1)));
+    for (let done = 0; done < info.size; ) {
+      if (performance.now() > deadline) return undefined;
+      const { bytesRead } = await read(input, buffer, 0, Math.min(buffer.length, info.size - done), done);
+      if (bytesRead === 0) break;
+      hash.update(buffer.subarray(0, bytesRead));
+      done += bytesRead;
+    }
+    return hash.digest('hex');
+  } catch {
     return undefined;
   } finally {
     await close(input);

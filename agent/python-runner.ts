@@ -7,8 +7,8 @@ import { CappedOutput } from './capped-output.js';
 import { killProcessesOf, killProcessGroup } from './kill-processes.js';
 import type { CgroupCounters } from './cgroup.js';
 import { decideOutcome, NO_RESULT, type Report, type StopReason } from './outcome.js';
-import { collectFiles } from './collect-files.js';
-import { RUNNER_FDS, RUNNER_READY_LINE, runnerLayout } from './layout.js';
+import { collectFiles, digestInputs, type InputDigests } from './collect-files.js';
+import { MAIN_FILE_NAME, RUNNER_FDS, RUNNER_READY_LINE, runnerLayout } from './layout.js';
 import { byteLengthOf, type AgentRunAnswer, type AgentRunRequest, type AgentRunResponse, type JsonPieces, type PythonError, type ReturnFilesRequest } from './protocol.js';
 
 /** Hears the program's output as it is written, decoded, within maxOutputBytes. */
@@ -224,6 +224,8 @@ export class PythonRunner {
     const oomKillsBefore = this.#idle?.oomKills ?? null;
     const startedAt = performance.now();
     const { code, rlimits, env } = job;
+    // Before the job is written and let go: what it brings, to tell from what the program makes.
+    const inputs = job.returnFiles.patterns.length === 0 ? undefined : digestInputs(MAIN_FILE_NAME, code, job.files);
     // The data goes on as the bytes the host sent, written as they are, not copied, after the
     // job's length, so that the runner reads it all into one buffer of that size.
     const head = Buffer.from(`{"code":${JSON.stringify(code)},"rlimits":${JSON.stringify(rlimits)},"env":${JSON.stringify(env)},"files":${JSON.stringify(job.files)},"data":`);
@@ -238,13 +240,13 @@ export class PythonRunner {
     }
     if (job.stdin !== '') this.#shell.send(job.stdin);
     if (!job.stdinOpen) this.#shell.stdin.end();
-    return this.#supervise(job.timeoutMs, job.cpuTimeMs, job.returnFiles, output, oomKillsBefore, startedAt);
+    return this.#supervise(job.timeoutMs, job.cpuTimeMs, { request: job.returnFiles, inputs }, output, oomKillsBefore, startedAt);
   }
 
   async #supervise(
     timeoutMs: number,
     cpuTimeMs: number,
-    returnFiles: ReturnFilesRequest,
+    returnFiles: { request: ReturnFilesRequest; inputs: InputDigests | undefined },
     { stdout, stderr }: { stdout: CappedOutput; stderr: CappedOutput },
     oomKillsBefore: number | null,
     startedAt: number,
@@ -269,7 +271,7 @@ export class PythonRunner {
     const outcome = decideOutcome({ report, exit, stoppedFor: this.#stoppedFor, oomKilled });
     const { status, resultJson, ...flags } = outcome;
     // Every process of the program has ended: nothing changes the directory while it is read.
-    const collected = await collectFiles(this.#options.cwd, returnFiles, this.#options.returnedFilesDir);
+    const collected = await collectFiles(this.#options.cwd, returnFiles.request, this.#options.returnedFilesDir, returnFiles.inputs);
     const response: AgentRunResponse = {
       status,
       stdout: stdout.text(),

@@ -86,7 +86,7 @@ let template: Promise<Docker.ContainerCreateOptions> | undefined;
 function warmboxTemplate(docker: Docker): Promise<Docker.ContainerCreateOptions> {
   template ??= withWarmContainer({}, async (id) => {
     const { Config, HostConfig } = await docker.getContainer(id).inspect();
-    return { Env: Config.Env, NetworkDisabled: true, HostConfig: { ...HostConfig, Binds: [] } } as Docker.ContainerCreateOptions;
+    return { Env: Config.Env, HostConfig: { ...HostConfig, Binds: [] } } as Docker.ContainerCreateOptions;
   });
   return template;
 }

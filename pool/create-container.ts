@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import type Docker from 'dockerode';
 import { AGENT_IO_DIR, AGENT_MEMORY_MB, AGENT_TASKS, PRELOAD_ENV, PROGRAM_UID, WORK_DIR } from '../agent/layout.js';
 import { LABELS } from './labels.js';
@@ -33,6 +34,8 @@ export function containerConfig({ image, runtime, poolId, ownerLabels, ioDir, op
   const memoryBytes = (options.memoryLimitMb + AGENT_MEMORY_MB + (gvisor ? GVISOR_MEMORY_MB : 0)) * MIB + 2 * options.maxOutputBytes;
   const tasks = options.pidsLimit + AGENT_TASKS;
   const tmpfs = 'rw,nosuid,nodev,noexec';
+  // As the engine would name it (12 hex digits), chosen here so that /etc/hosts can say it.
+  const hostname = randomBytes(6).toString('hex');
   return {
     Image: image,
     Labels: {
@@ -42,11 +45,14 @@ export function containerConfig({ image, runtime, poolId, ownerLabels, ioDir, op
       [LABELS.ioDir]: ioDir,
     },
     // The host reaches the agent through a Unix socket in a bind-mounted directory, so the
-    // container needs no network at all: only `lo` exists inside.
-    NetworkDisabled: true,
+    // container needs no network at all: NetworkMode none, where only `lo` exists inside.
+    // Not NetworkDisabled as well, which would leave /etc/hosts empty: `localhost` and the
+    // container's own name must resolve, as they do for `python3 main.py`.
+    Hostname: hostname,
     Env: [`${PRELOAD_ENV}=${options.preload.join(',')}`],
     HostConfig: {
       NetworkMode: 'none',
+      ExtraHosts: [`${hostname}:127.0.0.1`],
       Binds: [`${ioDir}:${AGENT_IO_DIR}`],
       Memory: memoryBytes,
       // Equal to Memory: no swap, so the limit is hit, and seen, rather than paged around.

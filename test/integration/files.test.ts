@@ -59,6 +59,23 @@ for name, data in (("out/b.png", b"\\x89PNG-b"), ("out/a.png", b"\\x89PNG-a"), (
   t.true(r.files.every((file) => Buffer.isBuffer(file.data)));
 });
 
+test("returnFiles ['**'] -> what the program made or changed; main.py and the job's unchanged files only when a pattern names them", async (t) => {
+  const job = {
+    code: `
+open("changed.txt", "a").write(" and more")
+open("same.txt", "w").write("same")  # rewritten with the bytes it had: unchanged
+open("new.bin", "wb").write(bytes([1, 2]))`,
+    files: { 'kept.txt': 'kept', 'changed.txt': 'start', 'same.txt': 'same', 'dir/kept.bin': Buffer.from([9]) },
+  };
+  const all = await sandbox.run({ ...job, returnFiles: ['**'] });
+  t.like(all, { status: 'ok', filesTruncated: false });
+  t.deepEqual(all.files.map(({ path, data }) => [path, data.toString('latin1')]), [['changed.txt', 'start and more'], ['new.bin', '\x01\x02']]);
+  // Named exactly, an input comes back as it is, and so does the code's own file.
+  const named = await sandbox.run({ ...job, returnFiles: ['**', 'kept.txt', 'main.py'] });
+  t.deepEqual(named.files.map(({ path }) => path), ['changed.txt', 'kept.txt', 'main.py', 'new.bin']);
+  t.is(named.files.find(({ path }) => path === 'main.py')!.data.toString(), job.code);
+});
+
 test('files come back whatever the program did: after an exception, a timeout, a kill', async (t) => {
   const code = (ending: string) => `open("out.txt", "w").write("written")\n${ending}`;
   // Only the loop meets its limit: the others have time to spare, which a loaded machine under

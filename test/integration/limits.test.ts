@@ -238,11 +238,13 @@ test('a child that outlives the program holding stdout open -> ok, the reply not
 
 test('only lo inside; an outside address is unreachable (probed only after that holds)', async (t) => {
   const sandbox = await openSandbox(t);
-  // The engine's own account first: the container is attached to no network at all.
+  // The engine's own account first: the container is on the `none` network only, with no address.
   const [id] = await containersOf(sandbox);
   const info = await docker.getContainer(id!).inspect();
   t.is(info.HostConfig.NetworkMode, 'none');
-  t.deepEqual(Object.keys(info.NetworkSettings.Networks ?? {}), []);
+  const networks = info.NetworkSettings.Networks ?? {};
+  t.deepEqual(Object.keys(networks).filter((name) => name !== 'none'), []);
+  t.true(Object.values(networks).every((network) => !network.IPAddress && !network.GlobalIPv6Address), JSON.stringify(networks));
   const r = await sandbox.run(`
 import os, socket
 interfaces = sorted(os.listdir("/sys/class/net"))
@@ -272,6 +274,25 @@ if interfaces == ["lo"] and routes == []:
   t.deepEqual(result.routes, []);
   // gVisor's network stack answers EHOSTUNREACH where Linux's answers ENETUNREACH.
   t.deepEqual(result.probes, { tcp: GVISOR ? 113 /* EHOSTUNREACH */ : 101 /* ENETUNREACH */, dns: 'failed' });
+});
+
+test('localhost (IPv4 and IPv6) and the container\'s own name resolve, and a server on localhost answers, as for python3 main.py', async (t) => {
+  const sandbox = await openSandbox(t);
+  const r = await sandbox.run(`
+import socket, threading
+names = {
+    "v4": sorted({a[4][0] for a in socket.getaddrinfo("localhost", 80, socket.AF_INET)}),
+    "v6": sorted({a[4][0] for a in socket.getaddrinfo("localhost", 80, socket.AF_INET6)}),
+    "own": socket.gethostbyname(socket.gethostname()),
+}
+server = socket.create_server(("localhost", 0))
+port = server.getsockname()[1]
+threading.Thread(target=lambda: server.accept()[0].sendall(b"hello"), daemon=True).start()
+with socket.create_connection(("localhost", port), timeout=5) as client:
+    names["echo"] = client.recv(5).decode()
+result = names
+`);
+  t.like(r, { status: 'ok', result: { v4: ['127.0.0.1'], v6: ['::1'], own: '127.0.0.1', echo: 'hello' } }, r.stderr);
 });
 
 test('the program runs as an unprivileged user of its own and cannot reach the agent', async (t) => {
