@@ -67,6 +67,7 @@ Options:
   --memory-mb N       the memory limit (default ${DEFAULTS.memoryLimitMb})
   --image IMAGE       the agent image (default: this version's)
   --runtime NAME      the engine's runtime: ${DEFAULTS.runtime} (default), or runsc for gVisor
+  --allow-exec        let the program run files it writes (/work and /tmp without noexec)
   -h, --help          show this help
 `;
 
@@ -86,6 +87,7 @@ Options:
   --timeout-ms N      a job's default wall-clock limit (default ${DEFAULTS.timeoutMs})
   --image IMAGE       the agent image (default: this version's)
   --runtime NAME      the engine's runtime: ${DEFAULTS.runtime} (default), or runsc for gVisor
+  --allow-exec        let programs run files they write (/work and /tmp without noexec)
   --preload LIST      modules to import before a container is warm, comma-separated
   --token-file F      a file holding the bearer token
   --socket-root DIR   where each pool makes its directory of the agents' sockets (default: the
@@ -181,6 +183,7 @@ async function runCommand(args: string[]): Promise<number> {
       'memory-mb': { type: 'string' },
       image: { type: 'string' },
       runtime: { type: 'string' },
+      'allow-exec': { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
@@ -261,6 +264,7 @@ async function serveCommand(args: string[]): Promise<number> {
       'timeout-ms': { type: 'string' },
       image: { type: 'string' },
       runtime: { type: 'string' },
+      'allow-exec': { type: 'boolean', default: false },
       preload: { type: 'string' },
       'token-file': { type: 'string' },
       'socket-root': { type: 'string' },
@@ -324,8 +328,9 @@ async function doctorCommand(args: string[]): Promise<number> {
   return findings.some((finding) => finding.status === 'fail') ? 1 : 0;
 }
 
-function sandboxOptions(values: { 'memory-mb'?: string; 'timeout-ms'?: string; image?: string; runtime?: string }): SandboxOptions {
+function sandboxOptions(values: { 'memory-mb'?: string; 'timeout-ms'?: string; image?: string; runtime?: string; 'allow-exec'?: boolean }): SandboxOptions {
   return {
+    ...(values['allow-exec'] ? { allowExec: true } : {}),
     ...integerOption('memoryLimitMb', values['memory-mb']),
     ...integerOption('timeoutMs', values['timeout-ms']),
     ...(values.image === undefined ? {} : { image: values.image }),

@@ -33,7 +33,8 @@ export function containerConfig({ image, runtime, poolId, ownerLabels, ioDir, op
   // agent keeps stdout and stderr (up to maxOutputBytes each) while the program runs.
   const memoryBytes = (options.memoryLimitMb + AGENT_MEMORY_MB + (gvisor ? GVISOR_MEMORY_MB : 0)) * MIB + 2 * options.maxOutputBytes;
   const tasks = options.pidsLimit + AGENT_TASKS;
-  const tmpfs = 'rw,nosuid,nodev,noexec';
+  // `exec` said outright: the engine mounts a tmpfs noexec unless told otherwise.
+  const tmpfs = `rw,nosuid,nodev,${options.allowExec ? 'exec' : 'noexec'}`;
   // As the engine would name it (12 hex digits), chosen here so that /etc/hosts can say it.
   const hostname = randomBytes(6).toString('hex');
   return {

@@ -133,6 +133,14 @@ export interface SandboxOptions {
    */
   readonly yieldingStarts?: boolean;
   /**
+   * Let the program run files it wrote: the working directory and /tmp are mounted without
+   * `noexec`, so a script it writes, or a binary it compiles, runs through `subprocess` and
+   * `shutil.which` finds it, as with `python3 main.py`. Off by default: a program can then
+   * bring in and run code of any kind, not only Python (README, Security model).
+   * @default false
+   */
+  readonly allowExec?: boolean;
+  /**
    * The container runtime the engine runs each container with, by its name in the engine's
    * configuration (`docker info` lists them): `'runc'`, the engine's usual one, or `'runsc'`,
    * gVisor, which puts a second kernel between the program and the host's (README, Security
@@ -185,6 +193,7 @@ export const DEFAULTS = Object.freeze({
   returnFilesTimeoutMs: 5000,
   stopOnOutputLimit: true,
   yieldingStarts: false,
+  allowExec: false,
   runtime: 'runc',
 });
 
@@ -243,7 +252,7 @@ export function resolveOptions(input: number | SandboxOptions | undefined): Reso
   for (const key of Object.keys(RANGES) as NumericOption[]) {
     resolved[key] = checkInteger(key, options[key] === undefined ? DEFAULTS[key] : options[key], RANGES[key]);
   }
-  for (const key of ['stopOnOutputLimit', 'yieldingStarts'] as const) {
+  for (const key of ['stopOnOutputLimit', 'yieldingStarts', 'allowExec'] as const) {
     const value = options[key] === undefined ? DEFAULTS[key] : options[key];
     if (typeof value !== 'boolean') throw new InvalidArgumentError(key, `must be true or false, got ${describe(value)}`);
     resolved[key] = value;

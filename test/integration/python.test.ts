@@ -153,3 +153,26 @@ result = {
   });
   t.deepEqual(r.result, { argv: ['/work/main.py'], ttys: [false, false, false], isolated: 1, pythonpath: false, first: '/work', fd4: true });
 });
+
+test('a script the program writes -> not runnable by default (noexec: PermissionError, which finds nothing); with allowExec it runs, from /work and /tmp', async (t) => {
+  const code = `
+import os, shutil, subprocess
+os.makedirs("bin")
+for path in ("bin/hello", "/tmp/hello"):
+    with open(path, "w") as f:
+        f.write("#!/bin/sh\\necho made here\\n")
+    os.chmod(path, 0o755)
+os.environ["PATH"] = os.path.abspath("bin") + ":" + os.environ["PATH"]
+result = {"which": shutil.which("hello")}
+for name, command in (("work", ["hello"]), ("tmp", ["/tmp/hello"])):
+    try:
+        result[name] = subprocess.run(command, capture_output=True, text=True).stdout
+    except PermissionError:
+        result[name] = "PermissionError"`;
+  // gVisor's access() does not weigh noexec, so which() finds the file there; running it fails the same.
+  t.like(await sandbox.run(code), { status: 'ok', result: { which: GVISOR ? '/work/bin/hello' : null, work: 'PermissionError', tmp: 'PermissionError' } });
+  const allowing = new Sandbox({ poolSize: 1, allowExec: true, queueTimeoutMs: 600_000 });
+  t.teardown(() => allowing.close());
+  await allowing.initialize();
+  t.like(await allowing.run(code), { status: 'ok', result: { which: '/work/bin/hello', work: 'made here\n', tmp: 'made here\n' } });
+});
