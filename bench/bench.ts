@@ -127,6 +127,14 @@ async function latency(): Promise<void> {
   const output = await sample(10, () => sandbox.run({ code: 'import sys\nsys.stdout.write("o" * 1_000_000)' }), () => quiet(sandbox));
   record({ figure: 'run() printing 1 MB, p50', unit: 'ms', warmbox: percentile(output, 50), baseline: 'warm run() p50', baselineValue: p50 });
   await sandbox.close();
+
+  // A job that sets its own memoryLimitMb and pidsLimit: the engine's update call before it runs.
+  const limited = new Sandbox({ poolSize: 2, maxJobMemoryLimitMb: 512, maxJobPidsLimit: 128 });
+  await limited.initialize();
+  const own = await sample(40, () => limited.run({ ...job, memoryLimitMb: 256, pidsLimit: 100 }), () => quiet(limited));
+  const plain = await sample(40, () => limited.run(job), () => quiet(limited));
+  await limited.close();
+  record({ figure: "run() with the job's own memoryLimitMb and pidsLimit, p50", unit: 'ms', warmbox: percentile(own, 50), baseline: 'warm run() p50, the same pool', baselineValue: percentile(plain, 50) });
 }
 
 /** Containers per second that create, start, ready and remove reach, `concurrency` at a time. */

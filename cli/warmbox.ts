@@ -84,6 +84,7 @@ Options:
   --pool N            containers kept warm (default ${DEFAULTS.poolSize})
   --max-queue N       jobs that may wait (default ${DEFAULTS.maxQueue})
   --memory-mb N       each program's memory limit (default ${DEFAULTS.memoryLimitMb})
+  --max-job-memory-mb N  the most a job's own memoryLimitMb may be (default: --memory-mb)
   --timeout-ms N      a job's default wall-clock limit (default ${DEFAULTS.timeoutMs})
   --image IMAGE       the agent image (default: this version's)
   --runtime NAME      the engine's runtime: ${DEFAULTS.runtime} (default), or runsc for gVisor
@@ -261,6 +262,7 @@ async function serveCommand(args: string[]): Promise<number> {
       pool: { type: 'string' },
       'max-queue': { type: 'string' },
       'memory-mb': { type: 'string' },
+      'max-job-memory-mb': { type: 'string' },
       'timeout-ms': { type: 'string' },
       image: { type: 'string' },
       runtime: { type: 'string' },
@@ -288,6 +290,7 @@ async function serveCommand(args: string[]): Promise<number> {
       ...sandboxOptions(values),
       ...integerOption('poolSize', values.pool),
       ...integerOption('maxQueue', values['max-queue']),
+      ...integerOption('maxJobMemoryLimitMb', values['max-job-memory-mb']),
       ...(values['socket-root'] === undefined ? {} : { socketRoot: resolve(values['socket-root']) }),
       ...(values.preload === undefined ? {} : { preload: values.preload.split(',').filter((name) => name !== '') }),
     },

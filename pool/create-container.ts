@@ -27,12 +27,31 @@ export async function createContainer(docker: Docker, spec: ContainerSpec): Prom
   return docker.createContainer(containerConfig(spec));
 }
 
-export function containerConfig({ image, runtime, poolId, ownerLabels, ioDir, options }: ContainerSpec): Docker.ContainerCreateOptions {
+/** The program's limits, as a pool sets them for every job or a job sets them for itself. */
+export interface ProgramLimits {
+  readonly memoryLimitMb: number;
+  readonly pidsLimit: number;
+}
+
+/**
+ * The engine's memory and pids limits of a container whose program has `limits`: the
+ * program's own plus the agent's share, so that the options are the program's alone. The
+ * agent keeps stdout and stderr (up to maxOutputBytes each) while the program runs.
+ */
+export function containerLimits(runtime: RuntimeInfo, limits: ProgramLimits, options: { readonly maxOutputBytes: number }): { Memory: number; MemorySwap: number; PidsLimit: number } {
   const gvisor = runtime.kind === 'gvisor';
-  // The program's limits plus the agent's share, so the options are the program's own. The
-  // agent keeps stdout and stderr (up to maxOutputBytes each) while the program runs.
-  const memoryBytes = (options.memoryLimitMb + AGENT_MEMORY_MB + (gvisor ? GVISOR_MEMORY_MB : 0)) * MIB + 2 * options.maxOutputBytes;
-  const tasks = options.pidsLimit + AGENT_TASKS;
+  const memoryBytes = (limits.memoryLimitMb + AGENT_MEMORY_MB + (gvisor ? GVISOR_MEMORY_MB : 0)) * MIB + 2 * options.maxOutputBytes;
+  const tasks = limits.pidsLimit + AGENT_TASKS;
+  return {
+    Memory: memoryBytes,
+    // Equal to Memory: no swap, so the limit is hit, and seen, rather than paged around.
+    MemorySwap: memoryBytes,
+    PidsLimit: gvisor ? GVISOR_HOST_TASKS + GVISOR_HOST_TASKS_PER_TASK * tasks : tasks,
+  };
+}
+
+export function containerConfig({ image, runtime, poolId, ownerLabels, ioDir, options }: ContainerSpec): Docker.ContainerCreateOptions {
+  const limits = containerLimits(runtime, options, options);
   // `exec` said outright: the engine mounts a tmpfs noexec unless told otherwise.
   const tmpfs = `rw,nosuid,nodev,${options.allowExec ? 'exec' : 'noexec'}`;
   // As the engine would name it (12 hex digits), chosen here so that /etc/hosts can say it.
@@ -55,10 +74,7 @@ export function containerConfig({ image, runtime, poolId, ownerLabels, ioDir, op
       NetworkMode: 'none',
       ExtraHosts: [`${hostname}:127.0.0.1`],
       Binds: [`${ioDir}:${AGENT_IO_DIR}`],
-      Memory: memoryBytes,
-      // Equal to Memory: no swap, so the limit is hit, and seen, rather than paged around.
-      MemorySwap: memoryBytes,
-      PidsLimit: gvisor ? GVISOR_HOST_TASKS + GVISOR_HOST_TASKS_PER_TASK * tasks : tasks,
+      ...limits,
       Runtime: runtime.name,
       ReadonlyRootfs: true,
       // /dev/shm is the third place the program can write; it is as small as /tmp.

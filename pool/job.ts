@@ -1,7 +1,8 @@
 import type { AgentRunRequest, AgentRunResponse } from '../agent/protocol.js';
 import { InvalidArgumentError } from './errors.js';
 import { bytesOnDisk, checkFiles, checkReturnFiles, type JobFiles, type ReturnedFile } from './files.js';
-import { MAX_ENV_BYTES, MAX_JOB_BYTES, MAX_TIMEOUT_MS, MIB } from './limits.js';
+import type { ProgramLimits } from './create-container.js';
+import { MAX_ENV_BYTES, MAX_JOB_BYTES, MAX_TIMEOUT_MS, MIB, MIN_MEMORY_LIMIT_MB } from './limits.js';
 import { checkInteger, describe, type ResolvedOptions } from './options.js';
 
 export type { PythonError, RunStatus } from '../agent/protocol.js';
@@ -52,6 +53,17 @@ export interface Job {
    * @default []
    */
   readonly returnFiles?: readonly string[];
+  /**
+   * This job's memory limit, in MiB, set on its container before the program gets the job:
+   * below the sandbox's `memoryLimitMb`, or above it up to `maxJobMemoryLimitMb`.
+   * @default the sandbox's memoryLimitMb
+   */
+  readonly memoryLimitMb?: number;
+  /**
+   * This job's processes and threads, set the same way: up to `maxJobPidsLimit`.
+   * @default the sandbox's pidsLimit
+   */
+  readonly pidsLimit?: number;
   /** Aborts the job, waiting or running: `run()` then rejects with AbortError. */
   readonly signal?: AbortSignal;
   /**
@@ -81,7 +93,7 @@ export interface RunResult extends Omit<AgentRunResponse, 'files' | 'figures'> {
   readonly isError: boolean;
 }
 
-const JOB_FIELDS = new Set(['code', 'data', 'stdin', 'timeoutMs', 'cpuTimeMs', 'env', 'files', 'returnFiles', 'signal', 'v3']);
+const JOB_FIELDS = new Set(['code', 'data', 'stdin', 'timeoutMs', 'cpuTimeMs', 'memoryLimitMb', 'pidsLimit', 'env', 'files', 'returnFiles', 'signal', 'v3']);
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
 export interface PreparedJob {
@@ -91,6 +103,8 @@ export interface PreparedJob {
   readonly signal: AbortSignal | undefined;
   /** The job's stdin when it is a stream: sent while the program runs. */
   readonly stdinSource: AsyncIterable<string | Uint8Array> | undefined;
+  /** The job's own memory and pids limits, where it set one: its container is changed to them first. */
+  readonly limits: ProgramLimits | undefined;
 }
 
 /** Checks a job and serialises its data, before any container is touched. */
@@ -102,7 +116,7 @@ export function prepareJob(job: unknown, options: ResolvedOptions, listeners: Ru
   for (const key of Object.keys(fields)) {
     if (!JOB_FIELDS.has(key)) throw new InvalidArgumentError(`job.${key}`, 'is not a field of a job');
   }
-  const { code, data = null, stdin: givenStdin = '', timeoutMs = options.timeoutMs, cpuTimeMs: ownCpuTimeMs, env, files, returnFiles, signal, v3 } = fields as Job;
+  const { code, data = null, stdin: givenStdin = '', timeoutMs = options.timeoutMs, cpuTimeMs: ownCpuTimeMs, memoryLimitMb, pidsLimit, env, files, returnFiles, signal, v3 } = fields as Job;
   // null is a wrong value, not a missing one: only undefined takes the default.
   const cpuTimeMs = ownCpuTimeMs === undefined ? (options.cpuTimeMs ?? timeoutMs) : ownCpuTimeMs;
   if (typeof code !== 'string') throw new InvalidArgumentError('job.code', `must be a string, got ${describe(code)}`);
@@ -111,6 +125,9 @@ export function prepareJob(job: unknown, options: ResolvedOptions, listeners: Ru
   checkRunOptions(listeners);
   checkInteger('job.timeoutMs', timeoutMs, [1, MAX_TIMEOUT_MS]);
   checkInteger('job.cpuTimeMs', cpuTimeMs, [1, MAX_TIMEOUT_MS]);
+  if (memoryLimitMb !== undefined) checkInteger('job.memoryLimitMb', memoryLimitMb, [MIN_MEMORY_LIMIT_MB, options.maxJobMemoryLimitMb]);
+  if (pidsLimit !== undefined) checkInteger('job.pidsLimit', pidsLimit, [1, options.maxJobPidsLimit]);
+  const ownLimits = (memoryLimitMb ?? options.memoryLimitMb) !== options.memoryLimitMb || (pidsLimit ?? options.pidsLimit) !== options.pidsLimit;
   if (signal !== undefined && !(signal instanceof AbortSignal)) {
     throw new InvalidArgumentError('job.signal', `must be an AbortSignal, got ${describe(signal)}`);
   }
@@ -159,6 +176,7 @@ export function prepareJob(job: unknown, options: ResolvedOptions, listeners: Ru
     dataJson,
     signal,
     stdinSource,
+    limits: ownLimits ? { memoryLimitMb: memoryLimitMb ?? options.memoryLimitMb, pidsLimit: pidsLimit ?? options.pidsLimit } : undefined,
   };
 }
 

@@ -11,6 +11,9 @@ export { MAX_JOB_BYTES, MAX_REQUEST_BYTES };
 /** Bytes in a MiB: the unit of every `...Mb` option. */
 export const MIB = 1024 * 1024;
 
+/** The smallest memory limit, in MiB, of a sandbox or a job: below it the interpreter itself (about 6 MiB) leaves the program nothing. */
+export const MIN_MEMORY_LIMIT_MB = 8;
+
 /** The longest `timeoutMs` accepted: a sandboxed job of more than an hour is a mistake. */
 export const MAX_TIMEOUT_MS = 60 * 60 * 1000;
 

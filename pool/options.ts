@@ -1,7 +1,7 @@
 import { isAbsolute } from 'node:path';
 import type Docker from 'dockerode';
 import { InvalidArgumentError } from './errors.js';
-import { MAX_TIMEOUT_MS, MIB } from './limits.js';
+import { MAX_TIMEOUT_MS, MIB, MIN_MEMORY_LIMIT_MB } from './limits.js';
 
 /** Options of `new Sandbox(options)`. Every one has a default; units are in the names. */
 export interface SandboxOptions {
@@ -36,6 +36,17 @@ export interface SandboxOptions {
    * @default 64
    */
   readonly pidsLimit?: number;
+  /**
+   * The most memory a job may ask for itself (`job.memoryLimitMb`), in MiB: a job may lower
+   * its limit below `memoryLimitMb`, and raise it up to this.
+   * @default memoryLimitMb
+   */
+  readonly maxJobMemoryLimitMb?: number;
+  /**
+   * The most processes and threads a job may ask for itself (`job.pidsLimit`).
+   * @default pidsLimit
+   */
+  readonly maxJobPidsLimit?: number;
   /**
    * Size of the program's writable working directory `/work` (a tmpfs), in MiB.
    * @default 64
@@ -206,6 +217,8 @@ type NumericOption = { [K in keyof typeof DEFAULTS]: (typeof DEFAULTS)[K] extend
 const RUNTIME_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
 
 export type ResolvedOptions = Readonly<typeof DEFAULTS> & {
+  readonly maxJobMemoryLimitMb: number;
+  readonly maxJobPidsLimit: number;
   readonly preload: readonly string[];
   readonly cpuTimeMs: number | undefined;
   readonly image: string | undefined;
@@ -218,8 +231,7 @@ export type ResolvedOptions = Readonly<typeof DEFAULTS> & {
 const RANGES: Record<NumericOption, readonly [number, number]> = {
   poolSize: [1, 256],
   timeoutMs: [1, MAX_TIMEOUT_MS],
-  // Below 8 MiB the interpreter itself (about 6 MiB) leaves the program nothing.
-  memoryLimitMb: [8, 64 * 1024],
+  memoryLimitMb: [MIN_MEMORY_LIMIT_MB, 64 * 1024],
   pidsLimit: [1, 32_768],
   workDirSizeMb: [1, 64 * 1024],
   tmpSizeMb: [1, 64 * 1024],
@@ -243,7 +255,7 @@ export function resolveOptions(input: number | SandboxOptions | undefined): Reso
   if (typeof options !== 'object' || options === null || Array.isArray(options)) {
     throw new InvalidArgumentError('options', 'must be a pool size or an options object');
   }
-  const known = new Set<string>([...Object.keys(DEFAULTS), 'cpuTimeMs', 'image', 'socketRoot', 'docker', 'preload']);
+  const known = new Set<string>([...Object.keys(DEFAULTS), 'cpuTimeMs', 'maxJobMemoryLimitMb', 'maxJobPidsLimit', 'image', 'socketRoot', 'docker', 'preload']);
   for (const key of Object.keys(options)) {
     if (!known.has(key)) throw new InvalidArgumentError(key, 'is not an option of Sandbox');
   }
@@ -258,6 +270,11 @@ export function resolveOptions(input: number | SandboxOptions | undefined): Reso
     resolved[key] = value;
   }
   const cpuTimeMs = options.cpuTimeMs === undefined ? undefined : checkInteger('cpuTimeMs', options.cpuTimeMs, [1, MAX_TIMEOUT_MS]);
+  // A job's ceiling is at least the pool's own limit, which every job may have.
+  for (const [ceiling, limit] of [['maxJobMemoryLimitMb', 'memoryLimitMb'], ['maxJobPidsLimit', 'pidsLimit']] as const) {
+    const floor = resolved[limit] as number;
+    resolved[ceiling] = options[ceiling] === undefined ? floor : checkInteger(ceiling, options[ceiling], [floor, RANGES[limit][1]]);
+  }
   if (options.image !== undefined && (typeof options.image !== 'string' || options.image === '')) {
     throw new InvalidArgumentError('image', 'must be a non-empty image name');
   }

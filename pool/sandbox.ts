@@ -7,7 +7,7 @@ import { debuglog } from 'node:util';
 import type Docker from 'dockerode';
 import { ContainerPool, type PoolStats } from './container-pool.js';
 import { assertImageExists, connectDocker, engineBack } from './docker.js';
-import { ContainerStartError, DockerError, ImageNotFoundError, NotInitializedError, PoolClosedError } from './errors.js';
+import { ContainerStartError, DockerError, ImageNotFoundError, NotInitializedError, PoolClosedError, InvalidArgumentError } from './errors.js';
 import { followAbort } from './follow-abort.js';
 import { agentImageTag } from './image.js';
 import { prepareJob, type Job, type RunOptions, type RunResult } from './job.js';
@@ -138,17 +138,21 @@ export class Sandbox extends EventEmitter<SandboxEvents> {
   }
 
   async #run(job: Job | string, options: RunOptions): Promise<RunResult> {
-    const { request, dataJson, signal, stdinSource } = prepareJob(job, this.options, options);
+    const { request, dataJson, signal, stdinSource, limits } = prepareJob(job, this.options, options);
     if (this.#state === 'new') throw new NotInitializedError();
     if (this.#state === 'initializing') await this.#initializing;
     if (this.#state !== 'ready' || this.#pool === undefined) throw new PoolClosedError();
+    if (limits !== undefined && this.#runtime?.kind === 'gvisor') {
+      const field = limits.memoryLimitMb === this.options.memoryLimitMb ? 'job.pidsLimit' : 'job.memoryLimitMb';
+      throw new InvalidArgumentError(field, `cannot differ from the sandbox's under the gVisor runtime ${this.#runtime.name}, which cannot change a running container's limits`);
+    }
     const pool = this.#pool;
     const { controller, unfollow } = followAbort(signal);
     this.#jobs.add(controller);
     try {
       const container = await pool.acquire(controller.signal);
       try {
-        return await container.run(request, dataJson, controller.signal, { ...options, stdinSource });
+        return await container.run(request, dataJson, controller.signal, { ...options, stdinSource }, limits);
       } finally {
         pool.retire(container);
       }

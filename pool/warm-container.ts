@@ -4,10 +4,13 @@ import { debuglog } from 'node:util';
 import type Docker from 'dockerode';
 import type { AgentRunAnswer, AgentRunRequest } from '../agent/protocol.js';
 import { AgentClient } from './agent-client.js';
-import { createContainer, NORMAL_CPU_SHARES, type ContainerSpec } from './create-container.js';
+import { containerLimits, createContainer, NORMAL_CPU_SHARES, type ContainerSpec, type ProgramLimits } from './create-container.js';
+import { dockerFailed } from './docker.js';
 import { AbortError, ContainerStartError, WarmboxError } from './errors.js';
 import { readReturnedFiles } from './files.js';
 import type { RunOptions, RunResult } from './job.js';
+import type { ResolvedOptions } from './options.js';
+import type { RuntimeInfo } from './runtime.js';
 import { removeContainer } from './remove-container.js';
 import { synthesisedResult, toRunResult } from './run-result.js';
 import { waitForAgent } from './wait-for-agent.js';
@@ -54,9 +57,8 @@ export class WarmContainer {
     readonly ioDir: string,
     private readonly agent: AgentClient,
     private readonly exited: Promise<ExitStatus>,
-    /** Whether the runtime is gVisor, whose kernel is the container's own. */
-    private readonly gvisor: boolean,
-    private readonly pidsLimit: number,
+    private readonly runtime: RuntimeInfo,
+    private readonly options: ResolvedOptions,
   ) {
     exited.then(
       () => (this.#alive = false),
@@ -77,7 +79,7 @@ export class WarmContainer {
       const socketPath = await waitForAgent(spec.ioDir, exited, spec.options.startupTimeoutMs);
       if (spec.options.yieldingStarts) await container.update({ CpuShares: NORMAL_CPU_SHARES });
       const agent = await AgentClient.connect(socketPath, spec.options.startupTimeoutMs);
-      return new WarmContainer(docker, container.id, spec.ioDir, agent, exited, spec.runtime.kind === 'gvisor', spec.options.pidsLimit);
+      return new WarmContainer(docker, container.id, spec.ioDir, agent, exited, spec.runtime, spec.options);
     } catch (error) {
       await removeContainer(docker, container?.id, spec.ioDir).catch((cleanupError: unknown) =>
         log('could not remove container %s after a failed start: %o', container?.id, cleanupError),
@@ -85,6 +87,11 @@ export class WarmContainer {
       if (error instanceof WarmboxError) throw error;
       throw new ContainerStartError(`a container did not start: ${(error as Error).message}`, { cause: error });
     }
+  }
+
+  /** Whether the runtime is gVisor, whose kernel is the container's own. */
+  private get gvisor(): boolean {
+    return this.runtime.kind === 'gvisor';
   }
 
   /** False once the container has exited, for whatever reason. */
@@ -104,10 +111,11 @@ export class WarmContainer {
    * Runs the one job. Resolves with a result whatever the program did. With `streams`, the
    * output is heard as it is written, and a streamed stdin is sent while the program runs.
    */
-  async run(job: AgentRunRequest, dataJson: string, signal: AbortSignal | undefined, streams: JobStreams = {}): Promise<RunResult> {
+  async run(job: AgentRunRequest, dataJson: string, signal: AbortSignal | undefined, streams: JobStreams = {}, limits?: ProgramLimits): Promise<RunResult> {
+    if (limits !== undefined) await this.#setLimits(limits);
     // Under gVisor the program's processes are bounded by RLIMIT_NPROC, which gVisor enforces
     // once the uid holds more than it (Linux: as many as): one less leaves exactly pidsLimit.
-    const request = this.gvisor ? { ...job, rlimits: { ...job.rlimits, processes: this.pidsLimit - 1 } } : job;
+    const request = this.gvisor ? { ...job, rlimits: { ...job.rlimits, processes: this.options.pidsLimit - 1 } } : job;
     const startedAt = performance.now();
     const elapsed = () => Math.round((performance.now() - startedAt) * 100) / 100;
     let answer: AgentRunAnswer;
@@ -152,6 +160,19 @@ export class WarmContainer {
         clearTimeout(timer);
       },
     };
+  }
+
+  /**
+   * Sets the container's memory and pids limits to a job's own, before the program gets the
+   * job: the engine's update call, which writes the container's cgroup. A failure fails the
+   * job, and the container, never used, is retired like any other.
+   */
+  async #setLimits(limits: ProgramLimits): Promise<void> {
+    try {
+      await this.docker.getContainer(this.id).update(containerLimits(this.runtime, limits, this.options));
+    } catch (error) {
+      throw dockerFailed("set the job's memoryLimitMb and pidsLimit on its container", error);
+    }
   }
 
   /** What the engine says of the container: running, paused, or gone (exited, removed, or no answer). */

@@ -8,7 +8,7 @@
  * names) still run behind them and answer with the same typed errors.
  */
 import type { FromSchema } from 'json-schema-to-ts';
-import { MAX_ENV_BYTES, MAX_JOB_BYTES, MAX_JOB_FILES, MAX_PATH_BYTES, MAX_RETURN_PATTERNS, MAX_TIMEOUT_MS } from '../pool/limits.js';
+import { MAX_ENV_BYTES, MAX_JOB_BYTES, MAX_JOB_FILES, MAX_PATH_BYTES, MAX_RETURN_PATTERNS, MAX_TIMEOUT_MS, MIN_MEMORY_LIMIT_MB } from '../pool/limits.js';
 import { reportSchema } from '../pool/report-schema.js';
 
 const limitMs = { type: 'integer', minimum: 1, maximum: MAX_TIMEOUT_MS } as const;
@@ -25,6 +25,8 @@ export const jobSchema = {
     stdin: { type: 'string', maxLength: MAX_JOB_BYTES },
     timeoutMs: limitMs,
     cpuTimeMs: limitMs,
+    memoryLimitMb: { type: 'integer', minimum: MIN_MEMORY_LIMIT_MB, description: "this job's memory limit in MiB, up to the service's maxJobMemoryLimitMb" },
+    pidsLimit: { type: 'integer', minimum: 1, description: "this job's processes and threads, up to the service's maxJobPidsLimit" },
     env: { type: 'object', maxProperties: 1024, additionalProperties: { type: 'string', maxLength: MAX_ENV_BYTES } },
     files: {
       type: 'object',

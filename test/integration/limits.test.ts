@@ -1,6 +1,6 @@
 import test, { type ExecutionContext } from 'ava';
 import { posix } from 'node:path';
-import { AGENT_IO_DIR, AGENT_MEMORY_MB, AGENT_TASKS, InvalidArgumentError } from '../../pool/index.js';
+import { AGENT_IO_DIR, AGENT_MEMORY_MB, AGENT_TASKS, InvalidArgumentError, type RunStatus } from '../../pool/index.js';
 import { GVISOR_MEMORY_MB, MIN_GVISOR_MEMORY_LIMIT_MB } from '../../pool/runtime.js';
 import { containersOf, docker, GVISOR, openSandbox } from '../helpers/sandbox.js';
 
@@ -126,6 +126,33 @@ const pidsBound = test.macro({
 test(pidsBound, 1);
 test(pidsBound, 5);
 test(pidsBound, 16);
+
+if (GVISOR) {
+  test("a job's own memoryLimitMb or pidsLimit under gVisor -> InvalidArgumentError naming it: runsc cannot change a running container", async (t) => {
+    const sandbox = await openSandbox(t, { maxJobMemoryLimitMb: 256 });
+    await t.throwsAsync(sandbox.run({ code: '', memoryLimitMb: 200 }), { instanceOf: InvalidArgumentError, message: /^job\.memoryLimitMb cannot differ/ });
+    await t.throwsAsync(sandbox.run({ code: '', pidsLimit: 2 }), { instanceOf: InvalidArgumentError, message: /^job\.pidsLimit cannot differ/ });
+    t.like(await sandbox.run('result = 1'), { status: 'ok', result: 1 });
+  });
+} else {
+  test("a job's own memoryLimitMb, on one warm pool: lowered and raised job by job, up to maxJobMemoryLimitMb", async (t) => {
+    const sandbox = await openSandbox(t, { memoryLimitMb: 128, maxJobMemoryLimitMb: 300 });
+    const steps: Array<[usedMb: number, limitMb: number, status: RunStatus]> = [[10, 100, 'ok'], [200, 100, 'memory'], [200, 300, 'ok'], [250, 200, 'memory']];
+    for (const [usedMb, memoryLimitMb, status] of steps) {
+      const r = await sandbox.run({ code: singleProcess(usedMb), memoryLimitMb, timeoutMs: 20_000 });
+      t.is(r.status, status, `${usedMb} MB at ${memoryLimitMb}`);
+    }
+    await t.throwsAsync(sandbox.run({ code: '', memoryLimitMb: 301 }), { instanceOf: InvalidArgumentError, message: /^job\.memoryLimitMb must be .*between 8 and 300/ });
+  });
+
+  test("a job's own pidsLimit, both ways: 5 and 100 on a pool of 64, each held exactly; past maxJobPidsLimit refused", async (t) => {
+    const sandbox = await openSandbox(t, { maxJobPidsLimit: 100 });
+    for (const pidsLimit of [5, 100]) {
+      t.like(await sandbox.run({ code: FORK_UNTIL_REFUSED, pidsLimit }), { status: 'ok', result: { tasks: pidsLimit, refused: 11 } });
+    }
+    await t.throwsAsync(sandbox.run({ code: '', pidsLimit: 101 }), { instanceOf: InvalidArgumentError, message: /^job\.pidsLimit/ });
+  });
+}
 
 test('pidsLimit 16 -> the program holds exactly 16 threads, its main thread included', async (t) => {
   const sandbox = await openSandbox(t, { pidsLimit: 16 });

@@ -9,8 +9,8 @@ import fc from 'fast-check';
 import { InvalidArgumentError, NotInitializedError, Sandbox } from '../../pool/index.js';
 import { DEFAULTS } from '../../pool/options.js';
 
-const OPTION_NAMES = [...Object.keys(DEFAULTS), 'cpuTimeMs', 'image', 'socketRoot', 'docker', 'preload'];
-const JOB_FIELDS = ['code', 'data', 'stdin', 'timeoutMs', 'cpuTimeMs', 'env', 'files', 'returnFiles', 'signal', 'v3'];
+const OPTION_NAMES = [...Object.keys(DEFAULTS), 'cpuTimeMs', 'maxJobMemoryLimitMb', 'maxJobPidsLimit', 'image', 'socketRoot', 'docker', 'preload'];
+const JOB_FIELDS = ['code', 'data', 'stdin', 'timeoutMs', 'cpuTimeMs', 'memoryLimitMb', 'pidsLimit', 'env', 'files', 'returnFiles', 'signal', 'v3'];
 
 // Values of every type, and some near the valid ones, so that both sides of each check are reached.
 const anyValue = fc.oneof(

@@ -33,6 +33,20 @@ test('data with a Set inside', refused, { code: '', data: { s: new Set([1]) } },
 test('data with a hole', refused, { code: '', data: [1, , 3] }, 'job.data[1]', /holes/);
 test('data with a symbol', refused, { code: '', data: { s: Symbol('x') } }, 'job.data.s', /a symbol has no JSON form/);
 
+test('a job memoryLimitMb above maxJobMemoryLimitMb (which defaults to the sandbox\'s)', refused, { code: '', memoryLimitMb: 129 }, 'job.memoryLimitMb', /between 8 and 128/);
+test('a job memoryLimitMb below what the interpreter needs', refused, { code: '', memoryLimitMb: 7 }, 'job.memoryLimitMb', /between 8 and/);
+test('a job pidsLimit of 0', refused, { code: '', pidsLimit: 0 }, 'job.pidsLimit', /between 1 and 64/);
+
+test('a job\'s own limits -> carried only where they differ from the sandbox\'s, within the ceilings', (t) => {
+  const options = resolveOptions({ memoryLimitMb: 128, maxJobMemoryLimitMb: 512, pidsLimit: 64, maxJobPidsLimit: 128 });
+  t.is(prepareJob({ code: '' }, options).limits, undefined);
+  t.is(prepareJob({ code: '', memoryLimitMb: 128, pidsLimit: 64 }, options).limits, undefined);
+  t.deepEqual(prepareJob({ code: '', memoryLimitMb: 512 }, options).limits, { memoryLimitMb: 512, pidsLimit: 64 });
+  t.deepEqual(prepareJob({ code: '', pidsLimit: 2 }, options).limits, { memoryLimitMb: 128, pidsLimit: 2 });
+  t.throws(() => prepareJob({ code: '', pidsLimit: 129 }, options), { instanceOf: InvalidArgumentError, message: /^job\.pidsLimit/ });
+  t.throws(() => resolveOptions({ memoryLimitMb: 256, maxJobMemoryLimitMb: 128 }), { instanceOf: InvalidArgumentError, message: /^maxJobMemoryLimitMb must be .*between 256/ });
+});
+
 test('data that JSON takes as it is -> accepted: a Date (toJSON), an object without a prototype, nested arrays', (t) => {
   const bare = Object.assign(Object.create(null) as object, { a: [1, [2, { b: 'c' }]] });
   const { dataJson } = prepareJob({ code: '', data: { when: new Date(0), bare } }, resolveOptions({}));
