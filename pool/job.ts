@@ -95,6 +95,8 @@ export interface RunResult extends Omit<AgentRunResponse, 'files' | 'figures'> {
 
 const JOB_FIELDS = new Set(['code', 'data', 'stdin', 'timeoutMs', 'cpuTimeMs', 'memoryLimitMb', 'pidsLimit', 'env', 'files', 'returnFiles', 'signal', 'v3']);
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+/** The most stdin, in bytes, that goes inside the job's JSON; more is streamed. */
+export const INLINE_STDIN_BYTES = 64 * 1024;
 
 export interface PreparedJob {
   readonly request: AgentRunRequest;
@@ -120,7 +122,7 @@ export function prepareJob(job: unknown, options: ResolvedOptions, listeners: Ru
   // null is a wrong value, not a missing one: only undefined takes the default.
   const cpuTimeMs = ownCpuTimeMs === undefined ? (options.cpuTimeMs ?? timeoutMs) : ownCpuTimeMs;
   if (typeof code !== 'string') throw new InvalidArgumentError('job.code', `must be a string, got ${describe(code)}`);
-  const stdinSource = typeof givenStdin === 'string' ? undefined : checkStdinSource(givenStdin);
+  const stdinSource = typeof givenStdin === 'string' ? streamedStdin(givenStdin) : checkStdinSource(givenStdin);
   const stdin = stdinSource === undefined ? (givenStdin as string) : '';
   checkRunOptions(listeners);
   checkInteger('job.timeoutMs', timeoutMs, [1, MAX_TIMEOUT_MS]);
@@ -139,7 +141,9 @@ export function prepareJob(job: unknown, options: ResolvedOptions, listeners: Ru
   const patterns = checkReturnFiles(returnFiles);
   const dataJson = serialiseData(data);
   const codeBytes = Buffer.byteLength(code);
-  const size = codeBytes + Buffer.byteLength(dataJson) + Buffer.byteLength(stdin) + checkedFiles.contentBytes;
+  // A stdin string counts whether it goes inline or streamed.
+  const stdinBytes = typeof givenStdin === 'string' ? Buffer.byteLength(givenStdin) : 0;
+  const size = codeBytes + Buffer.byteLength(dataJson) + stdinBytes + checkedFiles.contentBytes;
   if (size > MAX_JOB_BYTES) {
     throw new InvalidArgumentError('job', `carries ${size} bytes of code, data, stdin and files; at most ${MAX_JOB_BYTES} are accepted`);
   }
@@ -178,6 +182,19 @@ export function prepareJob(job: unknown, options: ResolvedOptions, listeners: Ru
     stdinSource,
     limits: ownLimits ? { memoryLimitMb: memoryLimitMb ?? options.memoryLimitMb, pidsLimit: pidsLimit ?? options.pidsLimit } : undefined,
   };
+}
+
+/**
+ * A stdin string past INLINE_STDIN_BYTES goes to the agent as a stream (`POST /stdin`), as
+ * bytes, rather than inside the job's JSON: there, the agent would hold it whole, twice (the
+ * line and the parsed string), in the container's memory, which is the program's.
+ */
+function streamedStdin(stdin: string): AsyncIterable<Uint8Array> | undefined {
+  if (stdin.length * 3 <= INLINE_STDIN_BYTES || Buffer.byteLength(stdin) <= INLINE_STDIN_BYTES) return undefined;
+  const bytes = Buffer.from(stdin);
+  return (async function* () {
+    yield bytes;
+  })();
 }
 
 function checkStdinSource(stdin: unknown): AsyncIterable<string | Uint8Array> {

@@ -11,8 +11,18 @@ export { MAX_JOB_BYTES, MAX_REQUEST_BYTES };
 /** Bytes in a MiB: the unit of every `...Mb` option. */
 export const MIB = 1024 * 1024;
 
-/** The smallest memory limit, in MiB, of a sandbox or a job: below it the interpreter itself (about 6 MiB) leaves the program nothing. */
-export const MIN_MEMORY_LIMIT_MB = 8;
+/**
+ * The smallest memory limit, in MiB, of a sandbox or a job. When the container runs out of
+ * memory, the kernel's OOM killer takes the process of the highest score: its resident pages
+ * (mapped files included) plus, for the program, which sets oom_score_adj 1000, as many
+ * pages again as the container's limit. The agent's Node holds about 48 MiB resident (33 of
+ * them its own mapped binary), so with a smaller limit the kernel can choose the agent, and
+ * the job loses its report: measured here, at 16 MiB a program whose children or files fill
+ * the memory killed the agent; from 24 MiB up, in every shape tried, the program died and the
+ * agent reported. 32 leaves a margin. (An agent with oom_score_adj below 0 would need
+ * CAP_SYS_RESOURCE, which is not warmbox's to give.) gVisor needs as much for its own kernel.
+ */
+export const MIN_MEMORY_LIMIT_MB = 32;
 
 /** The longest `timeoutMs` accepted: a sandboxed job of more than an hour is a mistake. */
 export const MAX_TIMEOUT_MS = 60 * 60 * 1000;

@@ -35,11 +35,6 @@ export interface RuntimeInfo {
  * fails whole ("error initializing first thread": the agent's exit with status 2).
  */
 export const GVISOR_MEMORY_MB = 24;
-/**
- * The smallest memoryLimitMb under gVisor: below it, gVisor's kernel and its cache of what
- * the agent and Python read leave the program too little to start in.
- */
-export const MIN_GVISOR_MEMORY_LIMIT_MB = 32;
 export const GVISOR_HOST_TASKS = 256;
 export const GVISOR_HOST_TASKS_PER_TASK = 8;
 
@@ -105,16 +100,13 @@ export function inspectRuntime(name: string, runtimes: EngineRuntimes): RuntimeI
 
 /**
  * The options a runtime cannot honour, refused with InvalidArgumentError before any
- * container starts: under gVisor, yieldingStarts (runsc cannot update a running container)
- * and a memoryLimitMb too small for gVisor's own kernel to start the program in.
+ * container starts: under gVisor, yieldingStarts (runsc cannot update a running container).
+ * Its kernel's share of memory is GVISOR_MEMORY_MB, and MIN_MEMORY_LIMIT_MB holds for both.
  */
-export function checkOptionsFor(runtime: RuntimeInfo, options: { readonly yieldingStarts: boolean; readonly memoryLimitMb: number }): void {
+export function checkOptionsFor(runtime: RuntimeInfo, options: { readonly yieldingStarts: boolean }): void {
   if (runtime.kind !== 'gvisor') return;
   if (options.yieldingStarts) {
     throw new InvalidArgumentError('yieldingStarts', `cannot be used with the gVisor runtime ${runtime.name}: runsc cannot change a running container's CPU share`);
-  }
-  if (options.memoryLimitMb < MIN_GVISOR_MEMORY_LIMIT_MB) {
-    throw new InvalidArgumentError('memoryLimitMb', `must be at least ${MIN_GVISOR_MEMORY_LIMIT_MB} under the gVisor runtime ${runtime.name}, whose own kernel shares the container's memory; got ${options.memoryLimitMb}`);
   }
 }
 

@@ -89,7 +89,7 @@ test('warmbox run with a wrong command line -> exit 2 and a clear message; --hel
   t.regex(badData.stderr, /--data is not JSON/);
   const badMemory = await warmbox(['run', 'main.py', '--memory-mb', '3'], dir);
   t.is(badMemory.code, 2);
-  t.regex(badMemory.stderr, /memoryLimitMb must be between 8/);
+  t.regex(badMemory.stderr, /memoryLimitMb must be between 32/);
   const help = await warmbox(['run', '--help'], dir);
   t.is(help.code, 0);
   t.regex(help.stdout, /124 {2}it hit its time limit/);

@@ -1,8 +1,9 @@
 import test, { type ExecutionContext } from 'ava';
 import { posix } from 'node:path';
 import { AGENT_IO_DIR, AGENT_MEMORY_MB, AGENT_TASKS, InvalidArgumentError, type RunStatus } from '../../pool/index.js';
-import { GVISOR_MEMORY_MB, MIN_GVISOR_MEMORY_LIMIT_MB } from '../../pool/runtime.js';
-import { containersOf, docker, GVISOR, openSandbox } from '../helpers/sandbox.js';
+import { GVISOR_MEMORY_MB } from '../../pool/runtime.js';
+import { MIN_MEMORY_LIMIT_MB } from '../../pool/limits.js';
+import { containersOf, docker, GVISOR, openSandbox, Sandbox } from '../helpers/sandbox.js';
 
 // The program's own anonymous memory, read from /proc: the interpreter's and everything it
 // allocated. What `memoryLimitMb` bounds is the sum of this over the program's processes.
@@ -70,19 +71,41 @@ if (!GVISOR) {
   test(memoryBound, 256, treeOfChildren);
 }
 
-if (GVISOR) {
-  test(`memoryLimitMb below ${MIN_GVISOR_MEMORY_LIMIT_MB} under gVisor -> initialize() rejects with InvalidArgumentError naming it`, async (t) => {
-    await t.throwsAsync(openSandbox(t, { memoryLimitMb: 8 }), { instanceOf: InvalidArgumentError, message: /^memoryLimitMb must be at least/ });
-    const sandbox = await openSandbox(t, { memoryLimitMb: MIN_GVISOR_MEMORY_LIMIT_MB });
-    t.like(await sandbox.run('print("hi")'), { status: 'ok', stdout: 'hi\n' });
-  });
-} else {
-  test('memoryLimitMb 8, the bottom of its range -> a print runs, 16 MiB is memory', async (t) => {
-    const sandbox = await openSandbox(t, { memoryLimitMb: 8 });
-    t.like(await sandbox.run('print("hi")'), { status: 'ok', stdout: 'hi\n' });
-    t.like(await sandbox.run('hold = b"x" * (16 << 20)'), { status: 'memory', memoryExceeded: true });
+test(`memoryLimitMb ${MIN_MEMORY_LIMIT_MB}, the bottom of its range -> a print runs, 64 MiB is memory; below it, InvalidArgumentError`, async (t) => {
+  t.throws(() => new Sandbox({ memoryLimitMb: MIN_MEMORY_LIMIT_MB - 1 }), { instanceOf: InvalidArgumentError, message: /^memoryLimitMb must be between 32/ });
+  const sandbox = await openSandbox(t, { memoryLimitMb: MIN_MEMORY_LIMIT_MB });
+  t.like(await sandbox.run('print("hi")'), { status: 'ok', stdout: 'hi\n' });
+  t.like(await sandbox.run('hold = b"x" * (64 << 20)'), { status: 'memory', memoryExceeded: true });
+});
+
+// Ways to run out of memory: each must end the program, never the agent, which then reports
+// what the program printed before.
+const MEMORY_SHAPES: Record<string, string> = {
+  'one huge allocation': 'x = [1] * 10 ** 9',
+  'gradual growth': 'x = []\nwhile True: x.append(bytearray(1 << 20))',
+  'in children': 'import subprocess, sys\nGROW = "x = []\\nwhile True: x.append(bytearray(1 << 20))"\nfor p in [subprocess.Popen([sys.executable, "-c", GROW]) for _ in range(3)]: p.wait()\nexec(GROW)',
+  'files in /work': 'i = 0\nwhile True:\n    open(f"/work/f{i}", "wb").write(b"x" * (1 << 20)); i += 1',
+  'files in /tmp': 'i = 0\nwhile True:\n    open(f"/tmp/f{i}", "wb").write(b"x" * (1 << 20)); i += 1',
+  'files in /dev/shm': 'i = 0\nwhile True:\n    open(f"/dev/shm/f{i}", "wb").write(b"x" * (1 << 20)); i += 1',
+};
+
+for (const memoryLimitMb of [MIN_MEMORY_LIMIT_MB, 64, 256]) {
+  test(`memoryLimitMb ${memoryLimitMb}, memory filled in ${Object.keys(MEMORY_SHAPES).length} ways -> memory, the program killed${GVISOR ? ' (under gVisor, the whole container)' : ', the agent alive and reporting what it printed'}`, async (t) => {
+    const sandbox = await openSandbox(t, { memoryLimitMb, workDirSizeMb: 1024, tmpSizeMb: 1024 });
+    for (const [shape, code] of Object.entries(MEMORY_SHAPES)) {
+      const r = await sandbox.run({ code: `print("before", flush=True)\n${code}`, timeoutMs: 30_000 });
+      // Under gVisor the host's OOM killer ends the container, kernel and agent with it (README).
+      if (GVISOR) t.like(r, { status: 'memory', memoryExceeded: true, signal: 'SIGKILL' }, shape);
+      else t.like(r, { status: 'memory', memoryExceeded: true, signal: 'SIGKILL', stdout: 'before\n', error: null }, shape);
+    }
   });
 }
+
+test('50 MB of stdin at memoryLimitMb 256 -> the program reads it whole, exit 0: it streams to the program, the agent keeps no copy', async (t) => {
+  const sandbox = await openSandbox(t, { memoryLimitMb: 256 });
+  const r = await sandbox.run({ code: 'import sys\nprint(len(sys.stdin.buffer.read()))', stdin: 'x'.repeat(50 * 1024 * 1024), timeoutMs: 60_000 });
+  t.like(r, { status: 'ok', stdout: '52428800\n', exitCode: 0 });
+});
 
 test('20 MiB of data -> once the program drops it, it gets its whole memoryLimitMb: the agent keeps no copy', async (t) => {
   const sandbox = await openSandbox(t, { memoryLimitMb: 128 });
@@ -142,7 +165,7 @@ if (GVISOR) {
       const r = await sandbox.run({ code: singleProcess(usedMb), memoryLimitMb, timeoutMs: 20_000 });
       t.is(r.status, status, `${usedMb} MB at ${memoryLimitMb}`);
     }
-    await t.throwsAsync(sandbox.run({ code: '', memoryLimitMb: 301 }), { instanceOf: InvalidArgumentError, message: /^job\.memoryLimitMb must be .*between 8 and 300/ });
+    await t.throwsAsync(sandbox.run({ code: '', memoryLimitMb: 301 }), { instanceOf: InvalidArgumentError, message: /^job\.memoryLimitMb must be .*between 32 and 300/ });
   });
 
   test("a job's own pidsLimit, both ways: 5 and 100 on a pool of 64, each held exactly; past maxJobPidsLimit refused", async (t) => {

@@ -34,11 +34,11 @@ test('timeout as null', invalid, { timeoutMs: null }, 'timeoutMs', /integer, got
 test('CPU time as null', invalid, { cpuTimeMs: null }, 'cpuTimeMs', /integer, got null/);
 test('stopOnOutputLimit as a string', invalid, { stopOnOutputLimit: 'yes' }, 'stopOnOutputLimit', /true or false, got the string "yes"/);
 test('yieldingStarts as a number', invalid, { yieldingStarts: 1 }, 'yieldingStarts', /true or false, got/);
-test('memory below what the interpreter needs', invalid, { memoryLimitMb: 7 }, 'memoryLimitMb', /between 8 and/);
+test('memory below what keeps the agent out of the OOM killer\'s choice', invalid, { memoryLimitMb: 31 }, 'memoryLimitMb', /between 32 and/);
 test('no process at all', invalid, { pidsLimit: 0 }, 'pidsLimit', /between 1 and/);
 
-test('the bottoms of the program limits are accepted: 8 MiB, one process', (t) => {
-  t.like(new Sandbox({ memoryLimitMb: 8, pidsLimit: 1 }).options, { memoryLimitMb: 8, pidsLimit: 1 });
+test('the bottoms of the program limits are accepted: 32 MiB, one process', (t) => {
+  t.like(new Sandbox({ memoryLimitMb: 32, pidsLimit: 1 }).options, { memoryLimitMb: 32, pidsLimit: 1 });
 });
 test('preload that is not a module name', invalid, { preload: ['numpy', 'os; rm -rf /'] }, 'preload[1]', /module name/);
 test('preload as a string', invalid, { preload: 'numpy' }, 'preload', /array of module names/);

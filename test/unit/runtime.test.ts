@@ -50,12 +50,11 @@ test('parseGoFlags: -f, --f, -f=v, --f v, booleans without a value, the last of 
   );
 });
 
-test('gVisor refuses yieldingStarts and a memoryLimitMb too small for its kernel, naming the option', (t) => {
+test('gVisor refuses yieldingStarts, naming the option; runc takes it', (t) => {
   const gvisor = inspectRuntime('runsc', engine(['--host-uds=all', '--network=none']));
-  t.throws(() => checkOptionsFor(gvisor, { yieldingStarts: true, memoryLimitMb: 128 }), { instanceOf: InvalidArgumentError, message: /^yieldingStarts / });
-  t.throws(() => checkOptionsFor(gvisor, { yieldingStarts: false, memoryLimitMb: 8 }), { instanceOf: InvalidArgumentError, message: /^memoryLimitMb must be at least 32/ });
-  t.notThrows(() => checkOptionsFor(gvisor, { yieldingStarts: false, memoryLimitMb: 32 }));
-  t.notThrows(() => checkOptionsFor(inspectRuntime('runc', engine(undefined)), { yieldingStarts: true, memoryLimitMb: 8 }));
+  t.throws(() => checkOptionsFor(gvisor, { yieldingStarts: true }), { instanceOf: InvalidArgumentError, message: /^yieldingStarts / });
+  t.notThrows(() => checkOptionsFor(gvisor, { yieldingStarts: false }));
+  t.notThrows(() => checkOptionsFor(inspectRuntime('runc', engine(undefined)), { yieldingStarts: true }));
 });
 
 test('mergeGvisorRuntime: adds runsc with the flags, keeps every other setting and the runtime\'s other flags', (t) => {
