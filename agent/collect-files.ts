@@ -153,29 +153,36 @@ async function findMatches(root: string, patterns: readonly string[], deadline: 
  * swapped in, a mount), larger than the bytes left, or the time ran out.
  */
 async function copyOut(source: string, device: number, target: string, bytesLeft: number, deadline: number): Promise<number | undefined> {
-  let input: number;
-  try {
-    input = await open(source, OPEN_FLAGS);
-  } catch {
-    return undefined;
-  }
-  try {
-    const info = await fstat(input);
-    if (!info.isFile() || info.dev !== device || info.size > bytesLeft) return undefined;
-    const copied = await copyBytes(input, info.size, target, deadline);
-    // A copy cut short leaves no file behind: the next one takes its name.
-    if (copied === undefined) await rm(target, { force: true });
-    return copied;
-  } catch {
-    await rm(target, { force: true });
-    return undefined;
-  } finally {
-    await close(input);
-  }
+  const copied = await withRegularFile(source, device, async (input, size) => {
+    if (size > bytesLeft) return undefined;
+    const output = await open(target, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o644);
+    try {
+      return await readChunks(input, size, deadline, async (chunk) => {
+        await write(output, chunk, 0, chunk.length);
+      });
+    } finally {
+      await close(output);
+    }
+  });
+  // A copy cut short leaves no file behind: the next one takes its name.
+  if (copied === undefined) await rm(target, { force: true });
+  return copied;
 }
 
-/** The SHA-256 of a regular file of the working directory's file system, opened as copyOut opens it; undefined otherwise. */
+/** The SHA-256 of a file, read as copyOut reads it; undefined where copyOut would copy nothing. */
 async function digestOf(source: string, device: number, deadline: number): Promise<string | undefined> {
+  return withRegularFile(source, device, async (input, size) => {
+    const hash = sha256();
+    const bytes = await readChunks(input, size, deadline, (chunk) => void hash.update(chunk));
+    return bytes === undefined ? undefined : hash.digest('hex');
+  });
+}
+
+/**
+ * Opens `source` without following a symlink or blocking, and hands it, with its size once
+ * open, to `use` if it is a regular file on `device`. Undefined otherwise, or if `use` fails.
+ */
+async function withRegularFile<T>(source: string, device: number, use: (input: number, size: number) => Promise<T | undefined>): Promise<T | undefined> {
   let input: number;
   try {
     input = await open(source, OPEN_FLAGS);
@@ -185,16 +192,7 @@ async function digestOf(source: string, device: number, deadline: number): Promi
   try {
     const info = await fstat(input);
     if (!info.isFile() || info.dev !== device) return undefined;
-    const hash = sha256();
-    const buffer = Buffer.allocUnsafe(Math.min(COPY_CHUNK_BYTES, Math.max(info.size, 1)));
-    for (let done = 0; done < info.size; ) {
-      if (performance.now() > deadline) return undefined;
-      const { bytesRead } = await read(input, buffer, 0, Math.min(buffer.length, info.size - done), done);
-      if (bytesRead === 0) break;
-      hash.update(buffer.subarray(0, bytesRead));
-      done += bytesRead;
-    }
-    return hash.digest('hex');
+    return await use(input, info.size);
   } catch {
     return undefined;
   } finally {
@@ -202,22 +200,18 @@ async function digestOf(source: string, device: number, deadline: number): Promi
   }
 }
 
-async function copyBytes(input: number, size: number, target: string, deadline: number): Promise<number | undefined> {
-  const output = await open(target, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o644);
-  try {
-    const buffer = Buffer.allocUnsafe(Math.min(COPY_CHUNK_BYTES, Math.max(size, 1)));
-    let copied = 0;
-    while (copied < size) {
-      if (performance.now() > deadline) return undefined;
-      const { bytesRead } = await read(input, buffer, 0, Math.min(buffer.length, size - copied), copied);
-      if (bytesRead === 0) break;
-      await write(output, buffer, 0, bytesRead);
-      copied += bytesRead;
-    }
-    return copied;
-  } finally {
-    await close(output);
+/** Reads at most `size` bytes of `input`, a chunk at a time; the bytes read, or undefined if the deadline came first. */
+async function readChunks(input: number, size: number, deadline: number, onChunk: (chunk: Buffer) => Promise<void> | void): Promise<number | undefined> {
+  const buffer = Buffer.allocUnsafe(Math.min(COPY_CHUNK_BYTES, Math.max(size, 1)));
+  let done = 0;
+  while (done < size) {
+    if (performance.now() > deadline) return undefined;
+    const { bytesRead } = await read(input, buffer, 0, Math.min(buffer.length, size - done), done);
+    if (bytesRead === 0) break;
+    await onChunk(buffer.subarray(0, bytesRead));
+    done += bytesRead;
   }
+  return done;
 }
 
 function utf8Name(raw: Buffer): string | undefined {
