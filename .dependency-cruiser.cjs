@@ -1,8 +1,8 @@
 /**
  * The house's rules, checked by dependency-cruiser (test/unit/layers.test.ts, so in `npm
  * test` and CI). agent/ is on the ground (it runs inside the container), pool/ above it, then
- * image/ and wire/ (the service's format, shared by service/ and remote/), then service/ and
- * remote/, then cli/ and bench/; arrows run one way, and a layer above pool/ uses its public
+ * image/ and wire/ (the service's format, shared by service/ and remote/), mcp/ on wire/, then
+ * service/ and remote/, then cli/ and bench/; arrows run one way, and a layer above pool/ uses its public
  * faces only: pool/index.ts, pool/errors.ts (warmbox/errors), pool/limits.ts (the limits,
  * loading nothing), pool/report-schema.ts (the agent's report as JSON Schema, loading
  * nothing), and pool/image.ts, the image's identity (package root, tag, build context) that
@@ -13,7 +13,7 @@
  * TypeScript below 7, and this project builds with 7. So type-only imports, which load
  * nothing, are not seen.
  */
-const UPPER = '^dist/(wire|service|remote|cli|bench)/';
+const UPPER = '^dist/(wire|mcp|service|remote|cli|bench)/';
 const FACES = 'index|errors|image|limits|report-schema';
 
 /** @type {import('dependency-cruiser').IConfiguration} */
@@ -31,14 +31,14 @@ module.exports = {
       severity: 'error',
       comment: 'agent/ runs inside the container: it imports nothing of the layers above it.',
       from: { path: '^dist/agent/' },
-      to: { path: '^dist/(pool|image|wire|service|remote|cli|bench)/' },
+      to: { path: '^dist/(pool|image|wire|mcp|service|remote|cli|bench)/' },
     },
     {
       name: 'pool-does-not-look-up',
       severity: 'error',
       comment: 'pool/ is the library: it imports nothing of the layers built on it.',
       from: { path: '^dist/pool/' },
-      to: { path: '^dist/(image|wire|service|remote|cli|bench)/' },
+      to: { path: '^dist/(image|wire|mcp|service|remote|cli|bench)/' },
     },
     {
       name: 'upper-layers-use-pool-public-faces',
@@ -66,6 +66,13 @@ module.exports = {
       comment: 'wire/ is the format service/ and remote/ share: it imports neither, nor anything above them, nor the image builder.',
       severity: 'error',
       from: { path: '^dist/wire/' },
+      to: { path: '^dist/(image|mcp|service|remote|cli|bench)/' },
+    },
+    {
+      name: 'mcp-is-below-its-transports',
+      comment: 'mcp/ is the MCP server that warmbox serve (/mcp) and warmbox mcp (stdio) carry: it imports neither, nor the remote client.',
+      severity: 'error',
+      from: { path: '^dist/mcp/' },
       to: { path: '^dist/(image|service|remote|cli|bench)/' },
     },
     {

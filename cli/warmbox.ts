@@ -3,21 +3,24 @@
  * The `warmbox` command, installed with the package: `npx warmbox build-image`.
  * Arguments are parsed with Node's own util.parseArgs: strict, so an unknown option is an error.
  */
-import { readFileSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { constants } from 'node:os';
 import { dirname, isAbsolute, join, relative, resolve } from 'node:path';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js';
 import { buildImage, buildServiceImage } from '../image/build-image.js';
-import { PACKAGE_ROOT } from '../pool/image.js';
+import { PACKAGE_ROOT, warmboxVersion } from '../pool/image.js';
 import { DEFAULTS, diagnose, InvalidArgumentError, registerGvisor, Sandbox, WarmboxError, type RunResult, type SandboxOptions } from '../pool/index.js';
+import { createMcpServer } from '../mcp/server.js';
 import { serve } from '../service/serve.js';
+import { decodeJob } from '../wire/index.js';
 
 const USAGE = `Usage: warmbox <command> [options]
 
 Commands:
   run FILE       run a Python file in a fresh sandbox, output live, exit with its exit code
   serve          serve the HTTP and WebSocket API around one warm pool
+  mcp            a Model Context Protocol server on stdio, with the run_python tool
   build-image    build the agent image this version of warmbox uses (offline, from Debian)
   doctor         check the engine, cgroups, images and runtimes, each with its fix
 
@@ -126,7 +129,7 @@ async function main(argv: string[]): Promise<number> {
       return command === undefined ? 2 : 0;
     case '-v':
     case '--version':
-      process.stdout.write(`${version()}\n`);
+      process.stdout.write(`${warmboxVersion()}\n`);
       return 0;
     case 'build-image':
       return buildImageCommand(rest);
@@ -134,6 +137,8 @@ async function main(argv: string[]): Promise<number> {
       return runCommand(rest);
     case 'serve':
       return serveCommand(rest);
+    case 'mcp':
+      return mcpCommand(rest);
     case 'doctor':
       return doctorCommand(rest);
     default:
@@ -303,6 +308,58 @@ async function serveCommand(args: string[]): Promise<number> {
   return 0;
 }
 
+const MCP_USAGE = `Usage: warmbox mcp [options]
+
+A Model Context Protocol server on stdin and stdout, for a desktop client or an agent
+framework to start: one tool, run_python, each call run in a fresh container of one warm
+pool. It ends, removing every container, when its stdin closes or on SIGTERM or SIGINT.
+(warmbox serve offers the same at /mcp, over Streamable HTTP.)
+
+Options:
+  --pool N            containers kept warm (default ${DEFAULTS.poolSize})
+  --memory-mb N       each program's memory limit (default ${DEFAULTS.memoryLimitMb})
+  --timeout-ms N      a job's default wall-clock limit (default ${DEFAULTS.timeoutMs})
+  --image IMAGE       the agent image (default: this version's)
+  --runtime NAME      the engine's runtime: ${DEFAULTS.runtime} (default), or runsc for gVisor
+  --allow-exec        let programs run files they write (/work and /tmp without noexec)
+  -h, --help          show this help
+`;
+
+async function mcpCommand(args: string[]): Promise<number> {
+  const { values } = parse({
+    args,
+    options: {
+      pool: { type: 'string' },
+      'memory-mb': { type: 'string' },
+      'timeout-ms': { type: 'string' },
+      image: { type: 'string' },
+      runtime: { type: 'string' },
+      'allow-exec': { type: 'boolean', default: false },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+  });
+  if (values.help) {
+    process.stdout.write(MCP_USAGE);
+    return 0;
+  }
+  const sandbox = new Sandbox({ ...sandboxOptions(values), ...integerOption('poolSize', values.pool) });
+  await sandbox.initialize();
+  const server = createMcpServer((wire) => sandbox.run(decodeJob(wire)), warmboxVersion());
+  try {
+    // stdout is the protocol's: nothing else may write there.
+    await server.connect(new StdioServerTransport());
+    await new Promise<void>((resolve) => {
+      server.onclose = resolve;
+      process.stdin.once('end', resolve);
+      for (const signal of ['SIGTERM', 'SIGINT'] as const) process.once(signal, () => resolve());
+    });
+  } finally {
+    await server.close();
+    await sandbox.close();
+  }
+  return 0;
+}
+
 async function doctorCommand(args: string[]): Promise<number> {
   const { values } = parse({
     args,
@@ -356,9 +413,6 @@ function parse<T extends ParseArgsConfig>(config: T): ReturnType<typeof parseArg
   }
 }
 
-function version(): string {
-  return (JSON.parse(readFileSync(join(PACKAGE_ROOT, 'package.json'), 'utf8')) as { version: string }).version;
-}
 
 main(process.argv.slice(2)).then(
   (code) => process.exit(code),

@@ -12,6 +12,11 @@ export const DATA_PACKAGES: readonly string[] = ['python3-matplotlib', 'python3-
 /** The root of the warmbox package, found from this file whether it runs from source or dist/. */
 export const PACKAGE_ROOT = findPackageRoot(dirname(fileURLToPath(import.meta.url)));
 
+/** This version of warmbox, as its package.json says. */
+export function warmboxVersion(root = PACKAGE_ROOT): string {
+  return (JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { version: string }).version;
+}
+
 /**
  * The base image built offline by image/build-base.sh, with any extra Debian packages; its
  * tag follows the recipe's content and the package list.

@@ -3,7 +3,7 @@ import { InvalidArgumentError } from './errors.js';
 import { bytesOnDisk, checkFiles, checkReturnFiles, type JobFiles, type ReturnedFile } from './files.js';
 import type { ProgramLimits } from './create-container.js';
 import { MAX_ENV_BYTES, MAX_JOB_BYTES, MAX_TIMEOUT_MS, MIB, MIN_MEMORY_LIMIT_MB } from './limits.js';
-import { checkInteger, describe, type ResolvedOptions } from './options.js';
+import { checkInteger, describe, tmpfsMb, type ResolvedOptions } from './options.js';
 
 export type { PythonError, RunStatus } from '../agent/protocol.js';
 export type { JobFiles, ReturnedFile } from './files.js';
@@ -127,7 +127,8 @@ export function prepareJob(job: unknown, options: ResolvedOptions, listeners: Ru
   checkRunOptions(listeners);
   checkInteger('job.timeoutMs', timeoutMs, [1, MAX_TIMEOUT_MS]);
   checkInteger('job.cpuTimeMs', cpuTimeMs, [1, MAX_TIMEOUT_MS]);
-  if (memoryLimitMb !== undefined) checkInteger('job.memoryLimitMb', memoryLimitMb, [MIN_MEMORY_LIMIT_MB, options.maxJobMemoryLimitMb]);
+  // A job's memory holds the container's files too (tmpfsMb), which outlive its program.
+  if (memoryLimitMb !== undefined) checkInteger('job.memoryLimitMb', memoryLimitMb, [Math.max(MIN_MEMORY_LIMIT_MB, tmpfsMb(options)), options.maxJobMemoryLimitMb]);
   if (pidsLimit !== undefined) checkInteger('job.pidsLimit', pidsLimit, [1, options.maxJobPidsLimit]);
   const ownLimits = (memoryLimitMb ?? options.memoryLimitMb) !== options.memoryLimitMb || (pidsLimit ?? options.pidsLimit) !== options.pidsLimit;
   if (signal !== undefined && !(signal instanceof AbortSignal)) {

@@ -48,13 +48,16 @@ export interface SandboxOptions {
    */
   readonly maxJobPidsLimit?: number;
   /**
-   * Size of the program's writable working directory `/work` (a tmpfs), in MiB.
-   * @default 64
+   * Size of the program's writable working directory `/work` (a tmpfs), in MiB. Its files
+   * count towards memoryLimitMb, and outlive the program: `/work`, `/tmp` and `/dev/shm`
+   * together (workDirSizeMb + 2 × tmpSizeMb) hold at most memoryLimitMb, so that files can
+   * never leave the agent without room to report (see tmpfsMb).
+   * @default 64, or half of memoryLimitMb where that is less
    */
   readonly workDirSizeMb?: number;
   /**
-   * Size of `/tmp` (a tmpfs), in MiB.
-   * @default 16
+   * Size of `/tmp`, and of `/dev/shm`, each a tmpfs, in MiB.
+   * @default 16, or an eighth of memoryLimitMb where that is less
    */
   readonly tmpSizeMb?: number;
   /**
@@ -249,6 +252,19 @@ const RANGES: Record<NumericOption, readonly [number, number]> = {
   returnFilesTimeoutMs: [1, 10 * 60 * 1000],
 };
 
+/** What /work, /tmp and /dev/shm may hold together, in MiB: at most the program's memory, since their files outlive it. */
+export function tmpfsMb(options: { readonly workDirSizeMb: number; readonly tmpSizeMb: number }): number {
+  return options.workDirSizeMb + 2 * options.tmpSizeMb;
+}
+
+/** An option's default; the tmpfs sizes shrink with a small memoryLimitMb, to fit within it. */
+function defaultOf(key: NumericOption, resolved: Record<string, unknown>): number {
+  const memoryLimitMb = (resolved.memoryLimitMb as number | undefined) ?? DEFAULTS.memoryLimitMb;
+  if (key === 'workDirSizeMb') return Math.min(DEFAULTS.workDirSizeMb, Math.floor(memoryLimitMb / 2));
+  if (key === 'tmpSizeMb') return Math.min(DEFAULTS.tmpSizeMb, Math.floor(memoryLimitMb / 8));
+  return DEFAULTS[key];
+}
+
 /** Validates `new Sandbox(...)`'s argument once, with the defaults filled in. */
 export function resolveOptions(input: number | SandboxOptions | undefined): ResolvedOptions {
   const options: SandboxOptions = typeof input === 'number' ? { poolSize: input } : (input ?? {});
@@ -262,7 +278,12 @@ export function resolveOptions(input: number | SandboxOptions | undefined): Reso
   const resolved: Record<string, unknown> = {};
   // Only a missing option takes the default: null is a value, and a wrong one.
   for (const key of Object.keys(RANGES) as NumericOption[]) {
-    resolved[key] = checkInteger(key, options[key] === undefined ? DEFAULTS[key] : options[key], RANGES[key]);
+    resolved[key] = checkInteger(key, options[key] === undefined ? defaultOf(key, resolved) : options[key], RANGES[key]);
+  }
+  const tmpfs = tmpfsMb(resolved as { workDirSizeMb: number; tmpSizeMb: number });
+  if (tmpfs > (resolved.memoryLimitMb as number)) {
+    const field = options.workDirSizeMb !== undefined ? 'workDirSizeMb' : 'tmpSizeMb';
+    throw new InvalidArgumentError(field, `gives /work, /tmp and /dev/shm ${tmpfs} MiB together (workDirSizeMb + 2 × tmpSizeMb), more than memoryLimitMb (${resolved.memoryLimitMb as number}): files outlive the program, and would leave the agent no room to report`);
   }
   for (const key of ['stopOnOutputLimit', 'yieldingStarts', 'allowExec'] as const) {
     const value = options[key] === undefined ? DEFAULTS[key] : options[key];

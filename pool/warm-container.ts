@@ -200,13 +200,23 @@ export class WarmContainer {
           (error: unknown) => void log('container %s: inspect failed: %o', this.id, error),
         )
       : undefined;
-    if (state?.OOMKilled || (state?.ExitCode === 137 && (await this.#killedForMemory(state.StartedAt)))) {
+    log('container %s: after the agent was lost: %o', this.id, state && { ExitCode: state.ExitCode, OOMKilled: state.OOMKilled, Error: state.Error });
+    if (state?.OOMKilled || (this.#killedLikeMemory(state?.ExitCode) && (await this.#killedForMemory(state!.StartedAt)))) {
       // The kernel's OOM killer took the agent with the program (under gVisor it always takes
       // the whole container, whose kernel it is): the program died of SIGKILL.
       return synthesisedResult(durationMs, 'memory', { memoryExceeded: true, signal: 'SIGKILL' }, 'the container ran out of memory and its agent was killed');
     }
     const how = state ? `the container exited with ${state.ExitCode}` : `the agent's connection failed: ${cause.message}`;
     return synthesisedResult(durationMs, 'error', {}, `the agent stopped before it reported the job (${how})`);
+  }
+
+  /**
+   * Whether a container's exit code is one that running out of memory gives: SIGKILL's 137,
+   * and under gVisor also 2, the Sentry's Go runtime ending itself when it cannot get memory
+   * (seen under load: exit 2, with the engine's OOM report to follow).
+   */
+  #killedLikeMemory(exitCode: number | undefined): boolean {
+    return exitCode === 137 || (this.gvisor && exitCode === 2);
   }
 
   /**

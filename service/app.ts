@@ -5,6 +5,7 @@
  *
  *   POST /v1/run       a job as JSON -> its RunResult as JSON             (token)   routes/run.ts
  *   GET  /v1/ws        WebSocket: one job per connection, live output and stdin (token)   routes/ws.ts
+ *   POST /mcp          the Model Context Protocol: the run_python tool        (token)   routes/mcp.ts
  *   GET  /metrics      Prometheus                                          (token)
  *   GET  /openapi.json the OpenAPI document, from the same schemas        (token)
  *   GET  /healthz      the process is up                                             routes/probes.ts
@@ -22,6 +23,7 @@ import { errorBody } from './error-body.js';
 import { JobMemory } from './job-memory.js';
 import { ServiceJobs } from './jobs.js';
 import { ServiceMetrics } from './metrics.js';
+import { mcpRoute } from './routes/mcp.js';
 import { probes } from './routes/probes.js';
 import { runRoute } from './routes/run.js';
 import { wsRoute } from './routes/ws.js';
@@ -85,6 +87,7 @@ export async function buildService(options: ServiceOptions): Promise<Service> {
     if (options.token !== undefined) api.addHook('onRequest', bearerAuth(options.token));
     await api.register(runRoute, { jobs, memory });
     await api.register(wsRoute, { jobs });
+    await api.register(mcpRoute, { jobs });
     api.get(ROUTES.metrics, { schema: { summary: 'Prometheus metrics' } }, async (_request, reply) =>
       reply.type(metrics.registry.contentType).send(await metrics.registry.metrics()),
     );

@@ -4,17 +4,13 @@
  */
 import { STATUS_CODES } from 'node:http';
 import { ERROR_CODES, httpStatusOf, InvalidArgumentError, WarmboxError, type ServiceErrorCode } from '../pool/index.js';
-import type { WireError } from '../wire/index.js';
+import { fieldOfSchemaErrors, type SchemaError, type WireError } from '../wire/index.js';
 
 type AnyError = Error & { code?: string; statusCode?: number; validation?: unknown[]; field?: string };
 
 /** A library error as itself, a validation error as an InvalidArgumentError naming the field, anything else as internal. */
 export function errorBody(error: AnyError): WireError {
-  if (error.validation !== undefined) {
-    const [first] = error.validation as Array<{ instancePath?: string; params?: { missingProperty?: string } }>;
-    const path = [first?.instancePath?.split('/').filter(Boolean).join('.'), first?.params?.missingProperty].filter(Boolean).join('.');
-    return invalid(error.message, path === '' ? 'job' : `job.${path}`);
-  }
+  if (error.validation !== undefined) return invalid(error.message, fieldOfSchemaErrors(error.validation as SchemaError[]));
   if (error instanceof WarmboxError || (ERROR_CODES as readonly string[]).includes(error.code ?? '')) {
     const statusCode = httpStatusOf(error.code!);
     return { statusCode, code: error.code!, error: httpName(statusCode), message: error.message, ...(error.field ? { field: error.field } : {}) };

@@ -15,6 +15,8 @@ export const ROUTES = {
   run: '/v1/run',
   /** WebSocket: one job per connection, its output live and its stdin as it comes (ClientMessage, ServerMessage). */
   ws: '/v1/ws',
+  /** The Model Context Protocol, Streamable HTTP: the run_python tool. */
+  mcp: '/mcp',
   metrics: '/metrics',
   openapi: '/openapi.json',
   /** The process is up. */
@@ -31,6 +33,20 @@ export type ClientMessage = { type: 'run'; job: WireJob } | { type: 'stdin'; dat
 
 /** The service's messages on ROUTES.ws: the program's output as it is written, then its result, or an error. */
 export type ServerMessage = { type: 'stdout' | 'stderr'; data: string } | { type: 'result'; result: WireResult } | { type: 'error'; error: WireError };
+
+/** What a JSON Schema validator (Ajv, as Fastify and the MCP server use it) says of a value it refuses. */
+export interface SchemaError {
+  readonly instancePath?: string;
+  readonly params?: { readonly missingProperty?: string };
+  readonly message?: string;
+}
+
+/** The job's field a validator's first error is about, as the library names it: `job.files.a.txt`, `job.code`, or `job`. */
+export function fieldOfSchemaErrors(errors: readonly SchemaError[] | null | undefined): string {
+  const first = errors?.[0];
+  const path = [first?.instancePath?.split('/').filter(Boolean).join('.'), first?.params?.missingProperty].filter(Boolean).join('.');
+  return path === '' ? 'job' : `job.${path}`;
+}
 
 /** A job as it goes on the wire: file bytes as base64, under the id the service remembers it by. */
 export type EncodableJob = Omit<Job, 'signal' | 'stdin'> & { readonly id: string; readonly stdin?: string };

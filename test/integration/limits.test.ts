@@ -79,24 +79,29 @@ test(`memoryLimitMb ${MIN_MEMORY_LIMIT_MB}, the bottom of its range -> a print r
 });
 
 // Ways to run out of memory: each must end the program, never the agent, which then reports
-// what the program printed before.
+// what the program printed before. Files outlive the program that wrote them, so the file
+// shapes fill their directory first (as far as it holds), then the memory.
+const GROW = 'x = []\nwhile True: x.append(bytearray(1 << 20))';
+const filesThenGrow = (dir: string) => `try:\n    i = 0\n    while True:\n        open(f"${dir}/f{i}", "wb").write(b"x" * (1 << 20)); i += 1\nexcept OSError:\n    pass\n${GROW}`;
 const MEMORY_SHAPES: Record<string, string> = {
   'one huge allocation': 'x = [1] * 10 ** 9',
-  'gradual growth': 'x = []\nwhile True: x.append(bytearray(1 << 20))',
-  'in children': 'import subprocess, sys\nGROW = "x = []\\nwhile True: x.append(bytearray(1 << 20))"\nfor p in [subprocess.Popen([sys.executable, "-c", GROW]) for _ in range(3)]: p.wait()\nexec(GROW)',
-  'files in /work': 'i = 0\nwhile True:\n    open(f"/work/f{i}", "wb").write(b"x" * (1 << 20)); i += 1',
-  'files in /tmp': 'i = 0\nwhile True:\n    open(f"/tmp/f{i}", "wb").write(b"x" * (1 << 20)); i += 1',
-  'files in /dev/shm': 'i = 0\nwhile True:\n    open(f"/dev/shm/f{i}", "wb").write(b"x" * (1 << 20)); i += 1',
+  'gradual growth': GROW,
+  'in children': `import subprocess, sys\nfor p in [subprocess.Popen([sys.executable, "-c", ${JSON.stringify(GROW)}]) for _ in range(3)]: p.wait()\n${GROW}`,
+  'files in /work': filesThenGrow('/work'),
+  'files in /tmp': filesThenGrow('/tmp'),
+  'files in /dev/shm': filesThenGrow('/dev/shm'),
 };
 
 for (const memoryLimitMb of [MIN_MEMORY_LIMIT_MB, 64, 256]) {
   test(`memoryLimitMb ${memoryLimitMb}, memory filled in ${Object.keys(MEMORY_SHAPES).length} ways -> memory, the program killed${GVISOR ? ' (under gVisor, the whole container)' : ', the agent alive and reporting what it printed'}`, async (t) => {
-    const sandbox = await openSandbox(t, { memoryLimitMb, workDirSizeMb: 1024, tmpSizeMb: 1024 });
+    // The files' directories as large as they may be: together, the program's memory.
+    const sandbox = await openSandbox(t, { memoryLimitMb, workDirSizeMb: memoryLimitMb / 2, tmpSizeMb: memoryLimitMb / 4 });
     for (const [shape, code] of Object.entries(MEMORY_SHAPES)) {
       const r = await sandbox.run({ code: `print("before", flush=True)\n${code}`, timeoutMs: 30_000 });
       // Under gVisor the host's OOM killer ends the container, kernel and agent with it (README).
-      if (GVISOR) t.like(r, { status: 'memory', memoryExceeded: true, signal: 'SIGKILL' }, shape);
-      else t.like(r, { status: 'memory', memoryExceeded: true, signal: 'SIGKILL', stdout: 'before\n', error: null }, shape);
+      const said = `${shape}: ${JSON.stringify(r.error)}`;
+      if (GVISOR) t.like(r, { status: 'memory', memoryExceeded: true, signal: 'SIGKILL' }, said);
+      else t.like(r, { status: 'memory', memoryExceeded: true, signal: 'SIGKILL', stdout: 'before\n', error: null }, said);
     }
   });
 }
@@ -165,7 +170,7 @@ if (GVISOR) {
       const r = await sandbox.run({ code: singleProcess(usedMb), memoryLimitMb, timeoutMs: 20_000 });
       t.is(r.status, status, `${usedMb} MB at ${memoryLimitMb}`);
     }
-    await t.throwsAsync(sandbox.run({ code: '', memoryLimitMb: 301 }), { instanceOf: InvalidArgumentError, message: /^job\.memoryLimitMb must be .*between 32 and 300/ });
+    await t.throwsAsync(sandbox.run({ code: '', memoryLimitMb: 301 }), { instanceOf: InvalidArgumentError, message: /^job\.memoryLimitMb must be .*between 96 and 300/ });
   });
 
   test("a job's own pidsLimit, both ways: 5 and 100 on a pool of 64, each held exactly; past maxJobPidsLimit refused", async (t) => {

@@ -33,8 +33,8 @@ test('data with a Set inside', refused, { code: '', data: { s: new Set([1]) } },
 test('data with a hole', refused, { code: '', data: [1, , 3] }, 'job.data[1]', /holes/);
 test('data with a symbol', refused, { code: '', data: { s: Symbol('x') } }, 'job.data.s', /a symbol has no JSON form/);
 
-test('a job memoryLimitMb above maxJobMemoryLimitMb (which defaults to the sandbox\'s)', refused, { code: '', memoryLimitMb: 129 }, 'job.memoryLimitMb', /between 32 and 128/);
-test('a job memoryLimitMb below the sandbox\'s smallest', refused, { code: '', memoryLimitMb: 31 }, 'job.memoryLimitMb', /between 32 and/);
+test('a job memoryLimitMb above maxJobMemoryLimitMb (which defaults to the sandbox\'s)', refused, { code: '', memoryLimitMb: 129 }, 'job.memoryLimitMb', /between 96 and 128/);
+test('a job memoryLimitMb below what the sandbox\'s /work, /tmp and /dev/shm hold (96 MiB by default)', refused, { code: '', memoryLimitMb: 95 }, 'job.memoryLimitMb', /between 96 and 128/);
 test('a job pidsLimit of 0', refused, { code: '', pidsLimit: 0 }, 'job.pidsLimit', /between 1 and 64/);
 
 test('a job\'s own limits -> carried only where they differ from the sandbox\'s, within the ceilings', (t) => {

@@ -15,7 +15,7 @@ const run = promisify(execFile);
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const depcruise = join(root, 'node_modules', '.bin', 'depcruise');
 const config = join(root, '.dependency-cruiser.cjs');
-const LAYERS = ['pool', 'agent', 'wire', 'service', 'remote', 'cli', 'bench', 'image'].map((layer) => `dist/${layer}`);
+const LAYERS = ['pool', 'agent', 'wire', 'mcp', 'service', 'remote', 'cli', 'bench', 'image'].map((layer) => `dist/${layer}`);
 
 async function cruise(cwd: string, args: string[]): Promise<{ code: number; output: string }> {
   try {
@@ -45,6 +45,7 @@ test('a deliberate reach past each rule -> dependency-cruiser fails, naming ever
     'dist/remote/remote-sandbox.js': "import '../pool/errors.js';\nimport '../wire/index.js';\n",
     'dist/wire/index.js': "import '../pool/limits.js';\nimport '../pool/report-schema.js';\nimport '../pool/warm-container.js';\nimport '../service/app.js';\n",
     'dist/pool/limits.js': 'export const z = 3;\n',
+    'dist/mcp/server.js': "import '../wire/index.js';\nimport '../service/app.js';\n",
     'dist/pool/report-schema.js': 'export const w = 4;\n',
     'dist/cli/warmbox.js': "import '../pool/index.js';\n",
     'dist/bench/bench.js': "import './a.js';\n",
@@ -65,6 +66,7 @@ test('a deliberate reach past each rule -> dependency-cruiser fails, naming ever
     ['upper-layers-reach-the-agent-through-pool', 'dist/service/app.js → dist/agent/server.js'],
     ['upper-layers-use-pool-public-faces', 'dist/wire/index.js → dist/pool/warm-container.js'],
     ['wire-is-below-its-users', 'dist/wire/index.js → dist/service/app.js'],
+    ['mcp-is-below-its-transports', 'dist/mcp/server.js → dist/service/app.js'],
     ['service-and-remote-are-peers', 'dist/service/app.js → dist/remote/remote-sandbox.js'],
     ['image-builds-through-pool-engine', 'dist/image/build-image.js → dist/pool/warm-container.js'],
     ['no-circular', 'dist/bench/a.js'],
@@ -78,4 +80,5 @@ test('a deliberate reach past each rule -> dependency-cruiser fails, naming ever
   t.false(output.includes('dist/wire/index.js → dist/pool/limits.js'));
   t.false(output.includes('dist/wire/index.js → dist/pool/report-schema.js'));
   t.false(output.includes('dist/remote/remote-sandbox.js → dist/wire/index.js'));
+  t.false(output.includes('dist/mcp/server.js → dist/wire/index.js'));
 });

@@ -1,0 +1,36 @@
+/**
+ * POST /mcp: the Model Context Protocol over Streamable HTTP (mcp/server.ts), behind the same
+ * token as the rest of /v1. Stateless, as the SDK calls it: each request gets a server and a
+ * transport of its own, answered as JSON, so that any instance behind a load balancer can take
+ * any request. Its jobs are the service's jobs: counted, logged and drained with the others.
+ */
+import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
+import type { FastifyPluginAsync } from 'fastify';
+import { createMcpServer } from '../../mcp/server.js';
+import { warmboxVersion } from '../../pool/image.js';
+import { ROUTES } from '../../wire/index.js';
+import type { ServiceJobs } from '../jobs.js';
+
+export interface McpRouteOptions {
+  readonly jobs: ServiceJobs;
+}
+
+export const mcpRoute: FastifyPluginAsync<McpRouteOptions> = async (app, { jobs }) => {
+  const version = warmboxVersion();
+  app.post(ROUTES.mcp, { schema: { summary: 'The Model Context Protocol (Streamable HTTP, stateless): the run_python tool' } }, async (request, reply) => {
+    const server = createMcpServer((wire) => jobs.run(request.log, request.id, wire, (job) => jobs.sandbox.run(job)), version);
+    const transport = new StreamableHTTPServerTransport({ sessionIdGenerator: undefined, enableJsonResponse: true });
+    reply.raw.once('close', () => {
+      void transport.close();
+      void server.close();
+    });
+    await server.connect(transport);
+    // The transport answers on the raw response itself.
+    reply.hijack();
+    await transport.handleRequest(request.raw, reply.raw, request.body);
+  });
+  // Stateless: no stream to open and no session to end.
+  for (const method of ['GET', 'DELETE'] as const) {
+    app.route({ method, url: ROUTES.mcp, schema: { hide: true }, handler: async (_request, reply) => reply.code(405).header('allow', 'POST').send() });
+  }
+};
