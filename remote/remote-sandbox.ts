@@ -146,18 +146,25 @@ export class RemoteSandbox {
       const settle = (outcome: () => void) => {
         if (settled) return;
         settled = true;
+        clearTimeout(deadline);
         signal?.removeEventListener('abort', onAbort);
         outcome();
         if (socket.readyState === WebSocket.OPEN || socket.readyState === WebSocket.CONNECTING) socket.close();
       };
       const onAbort = () => settle(() => reject(new AbortError(signal!.reason)));
       signal?.addEventListener('abort', onAbort, { once: true });
+      // The POST path's deadline: a service that stops answering mid-job does not hang the caller.
+      const deadline = setTimeout(
+        () => settle(() => reject(new RemoteError(`the service at ${url.origin} gave no result before the deadline (the job's timeoutMs and graceMs)`))),
+        (wire.timeoutMs ?? MAX_TIMEOUT_MS) + this.#graceMs,
+      );
       socket.addEventListener('open', () => {
         send(socket, { type: 'run', job: wire });
         if (stdin !== undefined) void pump(stdin, socket);
       });
       socket.addEventListener('message', (event) => {
-        const message = JSON.parse(String(event.data)) as ServerMessage;
+        const message = parseServerMessage(String(event.data));
+        if (message === undefined) return settle(() => reject(new RemoteError(`the service sent a message outside the protocol: ${String(event.data).slice(0, 200)}`)));
         if (message.type === 'stdout') options.onStdout?.(message.data);
         else if (message.type === 'stderr') options.onStderr?.(message.data);
         else if (message.type === 'result') settle(() => resolve(decodeResult(message.result)));
@@ -179,6 +186,22 @@ export class RemoteSandbox {
   #authorization(): Record<string, string> {
     return this.#token === undefined ? {} : { authorization: `Bearer ${this.#token}` };
   }
+}
+
+/** A service's WebSocket message, or undefined for one that is not JSON or not one of the protocol's. */
+function parseServerMessage(text: string): ServerMessage | undefined {
+  let message: Partial<Record<string, unknown>>;
+  try {
+    message = JSON.parse(text) as typeof message;
+  } catch {
+    return undefined;
+  }
+  if (typeof message !== 'object' || message === null) return undefined;
+  const { type } = message;
+  if ((type === 'stdout' || type === 'stderr') && typeof message.data === 'string') return message as ServerMessage;
+  if (type === 'result' && typeof message.result === 'object' && message.result !== null) return message as ServerMessage;
+  if (type === 'error' && typeof (message.error as { code?: unknown } | undefined)?.code === 'string') return message as ServerMessage;
+  return undefined;
 }
 
 function send(socket: WebSocket, message: ClientMessage): void {

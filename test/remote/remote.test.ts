@@ -100,3 +100,39 @@ test('a wrong token -> RemoteError 401; no service at the address -> RemoteError
   t.teardown(() => nowhere.close());
   await t.throwsAsync(nowhere.run('result = 1'), { instanceOf: RemoteError, message: /did not answer/ });
 });
+
+/**
+ * A fake service, for faults the real one cannot be made to show: a WebSocket endpoint that
+ * takes the job and then does `behave` with the socket.
+ */
+async function fakeService(t: ExecutionContext, behave: (socket: import('ws').WebSocket) => void): Promise<string> {
+  const { WebSocketServer } = await import('ws');
+  const server = new WebSocketServer({ host: '127.0.0.1', port: 0, path: '/v1/ws' });
+  await new Promise((resolve) => server.once('listening', resolve));
+  server.on('connection', (socket) => socket.once('message', () => behave(socket)));
+  t.teardown(() => new Promise<void>((resolve) => {
+    for (const client of server.clients) client.terminate();
+    server.close(() => resolve());
+  }));
+  return `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+}
+
+test('a service that stops answering mid-job over the WebSocket -> RemoteError at the deadline (timeoutMs + graceMs), never a hang', async (t) => {
+  const url = await fakeService(t, (socket) => socket.send(JSON.stringify({ type: 'stdout', data: 'started\n' })));
+  const remote = new RemoteSandbox({ url, graceMs: 300 });
+  t.teardown(() => remote.close());
+  const heard: string[] = [];
+  const error = await t.throwsAsync(remote.run({ code: 'print(1)', timeoutMs: 200 }, { onStdout: (chunk) => heard.push(chunk) }), { instanceOf: RemoteError });
+  t.regex(error!.message, /no result before the deadline/);
+  t.deepEqual(heard, ['started\n']);
+});
+
+test('a WebSocket message that is not JSON, or not in the protocol -> RemoteError naming it, not an uncaught exception', async (t) => {
+  for (const sent of ['this is not JSON', '{"type":"surprise"}', '{"type":"result"}', '42']) {
+    const url = await fakeService(t, (socket) => socket.send(sent));
+    const remote = new RemoteSandbox({ url });
+    t.teardown(() => remote.close());
+    const error = await t.throwsAsync(remote.run('print(1)', { onStdout: () => {} }), { instanceOf: RemoteError });
+    t.true(error!.message.startsWith('the service sent a message outside the protocol: ') && error!.message.includes(sent), error!.message);
+  }
+});
