@@ -7,6 +7,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
+import { compileErrors, validate } from '@readme/openapi-parser';
 import test, { type ExecutionContext } from 'ava';
 import { request } from 'undici';
 import WebSocket from 'ws';
@@ -113,16 +114,19 @@ test('/metrics -> jobs by status, run durations, queue, containers by state, sta
   t.regex(text, /^warmbox_container_start_duration_seconds_count [1-9]\d*$/m);
 });
 
-test('/openapi.json -> an OpenAPI document of the routes, from the same schemas', async (t) => {
+test('/openapi.json -> a valid OpenAPI document of the routes (by an independent validator), from the same schemas', async (t) => {
   const { url } = await start(t);
-  const doc = (await (await request(`${url}/openapi.json`)).body.json()) as {
+  const text = await (await request(`${url}/openapi.json`)).body.text();
+  const validation = await validate(JSON.parse(text) as never);
+  t.true(validation.valid, validation.valid ? '' : compileErrors(validation));
+  const doc = JSON.parse(text) as {
     openapi: string;
     paths: Record<string, unknown>;
     components: { schemas: Record<string, { properties: Record<string, unknown> }> };
   };
   t.regex(doc.openapi, /^3\./);
   // The WebSocket route is README's to describe: OpenAPI 3.0 has no way to.
-  for (const path of ['/v1/run', '/healthz', '/readyz', '/metrics']) t.truthy(doc.paths[path], path);
+  for (const path of ['/v1/run', '/mcp', '/healthz', '/readyz', '/metrics']) t.truthy(doc.paths[path], path);
   t.regex(JSON.stringify(doc.paths['/v1/run']), /#\/components\/schemas\/Job/);
   t.truthy(doc.components.schemas.Job?.properties.code);
   t.truthy(doc.components.schemas.RunResult?.properties.status);
