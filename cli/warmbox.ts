@@ -290,7 +290,7 @@ async function serveCommand(args: string[]): Promise<number> {
     port,
     token: process.env.WARMBOX_TOKEN,
     tokenFile: values['token-file'],
-    demoPage: values.demo ? join(PACKAGE_ROOT, 'examples', 'web-ide', 'index.html') : undefined,
+    demoDir: values.demo ? join(PACKAGE_ROOT, 'dist', 'web-ide') : undefined,
     sandbox: {
       ...sandboxOptions(values),
       ...integerOption('poolSize', values.pool),

@@ -10,9 +10,10 @@
  *   GET  /openapi.json the OpenAPI document, from the same schemas        (token)
  *   GET  /healthz      the process is up                                             routes/probes.ts
  *   GET  /readyz       a job would be taken now (a warm container, or room in the queue)
- *   GET  /             the demo page, with --demo only
+ *   GET  /, /page.js   the demo page and its script, with --demo only
  */
 import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import swagger from '@fastify/swagger';
 import websocket from '@fastify/websocket';
 import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify';
@@ -34,8 +35,8 @@ export interface ServiceOptions {
   readonly token?: string;
   /** A pino logger, or fastify's logger options; false for none. @default true */
   readonly logger?: boolean | FastifyBaseLogger | Record<string, unknown>;
-  /** An HTML file served at `/` (warmbox serve --demo). */
-  readonly demoPage?: string;
+  /** A directory whose index.html and page.js are served at `/` (warmbox serve --demo: dist/web-ide). */
+  readonly demoDir?: string;
   /** How long the result of a job with an `id` is remembered for a repeat. @default 600000 */
   readonly rememberMs?: number;
   /** How many such results are remembered at most. @default 1000 */
@@ -95,9 +96,11 @@ export async function buildService(options: ServiceOptions): Promise<Service> {
   });
   await app.register(probes, { jobs });
 
-  if (options.demoPage !== undefined) {
-    const page = await readFile(options.demoPage, 'utf8');
+  if (options.demoDir !== undefined) {
+    // Read once: the page is its markup and one bundled script (examples/web-ide/bundle.mjs).
+    const [page, script] = await Promise.all(['index.html', 'page.js'].map((name) => readFile(join(options.demoDir!, name), 'utf8')));
     app.get('/', { schema: { hide: true } }, async (_request, reply) => reply.type('text/html; charset=utf-8').send(page));
+    app.get('/page.js', { schema: { hide: true } }, async (_request, reply) => reply.type('text/javascript; charset=utf-8').send(script));
   }
 
   return {

@@ -15,7 +15,7 @@ export interface ServeOptions {
   readonly token?: string;
   /** A file whose content (trimmed) is the token. */
   readonly tokenFile?: string;
-  readonly demoPage?: string;
+  readonly demoDir?: string;
   readonly logger?: boolean;
 }
 
@@ -40,7 +40,7 @@ export async function serve(options: ServeOptions): Promise<RunningService> {
   await sandbox.initialize();
   let service: Service;
   try {
-    service = await buildService({ sandbox, token, demoPage: options.demoPage, logger: options.logger ?? true });
+    service = await buildService({ sandbox, token, demoDir: options.demoDir, logger: options.logger ?? true });
     await service.app.listen({ host: options.host, port: options.port });
   } catch (error) {
     await sandbox.close();

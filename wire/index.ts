@@ -8,31 +8,13 @@ import type { Job, RunResult } from '../pool/index.js';
 import type { WireError, WireJob, WireResult } from './schemas.js';
 
 export { errorSchema, jobSchema, resultSchema, type WireError, type WireJob, type WireResult } from './schemas.js';
-
-/** The service's routes. Those under /v1, /metrics and /openapi.json need the token, if any. */
-export const ROUTES = {
-  /** POST a WireJob, answered with its WireResult. */
-  run: '/v1/run',
-  /** WebSocket: one job per connection, its output live and its stdin as it comes (ClientMessage, ServerMessage). */
-  ws: '/v1/ws',
-  /** The Model Context Protocol, Streamable HTTP: the run_python tool. */
-  mcp: '/mcp',
-  metrics: '/metrics',
-  openapi: '/openapi.json',
-  /** The process is up. */
-  healthz: '/healthz',
-  /** A job would be taken now: a warm container, or room in the queue; 503 otherwise. */
-  readyz: '/readyz',
-} as const;
-
-/** The WebSocket subprotocol that carries the token where a browser cannot set a header: `warmbox.bearer.<token>`. */
-export const TOKEN_PROTOCOL_PREFIX = 'warmbox.bearer.';
+export { ROUTES, TOKEN_PROTOCOL_PREFIX } from './routes.js';
 
 /** A client's messages on ROUTES.ws: the job first, then its stdin as it comes, then the stdin's end. */
 export type ClientMessage = { type: 'run'; job: WireJob } | { type: 'stdin'; data: string } | { type: 'stdin_end' };
 
 /** The service's messages on ROUTES.ws: the program's output as it is written, then its result, or an error. */
-export type ServerMessage = { type: 'stdout' | 'stderr'; data: string } | { type: 'result'; result: WireResult } | { type: 'error'; error: WireError };
+export type ServerMessage = { type: 'stdout'; data: string } | { type: 'stderr'; data: string } | { type: 'result'; result: WireResult } | { type: 'error'; error: WireError };
 
 /** What a JSON Schema validator (Ajv, as Fastify and the MCP server use it) says of a value it refuses. */
 export interface SchemaError {

@@ -44,11 +44,11 @@ test('npm pack -> installed without devDependencies, builds its image and runs j
   const { tarball, files } = await pack(dir);
 
   // Everything the image and the library need is in the package, and nothing else.
-  for (const needed of [...IMAGE_CONTEXT_FILES, BASE_RECIPE, 'package.json', 'README.md', 'dist/pool/index.js', 'dist/pool/index.d.ts', 'dist/cli/warmbox.js', 'dist/service/serve.js', 'dist/remote/remote-sandbox.js', 'examples/web-ide/index.html']) {
+  for (const needed of [...IMAGE_CONTEXT_FILES, BASE_RECIPE, 'package.json', 'README.md', 'dist/pool/index.js', 'dist/pool/index.d.ts', 'dist/cli/warmbox.js', 'dist/service/serve.js', 'dist/remote/remote-sandbox.js', 'dist/web-ide/index.html', 'dist/web-ide/page.js']) {
     t.true(files.includes(needed), `the package lacks ${needed}`);
   }
   // The one example shipped is the page `warmbox serve --demo` serves.
-  const stray = files.filter((f) => /^(?:(?:test|bench|\.ci|dist\/(?:test|bench))\/|examples\/(?!web-ide\/index\.html$))|__pycache__|\.map$|\.tgz$|(?<!\.d)\.ts$|compile-schemas|schemas\.generated/.test(f));
+  const stray = files.filter((f) => /^(?:(?:test|bench|\.ci|dist\/(?:test|bench))\/|examples\/)|__pycache__|\.map$|\.tgz$|(?<!\.d)\.ts$|compile-schemas|schemas\.generated/.test(f));
   t.deepEqual(stray, []);
 
   const app = join(dir, 'app');
