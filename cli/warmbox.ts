@@ -185,11 +185,7 @@ async function runCommand(args: string[]): Promise<number> {
       file: { type: 'string', multiple: true, default: [] },
       return: { type: 'string', multiple: true, default: [] },
       out: { type: 'string', default: '.' },
-      'timeout-ms': { type: 'string' },
-      'memory-mb': { type: 'string' },
-      image: { type: 'string' },
-      runtime: { type: 'string' },
-      'allow-exec': { type: 'boolean', default: false },
+      ...SANDBOX_FLAGS,
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
@@ -266,12 +262,8 @@ async function serveCommand(args: string[]): Promise<number> {
       port: { type: 'string', default: '8080' },
       pool: { type: 'string' },
       'max-queue': { type: 'string' },
-      'memory-mb': { type: 'string' },
+      ...SANDBOX_FLAGS,
       'max-job-memory-mb': { type: 'string' },
-      'timeout-ms': { type: 'string' },
-      image: { type: 'string' },
-      runtime: { type: 'string' },
-      'allow-exec': { type: 'boolean', default: false },
       preload: { type: 'string' },
       'token-file': { type: 'string' },
       'socket-root': { type: 'string' },
@@ -330,11 +322,7 @@ async function mcpCommand(args: string[]): Promise<number> {
     args,
     options: {
       pool: { type: 'string' },
-      'memory-mb': { type: 'string' },
-      'timeout-ms': { type: 'string' },
-      image: { type: 'string' },
-      runtime: { type: 'string' },
-      'allow-exec': { type: 'boolean', default: false },
+      ...SANDBOX_FLAGS,
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
@@ -387,6 +375,15 @@ async function doctorCommand(args: string[]): Promise<number> {
   }
   return findings.some((finding) => finding.status === 'fail') ? 1 : 0;
 }
+
+/** The flags run, serve and mcp share, which sandboxOptions reads. */
+const SANDBOX_FLAGS = {
+  'memory-mb': { type: 'string' },
+  'timeout-ms': { type: 'string' },
+  image: { type: 'string' },
+  runtime: { type: 'string' },
+  'allow-exec': { type: 'boolean', default: false },
+} as const;
 
 function sandboxOptions(values: { 'memory-mb'?: string; 'timeout-ms'?: string; image?: string; runtime?: string; 'allow-exec'?: boolean }): SandboxOptions {
   return {
