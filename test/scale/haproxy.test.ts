@@ -158,8 +158,9 @@ test.serial('three instances behind HAProxy: spread, routing by capacity, SIGKIL
   t.is(outcomes.filter((o) => o.status === 'fulfilled' && o.value.result === 'survived').length, 2);
   // One after another: two instances of one container and one queue place each take them.
   for (let i = 0; i < 3; i++) t.like(await lb.run('result = 2'), { status: 'ok', result: 2 });
-  // Back on its port, w1's new process removes what the killed one left.
-  t.not((await docker.listContainers({ all: true, filters: { label: [`${LABELS.owner}=${killedOwner}`] } })).length, 0);
+  // Back on its port, w1's new process removes what the killed one left, if a sweep of another
+  // process on this engine (any Sandbox's initialize(): another test file's, run meanwhile) has
+  // not already; the sweep itself is pool.test.ts's. Either way nothing of it is left after.
   await startInstance(instances[0]!);
   t.deepEqual(await docker.listContainers({ all: true, filters: { label: [`${LABELS.owner}=${killedOwner}`] } }), []);
   await until(statsSocket, { w1: 'UP' });
