@@ -57,20 +57,24 @@ export type InputDigests = ReadonlyMap<string, string>;
 /**
  * The digests of the job's own files and of the code's file (MAIN_FILE_NAME), as the runner
  * writes them, so that collectFiles can tell what the program made or changed from what the
- * job brought.
+ * job brought. Only those a pattern matches without naming them exactly: no other is ever
+ * compared, so no other is hashed on the job's way in.
  */
-export function digestInputs(mainFileName: string, code: string, files: readonly AgentFile[]): InputDigests {
+export function digestInputs(patterns: readonly string[], mainFileName: string, code: string, files: readonly AgentFile[]): InputDigests {
+  const isMatch = picomatch(patterns as string[]);
+  const named = new Set(patterns);
+  const compared = (path: string) => isMatch(path) && !named.has(path);
   const digests = new Map<string, string>();
   // The runner writes the code without a leading byte-order mark.
-  digests.set(mainFileName, sha256().update(code.replace(/^\uFEFF/, ''), 'utf8').digest('hex'));
-  for (const file of files) digests.set(file.path, sha256().update(file.content, file.encoding).digest('hex'));
+  if (compared(mainFileName)) digests.set(mainFileName, sha256().update(code.replace(/^\uFEFF/, ''), 'utf8').digest('hex'));
+  for (const file of files) if (compared(file.path)) digests.set(file.path, sha256().update(file.content, file.encoding).digest('hex'));
   return digests;
 }
 
 /**
  * Finds the regular files under `root` that match, in path order, and copies them to
- * `outDir/<i>`: those the program made or changed. A file of `inputs` whose bytes are still
- * the job's comes back only when a pattern names it exactly.
+ * `outDir/<i>`: those the program made or changed. A file of `inputs` (the job's own, matched
+ * but not named exactly: digestInputs) whose bytes are still the job's does not come back.
  */
 export async function collectFiles(root: string, request: ReturnFilesRequest, outDir: string, inputs: InputDigests = new Map()): Promise<CollectedFiles> {
   if (request.patterns.length === 0) return { files: [], truncated: false };
@@ -81,14 +85,13 @@ export async function collectFiles(root: string, request: ReturnFilesRequest, ou
   let truncated = found.truncated;
   const files: ReturnedFileEntry[] = [];
   let bytesLeft = request.maxBytes;
-  const named = new Set(request.patterns);
   for (const path of found.paths.sort(byCodePoint)) {
     if (files.length === request.maxFiles || performance.now() > deadline) {
       truncated = true;
       break;
     }
     const input = inputs.get(path);
-    if (input !== undefined && !named.has(path) && (await digestOf(join(root, path), rootDevice, deadline)) === input) continue;
+    if (input !== undefined && (await digestOf(join(root, path), rootDevice, deadline)) === input) continue;
     const copied = await copyOut(join(root, path), rootDevice, join(outDir, String(files.length)), bytesLeft, deadline);
     if (copied === undefined) {
       truncated = true;

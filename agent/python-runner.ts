@@ -225,7 +225,7 @@ export class PythonRunner {
     const startedAt = performance.now();
     const { code, rlimits, env } = job;
     // Before the job is written and let go: what it brings, to tell from what the program makes.
-    const inputs = job.returnFiles.patterns.length === 0 ? undefined : digestInputs(MAIN_FILE_NAME, code, job.files);
+    const inputs = job.returnFiles.patterns.length === 0 ? undefined : digestInputs(job.returnFiles.patterns, MAIN_FILE_NAME, code, job.files);
     // The data goes on as the bytes the host sent, written as they are, not copied, after the
     // job's length, so that the runner reads it all into one buffer of that size.
     const head = Buffer.from(`{"code":${JSON.stringify(code)},"rlimits":${JSON.stringify(rlimits)},"env":${JSON.stringify(env)},"files":${JSON.stringify(job.files)},"data":`);
