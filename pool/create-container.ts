@@ -38,9 +38,9 @@ export interface ProgramLimits {
  * program's own plus the agent's share, so that the options are the program's alone. The
  * agent keeps stdout and stderr (up to maxOutputBytes each) while the program runs.
  */
-export function containerLimits(runtime: RuntimeInfo, limits: ProgramLimits, options: { readonly maxOutputBytes: number }): { Memory: number; MemorySwap: number; PidsLimit: number } {
+export function containerLimits(runtime: RuntimeInfo, limits: ProgramLimits & { readonly maxOutputBytes: number }): { Memory: number; MemorySwap: number; PidsLimit: number } {
   const gvisor = runtime.kind === 'gvisor';
-  const memoryBytes = (limits.memoryLimitMb + AGENT_MEMORY_MB + (gvisor ? GVISOR_MEMORY_MB : 0)) * MIB + 2 * options.maxOutputBytes;
+  const memoryBytes = (limits.memoryLimitMb + AGENT_MEMORY_MB + (gvisor ? GVISOR_MEMORY_MB : 0)) * MIB + 2 * limits.maxOutputBytes;
   const tasks = limits.pidsLimit + AGENT_TASKS;
   return {
     Memory: memoryBytes,
@@ -51,7 +51,7 @@ export function containerLimits(runtime: RuntimeInfo, limits: ProgramLimits, opt
 }
 
 export function containerConfig({ image, runtime, poolId, ownerLabels, ioDir, options }: ContainerSpec): Docker.ContainerCreateOptions {
-  const limits = containerLimits(runtime, options, options);
+  const limits = containerLimits(runtime, options);
   // `exec` said outright: the engine mounts a tmpfs noexec unless told otherwise.
   const tmpfs = `rw,nosuid,nodev,${options.allowExec ? 'exec' : 'noexec'}`;
   // As the engine would name it (12 hex digits), chosen here so that /etc/hosts can say it.

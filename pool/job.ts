@@ -122,7 +122,9 @@ export function prepareJob(job: unknown, options: ResolvedOptions, listeners: Ru
   // null is a wrong value, not a missing one: only undefined takes the default.
   const cpuTimeMs = ownCpuTimeMs === undefined ? (options.cpuTimeMs ?? timeoutMs) : ownCpuTimeMs;
   if (typeof code !== 'string') throw new InvalidArgumentError('job.code', `must be a string, got ${describe(code)}`);
-  const stdinSource = typeof givenStdin === 'string' ? streamedStdin(givenStdin) : checkStdinSource(givenStdin);
+  // A stdin string counts towards the job's size whether it goes inline or streamed.
+  const stdinBytes = typeof givenStdin === 'string' ? Buffer.byteLength(givenStdin) : 0;
+  const stdinSource = typeof givenStdin === 'string' ? streamedStdin(givenStdin, stdinBytes) : checkStdinSource(givenStdin);
   const stdin = stdinSource === undefined ? (givenStdin as string) : '';
   checkRunOptions(listeners);
   checkInteger('job.timeoutMs', timeoutMs, [1, MAX_TIMEOUT_MS]);
@@ -130,7 +132,8 @@ export function prepareJob(job: unknown, options: ResolvedOptions, listeners: Ru
   // A job's memory holds the container's files too (tmpfsMb), which outlive its program.
   if (memoryLimitMb !== undefined) checkInteger('job.memoryLimitMb', memoryLimitMb, [Math.max(MIN_MEMORY_LIMIT_MB, tmpfsMb(options)), options.maxJobMemoryLimitMb]);
   if (pidsLimit !== undefined) checkInteger('job.pidsLimit', pidsLimit, [1, options.maxJobPidsLimit]);
-  const ownLimits = (memoryLimitMb ?? options.memoryLimitMb) !== options.memoryLimitMb || (pidsLimit ?? options.pidsLimit) !== options.pidsLimit;
+  const limits = { memoryLimitMb: memoryLimitMb ?? options.memoryLimitMb, pidsLimit: pidsLimit ?? options.pidsLimit };
+  const ownLimits = limits.memoryLimitMb !== options.memoryLimitMb || limits.pidsLimit !== options.pidsLimit;
   if (signal !== undefined && !(signal instanceof AbortSignal)) {
     throw new InvalidArgumentError('job.signal', `must be an AbortSignal, got ${describe(signal)}`);
   }
@@ -142,8 +145,6 @@ export function prepareJob(job: unknown, options: ResolvedOptions, listeners: Ru
   const patterns = checkReturnFiles(returnFiles);
   const dataJson = serialiseData(data);
   const codeBytes = Buffer.byteLength(code);
-  // A stdin string counts whether it goes inline or streamed.
-  const stdinBytes = typeof givenStdin === 'string' ? Buffer.byteLength(givenStdin) : 0;
   const size = codeBytes + Buffer.byteLength(dataJson) + stdinBytes + checkedFiles.contentBytes;
   if (size > MAX_JOB_BYTES) {
     throw new InvalidArgumentError('job', `carries ${size} bytes of code, data, stdin and files; at most ${MAX_JOB_BYTES} are accepted`);
@@ -181,7 +182,7 @@ export function prepareJob(job: unknown, options: ResolvedOptions, listeners: Ru
     dataJson,
     signal,
     stdinSource,
-    limits: ownLimits ? { memoryLimitMb: memoryLimitMb ?? options.memoryLimitMb, pidsLimit: pidsLimit ?? options.pidsLimit } : undefined,
+    limits: ownLimits ? limits : undefined,
   };
 }
 
@@ -190,11 +191,11 @@ export function prepareJob(job: unknown, options: ResolvedOptions, listeners: Ru
  * bytes, rather than inside the job's JSON: there, the agent would hold it whole, twice (the
  * line and the parsed string), in the container's memory, which is the program's.
  */
-function streamedStdin(stdin: string): AsyncIterable<Uint8Array> | undefined {
-  if (stdin.length * 3 <= INLINE_STDIN_BYTES || Buffer.byteLength(stdin) <= INLINE_STDIN_BYTES) return undefined;
-  const bytes = Buffer.from(stdin);
+function streamedStdin(stdin: string, bytes: number): AsyncIterable<Uint8Array> | undefined {
+  if (bytes <= INLINE_STDIN_BYTES) return undefined;
+  const buffer = Buffer.from(stdin);
   return (async function* () {
-    yield bytes;
+    yield buffer;
   })();
 }
 

@@ -110,6 +110,17 @@ export function checkOptionsFor(runtime: RuntimeInfo, options: { readonly yieldi
   }
 }
 
+/**
+ * A job's own limits that a runtime cannot apply, refused with InvalidArgumentError naming the
+ * job's field before the job gets a container: under gVisor, any (runsc cannot change a
+ * running container's limits, as the engine's update call would).
+ */
+export function checkJobLimitsFor(runtime: RuntimeInfo, limits: { readonly memoryLimitMb: number; readonly pidsLimit: number }, pool: { readonly memoryLimitMb: number }): void {
+  if (runtime.kind !== 'gvisor') return;
+  const field = limits.memoryLimitMb === pool.memoryLimitMb ? 'job.pidsLimit' : 'job.memoryLimitMb';
+  throw new InvalidArgumentError(field, `cannot differ from the sandbox's under the gVisor runtime ${runtime.name}, which cannot change a running container's limits`);
+}
+
 /** Whether a runtime is gVisor: its binary is runsc, or the engine gives it runsc's name. */
 export function isGvisor(name: string, path: string | undefined): boolean {
   return (path?.split('/').pop() ?? name) === 'runsc';

@@ -7,12 +7,12 @@ import { debuglog } from 'node:util';
 import type Docker from 'dockerode';
 import { ContainerPool, type PoolStats } from './container-pool.js';
 import { assertImageExists, connectDocker, engineBack } from './docker.js';
-import { ContainerStartError, DockerError, ImageNotFoundError, NotInitializedError, PoolClosedError, InvalidArgumentError } from './errors.js';
+import { ContainerStartError, DockerError, ImageNotFoundError, NotInitializedError, PoolClosedError } from './errors.js';
 import { followAbort } from './follow-abort.js';
 import { agentImageTag } from './image.js';
 import { prepareJob, type Job, type RunOptions, type RunResult } from './job.js';
 import { resolveOptions, type ResolvedOptions, type SandboxOptions } from './options.js';
-import { checkOptionsFor, checkRuntime, type RuntimeInfo } from './runtime.js';
+import { checkJobLimitsFor, checkOptionsFor, checkRuntime, type RuntimeInfo } from './runtime.js';
 import { LABELS, ownerLabels } from './labels.js';
 import { OWNER_FILE, POOL_DIR_PREFIX, sweepOrphans, sweepPool } from './sweep-orphans.js';
 import { ioDirFor, WarmContainer } from './warm-container.js';
@@ -142,10 +142,7 @@ export class Sandbox extends EventEmitter<SandboxEvents> {
     if (this.#state === 'new') throw new NotInitializedError();
     if (this.#state === 'initializing') await this.#initializing;
     if (this.#state !== 'ready' || this.#pool === undefined) throw new PoolClosedError();
-    if (limits !== undefined && this.#runtime?.kind === 'gvisor') {
-      const field = limits.memoryLimitMb === this.options.memoryLimitMb ? 'job.pidsLimit' : 'job.memoryLimitMb';
-      throw new InvalidArgumentError(field, `cannot differ from the sandbox's under the gVisor runtime ${this.#runtime.name}, which cannot change a running container's limits`);
-    }
+    if (limits !== undefined && this.#runtime !== undefined) checkJobLimitsFor(this.#runtime, limits, this.options);
     const pool = this.#pool;
     const { controller, unfollow } = followAbort(signal);
     this.#jobs.add(controller);

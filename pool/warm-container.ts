@@ -169,7 +169,7 @@ export class WarmContainer {
    */
   async #setLimits(limits: ProgramLimits): Promise<void> {
     try {
-      await this.docker.getContainer(this.id).update(containerLimits(this.runtime, limits, this.options));
+      await this.docker.getContainer(this.id).update(containerLimits(this.runtime, { ...this.options, ...limits }));
     } catch (error) {
       throw dockerFailed("set the job's memoryLimitMb and pidsLimit on its container", error);
     }
