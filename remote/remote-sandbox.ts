@@ -96,7 +96,7 @@ export class RemoteSandbox {
     const following = signal === undefined ? undefined : addAbortListener(signal, () => controller.abort(signal.reason));
     const deadline = setTimeout(
       () => controller.abort(new Error('no answer before the deadline')),
-      (wire.timeoutMs ?? MAX_TIMEOUT_MS) + this.#graceMs,
+      this.#waitMs(wire),
     );
     try {
       return await this.#postWithRetry(body, signal, controller.signal);
@@ -147,16 +147,15 @@ export class RemoteSandbox {
         if (settled) return;
         settled = true;
         clearTimeout(deadline);
-        signal?.removeEventListener('abort', onAbort);
+        following?.[Symbol.dispose]();
         outcome();
         if (socket.readyState === WebSocket.OPEN || socket.readyState === WebSocket.CONNECTING) socket.close();
       };
-      const onAbort = () => settle(() => reject(new AbortError(signal!.reason)));
-      signal?.addEventListener('abort', onAbort, { once: true });
+      const following = signal === undefined ? undefined : addAbortListener(signal, () => settle(() => reject(new AbortError(signal.reason))));
       // The POST path's deadline: a service that stops answering mid-job does not hang the caller.
       const deadline = setTimeout(
         () => settle(() => reject(new RemoteError(`the service at ${url.origin} gave no result before the deadline (the job's timeoutMs and graceMs)`))),
-        (wire.timeoutMs ?? MAX_TIMEOUT_MS) + this.#graceMs,
+        this.#waitMs(wire),
       );
       socket.addEventListener('open', () => {
         send(socket, { type: 'run', job: wire });
@@ -175,6 +174,14 @@ export class RemoteSandbox {
         settle(() => reject(new RemoteError(`the service closed the WebSocket before the result (${event.code}${event.reason ? ` ${event.reason}` : ''})`))),
       );
     });
+  }
+
+  /**
+   * How long a job is waited for, over either path: its own timeoutMs (or, unknown to the
+   * client, the service's default, at most MAX_TIMEOUT_MS) and graceMs.
+   */
+  #waitMs(wire: WireJob): number {
+    return (wire.timeoutMs ?? MAX_TIMEOUT_MS) + this.#graceMs;
   }
 
   /** A route under the service's URL, which may have a path of its own (behind a proxy). */
