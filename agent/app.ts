@@ -1,12 +1,15 @@
 import { PassThrough, Readable, Transform } from 'node:stream';
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import type { FastifyReply } from 'fastify';
 import {
   MAX_JOB_BYTES,
   RUN_CONTENT_TYPE,
   byteLengthOf,
+  cellRequestSchema,
   encodeRunAnswer,
   errorBodySchema,
   runRequestSchema,
+  type AgentCellRequest,
   type AgentErrorBody,
   type AgentRunAnswer,
   type AgentRunRequest,
@@ -18,9 +21,14 @@ import type { OutputListener } from './python-runner.js';
 // Answers up to this size are joined and sent as one buffer, in one write.
 const JOIN_ANSWER_BYTES = 256 * 1024;
 
-/** What runs the one job; PythonRunner in production. */
+/** What runs the one job, and a session's cells; PythonRunner in production. */
 export interface JobRunner {
   run(job: AgentRunRequest, data: JsonPieces, onOutput?: OutputListener): Promise<AgentRunAnswer>;
+  runCell(cell: AgentCellRequest, data: JsonPieces, onOutput?: OutputListener): Promise<AgentRunAnswer>;
+  /** Raises KeyboardInterrupt in a running cell; false where none runs. */
+  interrupt(): boolean;
+  /** The job opened a session, and it has not ended. */
+  readonly sessionOpen: boolean;
   pipeStdin(source: Readable): Promise<void>;
 }
 
@@ -37,9 +45,10 @@ export interface AppOptions {
 /**
  * The agent's HTTP app: `GET /health`, `POST /run` and `POST /stdin`. A container runs exactly
  * one job, so the first `POST /run` takes the runner and any later one gets 409; the same for
- * `/stdin`, whose body, a stream, becomes the program's stdin as it arrives. Listening is left
- * to the caller (server.ts), so tests drive the app with `inject()`. The runner may still be
- * starting while the app is built.
+ * `/stdin`, whose body, a stream, becomes the program's stdin as it arrives. A job that opens
+ * a session is followed by its cells, on `POST /cell`, one at a time, and `POST /interrupt`
+ * raises KeyboardInterrupt in the one running. Listening is left to the caller (server.ts),
+ * so tests drive the app with `inject()`. The runner may still be starting while the app is built.
  */
 export function buildApp(runner: JobRunner | Promise<JobRunner>, options: AppOptions): FastifyInstance {
   const app = Fastify({
@@ -55,7 +64,8 @@ export function buildApp(runner: JobRunner | Promise<JobRunner>, options: AppOpt
   });
   let taken = false;
   let stdinTaken = false;
-  const conflict = (message: string): AgentErrorBody => ({ statusCode: 409, code: 'AGENT_ERR_JOB_TAKEN', error: 'Conflict', message });
+  let cellRunning = false;
+  const conflict = (message: string, code = 'AGENT_ERR_JOB_TAKEN'): AgentErrorBody => ({ statusCode: 409, code, error: 'Conflict', message });
   const unsupported = (code: string, message: string): AgentErrorBody => ({ statusCode: 415, code, error: 'Unsupported Media Type', message });
 
   // Fastify reads every body as it comes and ignores Content-Encoding: a compressed body
@@ -67,7 +77,10 @@ export function buildApp(runner: JobRunner | Promise<JobRunner>, options: AppOpt
     }
   });
 
-  app.get('/health', async () => ({ status: taken ? 'used' : 'ready' }));
+  app.get('/health', async () => {
+    const open = taken && (await runner).sessionOpen;
+    return { status: open ? 'session' : taken ? 'used' : 'ready' };
+  });
 
   // The body of /stdin is not parsed: the handler reads it as it comes.
   app.addContentTypeParser('application/octet-stream', (_request, payload, done) => done(null, payload));
@@ -114,30 +127,64 @@ export function buildApp(runner: JobRunner | Promise<JobRunner>, options: AppOpt
         jobData.delete(request);
         return data;
       };
-      reply.type(RUN_CONTENT_TYPE);
-      if (!job.stream) {
-        const pieces = encodeRunAnswer(await jobRunner.run(job, take()));
-        const bytes = byteLengthOf(pieces);
-        // A small answer is sent whole; a large one as its pieces, not joined into one copy.
-        if (bytes <= JOIN_ANSWER_BYTES) return Buffer.concat(pieces, bytes);
-        reply.header('content-length', bytes);
-        return reply.send(Readable.from(pieces, { objectMode: false }));
-      }
-      // A line per event as it happens; the output is capped, so what waits here is bounded.
-      const events = new PassThrough();
-      const send = (event: AgentStreamEvent) => events.write(`${JSON.stringify(event)}\n`);
-      jobRunner.run(job, take(), (stream, text) => send({ type: stream, data: text })).then(
-        (answer) => {
-          for (const piece of encodeRunAnswer(answer)) events.write(piece);
-          events.end();
-        },
-        (error: Error) => events.destroy(error),
-      );
-      return reply.send(events);
+      return sendAnswer(reply, job.stream, (onOutput) => jobRunner.run(job, take(), onOutput));
     },
   );
 
+  app.post<{ Body: AgentCellRequest; Reply: AgentErrorBody | Buffer | Readable }>(
+    '/cell',
+    { schema: { body: cellRequestSchema, response: { 409: errorBodySchema } } },
+    async (request, reply) => {
+      if (!jobData.has(request)) {
+        return reply.code(415).send(unsupported('AGENT_ERR_CONTENT_TYPE', `a cell is sent as ${RUN_CONTENT_TYPE}`));
+      }
+      const jobRunner = await runner;
+      if (!jobRunner.sessionOpen) return reply.code(409).send(conflict('no session is open in this container', 'AGENT_ERR_NO_SESSION'));
+      if (cellRunning) return reply.code(409).send(conflict('a cell is running in this session', 'AGENT_ERR_CELL_RUNNING'));
+      cellRunning = true;
+      const cell = request.body;
+      (request as { body: unknown }).body = undefined;
+      const take = () => {
+        const data = jobData.get(request)!;
+        jobData.delete(request);
+        return data;
+      };
+      return sendAnswer(reply, cell.stream, (onOutput) => jobRunner.runCell(cell, take(), onOutput).finally(() => (cellRunning = false)));
+    },
+  );
+
+  app.post('/interrupt', async () => ({ interrupted: (await runner).interrupt() }));
+
   return app;
+}
+
+/**
+ * Sends the answer to a job or a cell: whole, or, for a streamed one, a line per output event
+ * as it happens, then the report and the result.
+ */
+function sendAnswer(reply: FastifyReply, stream: boolean, run: (onOutput?: OutputListener) => Promise<AgentRunAnswer>) {
+  reply.type(RUN_CONTENT_TYPE);
+  if (!stream) {
+    return run().then((answer) => {
+      const pieces = encodeRunAnswer(answer);
+      const bytes = byteLengthOf(pieces);
+      // A small answer is sent whole; a large one as its pieces, not joined into one copy.
+      if (bytes <= JOIN_ANSWER_BYTES) return Buffer.concat(pieces, bytes);
+      reply.header('content-length', bytes);
+      return reply.send(Readable.from(pieces, { objectMode: false }));
+    });
+  }
+  // A line per event as it happens; the output is capped, so what waits here is bounded.
+  const events = new PassThrough();
+  const send = (event: AgentStreamEvent) => events.write(`${JSON.stringify(event)}\n`);
+  run((stream, text) => send({ type: stream, data: text })).then(
+    (answer) => {
+      for (const piece of encodeRunAnswer(answer)) events.write(piece);
+      events.end();
+    },
+    (error: Error) => events.destroy(error),
+  );
+  return reply.send(events);
 }
 
 /**

@@ -13,6 +13,10 @@ export interface Report {
   /** How the runner ended: an exit code, or a signal (SIGINT for an uncaught KeyboardInterrupt); both undefined where the report was not a valid one. */
   readonly exitCode?: number | null;
   readonly signal?: string | null;
+  /** The value line of a session's cell, as the runner wrote it (JSON text), or null. */
+  readonly value?: string | null;
+  /** The report ends a session's cell that leaves the session open: the runner goes on. */
+  readonly open?: boolean;
 }
 
 /** Everything known once a job is over, from which its outcome follows. */
@@ -42,12 +46,16 @@ export const NO_RESULT: JsonPieces = [Buffer.from('null')];
  * it ran out of memory. Only one limit stops a program: the first the agent saw.
  */
 export function decideOutcome({ report, exit, stoppedFor, oomKilled }: JobFacts): Outcome {
-  const reported = report?.exitCode !== undefined;
+  // A session's cell that reported and left its session open ended by itself, unless the
+  // agent interrupted it for a limit: then it is the limit's, as a killed program is.
+  const open = report?.open === true;
+  const reported = report?.exitCode !== undefined || open;
   const exitedByItself = exit !== undefined && (exit[0] !== null || exit[1] !== 'SIGKILL');
-  const finished = reported || (stoppedFor === undefined ? true : exitedByItself);
+  const finished = open ? stoppedFor === undefined : reported || (stoppedFor === undefined ? true : exitedByItself);
   let exitCode: number | null;
   let signal: string | null;
-  if (reported) [exitCode, signal] = [report!.exitCode ?? null, report!.signal ?? null];
+  if (open) [exitCode, signal] = [null, finished ? null : 'SIGINT'];
+  else if (reported) [exitCode, signal] = [report!.exitCode ?? null, report!.signal ?? null];
   else if (finished) [exitCode, signal] = exit ? [exit[0], exit[1]] : [null, null];
   else [exitCode, signal] = [null, 'SIGKILL'];
   const timedOut = !finished && stoppedFor === 'timeout';
@@ -60,7 +68,7 @@ export function decideOutcome({ report, exit, stoppedFor, oomKilled }: JobFacts)
       ? 'timeout'
       : !finished && stoppedFor === 'output'
         ? 'output'
-        : exitCode === 0 && error === null
+        : (exitCode === 0 || open) && error === null
           ? 'ok'
           : 'error';
   return { status, exitCode, signal, timedOut, cpuTimeExceeded, memoryExceeded, error, resultJson };

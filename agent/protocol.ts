@@ -147,6 +147,43 @@ export interface AgentRunRequest {
   readonly stream: boolean;
   /** Keep the program's stdin open after `stdin`, for what the host sends on `POST /stdin`. */
   readonly stdinOpen: boolean;
+  /**
+   * Open a session: this job is its first cell, and the runner stays for the cells sent on
+   * `POST /cell` (AgentCellRequest) until one exits or the container is removed.
+   */
+  readonly session?: boolean;
+  /** For a session: modules imported before its first cell, as the sandbox's `preload` is before a job. */
+  readonly preload?: readonly string[];
+}
+
+/**
+ * The first line of `POST /cell`, in a container whose job opened a session; the second is
+ * the cell's `data` (JSON null leaves the global `data` as it was). The answer is read as
+ * `POST /run`'s is.
+ */
+export interface AgentCellRequest {
+  readonly code: string;
+  readonly stdin: string;
+  readonly timeoutMs: number;
+  readonly cpuTimeMs: number;
+  readonly maxOutputBytes: number;
+  readonly stopOnOutputLimit: boolean;
+  readonly returnFiles: ReturnFilesRequest;
+  readonly stream: boolean;
+}
+
+/**
+ * The value of a session cell's last expression, as a REPL or Jupyter shows it: its repr
+ * always, its JSON where it has one, and what a page renders where the value offers it.
+ */
+export interface CellValue {
+  readonly repr: string;
+  /** The value as JSON; absent where it has none (a DataFrame, a set, an integer past 2^53). */
+  readonly json?: unknown;
+  /** HTML, from the value's `_repr_html_` (a pandas DataFrame). */
+  readonly html?: string;
+  /** A PNG, base64: a matplotlib figure, or a value with `_repr_png_`. */
+  readonly png?: string;
 }
 
 /** A line of a streamed answer to `POST /run`. */
@@ -216,6 +253,10 @@ export interface AgentRunResponse {
   readonly filesTruncated: boolean;
   /** PNGs of the program's matplotlib figures, base64: those shown, then those left open. */
   readonly figures: readonly string[];
+  /** A session's cell: the value of its last expression; null for none, or None. */
+  readonly value?: CellValue | null;
+  /** A session's cell: the session ended with it (the cell exited, or was killed). */
+  readonly sessionEnded?: boolean;
 }
 
 /** The body of every non-2xx answer, in fastify's shape. */
@@ -236,6 +277,18 @@ export const MAX_JOB_BYTES = 64 * 1024 * 1024;
 export const MAX_REQUEST_BYTES = 6 * MAX_JOB_BYTES + 64 * 1024;
 
 
+const returnFilesSchema = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['patterns', 'maxFiles', 'maxBytes', 'timeoutMs'],
+  properties: {
+    patterns: { type: 'array', items: { type: 'string', minLength: 1 } },
+    maxFiles: { type: 'integer', minimum: 0 },
+    maxBytes: { type: 'integer', minimum: 0 },
+    timeoutMs: { type: 'integer', minimum: 1 },
+  },
+} as const;
+
 export const runRequestSchema = {
   type: 'object',
   additionalProperties: false,
@@ -253,6 +306,8 @@ export const runRequestSchema = {
     stopOnOutputLimit: { type: 'boolean' },
     stream: { type: 'boolean' },
     stdinOpen: { type: 'boolean' },
+    session: { type: 'boolean' },
+    preload: { type: 'array', items: { type: 'string', minLength: 1 } },
     rlimits: {
       type: 'object',
       additionalProperties: false,
@@ -277,17 +332,23 @@ export const runRequestSchema = {
         },
       },
     },
-    returnFiles: {
-      type: 'object',
-      additionalProperties: false,
-      required: ['patterns', 'maxFiles', 'maxBytes', 'timeoutMs'],
-      properties: {
-        patterns: { type: 'array', items: { type: 'string', minLength: 1 } },
-        maxFiles: { type: 'integer', minimum: 0 },
-        maxBytes: { type: 'integer', minimum: 0 },
-        timeoutMs: { type: 'integer', minimum: 1 },
-      },
-    },
+    returnFiles: returnFilesSchema,
+  },
+} as const;
+
+export const cellRequestSchema = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['code', 'stdin', 'timeoutMs', 'cpuTimeMs', 'maxOutputBytes', 'stopOnOutputLimit', 'returnFiles', 'stream'],
+  properties: {
+    code: { type: 'string' },
+    stdin: { type: 'string' },
+    timeoutMs: { type: 'integer', minimum: 1 },
+    cpuTimeMs: { type: 'integer', minimum: 1 },
+    maxOutputBytes: { type: 'integer', minimum: 0 },
+    stopOnOutputLimit: { type: 'boolean' },
+    stream: { type: 'boolean' },
+    returnFiles: returnFilesSchema,
   },
 } as const;
 
@@ -335,6 +396,18 @@ export const runResponseSchema = {
     },
     filesTruncated: { type: 'boolean' },
     figures: { type: 'array', items: { type: 'string' } },
+    value: {
+      type: ['object', 'null'],
+      additionalProperties: false,
+      required: ['repr'],
+      properties: {
+        repr: { type: 'string' },
+        json: { description: 'the value as JSON, where it has one' },
+        html: { type: 'string' },
+        png: { type: 'string', description: 'a PNG, base64' },
+      },
+    },
+    sessionEnded: { type: 'boolean' },
   },
 } as const;
 
@@ -357,5 +430,6 @@ export const errorBodySchema = {
 type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
 type DeepMutable<T> = T extends object ? { -readonly [K in keyof T]: DeepMutable<T[K]> } : T;
 true satisfies Same<DeepMutable<AgentRunRequest>, FromSchema<typeof runRequestSchema>>;
+true satisfies Same<DeepMutable<AgentCellRequest>, FromSchema<typeof cellRequestSchema>>;
 true satisfies Same<DeepMutable<AgentRunResponse>, FromSchema<typeof runResponseSchema>>;
 true satisfies Same<DeepMutable<AgentErrorBody>, FromSchema<typeof errorBodySchema>>;

@@ -9,7 +9,7 @@ import type { CgroupCounters } from './cgroup.js';
 import { decideOutcome, NO_RESULT, type Report, type StopReason } from './outcome.js';
 import { collectFiles, digestInputs, type InputDigests } from './collect-files.js';
 import { MAIN_FILE_NAME, RUNNER_FDS, RUNNER_READY_LINE, runnerLayout } from './layout.js';
-import { byteLengthOf, type AgentRunAnswer, type AgentRunRequest, type AgentRunResponse, type JsonPieces, type PythonError, type ReturnFilesRequest } from './protocol.js';
+import { byteLengthOf, type AgentCellRequest, type AgentRunAnswer, type AgentRunRequest, type AgentRunResponse, type CellValue, type JsonPieces, type PythonError, type ReturnFilesRequest } from './protocol.js';
 
 /** Hears the program's output as it is written, decoded, within maxOutputBytes. */
 export type OutputListener = (stream: 'stdout' | 'stderr', text: string) => void;
@@ -57,7 +57,10 @@ const DRAIN_MS = 500;
 // The report holds `result`: beyond this, the program gets an error rather than the agent
 // running out of memory.
 const MAX_REPORT_BYTES = 64 * 1024 * 1024;
-const REPORT_LINES = 4;
+const REPORT_LINES = 5;
+// A session's cell over a limit is interrupted (KeyboardInterrupt); one still running this
+// long after is killed, and its session ends.
+const INTERRUPT_GRACE_MS = 500;
 // The CPU limit is checked no more often than this.
 const CPU_CHECK_MIN_MS = 10;
 // A job larger than this leaves its copies in the agent's heap as garbage that V8, idle while
@@ -67,6 +70,21 @@ const COLLECT_AFTER_BYTES = 1024 * 1024;
 const CLOSING_BRACE = Buffer.from('}');
 // The child's file descriptors: stdin and stdout piped, 2 closed, and a pipe at each of the runner's own.
 const RUNNER_STDIO: Array<'pipe' | 'ignore'> = Array.from({ length: Math.max(...Object.values(RUNNER_FDS)) + 1 }, (_, fd) => (fd === 2 ? 'ignore' : 'pipe'));
+
+/** The counters a job or a cell is measured from, and when it was handed over. */
+interface Baseline {
+  readonly oomKills: number | null;
+  readonly cpuUsageUs: number | null;
+  readonly agentCpu: NodeJS.CpuUsage;
+  readonly at: number;
+}
+
+/** One job's or cell's output, as it comes, until `stop`. */
+interface CellOutput {
+  readonly stdout: CappedOutput;
+  readonly stderr: CappedOutput;
+  stop(): void;
+}
 
 /** A full garbage collection where the image's Node exposes it (`--expose-gc`), else nothing. */
 function collectGarbage(): void {
@@ -102,6 +120,14 @@ export class PythonRunner {
   #reportDone: (() => void) | undefined;
   /** The limit the program was stopped for: the first one hit. */
   #stoppedFor: StopReason | undefined;
+  /** The job opened a session: the runner stays for further cells. */
+  #session = false;
+  /** A session's cell is running: an interrupt reaches it. */
+  #cellRunning = false;
+  /** The runner has ended: no cell can run any more. */
+  #ended = false;
+  /** After a session's cell was interrupted for a limit: the kill, if it is still running. */
+  #graceTimer: NodeJS.Timeout | undefined;
   /**
    * The counters as they stood once the runner was ready and waiting, the baselines of the
    * job's OOM and CPU checks: nothing of the program runs between then and the job (the
@@ -205,7 +231,89 @@ export class PythonRunner {
    * here would take the program's room.
    */
   run(job: AgentRunRequest, data: JsonPieces, onOutput?: OutputListener): Promise<AgentRunAnswer> {
-    const overflowed = job.stopOnOutputLimit ? () => this.#stop('output') : undefined;
+    this.#session = job.session === true;
+    const output = this.#listen(job.maxOutputBytes, job.stopOnOutputLimit, onOutput);
+    const { code, rlimits, env } = job;
+    // Before the job is written and let go: what it brings, to tell from what the program makes.
+    const inputs = job.returnFiles.patterns.length === 0 ? undefined : digestInputs(job.returnFiles.patterns, MAIN_FILE_NAME, code, job.files);
+    const session = this.#session ? `,"session":true,"preload":${JSON.stringify(job.preload ?? [])}` : '';
+    const head = `{"code":${JSON.stringify(code)},"rlimits":${JSON.stringify(rlimits)},"env":${JSON.stringify(env)},"files":${JSON.stringify(job.files)}${session},"data":`;
+    const started = this.#started();
+    // A session's job channel stays open for its cells; a job's closes after the job.
+    this.#send(head, data, !this.#session);
+    if (job.stdin !== '') this.#shell.send(job.stdin);
+    // A session's cells read the stdin each brings, not the pipe: its end is what they see.
+    if (!job.stdinOpen || this.#session) this.#shell.stdin.end();
+    return this.#supervise(job, { request: job.returnFiles, inputs }, output, started);
+  }
+
+  /**
+   * Runs one more cell of the session the job opened, in the same interpreter; resolves with
+   * its result whatever it did. Throws only if the session has ended.
+   */
+  runCell(cell: AgentCellRequest, data: JsonPieces, onOutput?: OutputListener): Promise<AgentRunAnswer> {
+    if (!this.#session || this.#ended) throw new Error('no session is open in this container');
+    const output = this.#listen(cell.maxOutputBytes, cell.stopOnOutputLimit, onOutput);
+    const started = this.#started(true);
+    this.#send(`{"code":${JSON.stringify(cell.code)},"stdin":${JSON.stringify(cell.stdin)},"data":`, data, false);
+    return this.#supervise(cell, { request: cell.returnFiles, inputs: undefined }, output, started);
+  }
+
+  /** Whether a session is open: its job was run, and its runner has not ended. */
+  get sessionOpen(): boolean {
+    return this.#session && !this.#ended;
+  }
+
+  /** Raises KeyboardInterrupt in a session's running cell; does nothing between cells. */
+  interrupt(): boolean {
+    const { pid } = this.#shell.childProcess;
+    if (!this.#cellRunning || pid === undefined) return false;
+    try {
+      process.kill(pid, 'SIGINT');
+      return true;
+    } catch {
+      return false; // it has just ended
+    }
+  }
+
+  /**
+   * The counters a job or cell is measured from: a job's were read when the runner became
+   * ready (see #idle); a later cell's are read now, as it is handed over.
+   */
+  #started(cell = false): Baseline {
+    this.#stoppedFor = undefined;
+    this.#cellRunning = this.#session;
+    const cgroup = this.#options.cgroup;
+    const counters = cell || this.#idle === undefined ? { oomKills: cgroup?.oomKills() ?? null, cpuUsageUs: cgroup?.cpuUsageUs() ?? null, agentCpu: process.cpuUsage() } : this.#idle;
+    return { ...counters, at: performance.now() };
+  }
+
+  /**
+   * Writes a job or a cell on the job channel: its length, its fields, then its data as the
+   * bytes the host sent, written as they are, not copied, so that the runner reads it all
+   * into one buffer of that size. Not async, so that nothing of it is held once written: the
+   * agent's memory is not in the program's limit, and a large `data` kept here would take
+   * the program's room.
+   */
+  #send(head: string, data: JsonPieces, end: boolean): void {
+    const headBytes = Buffer.from(head);
+    const dataBytes = byteLengthOf(data);
+    const pieces = [Buffer.from(`${headBytes.length + dataBytes + 1}\n`), headBytes, ...data, CLOSING_BRACE];
+    if (headBytes.length + dataBytes > COLLECT_AFTER_BYTES) {
+      for (const piece of pieces) this.#jobChannel.write(piece);
+      if (end) this.#jobChannel.end(collectGarbage);
+      else this.#jobChannel.write(Buffer.alloc(0), collectGarbage);
+    } else if (end) {
+      // A small job crosses in one write.
+      this.#jobChannel.end(Buffer.concat(pieces));
+    } else {
+      this.#jobChannel.write(Buffer.concat(pieces));
+    }
+  }
+
+  /** The program's output for one job or cell, capped, from now until `stop`. */
+  #listen(maxOutputBytes: number, stopOnOutputLimit: boolean, onOutput: OutputListener | undefined): CellOutput {
+    const overflowed = stopOnOutputLimit ? () => this.#stop('output') : undefined;
     const forward = (stream: 'stdout' | 'stderr') => {
       if (onOutput === undefined) return undefined;
       // Kept bytes are decoded as they come: a character split across chunks waits for its end.
@@ -215,62 +323,59 @@ export class PythonRunner {
         if (text !== '') onOutput(stream, text);
       };
     };
-    const output = {
-      stdout: new CappedOutput(job.maxOutputBytes, overflowed, forward('stdout')),
-      stderr: new CappedOutput(job.maxOutputBytes, overflowed, forward('stderr')),
+    const stdout = new CappedOutput(maxOutputBytes, overflowed, forward('stdout'));
+    const stderr = new CappedOutput(maxOutputBytes, overflowed, forward('stderr'));
+    const onStdout = (chunk: Buffer) => stdout.push(chunk);
+    const onStderr = (chunk: Buffer) => stderr.push(chunk);
+    this.#shell.stdout.on('data', onStdout);
+    this.#stderr.on('data', onStderr);
+    return {
+      stdout,
+      stderr,
+      stop: () => {
+        this.#shell.stdout.off('data', onStdout);
+        this.#stderr.off('data', onStderr);
+      },
     };
-    this.#shell.stdout.on('data', (chunk: Buffer) => output.stdout.push(chunk));
-    this.#stderr.on('data', (chunk: Buffer) => output.stderr.push(chunk));
-    const oomKillsBefore = this.#idle?.oomKills ?? null;
-    const startedAt = performance.now();
-    const { code, rlimits, env } = job;
-    // Before the job is written and let go: what it brings, to tell from what the program makes.
-    const inputs = job.returnFiles.patterns.length === 0 ? undefined : digestInputs(job.returnFiles.patterns, MAIN_FILE_NAME, code, job.files);
-    // The data goes on as the bytes the host sent, written as they are, not copied, after the
-    // job's length, so that the runner reads it all into one buffer of that size.
-    const head = Buffer.from(`{"code":${JSON.stringify(code)},"rlimits":${JSON.stringify(rlimits)},"env":${JSON.stringify(env)},"files":${JSON.stringify(job.files)},"data":`);
-    const dataBytes = byteLengthOf(data);
-    const pieces = [Buffer.from(`${head.length + dataBytes + 1}\n`), head, ...data, CLOSING_BRACE];
-    if (head.length + dataBytes > COLLECT_AFTER_BYTES) {
-      for (const piece of pieces) this.#jobChannel.write(piece);
-      this.#jobChannel.end(collectGarbage);
-    } else {
-      // A small job crosses in one write.
-      this.#jobChannel.end(Buffer.concat(pieces));
-    }
-    if (job.stdin !== '') this.#shell.send(job.stdin);
-    if (!job.stdinOpen) this.#shell.stdin.end();
-    return this.#supervise(job.timeoutMs, job.cpuTimeMs, { request: job.returnFiles, inputs }, output, oomKillsBefore, startedAt);
   }
 
   async #supervise(
-    timeoutMs: number,
-    cpuTimeMs: number,
+    limits: { readonly timeoutMs: number; readonly cpuTimeMs: number },
     returnFiles: { request: ReturnFilesRequest; inputs: InputDigests | undefined },
-    { stdout, stderr }: { stdout: CappedOutput; stderr: CappedOutput },
-    oomKillsBefore: number | null,
-    startedAt: number,
+    { stdout, stderr, stop: stopListening }: CellOutput,
+    baseline: Baseline,
   ): Promise<AgentRunAnswer> {
-    const timer = setTimeout(() => this.#stop('timeout'), timeoutMs);
-    const cpuWatch = this.#watchCpu(cpuTimeMs, () => this.#stop('cpu'));
+    const timer = setTimeout(() => this.#stop('timeout'), limits.timeoutMs);
+    const cpuWatch = this.#watchCpu(limits.cpuTimeMs, baseline, () => this.#stop('cpu'));
 
     // The job is over when the runner has reported (it then ends at once, and its teardown
-    // is not worth waiting for), or when its process ended without a report.
+    // is not worth waiting for), or when its process ended without a report. A session's
+    // cell is over when its report is whole, and the runner goes on.
     const exit = await Promise.race([this.#exit, this.#reported().then(() => undefined)]);
-    const durationMs = performance.now() - startedAt;
+    const durationMs = performance.now() - baseline.at;
     clearTimeout(timer);
+    clearTimeout(this.#graceTimer);
     cpuWatch.stop();
-    // Whatever the program left behind (daemons, a fork bomb, a child holding stdout open)
-    // ends with it, so the reply never waits for it.
-    this.kill();
-    await this.#drain();
+    this.#cellRunning = false;
+    const report = parseReport(this.#report, this.#reportBytes > MAX_REPORT_BYTES);
+    const ended = !this.#session || report?.open !== true;
+    if (ended) {
+      this.#ended = true;
+      // Whatever the program left behind (daemons, a fork bomb, a child holding stdout open)
+      // ends with it, so the reply never waits for it.
+      this.kill();
+      await this.#drain();
+    }
+    // The runner waited for the agent to read the cell's output before it reported: it is all in.
+    stopListening();
+    if (!ended) this.#nextReport();
 
     const oomKillsAfter = this.#options.cgroup?.oomKills() ?? null;
-    const oomKilled = oomKillsBefore !== null && oomKillsAfter !== null && oomKillsAfter > oomKillsBefore;
-    const report = parseReport(this.#report, this.#reportBytes > MAX_REPORT_BYTES);
+    const oomKilled = baseline.oomKills !== null && oomKillsAfter !== null && oomKillsAfter > baseline.oomKills;
     const outcome = decideOutcome({ report, exit, stoppedFor: this.#stoppedFor, oomKilled });
     const { status, resultJson, ...flags } = outcome;
-    // Every process of the program has ended: nothing changes the directory while it is read.
+    // A job's processes have all ended: nothing changes the directory while it is read. A
+    // session's may go on; the copy reads each file for at most the size it had when opened.
     const collected = await collectFiles(this.#options.cwd, returnFiles.request, this.#options.returnedFilesDir, returnFiles.inputs);
     const response: AgentRunResponse = {
       status,
@@ -282,8 +387,17 @@ export class PythonRunner {
       files: collected.files,
       filesTruncated: collected.truncated,
       figures: report?.figures ?? [],
+      ...(this.#session ? { value: parseValue(report?.value), sessionEnded: ended } : {}),
     };
     return { response, resultJson };
+  }
+
+  /** After a session's cell: the report buffer starts again for the next. */
+  #nextReport(): void {
+    this.#report = [];
+    this.#reportBytes = 0;
+    this.#reportLines = 0;
+    this.#reportDone = undefined;
   }
 
   /**
@@ -292,10 +406,10 @@ export class PythonRunner {
    * clock times the cores, so each check is scheduled for the earliest moment the limit
    * could have been reached, never polled.
    */
-  #watchCpu(limitMs: number, onExceeded: () => void): { stop(): void } {
+  #watchCpu(limitMs: number, baseline: Baseline, onExceeded: () => void): { stop(): void } {
     const cgroup = this.#options.cgroup;
-    const usageBefore = this.#idle?.cpuUsageUs ?? null;
-    const agentBefore = this.#idle?.agentCpu ?? process.cpuUsage();
+    const usageBefore = baseline.cpuUsageUs;
+    const agentBefore = baseline.agentCpu;
     let timer: NodeJS.Timeout | undefined;
     const watch = { stop: () => clearTimeout(timer) };
     if (cgroup === undefined || usageBefore === null) return watch;
@@ -315,9 +429,12 @@ export class PythonRunner {
    * limit was hit finished, and its result says so.
    */
   #stop(reason: StopReason): void {
-    if (this.#reportLines >= REPORT_LINES) return;
-    this.#stoppedFor ??= reason;
-    this.kill();
+    if (this.#reportLines >= REPORT_LINES || this.#stoppedFor !== undefined) return;
+    this.#stoppedFor = reason;
+    if (!this.#session) return this.kill();
+    // A session's cell is interrupted first, and the session survives if that ends it.
+    this.interrupt();
+    this.#graceTimer = setTimeout(() => this.kill(), INTERRUPT_GRACE_MS);
   }
 
   /**
@@ -358,10 +475,11 @@ export class PythonRunner {
 }
 
 /**
- * Reads what the runner wrote on fd 4 after "ready": the error line (JSON null or an error),
- * the `result` line, which is passed on unparsed, and the exit line. Null when there is no
- * whole report: the program ended before the runner could report, or was killed (by the OOM
- * killer, say) while it wrote one, and how it ended then says what happened.
+ * Reads what the runner wrote on its result channel after "ready" (or after a session's last
+ * cell): the error line (JSON null or an error), the `result` line, which is passed on
+ * unparsed, the figures, a cell's value, and the ending. Null when there is no whole report:
+ * the program ended before the runner could report, or was killed (by the OOM killer, say)
+ * while it wrote one, and how it ended then says what happened.
  */
 export function parseReport(chunks: JsonPieces, overflowed: boolean): Report | null {
   if (overflowed) {
@@ -370,11 +488,11 @@ export function parseReport(chunks: JsonPieces, overflowed: boolean): Report | n
   const lines = splitLines(chunks);
   if (lines.length < REPORT_LINES + 1) return null;
   // The result line stays in the pieces it came in: it may be most of the report, and only the host parses it.
-  const [errorLine, resultJson, figuresLine, exitLine, end] = lines as [Buffer[], Buffer[], Buffer[], Buffer[], Buffer[]];
+  const [errorLine, resultJson, figuresLine, valueLine, exitLine, end] = lines as [Buffer[], Buffer[], Buffer[], Buffer[], Buffer[], Buffer[]];
   if (lines.length > REPORT_LINES + 1 || end.some((piece) => piece.length > 0)) return corrupted();
   let error: unknown;
   let figures: unknown;
-  let ending: { exit?: unknown; signal?: unknown };
+  let ending: { exit?: unknown; signal?: unknown; open?: unknown };
   try {
     error = JSON.parse(Buffer.concat(errorLine).toString('utf8'));
     figures = JSON.parse(Buffer.concat(figuresLine).toString('utf8'));
@@ -383,9 +501,25 @@ export function parseReport(chunks: JsonPieces, overflowed: boolean): Report | n
     return corrupted();
   }
   if (!isPythonErrorOrNull(error) || !isStringArray(figures) || typeof ending !== 'object' || ending === null) return corrupted();
-  if (Number.isInteger(ending.exit)) return { error, resultJson, figures, exitCode: ending.exit as number, signal: null };
-  if (ending.signal === 'SIGINT') return { error, resultJson, figures, exitCode: null, signal: 'SIGINT' };
+  // The value is parsed by parseValue, and only for a session's cell.
+  const value = Buffer.concat(valueLine).toString('utf8');
+  if (ending.open === true) return { error, resultJson, figures, value, open: true };
+  if (Number.isInteger(ending.exit)) return { error, resultJson, figures, value, exitCode: ending.exit as number, signal: null };
+  if (ending.signal === 'SIGINT') return { error, resultJson, figures, value, exitCode: null, signal: 'SIGINT' };
   return corrupted();
+}
+
+/** A cell's value line as the runner wrote it: null for none, or a value with its repr; anything else is dropped. */
+export function parseValue(line: string | null | undefined): CellValue | null {
+  if (line === null || line === undefined) return null;
+  try {
+    const value = JSON.parse(line) as unknown;
+    if (typeof value !== 'object' || value === null || typeof (value as CellValue).repr !== 'string') return null;
+    const { repr, json, html, png } = value as CellValue;
+    return { repr, ...('json' in value ? { json } : {}), ...(typeof html === 'string' ? { html } : {}), ...(typeof png === 'string' ? { png } : {}) };
+  } catch {
+    return null;
+  }
 }
 
 function countNewlines(chunk: Buffer): number {

@@ -5,14 +5,23 @@ It waits for exactly one job, runs it as `__main__` from main.py in its working 
 The process that reports is this one, the program's main process: a child the program forks
 ends as a child of `python3 main.py` would, and never reports.
 
+A job that opens a session (`"session": true`) is its first cell: after its report the runner
+stays, and runs each further cell the agent frames on the job channel in the same `__main__`,
+as a REPL does, reporting each with the value of its last expression. A session ends when a
+cell exits (sys.exit, os._exit) or the agent kills the runner; SIGINT between cells is ignored,
+and in a cell raises KeyboardInterrupt there, which ends the cell, not the session.
+
 File descriptors, set up by the agent (their numbers come in the layout, see Arguments):
   0, 1     the program's stdin and stdout
   job      its length in bytes as a decimal line, then the job as JSON, closed by the agent
-           after writing: {"code": str, "rlimits": {...}, "env": {...}, "files": [...], "data": any}
-  result   the ready line once the interpreter is up, then four JSON lines: the error (or
-           null), `result` (passed on unparsed), the figures (PNGs in base64) and
-           {"exit": code}, or {"signal": "SIGINT"} where the program ends by a signal as
-           python3 would
+           after writing: {"code": str, "rlimits": {...}, "env": {...}, "files": [...], "data": any},
+           with "session": true and "preload": [...] for a session's first cell; then, for a
+           session, each cell framed the same way: {"code": str, "stdin": str, "data": any}
+  result   the ready line once the interpreter is up, then for a job (and for each cell) five
+           JSON lines: the error (or null), `result` (passed on unparsed), the figures (PNGs
+           in base64), the value of a cell's last expression (or null), and {"exit": code},
+           or {"signal": "SIGINT"} where the program ends by a signal as python3 would, or
+           {"open": true} after a cell that leaves its session open
   stderr   the program's stderr (moved to 2 here; the agent gives python-shell no stderr,
            because python-shell keeps every byte of it in memory)
 
@@ -24,6 +33,7 @@ The result travels on a channel of its own, apart from stdout and stderr, so not
 corrupt it. Neither the code nor the data goes through argv or the environment.
 """
 
+import ast
 import atexit
 import base64
 import builtins
@@ -36,8 +46,11 @@ import linecache
 import os
 import resource
 import signal
+import stat
 import sys
+import termios
 import threading
+import time
 import traceback
 import types
 
@@ -76,6 +89,11 @@ SLICE_CHARS = 1 << 20
 
 # A program's figures beyond this many are left out of the result.
 MAX_FIGURES = 32
+# A cell value's repr and HTML are cut to this many characters.
+MAX_VALUE_CHARS = 256 * 1024
+# After a cell, how long the runner waits for the agent to have read the cell's output from
+# its pipes before it reports (the report must come after the output it ends).
+OUTPUT_READ_WAIT_S = 5.0
 # matplotlib's font list, built at image build where matplotlib is installed (Dockerfile.agent).
 MATPLOTLIB_CACHE = LAYOUT["matplotlibCacheDir"]
 
@@ -100,27 +118,26 @@ def prefer_me_when_out_of_memory():
         pass
 
 
-def read_job():
-    """The job's bytes, read into one buffer of the size the agent announced.
+def read_job(channel):
+    """The next job's (or cell's) bytes, read into one buffer of the size the agent announced.
 
     Data of 10 MB would otherwise be held twice, as the chunks read and as their join, and
     every fresh page of memory costs a fault charged to the container's cgroup.
     """
-    with os.fdopen(JOB_FD, "rb", buffering=0) as channel:
-        header = bytearray()
-        while not header.endswith(b"\n"):
-            byte = channel.read(1)
-            if not byte:
-                raise EOFError("the job channel closed before the job's length")
-            header += byte
-        job = bytearray(int(header))
-        view = memoryview(job)
-        filled = 0
-        while filled < len(job):
-            read = channel.readinto(view[filled:])
-            if not read:
-                raise EOFError("the job channel closed inside the job")
-            filled += read
+    header = bytearray()
+    while not header.endswith(b"\n"):
+        byte = channel.read(1)
+        if not byte:
+            raise EOFError("the job channel closed before the job's length")
+        header += byte
+    job = bytearray(int(header))
+    view = memoryview(job)
+    filled = 0
+    while filled < len(job):
+        read = channel.readinto(view[filled:])
+        if not read:
+            raise EOFError("the job channel closed inside the job")
+        filled += read
     return job
 
 
@@ -137,19 +154,20 @@ def seed_matplotlib_cache():
             copy.write(source.read())
 
 
-def preload(names):
-    """Imports the sandbox's `preload` modules, and does once what their first use costs.
+class PreloadError(Exception):
+    """A module of `preload` that could not be imported."""
 
-    A module that cannot be imported ends the runner with its name on stderr, which the agent
-    hands to the host: the container does not start.
+
+def preload(names):
+    """Imports `preload` modules, and does once what their first use costs.
+
+    Raises PreloadError, naming the module, for one that cannot be imported.
     """
     for name in names:
         try:
             importlib.import_module(name)
-        except BaseException as exc:  # noqa: B036 - whatever the import raised, the start fails
-            sys.stderr.write(f"preload: cannot import {name}: {type(exc).__name__}: {exc}\n")
-            sys.stderr.flush()
-            os._exit(1)
+        except BaseException as exc:  # noqa: B036 - whatever the import raised, the preload fails
+            raise PreloadError(f"cannot import {name}: {type(exc).__name__}: {exc}") from None
     # The first figure a process draws loads fonts and Agg: 30 ms and more of a chart job.
     if "matplotlib.pyplot" in sys.modules:
         pyplot = sys.modules["matplotlib.pyplot"]
@@ -274,19 +292,13 @@ def encode_report(namespace, error):
     A large result is encoded and checked in slices rather than whole, so that it is held once
     (as json.dumps made it), not as three or four copies of its size.
     """
-    value = namespace.get("result")
     try:
         # ASCII only: a lone surrogate in a str (legal in Python) still crosses as valid JSON.
-        result = json.dumps(value, allow_nan=False)
+        result = json_of(namespace.get("result"))
+    except UnsafeIntegerError as exc:
+        return no_result(error or runner_error("ResultError", f"result {exc}"))
     except (TypeError, ValueError, RecursionError) as exc:
         return no_result(error or runner_error("ResultError", f"result is not JSON-serialisable: {exc}"))
-    if has_long_digit_run(result):
-        big = unsafe_integer(value)
-        if big is not None:
-            digits = str(big)
-            shown = digits if len(digits) <= 40 else digits[:20] + "..." + digits[-10:]
-            message = f"result holds the integer {shown}, which a JavaScript number cannot hold exactly; send it as a string"
-            return no_result(error or runner_error("ResultError", message))
     return itertools.chain([error_line(error)], ascii_slices(result), [b"\n"])
 
 
@@ -344,7 +356,14 @@ def close_fds(*fds):
             pass  # the program closed it
 
 
-def finish(report, exit_code, by_signal=None, figures=()):
+def report_lines(report, figures, value, ending):
+    """The report's pieces after its first two lines: the figures, the value, how it ended."""
+    figures_line = json.dumps([base64.b64encode(png).decode("ascii") for png in figures]).encode("ascii") + b"\n"
+    value_line = (value or "null").encode("ascii") + b"\n"
+    return itertools.chain(report, [figures_line, value_line, json.dumps(ending).encode("ascii") + b"\n"])
+
+
+def finish(report, exit_code, by_signal=None, figures=(), value=None):
     """Reports, then ends at once.
 
     The report is the agent's signal that the job is over: it answers without waiting for
@@ -353,12 +372,11 @@ def finish(report, exit_code, by_signal=None, figures=()):
     and the interpreter then skips its finalisation with os._exit, as a forked child would.
     """
     ending = {"signal": by_signal.name} if by_signal else {"exit": exit_code}
-    figures_line = json.dumps([base64.b64encode(png).decode("ascii") for png in figures]).encode("ascii") + b"\n"
     # The program's output ends first, so that it has ended by the time the agent reads the
     # report, which the agent answers once it has all of the output.
     close_fds(0, 1, 2)
     # One piece at a time: a large result's slices are made as they are written.
-    for piece in itertools.chain(report, [figures_line, json.dumps(ending).encode("ascii") + b"\n"]):
+    for piece in report_lines(report, figures, value, ending):
         write_all(RESULT_FD, piece)
     close_fds(RESULT_FD)
     if by_signal:
@@ -368,14 +386,15 @@ def finish(report, exit_code, by_signal=None, figures=()):
     os._exit(exit_code)
 
 
-def forsake_result_channel():
-    """In a child the program forks: the result channel is the main process's alone.
+def forsake_channels():
+    """In a child the program forks: the job and result channels are the main process's alone.
 
-    A child of `python3 main.py` never reports, whatever it does; closing the channel here
+    A child of `python3 main.py` never reports, whatever it does; closing the channels here
     (os.register_at_fork runs this in every child os.fork, pty.fork or multiprocessing makes)
-    means it cannot, even by mistake, and the channel closes when the main process ends.
+    means it cannot, even by mistake, nor take a session's next cell, and the result channel
+    closes when the main process ends.
     """
-    close_fds(RESULT_FD)
+    close_fds(RESULT_FD, JOB_FD)
 
 
 def end_as_child(exit_code, by_signal):
@@ -405,19 +424,221 @@ def flush_streams():
             pass  # the program closed it
 
 
+def unread_bytes(fd):
+    """Bytes written to `fd` that its reader (the agent) has not read yet.
+
+    The agent's stdio "pipes" are Unix socket pairs (libuv makes them so): there, what the
+    peer has not read yet is still charged to this end's send queue (SIOCOUTQ). On a real
+    pipe, it is what the pipe holds (FIONREAD, on either end).
+    """
+    try:
+        request = termios.TIOCOUTQ if stat.S_ISSOCK(os.fstat(fd).st_mode) else termios.FIONREAD
+        return int.from_bytes(fcntl.ioctl(fd, request, b"\0\0\0\0"), sys.byteorder)
+    except OSError:
+        return 0  # the program closed it, or made it something else
+
+
+def wait_for_output_read():
+    """Waits until the agent has read all the cell's output, so that its report follows it.
+
+    The output and the report travel on different pipes: the report, written once these are
+    empty, reaches the agent after the last byte of output did.
+    """
+    flush_streams()
+    deadline = time.monotonic() + OUTPUT_READ_WAIT_S
+    while (unread_bytes(1) or unread_bytes(2)) and time.monotonic() < deadline:
+        time.sleep(0.0002)
+
+
+def split_last_expression(code, filename):
+    """The cell compiled: its statements, and its last one apart when it is an expression,
+    whose value the cell then shows, as a REPL or Jupyter does."""
+    tree = ast.parse(code, filename, "exec")
+    last = None
+    if tree.body and isinstance(tree.body[-1], ast.Expr):
+        last = ast.Expression(tree.body.pop().value)
+    return compile(tree, filename, "exec"), (compile(last, filename, "eval") if last else None)
+
+
+class UnsafeIntegerError(ValueError):
+    """A value holds an integer that a JavaScript number cannot hold exactly."""
+
+
+def json_of(value):
+    """`value` as JSON text; raises as json.dumps does, or UnsafeIntegerError."""
+    text = json.dumps(value, allow_nan=False)
+    if has_long_digit_run(text):
+        big = unsafe_integer(value)
+        if big is not None:
+            digits = str(big)
+            shown = digits if len(digits) <= 40 else digits[:20] + "..." + digits[-10:]
+            raise UnsafeIntegerError(f"holds the integer {shown}, which a JavaScript number cannot hold exactly; send it as a string")
+    return text
+
+
+def cut(text):
+    return text if len(text) <= MAX_VALUE_CHARS else text[:MAX_VALUE_CHARS] + "..."
+
+
+def display_of(value):
+    """The value line of a cell: JSON where the value has it, its repr always, and what a page
+    renders where the value offers it: HTML (a pandas DataFrame) or a PNG (a matplotlib figure,
+    or anything with IPython's `_repr_png_`). None when there is nothing to show."""
+    if value is None:
+        return None
+    shown = {}
+    try:
+        shown["repr"] = cut(repr(value))
+    except Exception as exc:  # noqa: BLE001 - a broken __repr__ is the program's; the cell still reports
+        shown["repr"] = f"<repr failed: {type(exc).__name__}: {exc}>"
+    html = getattr(value, "_repr_html_", None)
+    if callable(html) and not isinstance(value, type):
+        try:
+            text = html()
+            if isinstance(text, str):
+                shown["html"] = cut(text)
+        except Exception:  # noqa: BLE001 - no HTML, then
+            pass
+    png = png_of_value(value)
+    if png is not None:
+        shown["png"] = base64.b64encode(png).decode("ascii")
+    line = json.dumps(shown)
+    try:
+        return line[:-1] + ',"json":' + json_of(value) + "}"
+    except (TypeError, ValueError, RecursionError):
+        return line
+
+
+def png_of_value(value):
+    figure_module = sys.modules.get("matplotlib.figure")
+    if figure_module is not None and isinstance(value, figure_module.Figure):
+        backend = sys.modules.get("warmbox_figures")
+        try:
+            if backend is not None:
+                return backend.png_of(value)
+            buffer = io.BytesIO()
+            value.savefig(buffer, format="png")
+            return buffer.getvalue()
+        except Exception:  # noqa: BLE001 - a figure that cannot be drawn shows as its repr
+            return None
+    png = getattr(value, "_repr_png_", None)
+    if callable(png) and not isinstance(value, type):
+        try:
+            data = png()
+            return data if isinstance(data, bytes) else None
+        except Exception:  # noqa: BLE001
+            return None
+    return None
+
+
+def close_figures():
+    """After a cell: its figures were reported, and the next cell starts with none open."""
+    pyplot = sys.modules.get("matplotlib.pyplot")
+    backend = sys.modules.get("warmbox_figures")
+    if backend is not None:
+        backend.shown.clear()
+    if pyplot is not None:
+        try:
+            pyplot.close("all")
+        except Exception:  # noqa: BLE001 - the program broke pyplot
+            pass
+
+
+class Cells:
+    """A session's cells, run one after another in the same `__main__`."""
+
+    def __init__(self, namespace, main_pid):
+        self.namespace = namespace
+        self.main_pid = main_pid
+        self.count = 0
+        self.running = False
+        # SIGINT is the agent's interrupt: a KeyboardInterrupt in a running cell, nothing between cells.
+        signal.signal(signal.SIGINT, self.on_interrupt)
+
+    def on_interrupt(self, signum, frame):
+        if self.running:
+            raise KeyboardInterrupt
+
+    def run(self, code, stdin, first=False):
+        """Runs one cell and reports it; ends the process if the cell exited."""
+        self.count += 1
+        filename = self.namespace["__file__"] if first else f"<cell {self.count}>"
+        if not first:
+            linecache.cache[filename] = (len(code), None, code.splitlines(True), filename)
+        sys.stdin = io.TextIOWrapper(io.BytesIO(stdin.encode("utf-8", "surrogatepass")), encoding="utf-8")
+        error = None
+        value = None
+        exit_code = None
+        try:
+            self.running = True
+            statements, last = split_last_expression(code, filename)
+            exec(statements, self.namespace)
+            if last is not None:
+                value = eval(last, self.namespace)
+            self.running = False
+        except SystemExit as exc:
+            self.running = False
+            exit_code = exit_code_of(exc)
+        except BaseException as exc:  # noqa: B036 - KeyboardInterrupt is the interrupt; the session goes on
+            self.running = False
+            tb = exc.__traceback__.tb_next if exc.__traceback__ is not None else None
+            error = describe(exc, tb)
+            sys.stderr.write(error["traceback"])
+        finally:
+            self.running = False
+        if os.getpid() != self.main_pid:
+            end_as_child(exit_code or (1 if error else 0), None)
+        if value is not None:
+            self.namespace["_"] = value
+        figures = collect_figures()
+        close_figures()
+        try:
+            shown = display_of(value)
+        except Exception:  # noqa: BLE001 - whatever the value does, the cell reports
+            shown = None
+        if exit_code is not None:
+            join_threads()
+            atexit._run_exitfuncs()
+            flush_streams()
+            finish(encode_report(self.namespace, error), exit_code, figures=figures, value=shown)
+        wait_for_output_read()
+        for piece in report_lines(encode_report(self.namespace, error), figures, shown, {"open": True}):
+            write_all(RESULT_FD, piece)
+
+    def serve(self, channel):
+        """Runs each cell the agent sends, until the channel closes or a cell exits."""
+        while True:
+            try:
+                cell = json.loads(read_job(channel))
+            except EOFError:
+                os._exit(0)
+            data = cell.get("data")
+            if data is not None or "data" not in self.namespace:
+                self.namespace["data"] = data
+            self.run(cell["code"].removeprefix("\ufeff"), cell.get("stdin") or "")
+
+
 def main():
     os.dup2(STDERR_FD, 2)
     os.close(STDERR_FD)
     os.set_inheritable(RESULT_FD, False)
+    os.set_inheritable(JOB_FD, False)
     widen_pipes()
     prefer_me_when_out_of_memory()
     seed_matplotlib_cache()
-    preload(sys.argv[2:])
+    try:
+        preload(sys.argv[2:])
+    except PreloadError as exc:
+        # On stderr, which the agent hands to the host: the container does not start.
+        sys.stderr.write(f"preload: {exc}\n")
+        sys.stderr.flush()
+        os._exit(1)
     main_pid = os.getpid()
-    os.register_at_fork(after_in_child=forsake_result_channel)
+    os.register_at_fork(after_in_child=forsake_channels)
     write_all(RESULT_FD, READY_LINE)
 
-    raw = read_job()
+    channel = os.fdopen(JOB_FD, "rb", buffering=0)
+    raw = read_job(channel)
     try:
         job = json.loads(raw)
     except (ValueError, RecursionError) as exc:
@@ -425,6 +646,9 @@ def main():
         message = f"data could not be loaded in Python: {type(exc).__name__}: {exc}"
         finish(no_result(runner_error("DataError", message)), 1)
     del raw
+    session = job.get("session", False)
+    if not session:
+        channel.close()
     # A byte-order mark, as editors on Windows and browsers' uploads leave, is not code.
     code = job["code"].removeprefix("\ufeff")
     try:
@@ -436,6 +660,15 @@ def main():
     os.environ.update(job.get("env") or {})
     module = main_module(code, job["data"])
     namespace = module.__dict__
+    if session:
+        try:
+            preload(job.get("preload") or [])
+        except PreloadError as exc:
+            finish(no_result(runner_error("PreloadError", str(exc))), 1)
+        del job
+        cells = Cells(namespace, main_pid)
+        cells.run(code, "", first=True)
+        cells.serve(channel)
     del job
 
     exit_code = 0

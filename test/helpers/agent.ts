@@ -4,24 +4,29 @@ import { join } from 'node:path';
 import type { ExecutionContext } from 'ava';
 import type { FastifyInstance } from 'fastify';
 import { buildApp } from '../../agent/app.js';
-import { decodeRunAnswer, encodeRunRequest, RUN_CONTENT_TYPE, type AgentRunRequest } from '../../agent/protocol.js';
+import { decodeRunAnswer, encodeRunRequest, RUN_CONTENT_TYPE, type AgentCellRequest, type AgentRunRequest } from '../../agent/protocol.js';
 import { PythonRunner } from '../../agent/python-runner.js';
 
 export const RUNNER_PATH = new URL('../../agent/runner.py', import.meta.url).pathname;
 
 /** The agent's app with a real python3 runner on this machine, torn down with the test. */
 export async function startAgent(t: ExecutionContext): Promise<FastifyInstance> {
+  const app = buildApp(await startRunner(t), { bodyLimitBytes: 64 * 1024 * 1024 });
+  t.teardown(() => app.close());
+  return app;
+}
+
+/** A real python3 runner on this machine, in directories of its own, torn down with the test. */
+export async function startRunner(t: ExecutionContext): Promise<PythonRunner> {
   const cwd = mkdtempSync(join(tmpdir(), 'warmbox-agent-test-'));
   const returnedFilesDir = mkdtempSync(join(tmpdir(), 'warmbox-agent-test-out-'));
   const runner = await PythonRunner.start({ pythonPath: 'python3', runnerPath: RUNNER_PATH, cwd, returnedFilesDir });
-  const app = buildApp(runner, { bodyLimitBytes: 64 * 1024 * 1024 });
-  t.teardown(async () => {
+  t.teardown(() => {
     runner.kill();
-    await app.close();
     rmSync(cwd, { recursive: true, force: true });
     rmSync(returnedFilesDir, { recursive: true, force: true });
   });
-  return app;
+  return runner;
 }
 
 export function job(fields: Partial<AgentRunRequest>): AgentRunRequest {
@@ -53,4 +58,27 @@ export async function runJob(app: FastifyInstance, { data, ...fields }: Partial<
   if (answer.statusCode !== 200) throw new Error(`the agent answered ${answer.statusCode}: ${answer.body}`);
   const { response, resultJson } = decodeRunAnswer(answer.rawPayload);
   return { statusCode: answer.statusCode, ...response, result: JSON.parse(Buffer.concat(resultJson).toString('utf8')) as unknown };
+}
+
+/** A cell's fields as the host sends them on `POST /cell`, with `fields` on top. */
+export function cell(fields: Partial<AgentCellRequest>): AgentCellRequest {
+  return {
+    code: '',
+    stdin: '',
+    timeoutMs: 5000,
+    cpuTimeMs: 5000,
+    maxOutputBytes: 1024 * 1024,
+    stopOnOutputLimit: true,
+    stream: false,
+    returnFiles: { patterns: [], maxFiles: 100, maxBytes: 1 << 20, timeoutMs: 2000 },
+    ...fields,
+  };
+}
+
+/** POSTs one cell and returns the agent's report, with `result` parsed. */
+export async function runCell(app: FastifyInstance, { data, ...fields }: Partial<AgentCellRequest> & { data?: unknown }) {
+  const answer = await app.inject({ method: 'POST', url: '/cell', headers: { 'content-type': RUN_CONTENT_TYPE }, payload: encodeRunRequest(cell(fields) as never, JSON.stringify(data ?? null)) });
+  if (answer.statusCode !== 200) throw new Error(`the agent answered ${answer.statusCode}: ${answer.body}`);
+  const { response, resultJson } = decodeRunAnswer(answer.rawPayload);
+  return { ...response, result: JSON.parse(Buffer.concat(resultJson).toString('utf8')) as unknown };
 }
