@@ -357,8 +357,7 @@ export class PythonRunner {
     clearTimeout(this.#graceTimer);
     cpuWatch.stop();
     this.#cellRunning = false;
-    const report = parseReport(this.#report, this.#reportBytes > MAX_REPORT_BYTES);
-    const ended = !this.#session || report?.open !== true;
+    const ended = !this.#session || exit !== undefined || parseReport(this.#report, false)?.open !== true;
     if (ended) {
       this.#ended = true;
       // Whatever the program left behind (daemons, a fork bomb, a child holding stdout open)
@@ -366,6 +365,8 @@ export class PythonRunner {
       this.kill();
       await this.#drain();
     }
+    // Read once drained: a runner that reported and exited may be heard exiting first.
+    const report = parseReport(this.#report, this.#reportBytes > MAX_REPORT_BYTES);
     // The runner waited for the agent to read the cell's output before it reported: it is all in.
     stopListening();
     if (!ended) this.#nextReport();

@@ -68,7 +68,7 @@ test('print and os.write to stdout and stderr cannot reach the result', async (t
     code: 'import os, sys, subprocess\nprint("{\\"result\\": 1}")\nos.write(1, b"raw\\n")\nos.write(2, b"err\\n")\n'
       + 'subprocess.run(["python3", "-c", "print(\'child\')"])\nresult = "real"',
   });
-  t.is(r.status, 'ok');
+  t.is(r.status, 'ok', JSON.stringify(r));
   t.is(r.result, 'real');
   t.is(r.stdout, '{"result": 1}\nraw\nchild\n');
   t.is(r.stderr, 'err\n');
