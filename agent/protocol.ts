@@ -36,7 +36,7 @@ export interface PythonError {
 export const RUN_CONTENT_TYPE = 'application/x-ndjson';
 
 /** The body of `POST /run`: the request's fields, then the job's data. */
-export function encodeRunRequest(request: AgentRunRequest, dataJson: string): string {
+export function encodeRunRequest(request: AgentRunRequest | AgentCellRequest, dataJson: string): string {
   return `${JSON.stringify(request)}\n${dataJson}`;
 }
 

@@ -7,7 +7,7 @@
 import { Readable } from 'node:stream';
 import { debuglog } from 'node:util';
 import { Client } from 'undici';
-import { encodeRunRequest, RUN_CONTENT_TYPE, RunAnswerReader, type AgentRunAnswer, type AgentRunRequest } from '../agent/protocol.js';
+import { encodeRunRequest, RUN_CONTENT_TYPE, RunAnswerReader, type AgentCellRequest, type AgentRunAnswer, type AgentRunRequest } from '../agent/protocol.js';
 import { AgentProtocolError } from './errors.js';
 import type { RunOptions } from './job.js';
 
@@ -16,6 +16,8 @@ const log = debuglog('warmbox');
 // How long the job's connection, opened once the agent is ready, may stay idle: a day, far
 // longer than a container waits in a pool. undici opens a new one if it was closed anyway.
 const IDLE_CONNECTION_MS = 24 * 3600 * 1000;
+// An interrupt is a signal sent by the agent: it answers at once, unless it is lost.
+const INTERRUPT_TIMEOUT_MS = 5000;
 
 export class AgentClient {
   private constructor(
@@ -32,9 +34,9 @@ export class AgentClient {
    * Sends the job and reads the answer as it arrives: output to `listeners`, then the
    * report and the result's bytes. `signal` ends it (the caller's abort, or the watchdog's).
    */
-  async run(request: AgentRunRequest, dataJson: string, signal: AbortSignal, listeners: RunOptions): Promise<AgentRunAnswer> {
+  async run(request: AgentRunRequest | AgentCellRequest, dataJson: string, signal: AbortSignal, listeners: RunOptions, path: '/run' | '/cell' = '/run'): Promise<AgentRunAnswer> {
     const { statusCode, body } = await this.client.request({
-      path: '/run',
+      path,
       method: 'POST',
       headers: { 'content-type': RUN_CONTENT_TYPE },
       body: encodeRunRequest(request, dataJson),
@@ -76,6 +78,17 @@ export class AgentClient {
         await client.destroy().catch(() => {});
       },
     };
+  }
+
+  /** Raises KeyboardInterrupt in a session's running cell, on a connection of its own (the cell's is busy). */
+  async interrupt(): Promise<void> {
+    const client = new Client('http://agent', { socketPath: this.socketPath, pipelining: 0 });
+    try {
+      const { body } = await client.request({ path: '/interrupt', method: 'POST', headersTimeout: INTERRUPT_TIMEOUT_MS, bodyTimeout: INTERRUPT_TIMEOUT_MS });
+      await body.dump();
+    } finally {
+      await client.destroy().catch(() => {});
+    }
   }
 
   /** Whether the agent answers `GET /health` within `timeoutMs`, on a connection of its own. */

@@ -31,6 +31,12 @@ export interface ContainerPoolOptions {
   readonly maxQueue: number;
   readonly queueTimeoutMs: number;
   readonly startConcurrency: number;
+  /**
+   * How many members may be held out of the pool at once (`acquire` with `holdOut`: a
+   * session's container); a request past it waits in the queue, behind none of the others.
+   * @default 0
+   */
+  readonly maxHeldOut?: number;
   /** @default REPLACEMENT_BACKOFF */
   readonly backoff?: Backoff;
   /**
@@ -47,6 +53,8 @@ export interface ContainerPoolOptions {
 }
 
 interface Waiter<M> {
+  /** The member is to be held out of the pool (see ContainerPoolOptions.maxHeldOut). */
+  readonly holdOut: boolean;
   resolve(member: M): void;
   reject(error: unknown): void;
   /** Clears the queue timeout and the abort listener. */
@@ -61,8 +69,10 @@ export interface PoolStats {
   readonly busy: number;
   /** Containers being created and started. */
   readonly starting: number;
-  /** Jobs waiting for a container. */
+  /** Jobs, and sessions, waiting for a container. */
   readonly queued: number;
+  /** Containers held by sessions, out of the pool: it started replacements for them. */
+  readonly sessions: number;
 }
 
 /** What the pool tells its owner about its members. */
@@ -115,6 +125,10 @@ export class ContainerPool<M extends PoolMember> {
   readonly #waiters: Waiter<M>[] = [];
   /** Jobs taken from the queue whose member generic-pool is handing over. */
   #handing = 0;
+  /** Members held out of the pool, and being handed over to be: at most maxHeldOut. */
+  #heldOut = 0;
+  /** Members generic-pool is told to destroy that are held out instead: not removed with it. */
+  readonly #kept = new WeakSet<M>();
   #queueEmptied: (() => void) | undefined;
   // Set while start() fills the pool.
   #onReady: (() => void) | undefined;
@@ -162,8 +176,12 @@ export class ContainerPool<M extends PoolMember> {
     }
   }
 
-  /** Waits for a live warm member, within `maxQueue` and `queueTimeoutMs`. */
-  acquire(signal: AbortSignal | undefined): Promise<M> {
+  /**
+   * Waits for a live warm member, within `maxQueue` and `queueTimeoutMs`. With `holdOut`,
+   * the member leaves the pool as it is handed over, and a replacement starts at once: the
+   * caller holds it until `endHeldOut`, and no more than `maxHeldOut` are held at once.
+   */
+  acquire(signal: AbortSignal | undefined, { holdOut = false } = {}): Promise<M> {
     if (this.#closed) return Promise.reject(new PoolClosedError());
     if (signal?.aborted) return Promise.reject(new AbortError(signal.reason));
     if (this.#pool.available === 0 && this.#waiters.length >= this.#options.maxQueue) {
@@ -173,6 +191,7 @@ export class ContainerPool<M extends PoolMember> {
       const onAbort = () => this.#leave(waiter, new AbortError(signal!.reason));
       const timer = setTimeout(() => this.#leave(waiter, new QueueTimeoutError(this.#options.queueTimeoutMs)), this.#options.queueTimeoutMs);
       const waiter: Waiter<M> = {
+        holdOut,
         resolve,
         reject,
         stopWatching: () => {
@@ -186,19 +205,29 @@ export class ContainerPool<M extends PoolMember> {
     });
   }
 
-  /** Hands idle members to waiting jobs, in order, for as long as there are both. */
+  /**
+   * Hands idle members to waiting jobs, in order, for as long as there are both; a request
+   * to hold one out waits while `maxHeldOut` are held, and the jobs behind it go first.
+   */
   #dispatch(): void {
-    while (this.#waiters.length > 0 && this.#pool.available > 0) {
-      const waiter = this.#waiters.shift()!;
+    for (let waiter = this.#nextServed(); waiter !== undefined && this.#pool.available > 0; waiter = this.#nextServed()) {
+      this.#waiters.splice(this.#waiters.indexOf(waiter), 1);
       this.#handing++;
+      if (waiter.holdOut) this.#heldOut++;
       // generic-pool takes an idle member out of `available` before this returns.
       this.#pool.acquire().then(
         (member) => {
           this.#handing--;
           if (member.alive) {
             waiter.stopWatching();
+            if (waiter.holdOut) {
+              // Out of the pool, which starts its replacement; the holder removes it (endHeldOut).
+              this.#kept.add(member);
+              this.retire(member);
+            }
             waiter.resolve(member);
           } else {
+            if (waiter.holdOut) this.#heldOut--;
             // It died while idle (killed from outside): replace it. The job waits on, unless
             // the pool is closing, when no replacement may come.
             this.retire(member);
@@ -213,6 +242,7 @@ export class ContainerPool<M extends PoolMember> {
         },
         (error: unknown) => {
           this.#handing--;
+          if (waiter.holdOut) this.#heldOut--;
           waiter.stopWatching();
           waiter.reject(this.#closed ? new PoolClosedError() : error);
           this.#dispatch();
@@ -220,6 +250,22 @@ export class ContainerPool<M extends PoolMember> {
       );
     }
     this.#afterQueueChange();
+  }
+
+  /** The first waiter that may be served now. */
+  #nextServed(): Waiter<M> | undefined {
+    const canHoldOut = this.#heldOut < (this.#options.maxHeldOut ?? 0);
+    return this.#waiters.find((waiter) => !waiter.holdOut || canHoldOut);
+  }
+
+  /** Removes a member held out of the pool, and lets another be held in its place. */
+  async endHeldOut(member: M): Promise<void> {
+    try {
+      await this.#remove(member);
+    } finally {
+      this.#heldOut--;
+      this.#dispatch();
+    }
   }
 
   /** A waiting job leaves the queue unserved: timed out, aborted, or the pool destroyed. */
@@ -248,6 +294,7 @@ export class ContainerPool<M extends PoolMember> {
       busy: this.#pool.borrowed,
       starting: this.#starting,
       queued: this.#waiters.length + this.#handing,
+      sessions: this.#heldOut,
     };
   }
 
@@ -342,6 +389,8 @@ export class ContainerPool<M extends PoolMember> {
    * the pool is open, and `closeRetryMs` into close(); then gives up, for close() to report.
    */
   async #remove(member: M): Promise<void> {
+    // Held out of the pool: its holder removes it, through endHeldOut.
+    if (this.#kept.delete(member)) return;
     for (let attempt = 0; ; attempt++) {
       try {
         await member.remove();

@@ -138,6 +138,31 @@ export class DockerError extends WarmboxError {
   static override readonly code = 'WARMBOX_ERR_DOCKER';
 }
 
+/** Why a session ended: see SessionEndedError. */
+export type SessionEndReason = 'closed' | 'idle' | 'lifetime' | 'timeout' | 'memory' | 'exit' | 'error' | 'sandboxClosed';
+
+const SESSION_ENDINGS: Record<SessionEndReason, string> = {
+  closed: 'it was closed',
+  idle: 'it was idle for idleTimeoutMs',
+  lifetime: 'it reached maxLifetimeMs',
+  timeout: 'a cell ran past its limit and did not stop when interrupted',
+  memory: 'a cell ran out of memory',
+  exit: 'a cell exited (sys.exit or os._exit)',
+  error: 'its interpreter or container was lost',
+  sandboxClosed: 'its sandbox was closed',
+};
+
+/** A session's `run()` after the session ended; `reason` says why it did. */
+export class SessionEndedError extends WarmboxError {
+  static override readonly code = 'WARMBOX_ERR_SESSION_ENDED';
+  constructor(
+    readonly reason: SessionEndReason,
+    detail?: string,
+  ) {
+    super(`the session has ended: ${SESSION_ENDINGS[reason]}${detail ? ` (${detail})` : ''}`);
+  }
+}
+
 /** The agent answered something the protocol does not allow. */
 export class AgentProtocolError extends WarmboxError {
   static override readonly code = 'WARMBOX_ERR_AGENT_PROTOCOL';
@@ -178,12 +203,15 @@ const ERRORS = [
   [DockerError, 502],
   [AgentProtocolError, 502],
   [RemoteError, 502],
+  [SessionEndedError, 410],
 ] as const;
 
 /** The codes only the service answers with: no class of the library throws them. */
 const SERVICE_ONLY = {
   /** No bearer token, or a wrong one. */
   WARMBOX_ERR_UNAUTHORIZED: 401,
+  /** No session by that id: it never was, it ended and was forgotten, or another token opened it. */
+  WARMBOX_ERR_SESSION_NOT_FOUND: 404,
   /** Something failed that is no WarmboxError: a bug, or a fault of the service's own. */
   WARMBOX_ERR_INTERNAL: 500,
 } as const;
@@ -207,9 +235,10 @@ export function httpStatusOf(code: string): number {
  * same classes as with a local Sandbox. Made without running the class's constructor, which
  * would word a message of its own. A code of no class is a RemoteError.
  */
-export function errorFromCode(code: string, message: string, field?: string): WarmboxError {
+export function errorFromCode(code: string, message: string, field?: string, reason?: SessionEndReason): WarmboxError {
   const type = BY_CODE.get(code)?.[0] ?? RemoteError;
   const error = Reflect.construct(WarmboxError, [message], type) as WarmboxError;
   if (type === InvalidArgumentError) Object.defineProperty(error, 'field', { value: field ?? 'job', enumerable: true });
+  if (type === SessionEndedError) Object.defineProperty(error, 'reason', { value: reason ?? 'error', enumerable: true });
   return error;
 }

@@ -1,6 +1,7 @@
 export { Sandbox, type Callback, type SandboxEvents } from './sandbox.js';
 export type { Job, RunOptions, RunResult, RunStatus, PythonError, JobFiles, ReturnedFile } from './job.js';
 export type { PoolStats } from './container-pool.js';
+export { Session, type SessionOptions, type CellOptions, type CellResult, type CellValue, type SessionEndReason } from './session.js';
 export { DEFAULTS, type SandboxOptions } from './options.js';
 export { MAX_ENV_BYTES, MAX_JOB_BYTES, MAX_JOB_FILES, MAX_PATH_BYTES, MAX_REQUEST_BYTES, MAX_RETURN_PATTERNS, MAX_TIMEOUT_MS, MIB } from './limits.js';
 export { AGENT_IO_DIR, AGENT_MEMORY_MB, AGENT_SOCKET_NAME, AGENT_TASKS } from '../agent/layout.js';
@@ -24,6 +25,7 @@ export {
   DockerError,
   AgentProtocolError,
   RemoteError,
+  SessionEndedError,
   errorFromCode,
   httpStatusOf,
   ERROR_CODES,

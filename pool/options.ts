@@ -121,6 +121,14 @@ export interface SandboxOptions {
    */
   readonly queueTimeoutMs?: number;
   /**
+   * How many sessions (`sandbox.session()`) may be open at once. Each holds a container of
+   * its own, out of the pool, which starts a replacement: sessions never take the warm
+   * containers jobs wait for, and this bounds what they add to the machine. A session past
+   * it waits in the job queue, under maxQueue and queueTimeoutMs, and jobs behind it go first.
+   * @default 16
+   */
+  readonly maxSessions?: number;
+  /**
    * How long a container may take from create to a ready agent.
    * @default 30000
    */
@@ -199,6 +207,7 @@ export const DEFAULTS = Object.freeze({
   maxOutputBytes: MIB,
   maxQueue: 100,
   queueTimeoutMs: 30_000,
+  maxSessions: 16,
   startupTimeoutMs: 30_000,
   dockerTimeoutMs: 30_000,
   startConcurrency: 2,
@@ -243,6 +252,7 @@ const RANGES: Record<NumericOption, readonly [number, number]> = {
   stackSizeMb: [1, 1024],
   maxOutputBytes: [0, 1024 * MIB],
   maxQueue: [0, 1_000_000],
+  maxSessions: [0, 100_000],
   queueTimeoutMs: [1, 24 * 60 * 60 * 1000],
   startupTimeoutMs: [1, 10 * 60 * 1000],
   dockerTimeoutMs: [1, 10 * 60 * 1000],
@@ -314,13 +324,13 @@ export function resolveOptions(input: number | SandboxOptions | undefined): Reso
   return Object.freeze({ ...resolved, preload, cpuTimeMs, image: options.image, socketRoot: options.socketRoot, docker: options.docker ?? {} }) as ResolvedOptions;
 }
 
-function checkPreload(preload: unknown): readonly string[] {
+export function checkPreload(preload: unknown, field = 'preload'): readonly string[] {
   if (preload === undefined) return Object.freeze([]);
-  if (!Array.isArray(preload)) throw new InvalidArgumentError('preload', `must be an array of module names, got ${describe(preload)}`);
-  if (preload.length > MAX_PRELOAD) throw new InvalidArgumentError('preload', `names ${preload.length} modules; at most ${MAX_PRELOAD} are accepted`);
+  if (!Array.isArray(preload)) throw new InvalidArgumentError(field, `must be an array of module names, got ${describe(preload)}`);
+  if (preload.length > MAX_PRELOAD) throw new InvalidArgumentError(field, `names ${preload.length} modules; at most ${MAX_PRELOAD} are accepted`);
   for (const [index, name] of preload.entries()) {
     if (typeof name !== 'string' || !MODULE_NAME.test(name)) {
-      throw new InvalidArgumentError(`preload[${index}]`, `must be a module name such as numpy or matplotlib.pyplot, got ${describe(name)}`);
+      throw new InvalidArgumentError(`${field}[${index}]`, `must be a module name such as numpy or matplotlib.pyplot, got ${describe(name)}`);
     }
   }
   return Object.freeze([...(preload as string[])]);

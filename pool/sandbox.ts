@@ -16,6 +16,8 @@ import { checkJobLimitsFor, checkOptionsFor, checkRuntime, type RuntimeInfo } fr
 import { LABELS, ownerLabels } from './labels.js';
 import { OWNER_FILE, POOL_DIR_PREFIX, sweepOrphans, sweepPool } from './sweep-orphans.js';
 import { ioDirFor, WarmContainer } from './warm-container.js';
+import { prepareSession, Session, type SessionOptions } from './session.js';
+import { InvalidArgumentError, SessionEndedError, type SessionEndReason } from './errors.js';
 
 const log = debuglog('warmbox');
 
@@ -32,6 +34,10 @@ export interface SandboxEvents {
   removed: [containerId: string];
   /** A replacement container failed to start; it is tried again after `retryInMs`. */
   startFailed: [error: Error, retryInMs: number];
+  /** A session opened. */
+  sessionOpened: [sessionId: string];
+  /** A session ended, for `reason`. */
+  sessionEnded: [sessionId: string, reason: SessionEndReason];
 }
 
 /**
@@ -67,6 +73,8 @@ export class Sandbox extends EventEmitter<SandboxEvents> {
   #poolDir: string | undefined;
   #docker: Docker | undefined;
   #runtime: RuntimeInfo | undefined;
+  /** The sessions open, for close() and destroy() to end. */
+  readonly #sessions = new Set<Session>();
   /** A sweep of the pool's stopped containers after the engine came back, at most one at a time. */
   #sweeping: Promise<void> | undefined;
 
@@ -108,6 +116,7 @@ export class Sandbox extends EventEmitter<SandboxEvents> {
         ...this.options,
         recovery: (error: unknown, signal: AbortSignal) => engineBack(docker, error, signal)?.then(() => this.#sweepStopped(docker)),
         closeRetryMs: this.options.dockerTimeoutMs,
+        maxHeldOut: this.options.maxSessions,
       };
       this.#pool = new ContainerPool(startContainer, poolOptions, {
         warm: (containerId, startMs) => this.emit('warm', containerId, startMs),
@@ -162,6 +171,61 @@ export class Sandbox extends EventEmitter<SandboxEvents> {
     }
   }
 
+  /**
+   * Opens a session: a container of its own, out of the pool (which starts a replacement),
+   * whose Python interpreter runs every cell of one conversation. Past `maxSessions` open,
+   * it waits in the job queue, under the same rules as a job.
+   *
+   * ```ts
+   * await using s = await sandbox.session();
+   * await s.run('import pandas as pd\nframe = pd.DataFrame({"x": [1, 2]})');
+   * (await s.run('frame.x.sum()')).value; // { repr: '3', json: 3 }
+   * ```
+   */
+  async session(options: SessionOptions = {}): Promise<Session> {
+    const prepared = prepareSession(options, this.options);
+    if (this.options.maxSessions < 1) throw new InvalidArgumentError('maxSessions', 'is 0: this sandbox opens no sessions');
+    if (this.#state === 'new') throw new NotInitializedError();
+    if (this.#state === 'initializing') await this.#initializing;
+    if (this.#state !== 'ready' || this.#pool === undefined) throw new PoolClosedError();
+    const pool = this.#pool;
+    const { controller, unfollow } = followAbort(prepared.signal);
+    this.#jobs.add(controller);
+    try {
+      const container = await pool.acquire(controller.signal, { holdOut: true });
+      const end = () => pool.endHeldOut(container);
+      let opened: RunResult;
+      try {
+        opened = await container.run(prepared.request, 'null', controller.signal);
+      } catch (error) {
+        await end();
+        throw error;
+      }
+      if (opened.status !== 'ok' || this.#state !== 'ready') {
+        await end();
+        if (this.#state !== 'ready') throw new PoolClosedError();
+        throw new SessionEndedError('error', `it could not open: ${opened.error?.message ?? opened.status}`);
+      }
+      const session = new Session(container, prepared, {
+        options: this.options,
+        end,
+        ended: (ended, reason) => {
+          this.#sessions.delete(ended);
+          this.emit('sessionEnded', ended.id, reason);
+        },
+      });
+      this.#sessions.add(session);
+      this.emit('sessionOpened', session.id);
+      return session;
+    } catch (error) {
+      if (this.#destroyed && !prepared.signal?.aborted) throw new PoolClosedError('the sandbox was destroyed');
+      throw error;
+    } finally {
+      this.#jobs.delete(controller);
+      unfollow();
+    }
+  }
+
   /** The runtime the containers run on, as the engine registered it; known once initialize() has checked it. */
   get runtime(): RuntimeInfo | undefined {
     return this.#runtime;
@@ -169,7 +233,7 @@ export class Sandbox extends EventEmitter<SandboxEvents> {
 
   /** How many containers are warm, busy and starting, and how many jobs wait. */
   stats(): PoolStats {
-    return this.#pool?.stats() ?? { warm: 0, busy: 0, starting: 0, queued: 0 };
+    return this.#pool?.stats() ?? { warm: 0, busy: 0, starting: 0, queued: 0, sessions: 0 };
   }
 
   /**
@@ -196,6 +260,7 @@ export class Sandbox extends EventEmitter<SandboxEvents> {
       this.#destroyed = true;
       const reason = new PoolClosedError('the sandbox was destroyed');
       for (const controller of this.#jobs) controller.abort(reason);
+      await Promise.all([...this.#sessions].map((session) => session.destroy()));
       await this.#pool?.destroy();
       await this.close();
     })();
@@ -225,7 +290,10 @@ export class Sandbox extends EventEmitter<SandboxEvents> {
   async #shutdown(): Promise<void> {
     try {
       if (this.#pool !== undefined) {
+        // Sessions first: each after the cells asked for; the pool's queue may open more, ended after it.
+        await Promise.all([...this.#sessions].map((session) => session.close()));
         await this.#pool.close();
+        await Promise.all([...this.#sessions].map((session) => session.close()));
         await this.#sweepAll(this.#docker!);
       }
     } finally {

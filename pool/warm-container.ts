@@ -2,7 +2,7 @@ import { chmod, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { debuglog } from 'node:util';
 import type Docker from 'dockerode';
-import type { AgentRunAnswer, AgentRunRequest } from '../agent/protocol.js';
+import type { AgentCellRequest, AgentRunAnswer, AgentRunRequest } from '../agent/protocol.js';
 import { AgentClient } from './agent-client.js';
 import { containerLimits, createContainer, NORMAL_CPU_SHARES, type ContainerSpec, type ProgramLimits } from './create-container.js';
 import { dockerFailed } from './docker.js';
@@ -116,13 +116,31 @@ export class WarmContainer {
     // Under gVisor the program's processes are bounded by RLIMIT_NPROC, which gVisor enforces
     // once the uid holds more than it (Linux: as many as): one less leaves exactly pidsLimit.
     const request = this.gvisor ? { ...job, rlimits: { ...job.rlimits, processes: this.options.pidsLimit - 1 } } : job;
+    return this.#exchange('/run', request, dataJson, signal, streams);
+  }
+
+  /**
+   * Runs one more cell of the session this container's job opened (`run` with `session`);
+   * resolves with its result whatever the cell did.
+   */
+  runCell(cell: AgentCellRequest, dataJson: string, signal: AbortSignal | undefined, streams: RunOptions = {}): Promise<RunResult> {
+    return this.#exchange('/cell', cell, dataJson, signal, streams);
+  }
+
+  /** Raises KeyboardInterrupt in the session's running cell, if one runs. */
+  async interrupt(): Promise<void> {
+    await this.agent.interrupt();
+  }
+
+  /** Sends a job or a cell and reads its answer, watching over the agent while it runs. */
+  async #exchange(path: '/run' | '/cell', request: AgentRunRequest | AgentCellRequest, dataJson: string, signal: AbortSignal | undefined, streams: JobStreams): Promise<RunResult> {
     const startedAt = performance.now();
     const elapsed = () => Math.round((performance.now() - startedAt) * 100) / 100;
     let answer: AgentRunAnswer;
     const watchdog = this.#watchAgent(request.timeoutMs + HOST_DEADLINE_GRACE_MS);
     const stdin = streams.stdinSource === undefined ? undefined : this.agent.sendStdin(streams.stdinSource);
     try {
-      answer = await this.agent.run(request, dataJson, signal ? AbortSignal.any([signal, watchdog.signal]) : watchdog.signal, streams);
+      answer = await this.agent.run(request, dataJson, signal ? AbortSignal.any([signal, watchdog.signal]) : watchdog.signal, streams, path);
     } catch (error) {
       if (signal?.aborted) throw new AbortError(signal.reason);
       if (error instanceof WarmboxError) throw error;
