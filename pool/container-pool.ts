@@ -71,7 +71,7 @@ export interface PoolStats {
   readonly starting: number;
   /** Jobs, and sessions, waiting for a container. */
   readonly queued: number;
-  /** Containers held by sessions, out of the pool: it started replacements for them. */
+  /** Sessions open, each holding a container out of the pool (which started a replacement for it). */
   readonly sessions: number;
 }
 

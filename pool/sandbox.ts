@@ -231,9 +231,10 @@ export class Sandbox extends EventEmitter<SandboxEvents> {
     return this.#runtime;
   }
 
-  /** How many containers are warm, busy and starting, and how many jobs wait. */
+  /** How many containers are warm, busy and starting, how many jobs wait, and how many sessions are open. */
   stats(): PoolStats {
-    return this.#pool?.stats() ?? { warm: 0, busy: 0, starting: 0, queued: 0, sessions: 0 };
+    const stats = this.#pool?.stats() ?? { warm: 0, busy: 0, starting: 0, queued: 0, sessions: 0 };
+    return { ...stats, sessions: this.#sessions.size };
   }
 
   /**

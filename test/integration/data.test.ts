@@ -80,3 +80,20 @@ test('no preload -> the same job still works, importing as it goes', async (t) =
   t.like(r, { status: 'ok' }, r.stderr);
   t.deepEqual(r.result, [false, 1000]);
 });
+
+test('a session on the data image: a DataFrame loaded in one cell is there in the next; a DataFrame and a figure come back as values a page renders', async (t) => {
+  await using s = await sandbox.session({ files: { 'sales.csv': csv } });
+  t.like(await s.run('import pandas as pd\nimport matplotlib.pyplot as plt\ndf = pd.read_csv("sales.csv")'), { status: 'ok', value: null });
+  const frame = await s.run('df.groupby("region")["amount"].sum().to_frame()');
+  t.like(frame, { status: 'ok', sessionEnded: false });
+  t.regex(frame.value?.html ?? '', /<table[\s\S]*north[\s\S]*<\/table>/);
+  t.regex(frame.value?.repr ?? '', /north\s+124500/);
+  t.false('json' in frame.value!, 'a DataFrame has no JSON value');
+  const figure = await s.run('fig, ax = plt.subplots()\nax.plot(df["amount"])\nfig');
+  assertPng(t, figure.value?.png === undefined ? undefined : Buffer.from(figure.value.png, 'base64'), 'the figure value');
+  t.regex(figure.value?.repr ?? '', /Figure/);
+  const shown = await s.run('df["amount"].plot()\nplt.show()');
+  t.is(shown.figures.length, 1, 'a figure shown in a cell comes back with that cell');
+  assertPng(t, shown.figures[0], 'the shown figure');
+  t.like(await s.run('len(df)'), { value: { json: 1000 } });
+});
