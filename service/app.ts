@@ -5,6 +5,8 @@
  *
  *   POST /v1/run       a job as JSON -> its RunResult as JSON             (token)   routes/run.ts
  *   GET  /v1/ws        WebSocket: one job per connection, live output and stdin (token)   routes/ws.ts
+ *   POST /v1/sessions  a session: one container held for many cells      (token)   routes/sessions.ts
+ *   POST /v1/sessions/:id/run, /interrupt; DELETE /v1/sessions/:id; GET /v1/sessions/:id/ws
  *   POST /mcp          the Model Context Protocol: the run_python tool        (token)   routes/mcp.ts
  *   GET  /metrics      Prometheus                                          (token)
  *   GET  /openapi.json the OpenAPI document, from the same schemas        (token)
@@ -18,7 +20,7 @@ import swagger from '@fastify/swagger';
 import websocket from '@fastify/websocket';
 import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify';
 import { MAX_REQUEST_BYTES, type RunResult, type Sandbox } from '../pool/index.js';
-import { errorSchema, jobSchema, resultSchema, ROUTES } from '../wire/index.js';
+import { cellSchema, errorSchema, jobSchema, resultSchema, ROUTES, sessionOptionsSchema, sessionSchema } from '../wire/index.js';
 import { bearerAuth } from './bearer-auth.js';
 import { errorBody } from './error-body.js';
 import { JobMemory } from './job-memory.js';
@@ -27,12 +29,17 @@ import { ServiceMetrics } from './metrics.js';
 import { mcpRoute } from './routes/mcp.js';
 import { probes } from './routes/probes.js';
 import { runRoute } from './routes/run.js';
+import { sessionRoutes } from './routes/sessions.js';
+import { ServiceSessions } from './sessions.js';
 import { wsRoute } from './routes/ws.js';
 
 export interface ServiceOptions {
   readonly sandbox: Sandbox;
-  /** Requests must carry `Authorization: Bearer <token>`; none: no auth (loopback only). */
-  readonly token?: string;
+  /**
+   * Requests must carry `Authorization: Bearer <token>`, one of these if several; none: no
+   * auth (loopback only). A session is bound to the token that opened it.
+   */
+  readonly token?: string | readonly string[];
   /** A pino logger, or fastify's logger options; false for none. @default true */
   readonly logger?: boolean | FastifyBaseLogger | Record<string, unknown>;
   /** A directory whose index.html and page.js are served at `/` (warmbox serve --demo: dist/web-ide). */
@@ -60,6 +67,7 @@ export async function buildService(options: ServiceOptions): Promise<Service> {
   });
   const metrics = new ServiceMetrics(options.sandbox);
   const jobs = new ServiceJobs(options.sandbox, metrics);
+  const sessions = new ServiceSessions(options.sandbox, metrics);
   const memory = new JobMemory<RunResult>(options.rememberJobs ?? 1000, options.rememberMs ?? 600_000);
 
   await app.register(swagger, {
@@ -75,6 +83,7 @@ export async function buildService(options: ServiceOptions): Promise<Service> {
   app.addSchema(jobSchema);
   app.addSchema(resultSchema);
   app.addSchema(errorSchema);
+  for (const schema of [sessionOptionsSchema, cellSchema, sessionSchema]) app.addSchema(schema);
 
   app.setErrorHandler((error: FastifyError, request, reply) => {
     const body = errorBody(error);
@@ -85,9 +94,10 @@ export async function buildService(options: ServiceOptions): Promise<Service> {
   // What needs the token lives in a scope of its own, whose hook checks it: the probes and
   // the demo page, registered at the root, stay open.
   await app.register(async (api) => {
-    if (options.token !== undefined) api.addHook('onRequest', bearerAuth(options.token));
+    if (options.token !== undefined) api.addHook('onRequest', bearerAuth(typeof options.token === 'string' ? [options.token] : options.token));
     await api.register(runRoute, { jobs, memory });
     await api.register(wsRoute, { jobs });
+    await api.register(sessionRoutes, { sessions });
     await api.register(mcpRoute, { jobs });
     api.get(ROUTES.metrics, { schema: { summary: 'Prometheus metrics' } }, async (_request, reply) =>
       reply.type(metrics.registry.contentType).send(await metrics.registry.metrics()),
@@ -107,6 +117,7 @@ export async function buildService(options: ServiceOptions): Promise<Service> {
     app,
     metrics,
     drain: async () => {
+      sessions.drain();
       await jobs.drain();
       await app.close();
     },

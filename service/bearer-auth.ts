@@ -9,16 +9,26 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { ServiceErrorCode } from '../pool/index.js';
 import { TOKEN_PROTOCOL_PREFIX } from '../wire/index.js';
 
-/** An onRequest hook that answers 401 unless the request carries `token`. */
-export function bearerAuth(token: string): (request: FastifyRequest, reply: FastifyReply) => Promise<void> {
-  const expected = digest(token);
+/** An onRequest hook that answers 401 unless the request carries one of `tokens`. */
+export function bearerAuth(tokens: readonly string[]): (request: FastifyRequest, reply: FastifyReply) => Promise<void> {
+  const expected = tokens.map(digest);
   return async (request, reply) => {
-    if (timingSafeEqual(digest(presentedToken(request) ?? ''), expected)) return;
+    const presented = digest(presentedToken(request) ?? '');
+    // Every token compared, so the time does not tell which matched.
+    if (expected.map((token) => timingSafeEqual(presented, token)).includes(true)) return;
     await reply
       .code(401)
       .header('www-authenticate', 'Bearer')
       .send({ statusCode: 401, code: 'WARMBOX_ERR_UNAUTHORIZED' satisfies ServiceErrorCode, error: 'Unauthorized', message: 'a valid bearer token is required' });
   };
+}
+
+/**
+ * Who made a request, as far as the service can tell: the digest of its token (of none, with
+ * no token configured). What a session is bound to: another token's requests do not find it.
+ */
+export function requester(request: FastifyRequest): string {
+  return digest(presentedToken(request) ?? '').toString('hex');
 }
 
 function presentedToken(request: FastifyRequest): string | undefined {

@@ -6,14 +6,14 @@ import { STATUS_CODES } from 'node:http';
 import { ERROR_CODES, httpStatusOf, InvalidArgumentError, WarmboxError, type ServiceErrorCode } from '../pool/index.js';
 import { fieldOfSchemaErrors, type SchemaError, type WireError } from '../wire/index.js';
 
-type AnyError = Error & { code?: string; statusCode?: number; validation?: unknown[]; field?: string };
+type AnyError = Error & { code?: string; statusCode?: number; validation?: unknown[]; field?: string; reason?: string };
 
 /** A library error as itself, a validation error as an InvalidArgumentError naming the field, anything else as internal. */
 export function errorBody(error: AnyError): WireError {
   if (error.validation !== undefined) return invalid(error.message, fieldOfSchemaErrors(error.validation as SchemaError[]));
   if (error instanceof WarmboxError || (ERROR_CODES as readonly string[]).includes(error.code ?? '')) {
     const statusCode = httpStatusOf(error.code!);
-    return { statusCode, code: error.code!, error: httpName(statusCode), message: error.message, ...(error.field ? { field: error.field } : {}) };
+    return { statusCode, code: error.code!, error: httpName(statusCode), message: error.message, ...(error.field ? { field: error.field } : {}), ...(error.reason ? { reason: error.reason } : {}) };
   }
   const statusCode = error.statusCode !== undefined && error.statusCode >= 400 ? error.statusCode : 500;
   return { statusCode, code: error.code ?? ('WARMBOX_ERR_INTERNAL' satisfies ServiceErrorCode), error: httpName(statusCode), message: error.message };

@@ -1,15 +1,18 @@
 /**
  * The service's Prometheus metrics (prom-client), in a registry of its own: jobs by status,
- * run durations, the queue, containers by state, start failures and start durations, with
+ * run durations, the queue, containers by state, start failures and start durations,
+ * sessions open, their cells by status and their ends by reason, with
  * Node's process metrics beside them.
  */
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
-import type { RunStatus, Sandbox } from '../pool/index.js';
+import type { RunStatus, Sandbox, SessionEndReason } from '../pool/index.js';
 
 export class ServiceMetrics {
   readonly registry = new Registry();
   readonly #jobs: Counter<'status'>;
   readonly #runSeconds: Histogram;
+  readonly #cells: Counter<'status'>;
+  readonly #sessionsEnded: Counter<'reason'>;
 
   constructor(sandbox: Sandbox) {
     const registers = [this.registry];
@@ -35,6 +38,9 @@ export class ServiceMetrics {
         this.set({ state: 'starting' }, starting);
       },
     });
+    new Gauge({ name: 'warmbox_sessions_open', help: 'Sessions open, each holding a container of its own', registers, collect() { this.set(stats().sessions); } });
+    this.#cells = new Counter({ name: 'warmbox_session_cells_total', help: "Sessions' cells run, by how they ended", labelNames: ['status'], registers });
+    this.#sessionsEnded = new Counter({ name: 'warmbox_sessions_ended_total', help: 'Sessions ended, by why', labelNames: ['reason'], registers });
     const startFailures = new Counter({ name: 'warmbox_container_start_failures_total', help: 'Replacement containers that failed to start', registers });
     const startSeconds = new Histogram({
       name: 'warmbox_container_start_duration_seconds',
@@ -44,6 +50,16 @@ export class ServiceMetrics {
     });
     sandbox.on('startFailed', () => startFailures.inc());
     sandbox.on('warm', (_id, startMs) => startSeconds.observe(startMs / 1000));
+  }
+
+  /** Counts one cell of a session that got a result. */
+  cell(status: RunStatus): void {
+    this.#cells.inc({ status });
+  }
+
+  /** Counts one session that ended. */
+  sessionEnded(reason: SessionEndReason): void {
+    this.#sessionsEnded.inc({ reason });
   }
 
   /** Counts one job that got a result. */

@@ -11,9 +11,9 @@ export interface ServeOptions {
   readonly host: string;
   readonly port: number;
   readonly sandbox: SandboxOptions;
-  /** The bearer token itself, e.g. from WARMBOX_TOKEN. */
-  readonly token?: string;
-  /** A file whose content (trimmed) is the token. */
+  /** The bearer token itself, e.g. from WARMBOX_TOKEN; or several, each a client of its own (sessions are bound to one). */
+  readonly token?: string | readonly string[];
+  /** A file whose lines (trimmed, blank ones skipped) are the tokens. */
   readonly tokenFile?: string;
   readonly demoDir?: string;
   readonly logger?: boolean;
@@ -31,8 +31,9 @@ export class ServeError extends Error {}
 
 /** Starts the sandbox and the service; rejects before either if the options are unsafe. */
 export async function serve(options: ServeOptions): Promise<RunningService> {
-  const token = options.tokenFile === undefined ? options.token : (await readFile(options.tokenFile, 'utf8')).trim();
-  if (token === '') throw new ServeError('the token is empty');
+  const given = options.tokenFile === undefined ? options.token : (await readFile(options.tokenFile, 'utf8')).split('\n').map((line) => line.trim()).filter((line) => line !== '');
+  const token = typeof given === 'string' ? [given] : given;
+  if (token !== undefined && (token.length === 0 || token.includes(''))) throw new ServeError('the token is empty');
   if (token === undefined && !isLoopback(options.host)) {
     throw new ServeError(`refusing to listen on ${options.host} without a token: set WARMBOX_TOKEN or --token-file, or listen on 127.0.0.1`);
   }

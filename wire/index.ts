@@ -5,13 +5,16 @@
  * schema, never the pool itself, so that a RemoteSandbox does not load dockerode.
  */
 import type { Job, RunResult } from '../pool/index.js';
-import type { WireError, WireJob, WireResult } from './schemas.js';
+import type { WireCell, WireError, WireJob, WireResult } from './schemas.js';
 
-export { errorSchema, jobSchema, resultSchema, type WireError, type WireJob, type WireResult } from './schemas.js';
-export { ROUTES, TOKEN_PROTOCOL_PREFIX } from './routes.js';
+export { cellSchema, errorSchema, jobSchema, resultSchema, sessionOptionsSchema, sessionSchema, type WireCell, type WireError, type WireJob, type WireResult, type WireSessionOptions } from './schemas.js';
+export { ROUTES, sessionRoute, TOKEN_PROTOCOL_PREFIX } from './routes.js';
 
 /** A client's messages on ROUTES.ws: the job first, then its stdin as it comes, then the stdin's end. */
 export type ClientMessage = { type: 'run'; job: WireJob } | { type: 'stdin'; data: string } | { type: 'stdin_end' };
+
+/** A client's messages on ROUTES.sessionWs: cells, run in order, each answered by its output and result; and interrupts. */
+export type SessionClientMessage = { type: 'run'; cell: WireCell } | { type: 'interrupt' };
 
 /** The service's messages on ROUTES.ws: the program's output as it is written, then its result, or an error. */
 export type ServerMessage = { type: 'stdout'; data: string } | { type: 'stderr'; data: string } | { type: 'result'; result: WireResult } | { type: 'error'; error: WireError };
@@ -53,18 +56,23 @@ export function encodeJob({ files, ...rest }: EncodableJob): WireJob {
   return { ...rest, files: encoded } as WireJob;
 }
 
+/** Files off the wire as the library's: {base64} become bytes; anything else passes, for the library's checks. */
+export function decodeFiles(files: NonNullable<WireJob['files']>): NonNullable<Job['files']> {
+  if (typeof files !== 'object' || files === null) return files as never;
+  const decoded: Record<string, string | Buffer> = {};
+  for (const [path, content] of Object.entries(files)) {
+    decoded[path] = typeof content === 'object' && content !== null && typeof content.base64 === 'string' ? Buffer.from(content.base64, 'base64') : (content as string);
+  }
+  return decoded;
+}
+
 /**
  * A job off the wire as the library's: files given as {base64} become bytes; `id` is the
  * service's. Anything else passes as it came, for the library's checks to refuse (a WebSocket
  * job has no schema in front of it).
  */
 export function decodeJob({ id: _id, files, ...rest }: WireJob): Job {
-  if (typeof files !== 'object' || files === null) return files === undefined ? rest : { ...rest, files: files as never };
-  const decoded: Record<string, string | Buffer> = {};
-  for (const [path, content] of Object.entries(files)) {
-    decoded[path] = typeof content === 'object' && content !== null && typeof content.base64 === 'string' ? Buffer.from(content.base64, 'base64') : (content as string);
-  }
-  return { ...rest, files: decoded };
+  return files === undefined ? rest : { ...rest, files: decodeFiles(files) };
 }
 
 /** A result as JSON: the bytes of files and figures as base64. */

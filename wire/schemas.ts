@@ -46,6 +46,53 @@ export const jobSchema = {
 /** A job as JSON: a Job whose file bytes are base64, with the service's `id`. */
 export type WireJob = FromSchema<typeof jobSchema>;
 
+const { code: codeField, data: dataField, stdin: stdinField, timeoutMs: timeoutField, cpuTimeMs: cpuField, env: envField, files: filesField, returnFiles: returnFilesField } = jobSchema.properties;
+const sessionMs = { type: 'integer', minimum: 1, maximum: 7 * 24 * 3600_000 } as const;
+
+export const sessionOptionsSchema = {
+  $id: 'SessionOptions',
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    idleTimeoutMs: { ...sessionMs, description: 'the session is closed after this long without a cell (default 300000)' },
+    maxLifetimeMs: { ...sessionMs, description: 'the session is closed this long after it opened (default 3600000)' },
+    timeoutMs: timeoutField,
+    cpuTimeMs: cpuField,
+    env: envField,
+    files: filesField,
+    preload: { type: 'array', maxItems: 64, items: { type: 'string', minLength: 1, maxLength: 256 }, description: 'modules imported as the session opens' },
+  },
+} as const;
+
+/** A session's options as JSON: SessionOptions whose file bytes are base64. */
+export type WireSessionOptions = FromSchema<typeof sessionOptionsSchema>;
+
+export const cellSchema = {
+  $id: 'Cell',
+  type: 'object',
+  additionalProperties: false,
+  required: ['code'],
+  properties: {
+    code: codeField,
+    data: { ...dataField, description: 'sets the global `data` before the cell runs; left out, it stays as it was' },
+    stdin: stdinField,
+    timeoutMs: timeoutField,
+    cpuTimeMs: cpuField,
+    returnFiles: returnFilesField,
+  },
+} as const;
+
+/** A session's cell as JSON. */
+export type WireCell = FromSchema<typeof cellSchema>;
+
+export const sessionSchema = {
+  $id: 'Session',
+  type: 'object',
+  additionalProperties: false,
+  required: ['id'],
+  properties: { id: { type: 'string', description: '128 random bits, hex; only the token that opened the session can use it' } },
+} as const;
+
 // The agent's report less what the host turns into other fields: the files and figures
 // become base64 here (and the result, which follows the report, is added as `result`).
 const { files: _files, figures: _figures, ...reportFields } = reportSchema.properties;
@@ -90,6 +137,7 @@ export const errorSchema = {
     error: { type: 'string' },
     message: { type: 'string' },
     field: { type: 'string', description: 'for WARMBOX_ERR_INVALID_ARGUMENT: the field at fault' },
+    reason: { type: 'string', description: 'for WARMBOX_ERR_SESSION_ENDED: why the session ended (closed, idle, lifetime, timeout, memory, exit, error, sandboxClosed)' },
   },
 } as const;
 
