@@ -66,28 +66,30 @@ const parsed = (text: string, overflowed = false, cuts: readonly number[] = []) 
 
 test('parseReport: nothing, a result, an error, figures, a report cut short, and what a program could forge', (t) => {
   t.is(parsed(''), null);
-  t.deepEqual(parsed('null\n{"a": 1}\n[]\n{"exit": 0}\n'), { error: null, resultJson: '{"a": 1}', figures: [], exitCode: 0, signal: null });
+  t.deepEqual(parsed('null\n{"a": 1}\n[]\nnull\n{"exit": 0}\n'), { error: null, resultJson: '{"a": 1}', figures: [], value: 'null', exitCode: 0, signal: null });
   const error = { type: 'ValueError', message: 'bad', traceback: 'Traceback...' };
-  t.deepEqual(parsed(`${JSON.stringify(error)}\nnull\n["iVBO"]\n{"exit": 1}\n`), { error, resultJson: 'null', figures: ['iVBO'], exitCode: 1, signal: null });
-  t.deepEqual(parsed('null\nnull\n[]\n{"signal": "SIGINT"}\n'), { error: null, resultJson: 'null', figures: [], exitCode: null, signal: 'SIGINT' });
+  t.deepEqual(parsed(`${JSON.stringify(error)}\nnull\n["iVBO"]\nnull\n{"exit": 1}\n`), { error, resultJson: 'null', figures: ['iVBO'], value: 'null', exitCode: 1, signal: null });
+  t.deepEqual(parsed('null\nnull\n[]\nnull\n{"signal": "SIGINT"}\n'), { error: null, resultJson: 'null', figures: [], value: 'null', exitCode: null, signal: 'SIGINT' });
+  // A session's cell: the value as the runner wrote it, and the session left open.
+  t.deepEqual(parsed('null\nnull\n[]\n{"repr": "1", "json": 1}\n{"open": true}\n'), { error: null, resultJson: 'null', figures: [], value: '{"repr": "1", "json": 1}', open: true });
   // Cut short, as when the OOM killer takes the runner while it reports: no report at all.
-  for (const cut of ['null\n1\n[]\n', 'null\n1\n[]\n{"exit": 0}', 'null\n{"big": "resu']) t.is(parsed(cut), null, cut);
+  for (const cut of ['null\n1\n[]\nnull\n', 'null\n1\n[]\nnull\n{"exit": 0}', 'null\n{"big": "resu']) t.is(parsed(cut), null, cut);
   const forgeries = [
-    'null\n1\n[]\n{"exit": 0}\nnull\n', '{"type": 1}\nnull\n[]\n{"exit": 0}\n', 'nope\nnull\n[]\n{"exit": 0}\n', 'null\n1\n[]\nnull\n',
-    'null\n1\n[]\n{"exit": "0"}\n', 'null\n1\n[]\n{"signal": "SIGKILL"}\n', 'null\n1\n[1]\n{"exit": 0}\n', 'null\n1\n{}\n{"exit": 0}\n',
+    'null\n1\n[]\nnull\n{"exit": 0}\nnull\n', '{"type": 1}\nnull\n[]\nnull\n{"exit": 0}\n', 'nope\nnull\n[]\nnull\n{"exit": 0}\n', 'null\n1\n[]\nnull\nnull\n',
+    'null\n1\n[]\nnull\n{"exit": "0"}\n', 'null\n1\n[]\nnull\n{"signal": "SIGKILL"}\n', 'null\n1\n[1]\nnull\n{"exit": 0}\n', 'null\n1\n{}\nnull\n{"exit": 0}\n',
   ];
   for (const forged of forgeries) {
     t.is(parsed(forged)?.error?.type, 'ProtocolError', forged);
   }
-  t.is(parsed('null\n1\n[]\n{"exit": 0}\n', true)?.error?.type, 'ResultError');
+  t.is(parsed('null\n1\n[]\nnull\n{"exit": 0}\n', true)?.error?.type, 'ResultError');
 });
 
 test('parseReport reads a report in chunks cut anywhere as it reads it whole, the result left in pieces', (t) => {
   const reports = fc.oneof(
     fc.tuple(fc.jsonValue(), fc.array(fc.base64String({ maxLength: 12 }), { maxLength: 2 }), fc.integer({ min: 0, max: 255 })).map(
-      ([result, figures, exit]) => `null\n${JSON.stringify(result)}\n${JSON.stringify(figures)}\n{"exit": ${exit}}\n`,
+      ([result, figures, exit]) => `null\n${JSON.stringify(result)}\n${JSON.stringify(figures)}\nnull\nnull\n{"exit": ${exit}}\n`,
     ),
-    fc.constantFrom('null\n1\n[]\n', 'null\n1\n[]\n{"exit": 0}\nnull\n', 'nope\nnull\n[]\n{"exit": 0}\n'),
+    fc.constantFrom('null\n1\n[]\n', 'null\n1\n[]\nnull\n{"exit": 0}\nnull\n', 'nope\nnull\n[]\nnull\n{"exit": 0}\n'),
   );
   fc.assert(
     fc.property(reports, fc.array(fc.nat(), { maxLength: 10 }), (text, cuts) => {

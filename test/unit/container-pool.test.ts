@@ -264,7 +264,7 @@ test('destroy() -> every waiting job rejects with PoolClosedError at once; once 
   pool.retire(lease);
   await destroyed;
   t.true(members.every((m) => m.removed));
-  t.deepEqual(pool.stats(), { warm: 0, busy: 0, starting: 0, queued: 0 });
+  t.deepEqual(pool.stats(), { warm: 0, busy: 0, starting: 0, queued: 0, sessions: 0 });
 });
 
 test('a replacement failing while its cause is away does not wait out its backoff: it starts as soon as recovery says the cause is back', async (t) => {
@@ -316,5 +316,5 @@ test('a member whose removal fails is tried again; one still failing closeRetryM
   const error = await t.throwsAsync(pool.close(), { code: 'WARMBOX_ERR_DOCKER' });
   t.regex(error!.message, /could not remove 1 container\(s\) before giving up: stuck-member/);
   t.true(stuck.attempts > 1);
-  t.deepEqual(pool.stats(), { warm: 0, busy: 0, starting: 0, queued: 0 });
+  t.deepEqual(pool.stats(), { warm: 0, busy: 0, starting: 0, queued: 0, sessions: 0 });
 });

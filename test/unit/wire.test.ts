@@ -81,9 +81,9 @@ test('a result -> JSON the RunResult schema accepts -> the same result back, fil
   );
 });
 
-test('the RunResult schema requires every field a result has, and admits no other but replayed', (t) => {
+test("the RunResult schema requires every field a result has, and admits no other but replayed and a cell's value and sessionEnded", (t) => {
   const sample = fc.sample(result, 1)[0]!;
   t.deepEqual([...resultSchema.required].sort(), Object.keys(sample).sort());
-  t.deepEqual(Object.keys(resultSchema.properties).sort(), [...Object.keys(sample), 'replayed'].sort());
+  t.deepEqual(Object.keys(resultSchema.properties).sort(), [...Object.keys(sample), 'replayed', 'value', 'sessionEnded'].sort());
   t.false(validResult({ ...encodeResult(sample), surprise: 1 }));
 });
