@@ -17,8 +17,8 @@ import { Pool, WebSocket, errors as undiciErrors, type Dispatcher } from 'undici
 // nothing), so that a process that only calls a service never loads dockerode or generic-pool.
 import { AbortError, errorFromCode, InvalidArgumentError, RemoteError } from '../pool/errors.js';
 import { MAX_TIMEOUT_MS } from '../pool/limits.js';
-import type { Job, RunOptions } from '../pool/index.js';
-import { decodeResult, encodeJob, ROUTES, type ClientMessage, type DecodedResult, type ServerMessage, type WireError, type WireJob, type WireResult } from '../wire/index.js';
+import type { CellOptions, CellResult, Job, RunOptions, SessionEndReason, SessionOptions } from '../pool/index.js';
+import { decodeResult, encodeJob, ROUTES, sessionRoute, type ClientMessage, type DecodedResult, type ServerMessage, type WireError, type WireJob, type WireResult } from '../wire/index.js';
 
 export interface RemoteSandboxOptions {
   /** The service's base URL, e.g. `http://127.0.0.1:8080` (HAProxy's, for several). */
@@ -184,6 +184,40 @@ export class RemoteSandbox {
     return (wire.timeoutMs ?? MAX_TIMEOUT_MS) + this.#graceMs;
   }
 
+  /**
+   * Opens a session on the service, as `Sandbox#session` does: one container held for many
+   * cells, bound to this client's token.
+   */
+  async session(options: SessionOptions = {}): Promise<RemoteSession> {
+    const { signal, files, ...rest } = options;
+    const body = files === undefined ? rest : { ...rest, files: encodeJob({ id: '', code: '', files }).files };
+    const { id } = await this.#call<{ id: string }>('POST', ROUTES.sessions, body, signal);
+    return new RemoteSession(id, (method, route, cell, cellSignal) => this.#call(method, sessionRoute(route, id), cell, cellSignal));
+  }
+
+  /** One request of a session's: its JSON answer, or the error the service answered, as the library's class. */
+  async #call<T>(method: 'POST' | 'DELETE', route: string, body: unknown, signal: AbortSignal | undefined): Promise<T> {
+    let response: Dispatcher.ResponseData;
+    try {
+      response = await this.#pool.request({
+        path: this.#route(route).pathname,
+        method,
+        headers: { ...(body === undefined ? {} : { 'content-type': 'application/json' }), ...this.#authorization() },
+        body: body === undefined ? undefined : JSON.stringify(body),
+        headersTimeout: 0,
+        bodyTimeout: 0,
+        signal,
+      });
+    } catch (error) {
+      if (signal?.aborted) throw new AbortError(signal.reason);
+      throw new RemoteError(`the service at ${this.#url.origin} did not answer: ${(error as Error).message}`, undefined, { cause: error });
+    }
+    const text = await response.body.text();
+    if (response.statusCode === 200) return JSON.parse(text) as T;
+    if (response.statusCode === 204) return undefined as T;
+    throw errorOf(response.statusCode, text);
+  }
+
   /** A route under the service's URL, which may have a path of its own (behind a proxy). */
   #route(route: string): URL {
     const base = this.#url.pathname.endsWith('/') ? this.#url : new URL(`${this.#url.pathname}/`, this.#url);
@@ -236,11 +270,59 @@ function errorOf(statusCode: number, text: string): Error {
     // Not the service's JSON: a proxy's page, say.
   }
   if (body.code === undefined || statusCode === 401) return new RemoteError(body.message ?? `the service answered ${statusCode}`, statusCode);
-  return errorFromCode(body.code, body.message ?? '', body.field);
+  return errorFromCode(body.code, body.message ?? '', body.field, body.reason as SessionEndReason | undefined);
 }
 
 /** The request failed before any byte of it could have reached the service. */
 function neverSent(error: unknown): boolean {
   const code = (error as { code?: string }).code;
   return error instanceof undiciErrors.ConnectTimeoutError || code === 'ECONNREFUSED' || code === 'ENOTFOUND' || code === 'EAI_AGAIN';
+}
+
+type SessionCall = <T>(method: 'POST' | 'DELETE', route: string, body: unknown, signal: AbortSignal | undefined) => Promise<T>;
+
+/**
+ * A session on a service: `run`, `interrupt` and `close` as a local Session's. Each cell is
+ * one `POST /v1/sessions/:id/run`, answered whole: a cell's live output is on the session's
+ * WebSocket (ROUTES.sessionWs), which this client does not use yet.
+ */
+export class RemoteSession implements AsyncDisposable {
+  readonly #call: SessionCall;
+
+  constructor(
+    readonly id: string,
+    call: SessionCall,
+  ) {
+    this.#call = call;
+  }
+
+  /** Runs a cell; resolves with its result, or rejects with the library's error (SessionEndedError once it ended). */
+  async run(code: string, options: CellOptions = {}): Promise<CellResult> {
+    const { signal, onStdout, onStderr, ...cell } = options;
+    if (onStdout !== undefined || onStderr !== undefined) {
+      throw new InvalidArgumentError(onStdout !== undefined ? 'options.onStdout' : 'options.onStderr', "is not taken by a RemoteSession: its cells answer whole (the session's WebSocket has the live output)");
+    }
+    const onAbort = signal === undefined ? undefined : addAbortListener(signal, () => void this.interrupt());
+    try {
+      const result = decodeResult(await this.#call<WireResult>('POST', ROUTES.sessionRun, { ...cell, code }, undefined));
+      if (signal?.aborted) throw new AbortError(signal.reason);
+      return { ...result, value: result.value ?? null, sessionEnded: result.sessionEnded ?? false } as CellResult;
+    } finally {
+      onAbort?.[Symbol.dispose]();
+    }
+  }
+
+  /** Raises KeyboardInterrupt in the running cell. */
+  async interrupt(): Promise<void> {
+    await this.#call('POST', ROUTES.sessionInterrupt, undefined, undefined);
+  }
+
+  /** Closes the session; its container is removed. */
+  async close(): Promise<void> {
+    await this.#call('DELETE', ROUTES.session, undefined, undefined);
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
 }

@@ -6,7 +6,7 @@
 import { PassThrough } from 'node:stream';
 import test, { type ExecutionContext } from 'ava';
 import { request } from 'undici';
-import { InvalidArgumentError, QueueFullError, RemoteError, type SandboxOptions } from '../../pool/index.js';
+import { InvalidArgumentError, QueueFullError, RemoteError, SessionEndedError, type SandboxOptions } from '../../pool/index.js';
 import { RemoteSandbox } from '../../remote/remote-sandbox.js';
 import { serve } from '../../service/serve.js';
 import { freePort } from '../helpers/serve-process.js';
@@ -135,4 +135,19 @@ test('a WebSocket message that is not JSON, or not in the protocol -> RemoteErro
     const error = await t.throwsAsync(remote.run('print(1)', { onStdout: () => {} }), { instanceOf: RemoteError });
     t.true(error!.message.startsWith('the service sent a message outside the protocol: ') && error!.message.includes(sent), error!.message);
   }
+});
+
+test('session() -> the same sessions as Sandbox: state across cells, values, files as bytes, SessionEndedError with its reason', async (t) => {
+  const { remote } = await start(t, {}, 'remote-session-token');
+  const s = await remote.session({ files: { 'in.bin': new Uint8Array([7, 8]) } });
+  t.regex(s.id, /^[0-9a-f]{32}$/);
+  t.like(await s.run('blob = open("in.bin", "rb").read()'), { status: 'ok', value: null, sessionEnded: false });
+  t.like(await s.run('sum(blob)'), { value: { json: 15, repr: '15' } });
+  await s.interrupt();
+  t.like(await s.run('import sys\nsys.exit(1)'), { exitCode: 1, sessionEnded: true });
+  const ended = await t.throwsAsync(s.run('1'), { instanceOf: SessionEndedError });
+  t.is(ended.reason, 'exit');
+  const other = await remote.session();
+  await other.close();
+  await t.throwsAsync(other.run('1'), { instanceOf: RemoteError, message: /no session/ });
 });
