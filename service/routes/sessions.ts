@@ -13,6 +13,9 @@ export interface SessionRoutesOptions {
   readonly sessions: ServiceSessions;
 }
 
+/** The answer's header that names a session just opened, for a balancer to route its requests by. */
+export const SESSION_HEADER = 'warmbox-session';
+
 const errors = { '4xx': { $ref: 'Error#' }, '5xx': { $ref: 'Error#' } } as const;
 const params = { type: 'object', required: ['id'], properties: { id: { type: 'string', minLength: 1, maxLength: 64 } } } as const;
 
@@ -20,7 +23,12 @@ export const sessionRoutes: FastifyPluginAsync<SessionRoutesOptions> = async (ap
   app.post<{ Body: WireSessionOptions | undefined }>(
     ROUTES.sessions,
     { schema: { summary: 'Opens a session: one container held for many cells', body: { $ref: 'SessionOptions#' }, response: { 200: { $ref: 'Session#' }, ...errors } } },
-    async (request) => ({ id: await sessions.open(request.log, requester(request), request.body ?? {}) }),
+    async (request, reply) => {
+      const id = await sessions.open(request.log, requester(request), request.body ?? {});
+      // For a load balancer: deploy/haproxy.cfg sends the session's later requests where it opened.
+      reply.header(SESSION_HEADER, id);
+      return { id };
+    },
   );
 
   app.post<{ Params: { id: string }; Body: WireCell }>(

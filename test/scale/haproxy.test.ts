@@ -60,6 +60,11 @@ async function until(statsSocket: string, wanted: Record<string, 'UP' | 'DOWN'>)
   }
 }
 
+async function sessionsOpen(instance: Instance): Promise<number> {
+  const text = await (await request(`http://127.0.0.1:${instance.port}/metrics`)).body.text();
+  return Number(/^warmbox_sessions_open (\d+)$/m.exec(text)?.[1] ?? 0);
+}
+
 async function jobsDone(instance: Instance): Promise<number> {
   const text = await (await request(`http://127.0.0.1:${instance.port}/metrics`)).body.text();
   return [...text.matchAll(/^warmbox_jobs_total\{status="\w+"\} (\d+)$/gm)].reduce((sum, m) => sum + Number(m[1]), 0);
@@ -76,7 +81,7 @@ async function holdJob(remote: RemoteSandbox) {
   return { stdin, result };
 }
 
-test.serial('three instances behind HAProxy: spread, routing by capacity, SIGKILL under load, SIGTERM drain', async (t) => {
+test.serial('three instances behind HAProxy: spread, routing by capacity, sessions routed by id, SIGKILL under load, SIGTERM drain', async (t) => {
   const dir = await mkdtemp(join(tmpdir(), 'warmbox-scale-'));
   const instances: Instance[] = [];
   for (const name of ['w1', 'w2', 'w3']) instances.push({ name, port: await freePort(), process: undefined as never, owner: undefined });
@@ -143,6 +148,25 @@ test.serial('three instances behind HAProxy: spread, routing by capacity, SIGKIL
   t.like(await busy.result, { status: 'ok' });
   t.like(await queued, { status: 'ok', result: 'queued on w1' });
 
+  // Sessions, routed by id: opened through the balancer until one is on w1, each keeps its
+  // state over cells sent through the balancer (any cell that reached another instance would
+  // answer 404), with jobs between them going anywhere.
+  await until(statsSocket, { w1: 'UP', w2: 'UP', w3: 'UP' });
+  const sessions: Array<{ session: Awaited<ReturnType<RemoteSandbox['session']>>; onW1: boolean }> = [];
+  while (!sessions.some(({ onW1 }) => onW1)) {
+    const before = await sessionsOpen(instances[0]!);
+    const session = await lb.session();
+    sessions.push({ session, onW1: (await sessionsOpen(instances[0]!)) > before });
+    t.true(sessions.length <= 6, 'leastconn puts one of the first sessions on w1');
+  }
+  for (const [i, { session }] of sessions.entries()) await session.run(`n = ${i}`);
+  for (let round = 0; round < 3; round++) {
+    for (const [i, { session }] of sessions.entries()) {
+      t.like(await session.run('n'), { value: { json: i } });
+      t.like(await lb.run('result = 0'), { status: 'ok' });
+    }
+  }
+
   // SIGKILL under load: one job running on each instance, then w1 dies. Its job comes back as
   // RemoteError (never a hang, never run again); the others finish; new jobs go to w2 and w3.
   await until(statsSocket, { w1: 'UP', w2: 'UP', w3: 'UP' });
@@ -158,6 +182,11 @@ test.serial('three instances behind HAProxy: spread, routing by capacity, SIGKIL
   t.is(outcomes.filter((o) => o.status === 'fulfilled' && o.value.result === 'survived').length, 2);
   // One after another: two instances of one container and one queue place each take them.
   for (let i = 0; i < 3; i++) t.like(await lb.run('result = 2'), { status: 'ok', result: 2 });
+  // The session w1 held: its next cell reaches another instance, which has no such session.
+  for (const { session, onW1 } of sessions) {
+    if (onW1) await t.throwsAsync(session.run('n'), { instanceOf: RemoteError, message: /no session/ });
+    else t.like(await session.run('n'), { status: 'ok' });
+  }
   // Back on its port, w1's new process removes what the killed one left, if a sweep of another
   // process on this engine (any Sandbox's initialize(): another test file's, run meanwhile) has
   // not already; the sweep itself is pool.test.ts's. Either way nothing of it is left after.
