@@ -72,6 +72,26 @@ export function digestInputs(patterns: readonly string[], mainFileName: string, 
 }
 
 /**
+ * The digests of the files already under `root` that the patterns match without naming them:
+ * a session's cell, before it runs, so that its `returnFiles` bring back what the cell made or
+ * changed, not what earlier cells left. Bounded as collectFiles is, by the request's time.
+ */
+export async function digestExisting(root: string, request: ReturnFilesRequest): Promise<InputDigests> {
+  const digests = new Map<string, string>();
+  if (request.patterns.length === 0) return digests;
+  const deadline = performance.now() + request.timeoutMs;
+  const rootDevice = (await stat(root)).dev;
+  const named = new Set(request.patterns);
+  const found = await findMatches(root, request.patterns, deadline);
+  for (const path of found.paths) {
+    if (named.has(path)) continue;
+    const digest = await digestOf(join(root, path), rootDevice, deadline);
+    if (digest !== undefined) digests.set(path, digest);
+  }
+  return digests;
+}
+
+/**
  * Finds the regular files under `root` that match, in path order, and copies them to
  * `outDir/<i>`: those the program made or changed. A file of `inputs` (the job's own, matched
  * but not named exactly: digestInputs) whose bytes are still the job's does not come back.
@@ -80,6 +100,8 @@ export async function collectFiles(root: string, request: ReturnFilesRequest, ou
   if (request.patterns.length === 0) return { files: [], truncated: false };
   const deadline = performance.now() + request.timeoutMs;
   const rootDevice = (await stat(root)).dev;
+  // Emptied first: a session's earlier cell may have left its files there (the host has read them).
+  await rm(outDir, { recursive: true, force: true });
   await mkdir(outDir, { recursive: true });
   const found = await findMatches(root, request.patterns, deadline);
   let truncated = found.truncated;

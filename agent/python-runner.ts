@@ -7,7 +7,7 @@ import { CappedOutput } from './capped-output.js';
 import { killProcessesOf, killProcessGroup } from './kill-processes.js';
 import type { CgroupCounters } from './cgroup.js';
 import { decideOutcome, NO_RESULT, type Report, type StopReason } from './outcome.js';
-import { collectFiles, digestInputs, type InputDigests } from './collect-files.js';
+import { collectFiles, digestExisting, digestInputs, type InputDigests } from './collect-files.js';
 import { MAIN_FILE_NAME, RUNNER_FDS, RUNNER_READY_LINE, runnerLayout } from './layout.js';
 import { byteLengthOf, type AgentCellRequest, type AgentRunAnswer, type AgentRunRequest, type AgentRunResponse, type CellValue, type JsonPieces, type PythonError, type ReturnFilesRequest } from './protocol.js';
 
@@ -251,12 +251,14 @@ export class PythonRunner {
    * Runs one more cell of the session the job opened, in the same interpreter; resolves with
    * its result whatever it did. Throws only if the session has ended.
    */
-  runCell(cell: AgentCellRequest, data: JsonPieces, onOutput?: OutputListener): Promise<AgentRunAnswer> {
+  async runCell(cell: AgentCellRequest, data: JsonPieces, onOutput?: OutputListener): Promise<AgentRunAnswer> {
     if (!this.#session || this.#ended) throw new Error('no session is open in this container');
+    // What earlier cells left, to tell from what this one makes or changes.
+    const inputs = cell.returnFiles.patterns.length === 0 ? undefined : await digestExisting(this.#options.cwd, cell.returnFiles);
     const output = this.#listen(cell.maxOutputBytes, cell.stopOnOutputLimit, onOutput);
     const started = this.#started(true);
     this.#send(`{"code":${JSON.stringify(cell.code)},"stdin":${JSON.stringify(cell.stdin)},"data":`, data, false);
-    return this.#supervise(cell, { request: cell.returnFiles, inputs: undefined }, output, started);
+    return this.#supervise(cell, { request: cell.returnFiles, inputs }, output, started);
   }
 
   /** Whether a session is open: its job was run, and its runner has not ended. */

@@ -87,3 +87,13 @@ test('a value that is not JSON comes as its repr; a class as its repr; a big int
   t.deepEqual((await runCell(app, { code: '2 ** 64' })).value, { repr: '18446744073709551616' });
   t.deepEqual((await runCell(app, { code: 'class H:\n    def _repr_html_(self):\n        return "<b>h</b>"\n    def __repr__(self):\n        return "H()"\nH()' })).value, { repr: 'H()', html: '<b>h</b>' });
 });
+
+test("returnFiles in a session -> each cell brings back what it made or changed, not what earlier cells left", async (t) => {
+  const app = await startAgent(t);
+  const patterns = { patterns: ['*.txt'], maxFiles: 10, maxBytes: 1 << 20, timeoutMs: 2000 };
+  await runJob(app, { session: true });
+  t.deepEqual((await runCell(app, { code: 'open("a.txt", "w").write("a")', returnFiles: patterns })).files, [{ path: 'a.txt', size: 1 }]);
+  t.deepEqual((await runCell(app, { code: 'open("b.txt", "w").write("bb")', returnFiles: patterns })).files, [{ path: 'b.txt', size: 2 }]);
+  t.deepEqual((await runCell(app, { code: 'open("a.txt", "w").write("aaa")', returnFiles: patterns })).files, [{ path: 'a.txt', size: 3 }]);
+  t.deepEqual((await runCell(app, { code: 'x = 1', returnFiles: { ...patterns, patterns: ['a.txt'] } })).files, [{ path: 'a.txt', size: 3 }], 'a file named exactly always comes back');
+});

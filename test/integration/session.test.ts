@@ -26,7 +26,9 @@ test('state carries across cells: variables, an import, a function, a file; each
   t.like(await s.run('None'), { value: null });
   const printed = await s.run('print("hello")\nresult = {"n": x}', { onStdout: () => {} });
   t.like(printed, { stdout: 'hello\n', result: { n: 41 }, exitCode: null, isError: false });
-  t.is(s.cells, 7);
+  const made = await s.run('open("made.csv", "w").write("n\\n1\\n")', { returnFiles: ['*.csv', '*.txt'] });
+  t.deepEqual(made.files.map((f) => [f.path, f.data.toString()]), [['made.csv', 'n\n1\n']], "only this cell's file: not in.txt or out.txt");
+  t.is(s.cells, 8);
   t.like(sandbox.stats(), { sessions: 1 });
 });
 
