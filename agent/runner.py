@@ -386,15 +386,20 @@ def finish(report, exit_code, by_signal=None, figures=(), value=None):
     os._exit(exit_code)
 
 
+# The runner's channels a forked child closes: the result channel, and a session's job channel.
+# (A job's is closed before the code runs, and its number may be the program's by then.)
+FORSAKEN_FDS = [RESULT_FD]
+
+
 def forsake_channels():
-    """In a child the program forks: the job and result channels are the main process's alone.
+    """In a child the program forks: the runner's channels are the main process's alone.
 
     A child of `python3 main.py` never reports, whatever it does; closing the channels here
     (os.register_at_fork runs this in every child os.fork, pty.fork or multiprocessing makes)
     means it cannot, even by mistake, nor take a session's next cell, and the result channel
     closes when the main process ends.
     """
-    close_fds(RESULT_FD, JOB_FD)
+    close_fds(*FORSAKEN_FDS)
 
 
 def end_as_child(exit_code, by_signal):
@@ -647,7 +652,9 @@ def main():
         finish(no_result(runner_error("DataError", message)), 1)
     del raw
     session = job.get("session", False)
-    if not session:
+    if session:
+        FORSAKEN_FDS.append(JOB_FD)
+    else:
         channel.close()
     # A byte-order mark, as editors on Windows and browsers' uploads leave, is not code.
     code = job["code"].removeprefix("\ufeff")

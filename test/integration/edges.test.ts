@@ -105,7 +105,7 @@ test('pool directories left by dead processes, with no container pointing to the
 
 test('stats() counts starting, warm, busy and queued while each is non-zero', async (t) => {
   const sandbox = await openSandbox(t, { poolSize: 2 });
-  t.deepEqual(sandbox.stats(), { warm: 2, busy: 0, starting: 0, queued: 0 });
+  t.deepEqual(sandbox.stats(), { warm: 2, busy: 0, starting: 0, queued: 0, sessions: 0 });
   // Two jobs that run until the test aborts them, and a third that queues behind them.
   const controllers = [new AbortController(), new AbortController()];
   const busy = controllers.map((c) =>
@@ -113,14 +113,14 @@ test('stats() counts starting, warm, busy and queued while each is non-zero', as
   );
   const queued = sandbox.run('result = "queued"');
   await new Promise(setImmediate);
-  t.deepEqual(sandbox.stats(), { warm: 0, busy: 2, starting: 0, queued: 1 });
+  t.deepEqual(sandbox.stats(), { warm: 0, busy: 2, starting: 0, queued: 1, sessions: 0 });
   for (const c of controllers) c.abort();
   t.true((await Promise.all(busy)).every((e) => (e as { code?: string }).code === 'WARMBOX_ERR_ABORTED'));
   // Both retired; their replacements start at once, and the queued job waits for one.
-  t.like(sandbox.stats(), { warm: 0, busy: 0, starting: 2, queued: 1 });
+  t.like(sandbox.stats(), { warm: 0, busy: 0, starting: 2, queued: 1, sessions: 0 });
   t.like(await queued, { status: 'ok', result: 'queued' });
   while (sandbox.stats().warm < 2) await once(sandbox, 'warm');
-  t.deepEqual(sandbox.stats(), { warm: 2, busy: 0, starting: 0, queued: 0 });
+  t.deepEqual(sandbox.stats(), { warm: 2, busy: 0, starting: 0, queued: 0, sessions: 0 });
 });
 
 test.serial('output at maxOutputBytes on both streams and a large result just before the limit -> back as it was, not a timeout', async (t) => {
@@ -158,8 +158,8 @@ test.serial('a job of MAX_JOB_BYTES full of characters JSON escapes -> memory at
 });
 
 test.serial('a result right at its limit -> memory at the default limit, ok given the memory; one byte over -> ResultError', async (t) => {
-  // The report is the error line ("null\n"), the result, the figures line ([]) and the exit line ({"exit": 0}\n).
-  const room = 64 * MIB - 'null\n'.length - '\n[]\n{"exit": 0}\n'.length - 2;
+  // The report is the error line ("null\n"), the result, the figures line ([]), the value line (null) and the exit line ({"exit": 0}\n).
+  const room = 64 * MIB - 'null\n'.length - '\n[]\nnull\n{"exit": 0}\n'.length - 2;
   const small = await openSandbox(t);
   const tight = await small.run(`result = "r" * ${room}`);
   // Under gVisor a loaded CI run once ended this as an error rather than memory (the whole

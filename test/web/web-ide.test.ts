@@ -1,8 +1,9 @@
 /**
- * The example web IDE (examples/web-ide, as built into dist/web-ide) in a real browser:
- * Debian's Chromium, driven by playwright-core, against `serve --demo` on loopback, on the data
- * image (for figures). A user types into the CodeMirror editor, runs with Ctrl+Enter, answers
- * input, stops a loop, and reads the outcome: status, traceback, a figure, a file to download.
+ * The example web IDE, a notebook (examples/web-ide, as built into dist/web-ide), in a real
+ * browser: Debian's Chromium, driven by playwright-core, against `serve --demo` on loopback, on
+ * the data image (for tables and figures). A user types cells into CodeMirror editors, runs
+ * them with Shift+Enter in one session, stops a loop, restarts, and reads each cell's outcome:
+ * output, value, a table, a figure, a traceback, a file to download.
  */
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -32,40 +33,57 @@ test.after.always(async () => {
   await service?.stop();
 });
 
-/** A fresh page, with `code` typed into the editor as a user would (select all, type over). */
-async function pageWith(code: string): Promise<Page> {
-  const page = await browser.newPage({ viewport: { width: 1100, height: 1000 } });
+/** A fresh notebook whose first cell holds `code`, typed as a user would (select all, type over). */
+async function notebookWith(code: string): Promise<Page> {
+  const page = await browser.newPage({ viewport: { width: 1100, height: 1200 } });
   const failures: string[] = [];
   page.on('pageerror', (error) => failures.push(error.message));
   page.on('requestfailed', (request) => failures.push(`${request.url()} failed`));
   await page.goto(service.address);
-  const editor = page.locator('.cm-content');
-  await editor.click();
-  await page.keyboard.press('Control+A');
-  await page.keyboard.press('Delete');
-  await editor.fill(code);
+  await typeInto(page, 0, code);
   if (failures.length > 0) throw new Error(failures.join('; '));
   return page;
 }
 
-test('type a program that asks for input, Ctrl+Enter, answer it -> the greeting and the status line', async (t) => {
-  const page = await pageWith('import sys\nname = input("Your name? ")\nprint(f"Hello, {name}!")\nprint("done", file=sys.stderr)');
-  await page.keyboard.press('Control+Enter');
-  // The prompt on the page is the program waiting in input().
-  await page.locator('#output').getByText('Your name?').waitFor();
-  await page.fill('#input', 'Grace');
-  await page.press('#input', 'Enter');
-  await page.locator('#status').getByText(/^ok · exit 0 · \d+ ms$/).waitFor();
-  t.is(await page.textContent('#output'), 'Your name? Grace\nHello, Grace!\ndone\n');
-  t.is(await page.locator('#output .stderr').textContent(), 'done\n');
-  t.true(await page.locator('#traceback').isHidden());
+/** Types `code` over cell `index`'s editor. */
+async function typeInto(page: Page, index: number, code: string): Promise<void> {
+  const editor = page.locator('.cell .cm-content').nth(index);
+  await editor.click();
+  await page.keyboard.press('Control+A');
+  await page.keyboard.press('Delete');
+  await editor.fill(code);
+}
+
+/** Runs cell `index` with Shift+Enter and waits for its status line; the cell's locator. */
+async function runCell(page: Page, index: number) {
+  await page.locator('.cell .cm-content').nth(index).click();
+  await page.keyboard.press('Shift+Enter');
+  const cell = page.locator('.cell').nth(index);
+  await cell.locator('.status').waitFor();
+  return cell;
+}
+
+test('cells share one session: the second sees the first\'s variable and shows its value; Shift+Enter moves on', async (t) => {
+  const page = await notebookWith('import math\nradius = 2\nprint("radius set")');
+  const first = await runCell(page, 0);
+  t.is(await first.locator('.output').textContent(), 'radius set\n');
+  t.regex((await first.locator('.status').textContent())!, /^ok · \d+ ms$/);
+  const second = await runCell(page, 1);
+  t.is(await second.locator('.value .repr').textContent(), '12.566370614359172');
+  t.is(await second.locator('.gutter').textContent(), '[2]');
+  // Shift+Enter on the last cell added a third, empty one, and moved there.
+  t.is(await page.locator('.cell').count(), 3);
 });
 
-test('a figure -> drawn on the page: the image decodes to the plot\'s own blue pixels; a screenshot is written', async (t) => {
-  const page = await pageWith('import matplotlib.pyplot as plt\nplt.plot([0, 1, 2], [0, 1, 4], color="#1f77b4", linewidth=4)\nplt.show()');
-  await page.click('#run');
-  await page.locator('#status').getByText(/^ok/).waitFor();
-  const image = page.locator('#figures img');
+test('a DataFrame as a table and a figure as an image: the figure decodes to its own blue pixels; a screenshot is written', async (t) => {
+  const page = await notebookWith('import pandas as pd\nimport matplotlib.pyplot as plt\nframe = pd.DataFrame({"n": [1, 2, 3], "square": [1, 4, 9]})\nframe');
+  const table = await runCell(page, 0);
+  // The program's HTML, in a sandboxed frame of its own.
+  t.is(await table.locator('iframe.html').getAttribute('sandbox'), '');
+  t.is(await table.frameLocator('iframe.html').locator('td').nth(2).textContent(), '4');
+  await typeInto(page, 1, 'plt.plot(frame["n"], frame["square"], color="#1f77b4", linewidth=4)\nplt.show()');
+  const chart = await runCell(page, 1);
+  const image = chart.locator('img.figure');
   await image.waitFor();
   // The page's own pixels, read back through a canvas: the PNG decoded, and the line in it.
   const pixels = await image.evaluate(async (element: HTMLImageElement) => {
@@ -86,18 +104,19 @@ test('a figure -> drawn on the page: the image decodes to the plot\'s own blue p
   await page.screenshot({ path: join(OUTPUT, 'web-ide.png'), fullPage: true });
 });
 
-test('an exception -> its traceback set apart, the status marked bad', async (t) => {
-  const page = await pageWith('def divide(a, b):\n    return a / b\nprint(divide(1, 0))');
-  await page.click('#run');
-  await page.locator('#status.bad').getByText(/^error · exit 1/).waitFor();
-  t.regex((await page.textContent('#traceback'))!, /line 2, in divide[\s\S]*ZeroDivisionError: division by zero/);
+test('an exception -> its traceback under its cell, marked bad; the next cell still has the state', async (t) => {
+  const page = await notebookWith('kept = 7\ndef divide(a, b):\n    return a / b\nprint(divide(1, 0))');
+  const failed = await runCell(page, 0);
+  t.regex((await failed.locator('.status.bad').textContent())!, /^error/);
+  t.regex((await failed.locator('.traceback').textContent())!, /line 3, in divide[\s\S]*ZeroDivisionError: division by zero/);
+  await typeInto(page, 1, 'kept * 6');
+  t.is(await (await runCell(page, 1)).locator('.value .repr').textContent(), '42');
 });
 
-test('a file the program writes -> a download link that holds its bytes', async (t) => {
-  const page = await pageWith('open("report.txt", "w").write("made in the sandbox")');
-  await page.click('#run');
-  const link = page.locator('#files a');
-  await link.waitFor();
+test('a file the cell writes -> a download link that holds its bytes', async (t) => {
+  const page = await notebookWith('open("report.txt", "w").write("made in the sandbox")');
+  const cell = await runCell(page, 0);
+  const link = cell.locator('.files a');
   t.is(await link.getAttribute('download'), 'report.txt');
   const download = page.waitForEvent('download');
   await link.click();
@@ -107,15 +126,19 @@ test('a file the program writes -> a download link that holds its bytes', async 
   t.is(Buffer.concat(chunks).toString(), 'made in the sandbox');
 });
 
-test('Stop -> the running loop ends, the page can run again', async (t) => {
-  const page = await pageWith('import time\nfor i in range(1000):\n    print(i, flush=True)\n    time.sleep(0.2)');
-  await page.click('#run');
-  await page.locator('#output').getByText('1\n', { exact: false }).waitFor();
+test('Stop -> the running loop ends in KeyboardInterrupt and the state stays; Restart -> a new session without it', async (t) => {
+  const page = await notebookWith('counted = 0\nimport time\nfor i in range(1000):\n    counted = i\n    print(i, flush=True)\n    time.sleep(0.2)');
+  await page.locator('.cell .cm-content').first().click();
+  await page.keyboard.press('Shift+Enter');
+  const loop = page.locator('.cell').first();
+  await loop.locator('.output').getByText('1\n', { exact: false }).waitFor();
   await page.click('#stop');
-  await page.locator('#status').getByText('stopped').waitFor();
-  await page.locator('#run:enabled').waitFor();
-  await page.locator('.cm-content').fill('print("again")');
-  await page.click('#run');
-  await page.locator('#status').getByText(/^ok/).waitFor();
-  t.is(await page.textContent('#output'), 'again\n');
+  await loop.locator('.status').waitFor();
+  t.regex((await loop.locator('.traceback').textContent())!, /KeyboardInterrupt/);
+  await typeInto(page, 1, 'counted > 0');
+  t.is(await (await runCell(page, 1)).locator('.value .repr').textContent(), 'True');
+  await page.click('#restart');
+  await page.locator('#status').getByText(/restarted/).waitFor();
+  const fresh = await runCell(page, 1);
+  t.regex((await fresh.locator('.traceback').textContent())!, /NameError: name 'counted' is not defined/);
 });
