@@ -10,10 +10,10 @@ import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js';
 import { buildImage, buildServiceImage } from '../image/build-image.js';
 import { PACKAGE_ROOT, warmboxVersion } from '../pool/image.js';
-import { DEFAULTS, diagnose, InvalidArgumentError, registerGvisor, Sandbox, WarmboxError, type RunResult, type SandboxOptions } from '../pool/index.js';
-import { createMcpServer } from '../mcp/server.js';
+import { DEFAULTS, diagnose, InvalidArgumentError, registerGvisor, Sandbox, WarmboxError, type RunResult, type SandboxOptions, type Session } from '../pool/index.js';
+import { createMcpServer, type McpSessions } from '../mcp/server.js';
 import { serve } from '../service/serve.js';
-import { decodeJob } from '../wire/index.js';
+import { decodeFiles, decodeJob } from '../wire/index.js';
 
 const USAGE = `Usage: warmbox <command> [options]
 
@@ -303,8 +303,8 @@ async function serveCommand(args: string[]): Promise<number> {
 const MCP_USAGE = `Usage: warmbox mcp [options]
 
 A Model Context Protocol server on stdin and stdout, for a desktop client or an agent
-framework to start: one tool, run_python, each call run in a fresh container of one warm
-pool. It ends, removing every container, when its stdin closes or on SIGTERM or SIGINT.
+framework to start: the tool run_python, each call run in a fresh container of one warm
+pool, and python_session_open, _run and _close, one interpreter kept for many calls. It ends, removing every container, when its stdin closes or on SIGTERM or SIGINT.
 (warmbox serve offers the same at /mcp, over Streamable HTTP.)
 
 Options:
@@ -316,6 +316,28 @@ Options:
   --allow-exec        let programs run files they write (/work and /tmp without noexec)
   -h, --help          show this help
 `;
+
+/** The MCP session tools' sessions, on the one Sandbox of `warmbox mcp`: its client's alone. */
+function localSessions(sandbox: Sandbox): McpSessions {
+  const open = new Map<string, Session>();
+  const find = (id: string) => {
+    const session = open.get(id);
+    if (session === undefined) throw Object.assign(new Error(`no session ${id}`), { code: 'WARMBOX_ERR_SESSION_NOT_FOUND' });
+    return session;
+  };
+  return {
+    open: async ({ files, ...options }) => {
+      const session = await sandbox.session(files === undefined ? options : { ...options, files: decodeFiles(files) });
+      open.set(session.id, session);
+      return session.id;
+    },
+    run: (id, code) => find(id).run(code),
+    close: async (id) => {
+      await find(id).close();
+      open.delete(id);
+    },
+  };
+}
 
 async function mcpCommand(args: string[]): Promise<number> {
   const { values } = parse({
@@ -332,7 +354,7 @@ async function mcpCommand(args: string[]): Promise<number> {
   }
   const sandbox = new Sandbox({ ...sandboxOptions(values), ...integerOption('poolSize', values.pool) });
   await sandbox.initialize();
-  const server = createMcpServer((wire) => sandbox.run(decodeJob(wire)), warmboxVersion());
+  const server = createMcpServer((wire) => sandbox.run(decodeJob(wire)), warmboxVersion(), localSessions(sandbox));
   try {
     // stdout is the protocol's: nothing else may write there.
     await server.connect(new StdioServerTransport());

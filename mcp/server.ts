@@ -1,7 +1,9 @@
 /**
- * warmbox as a Model Context Protocol server, for language-model clients: one tool,
- * `run_python`, over any of the SDK's transports (stdio for `warmbox mcp`, Streamable HTTP at
- * `/mcp` on `warmbox serve`).
+ * warmbox as a Model Context Protocol server, for language-model clients: the tool
+ * `run_python`, a fresh sandbox per call, and the session tools (`python_session_open`,
+ * `python_session_run`, `python_session_close`), one interpreter kept for many calls, as an
+ * agent that loads data once and then asks ten questions of it wants; over any of the SDK's
+ * transports (stdio for `warmbox mcp`, Streamable HTTP at `/mcp` on `warmbox serve`).
  *
  * Built on the official SDK's low-level `Server` rather than `McpServer`, whose tools take zod
  * shapes: here the tool's input schema is the service's own job schema (wire/), and its output
@@ -16,13 +18,23 @@ import { Server } from '@modelcontextprotocol/sdk/server/index.js';
 import { CallToolRequestSchema, ListToolsRequestSchema, type CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { Ajv } from 'ajv';
 import { InvalidArgumentError, WarmboxError } from '../pool/errors.js';
-import type { RunResult } from '../pool/index.js';
-import { encodeResult, fieldOfSchemaErrors, jobSchema, resultSchema, type WireJob } from '../wire/index.js';
+import type { CellResult, RunResult } from '../pool/index.js';
+import { encodeResult, fieldOfSchemaErrors, jobSchema, resultSchema, sessionOptionsSchema, type WireJob, type WireSessionOptions } from '../wire/index.js';
 
 /** Runs one job as the service would: on a Sandbox, or through the service's own accounting. */
 export type RunWireJob = (job: WireJob) => Promise<RunResult>;
 
+/** The sessions the session tools use: a Sandbox's (stdio), or the service's, bound to the caller's token. */
+export interface McpSessions {
+  open(options: WireSessionOptions): Promise<string>;
+  run(id: string, code: string): Promise<CellResult>;
+  close(id: string): Promise<void>;
+}
+
 export const RUN_PYTHON = 'run_python';
+export const SESSION_OPEN = 'python_session_open';
+export const SESSION_RUN = 'python_session_run';
+export const SESSION_CLOSE = 'python_session_close';
 
 const { code, data, files, timeoutMs } = jobSchema.properties;
 
@@ -35,13 +47,30 @@ export const runPythonInput = {
 } as const;
 
 const { $id: _id, ...runResultOutput } = resultSchema;
+const sessionId = { type: 'string', minLength: 1, maxLength: 64, description: 'what python_session_open answered' } as const;
+const { files: sessionFiles, preload } = sessionOptionsSchema.properties;
+
+/** The session tools' inputs. */
+const sessionInputs = {
+  [SESSION_OPEN]: { type: 'object', additionalProperties: false, properties: { files: sessionFiles, preload } },
+  [SESSION_RUN]: { type: 'object', additionalProperties: false, required: ['session_id', 'code'], properties: { session_id: sessionId, code } },
+  [SESSION_CLOSE]: { type: 'object', additionalProperties: false, required: ['session_id'], properties: { session_id: sessionId } },
+} as const;
 
 // As Fastify validates the service's jobs: a wrong type is refused, never coerced.
-const validateInput = new Ajv({ strict: false, coerceTypes: false }).compile(runPythonInput);
+const ajv = new Ajv({ strict: false, coerceTypes: false });
+const validators = {
+  [RUN_PYTHON]: ajv.compile(runPythonInput),
+  [SESSION_OPEN]: ajv.compile(sessionInputs[SESSION_OPEN]),
+  [SESSION_RUN]: ajv.compile(sessionInputs[SESSION_RUN]),
+  [SESSION_CLOSE]: ajv.compile(sessionInputs[SESSION_CLOSE]),
+};
+const TOOLS = Object.keys(validators) as Array<keyof typeof validators>;
 
-/** An MCP server with warmbox's tools, each call run by `run`; connect it to a transport. */
-export function createMcpServer(run: RunWireJob, version: string): Server {
+/** An MCP server with warmbox's tools, each job run by `run`, each session kept by `sessions`; connect it to a transport. */
+export function createMcpServer(run: RunWireJob, version: string, sessions?: McpSessions): Server {
   const server = new Server({ name: 'warmbox', version }, { capabilities: { tools: {} } });
+  const annotations = { readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: false };
 
   server.setRequestHandler(ListToolsRequestSchema, async () => ({
     tools: [
@@ -54,33 +83,75 @@ export function createMcpServer(run: RunWireJob, version: string): Server {
           'to any JSON value; `files` are written beside it first. numpy, pandas and matplotlib are there when the image has them.',
         inputSchema: runPythonInput,
         outputSchema: runResultOutput,
-        annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: false },
+        annotations,
       },
+      ...(sessions === undefined
+        ? []
+        : [
+            {
+              name: SESSION_OPEN,
+              title: 'Open a Python session',
+              description:
+                'Opens a Python session: one interpreter, in a sandbox of its own with no network, kept for many python_session_run calls, ' +
+                'so that data loaded once stays loaded. `files` are written into its working directory; `preload` modules are imported. ' +
+                'Answers its session_id. Close it with python_session_close; it also closes after 5 idle minutes.',
+              inputSchema: sessionInputs[SESSION_OPEN],
+              annotations,
+            },
+            {
+              name: SESSION_RUN,
+              title: 'Run Python in a session',
+              description:
+                'Runs code in the session\'s interpreter, as a notebook cell: variables, imports and files of earlier calls are there. ' +
+                'Answers with its output, its figures, and the value of its last expression (as text, a table as HTML, or a figure as an image).',
+              inputSchema: sessionInputs[SESSION_RUN],
+              outputSchema: runResultOutput,
+              annotations,
+            },
+            {
+              name: SESSION_CLOSE,
+              title: 'Close a Python session',
+              description: 'Closes the session: its interpreter and sandbox are removed.',
+              inputSchema: sessionInputs[SESSION_CLOSE],
+              annotations: { ...annotations, destructiveHint: true, idempotentHint: true },
+            },
+          ]),
     ],
   }));
 
   server.setRequestHandler(CallToolRequestSchema, async ({ params }): Promise<CallToolResult> => {
-    if (params.name !== RUN_PYTHON) return toolError(`WARMBOX_ERR_INVALID_ARGUMENT: there is no tool ${JSON.stringify(params.name)}; there is ${RUN_PYTHON}`);
+    const name = params.name as keyof typeof validators;
+    const offered = sessions === undefined ? [RUN_PYTHON] : TOOLS;
+    if (!offered.includes(name)) return toolError(`WARMBOX_ERR_INVALID_ARGUMENT: there is no tool ${JSON.stringify(params.name)}; there is ${offered.join(', ')}`);
     const args = params.arguments ?? {};
-    if (!validateInput(args)) {
-      const field = fieldOfSchemaErrors(validateInput.errors);
-      return toolError(`${InvalidArgumentError.code}: ${field} ${validateInput.errors?.[0]?.message ?? 'is wrong'}`);
+    const validate = validators[name];
+    if (!validate(args)) {
+      const field = fieldOfSchemaErrors(validate.errors);
+      return toolError(`${InvalidArgumentError.code}: ${field} ${validate.errors?.[0]?.message ?? 'is wrong'}`);
     }
-    let result: RunResult;
     try {
-      result = await run(args as WireJob);
+      if (name === RUN_PYTHON) return toToolResult(await run(args as WireJob));
+      const { session_id: id, code: cellCode } = args as { session_id: string; code: string };
+      if (name === SESSION_OPEN) {
+        const opened = await sessions!.open(args as WireSessionOptions);
+        return { content: [{ type: 'text', text: `session_id: ${opened}` }], structuredContent: { session_id: opened } };
+      }
+      if (name === SESSION_RUN) return toToolResult(await sessions!.run(id, cellCode));
+      await sessions!.close(id);
+      return { content: [{ type: 'text', text: `session ${id} closed` }] };
     } catch (error) {
       if (error instanceof WarmboxError) return toolError(`${error.code}: ${error.message}`);
+      const { code: errorCode, message } = error as { code?: string; message: string };
+      if (errorCode === 'WARMBOX_ERR_SESSION_NOT_FOUND') return toolError(`${errorCode}: ${message}`);
       throw error;
     }
-    return toToolResult(result);
   });
 
   return server;
 }
 
 /** A result as an MCP tool's answer: text for people and models, images, and the RunResult itself. */
-export function toToolResult(result: RunResult): CallToolResult {
+export function toToolResult(result: RunResult | CellResult): CallToolResult {
   const ending = [
     `status: ${result.status}`,
     ...(result.exitCode === null ? [] : [`exit code ${result.exitCode}`]),
@@ -96,10 +167,19 @@ export function toToolResult(result: RunResult): CallToolResult {
       ...(result.stderr === '' ? [] : [text('stderr', result.stderr)]),
       ...(result.error === null ? [] : [text('error', result.error.traceback || `${result.error.type}: ${result.error.message}`)]),
       ...(result.result === null ? [] : [text('result', JSON.stringify(result.result))]),
+      ...valueContent('value' in result ? result.value : null),
+      ...(('sessionEnded' in result && result.sessionEnded) ? [{ type: 'text' as const, text: 'the session ended with this call: open a new one' }] : []),
       ...wire.figures.map((png) => ({ type: 'image' as const, data: png, mimeType: 'image/png' })),
     ],
     structuredContent: wire,
   };
+}
+
+/** A cell's value for a model: a figure as an image; otherwise its HTML (a table) or its repr, as text. */
+function valueContent(value: CellResult['value']): CallToolResult['content'] {
+  if (value === null) return [];
+  if (value.png !== undefined) return [{ type: 'image', data: value.png, mimeType: 'image/png' }];
+  return [{ type: 'text', text: `value:\n${value.html ?? value.repr}` }];
 }
 
 function toolError(text: string): CallToolResult {

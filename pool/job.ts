@@ -82,7 +82,7 @@ export interface RunOptions {
 }
 
 /** How a job ended. Untrusted code misbehaving always ends here, never in a rejection. */
-export interface RunResult extends Omit<AgentRunResponse, 'files' | 'figures'> {
+export interface RunResult extends Omit<AgentRunResponse, 'files' | 'figures' | 'value' | 'sessionEnded'> {
   /** What the program left in the global `result`, or null if it set none. */
   readonly result: unknown;
   /** The files that matched `returnFiles`, in path order. */

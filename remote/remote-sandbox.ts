@@ -304,9 +304,9 @@ export class RemoteSession implements AsyncDisposable {
     }
     const onAbort = signal === undefined ? undefined : addAbortListener(signal, () => void this.interrupt());
     try {
-      const result = decodeResult(await this.#call<WireResult>('POST', ROUTES.sessionRun, { ...cell, code }, undefined));
+      const wire = await this.#call<WireResult>('POST', ROUTES.sessionRun, { ...cell, code }, undefined);
       if (signal?.aborted) throw new AbortError(signal.reason);
-      return { ...result, value: result.value ?? null, sessionEnded: result.sessionEnded ?? false } as CellResult;
+      return { ...decodeResult(wire), value: wire.value ?? null, sessionEnded: wire.sessionEnded ?? false } as CellResult;
     } finally {
       onAbort?.[Symbol.dispose]();
     }

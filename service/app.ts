@@ -98,7 +98,7 @@ export async function buildService(options: ServiceOptions): Promise<Service> {
     await api.register(runRoute, { jobs, memory });
     await api.register(wsRoute, { jobs });
     await api.register(sessionRoutes, { sessions });
-    await api.register(mcpRoute, { jobs });
+    await api.register(mcpRoute, { jobs, sessions });
     api.get(ROUTES.metrics, { schema: { summary: 'Prometheus metrics' } }, async (_request, reply) =>
       reply.type(metrics.registry.contentType).send(await metrics.registry.metrics()),
     );

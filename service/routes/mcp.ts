@@ -2,23 +2,34 @@
  * POST /mcp: the Model Context Protocol over Streamable HTTP (mcp/server.ts), behind the same
  * token as the rest of /v1. Stateless, as the SDK calls it: each request gets a server and a
  * transport of its own, answered as JSON, so that any instance behind a load balancer can take
- * any request. Its jobs are the service's jobs: counted, logged and drained with the others.
+ * any request. Its jobs are the service's jobs: counted, logged and drained with the others;
+ * its sessions the service's sessions, bound to the token (a balancer routes a session's
+ * calls by the id in their JSON body only if it reads bodies: deploy/haproxy.cfg does not).
  */
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import type { FastifyPluginAsync } from 'fastify';
 import { createMcpServer } from '../../mcp/server.js';
 import { warmboxVersion } from '../../pool/image.js';
 import { ROUTES } from '../../wire/index.js';
+import { requester } from '../bearer-auth.js';
 import type { ServiceJobs } from '../jobs.js';
+import type { ServiceSessions } from '../sessions.js';
 
 export interface McpRouteOptions {
   readonly jobs: ServiceJobs;
+  readonly sessions: ServiceSessions;
 }
 
-export const mcpRoute: FastifyPluginAsync<McpRouteOptions> = async (app, { jobs }) => {
+export const mcpRoute: FastifyPluginAsync<McpRouteOptions> = async (app, { jobs, sessions }) => {
   const version = warmboxVersion();
-  app.post(ROUTES.mcp, { schema: { summary: 'The Model Context Protocol (Streamable HTTP, stateless): the run_python tool' } }, async (request, reply) => {
-    const server = createMcpServer((wire) => jobs.run(request.log, request.id, wire, (job) => jobs.sandbox.run(job)), version);
+  app.post(ROUTES.mcp, { schema: { summary: 'The Model Context Protocol (Streamable HTTP, stateless): run_python and the session tools' } }, async (request, reply) => {
+    // The session tools' sessions are the service's, bound to this request's token as /v1/sessions binds them.
+    const owner = requester(request);
+    const server = createMcpServer((wire) => jobs.run(request.log, request.id, wire, (job) => jobs.sandbox.run(job)), version, {
+      open: (options) => sessions.open(request.log, owner, options),
+      run: (id, code) => sessions.run(request.log, owner, id, { code }),
+      close: (id) => sessions.close(owner, id),
+    });
     const transport = new StreamableHTTPServerTransport({ sessionIdGenerator: undefined, enableJsonResponse: true });
     reply.raw.once('close', () => {
       void transport.close();

@@ -28,7 +28,7 @@ const texts = (result: CallToolResult) => result.content.filter((item) => item.t
 test('stdio: the tool is listed with the service\'s job schema; a job runs; a figure comes back as an image; a timeout is a result; a bad argument a tool error naming the field', async (t) => {
   const client = await stdioClient(t);
   const { tools } = await client.listTools();
-  t.deepEqual(tools.map((tool) => tool.name), ['run_python']);
+  t.deepEqual(tools.map((tool) => tool.name), ['run_python', 'python_session_open', 'python_session_run', 'python_session_close']);
   t.deepEqual(Object.keys(tools[0]!.inputSchema.properties ?? {}).sort(), ['code', 'data', 'files', 'timeoutMs']);
   t.truthy(tools[0]!.outputSchema);
 
@@ -62,7 +62,7 @@ test('stdio: the tool is listed with the service\'s job schema; a job runs; a fi
 
 test('Streamable HTTP at /mcp on warmbox serve: behind the token (a wrong one is refused), the same tool, its jobs counted as the service\'s', async (t) => {
   const token = 'mcp-test-token';
-  const service = await serve({ host: '127.0.0.1', port: 0, token, sandbox: { poolSize: 1 }, logger: false });
+  const service = await serve({ host: '127.0.0.1', port: 0, token: [token, 'other-token'], sandbox: { poolSize: 1 }, logger: false });
   t.teardown(() => service.stop());
   const url = new URL('/mcp', service.address);
 
@@ -73,11 +73,45 @@ test('Streamable HTTP at /mcp on warmbox serve: behind the token (a wrong one is
   const client = new Client({ name: 'warmbox-test', version: '1' });
   await client.connect(new StreamableHTTPClientTransport(url, { requestInit: { headers: { authorization: `Bearer ${token}` } } }));
   t.teardown(() => client.close());
-  t.deepEqual((await client.listTools()).tools.map((tool) => tool.name), ['run_python']);
+  t.deepEqual((await client.listTools()).tools.map((tool) => tool.name), ['run_python', 'python_session_open', 'python_session_run', 'python_session_close']);
   const ran = await call(client, { code: 'result = sum(data)', data: [1, 2, 3], files: { 'a.txt': 'x' } });
   t.like(ran.structuredContent, { status: 'ok', result: 6 });
   const wrong = await call(client, { code: 7 });
   t.true(wrong.isError);
   t.regex(texts(wrong)[0]!, /job\.code/);
   t.regex(await service.metrics.registry.metrics(), /warmbox_jobs_total\{status="ok"\} 1/);
+
+  // A session opened over MCP is the service's, bound to the token: another token's client does not find it.
+  const opened = await client.callTool({ name: 'python_session_open', arguments: {} }) as CallToolResult;
+  const id = (opened.structuredContent as { session_id: string }).session_id;
+  t.like(await client.callTool({ name: 'python_session_run', arguments: { session_id: id, code: 'n = 20' } }), { structuredContent: { status: 'ok' } });
+  const stranger = new Client({ name: 'warmbox-test', version: '1' });
+  await stranger.connect(new StreamableHTTPClientTransport(url, { requestInit: { headers: { authorization: 'Bearer other-token' } } }));
+  t.teardown(() => stranger.close());
+  const refusedRun = (await stranger.callTool({ name: 'python_session_run', arguments: { session_id: id, code: 'n' } })) as CallToolResult;
+  t.true(refusedRun.isError);
+  t.regex(texts(refusedRun)[0]!, /^WARMBOX_ERR_SESSION_NOT_FOUND/);
+  t.like(await client.callTool({ name: 'python_session_run', arguments: { session_id: id, code: 'n * 2 + 2' } }), { structuredContent: { value: { json: 42 } } });
+  t.regex(await service.metrics.registry.metrics(), /warmbox_session_cells_total\{status="ok"\} 2/);
+});
+
+test("stdio sessions: data loaded in one call is there in the next; a table's value as HTML text, a figure's as an image; closed, the id is gone", async (t) => {
+  const client = await stdioClient(t);
+  const session = async (name: string, args: Record<string, unknown>) => (await client.callTool({ name, arguments: args })) as CallToolResult;
+  const opened = await session('python_session_open', { files: { 'nums.csv': 'n\n1\n2\n3\n' }, preload: ['pandas'] });
+  t.falsy(opened.isError);
+  const id = (opened.structuredContent as { session_id: string }).session_id;
+  t.like((await session('python_session_run', { session_id: id, code: 'import pandas as pd\nframe = pd.read_csv("nums.csv")' })).structuredContent, { status: 'ok' });
+  const table = await session('python_session_run', { session_id: id, code: 'frame.describe()' });
+  t.regex(texts(table).join('\n'), /^value:\n<div>[\s\S]*<table/m);
+  const figure = await session('python_session_run', { session_id: id, code: 'import matplotlib.pyplot as plt\nfig, ax = plt.subplots()\nax.plot(frame["n"])\nfig' });
+  t.true(figure.content.some((item) => item.type === 'image'), 'the figure value comes as an image');
+  t.like((await session('python_session_run', { session_id: id, code: 'int(frame.n.sum())' })).structuredContent, { value: { json: 6 } });
+  t.falsy((await session('python_session_close', { session_id: id })).isError);
+  const gone = await session('python_session_run', { session_id: id, code: '1' });
+  t.true(gone.isError);
+  t.regex(texts(gone)[0]!, /^WARMBOX_ERR_SESSION_NOT_FOUND/);
+  const wrong = await session('python_session_run', { code: '1' });
+  t.true(wrong.isError);
+  t.regex(texts(wrong)[0]!, /^WARMBOX_ERR_INVALID_ARGUMENT: job\.session_id/);
 });
