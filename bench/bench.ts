@@ -358,6 +358,56 @@ async function data(): Promise<void> {
   record({ figure: 'data image, idle memory with preload', unit: 'MiB', warmbox: withPreload.memory, baseline: 'the same image without preload', baselineValue: without.memory });
 }
 
+/**
+ * Sessions: a cell's run() in a held interpreter against a warm one-shot run() in the same
+ * run (no container changes hands for a cell); and the data job as a session's second cell
+ * against the same job one-shot with preload.
+ */
+async function sessions(): Promise<void> {
+  console.error('sessions: cells against one-shot jobs');
+  const sandbox = new Sandbox({ poolSize: 2 });
+  await sandbox.initialize();
+  const job: Job = { code: HELLO_CODE, data: HELLO_DATA };
+  const oneShot = await sample(100, () => sandbox.run(job), () => quiet(sandbox));
+  const session = await sandbox.session();
+  // The same program as a cell: `data` is the cell's, `result` read back as the job's.
+  for (let i = 0; i < 20; i++) await session.run(HELLO_CODE, { data: HELLO_DATA });
+  await quiet(sandbox);
+  const cells = await sample(200, async () => {
+    const r = await session.run(HELLO_CODE, { data: HELLO_DATA });
+    if (r.status !== 'ok') throw new Error(`bench cell failed: ${JSON.stringify(r)}`);
+  });
+  await session.close();
+  await sandbox.close();
+  record({ figure: 'session cell run() p50', unit: 'ms', warmbox: percentile(cells, 50), baseline: 'warm one-shot run() p50, the same run', baselineValue: percentile(oneShot, 50), target: '≤ 2 ms' }, (_r, v) => v <= 2);
+  record({ figure: 'session cell run() p99', unit: 'ms', warmbox: percentile(cells, 99), baseline: 'warm one-shot run() p99, the same run', baselineValue: percentile(oneShot, 99) });
+
+  const image = agentImageTag(defaultBaseImage(PACKAGE_ROOT, DATA_PACKAGES));
+  if (image === undefined || !(await docker.getImage(image).inspect().then(() => true, () => false))) {
+    console.error('sessions: the data job skipped, the data image is not built (npm run build:image:data)');
+    return;
+  }
+  const data = new Sandbox({ poolSize: 2, image, memoryLimitMb: 512, preload: PRELOAD });
+  await data.initialize();
+  const files = { 'sales.csv': SALES_CSV, 'out/.keep': '' };
+  const jobs = await sample(20, async () => {
+    const r = await data.run({ code: DATA_JOB_CODE, files, returnFiles: ['out/*.png'] });
+    if (r.status !== 'ok' || r.files.length !== 1) throw new Error(`bench data job failed: ${r.stderr}`);
+  }, () => quiet(data));
+  const secondCells: number[] = [];
+  for (let i = 0; i < 20; i++) {
+    await quiet(data);
+    await using s = await data.session({ files });
+    await s.run('import pandas as pd, matplotlib.pyplot as plt');
+    secondCells.push(await timed(async () => {
+      const r = await s.run(DATA_JOB_CODE, { returnFiles: ['out/*.png'] });
+      if (r.status !== 'ok' || r.files.length !== 1) throw new Error(`bench data cell failed: ${r.stderr}`);
+    }));
+  }
+  await data.close();
+  record({ figure: 'data job as a session\'s second cell, p50', unit: 'ms', warmbox: percentile(secondCells, 50), baseline: 'the same job one-shot with preload, p50', baselineValue: percentile(jobs, 50) });
+}
+
 /** Live output: how long a printed line takes to reach onStdout; the service next to the library. */
 async function service(): Promise<void> {
   console.error('live output, and the service');
@@ -574,7 +624,7 @@ function table(): string {
 }
 
 // `npm run bench -- startup latency` runs only those parts.
-const parts = { latency, load, throughput, startup, data, service, scale, gvisor };
+const parts = { latency, load, throughput, startup, data, sessions, service, scale, gvisor };
 const chosen = process.argv.slice(2);
 const startedAt = new Date();
 for (const [name, part] of Object.entries(parts)) {
