@@ -18,7 +18,7 @@ import { Pool, WebSocket, errors as undiciErrors, type Dispatcher } from 'undici
 import { AbortError, errorFromCode, InvalidArgumentError, RemoteError } from '../pool/errors.js';
 import { MAX_TIMEOUT_MS } from '../pool/limits.js';
 import type { CellOptions, CellResult, Job, RunOptions, SessionEndReason, SessionOptions } from '../pool/index.js';
-import { decodeResult, encodeJob, ROUTES, sessionRoute, type ClientMessage, type DecodedResult, type ServerMessage, type WireError, type WireJob, type WireResult } from '../wire/index.js';
+import { decodeResult, encodeJob, ROUTES, sessionRoute, type SessionClientMessage, type WireCell, type ClientMessage, type DecodedResult, type ServerMessage, type WireError, type WireJob, type WireResult } from '../wire/index.js';
 
 export interface RemoteSandboxOptions {
   /** The service's base URL, e.g. `http://127.0.0.1:8080` (HAProxy's, for several). */
@@ -138,43 +138,23 @@ export class RemoteSandbox {
     options: RunOptions,
     signal: AbortSignal | undefined,
   ): Promise<RemoteRunResult> {
-    const url = this.#route(ROUTES.ws);
-    url.protocol = url.protocol === 'https:' ? 'wss:' : 'ws:';
-    const socket = new WebSocket(url, { headers: this.#authorization() } as never);
-    return new Promise<RemoteRunResult>((resolve, reject) => {
-      let settled = false;
-      const settle = (outcome: () => void) => {
-        if (settled) return;
-        settled = true;
-        clearTimeout(deadline);
-        following?.[Symbol.dispose]();
-        outcome();
-        if (socket.readyState === WebSocket.OPEN || socket.readyState === WebSocket.CONNECTING) socket.close();
-      };
-      const following = signal === undefined ? undefined : addAbortListener(signal, () => settle(() => reject(new AbortError(signal.reason))));
-      // The POST path's deadline: a service that stops answering mid-job does not hang the caller.
-      const deadline = setTimeout(
-        () => settle(() => reject(new RemoteError(`the service at ${url.origin} gave no result before the deadline (the job's timeoutMs and graceMs)`))),
-        this.#waitMs(wire),
-      );
-      socket.addEventListener('open', () => {
+    return overWebSocket(this.#webSocketUrl(ROUTES.ws), this.#authorization(), {
+      ...options,
+      signal,
+      deadlineMs: this.#waitMs(wire),
+      opened: (socket) => {
         send(socket, { type: 'run', job: wire });
         if (stdin !== undefined) void pump(stdin, socket);
-      });
-      socket.addEventListener('message', (event) => {
-        const message = parseServerMessage(String(event.data));
-        if (message === undefined) return settle(() => reject(new RemoteError(`the service sent a message outside the protocol: ${String(event.data).slice(0, 200)}`)));
-        if (message.type === 'stdout') options.onStdout?.(message.data);
-        else if (message.type === 'stderr') options.onStderr?.(message.data);
-        else if (message.type === 'result') settle(() => resolve(decodeResult(message.result)));
-        else if (message.type === 'error') settle(() => reject(errorFromCode(message.error.code, message.error.message, message.error.field)));
-      });
-      socket.addEventListener('error', () => settle(() => reject(new RemoteError(`the WebSocket to ${url.origin} failed`))));
-      socket.addEventListener('close', (event) =>
-        settle(() => reject(new RemoteError(`the service closed the WebSocket before the result (${event.code}${event.reason ? ` ${event.reason}` : ''})`))),
-      );
-    });
+      },
+    }).then(decodeResult);
   }
+
+  #webSocketUrl(route: string): URL {
+    const url = this.#route(route);
+    url.protocol = url.protocol === 'https:' ? 'wss:' : 'ws:';
+    return url;
+  }
+
 
   /**
    * How long a job is waited for, over either path: its own timeoutMs (or, unknown to the
@@ -192,7 +172,17 @@ export class RemoteSandbox {
     const { signal, files, ...rest } = options;
     const body = files === undefined ? rest : { ...rest, files: encodeJob({ id: '', code: '', files }).files };
     const { id } = await this.#call<{ id: string }>('POST', ROUTES.sessions, body, signal);
-    return new RemoteSession(id, (method, route, cell, cellSignal) => this.#call(method, sessionRoute(route, id), cell, cellSignal));
+    return new RemoteSession(id, {
+      call: (method, route, cell) => this.#call(method, sessionRoute(route, id), cell, undefined),
+      live: (cell, listeners) =>
+        overWebSocket(this.#webSocketUrl(sessionRoute(ROUTES.sessionWs, id)), this.#authorization(), {
+          ...listeners,
+          deadlineMs: this.#waitMs(cell as WireJob),
+          opened: (socket) => socket.send(JSON.stringify({ type: 'run', cell } satisfies SessionClientMessage)),
+          // An abort interrupts the cell; its result still comes, and the caller hears AbortError after it.
+          aborted: (socket) => socket.send(JSON.stringify({ type: 'interrupt' } satisfies SessionClientMessage)),
+        }),
+    });
   }
 
   /** One request of a session's: its JSON answer, or the error the service answered, as the library's class. */
@@ -227,6 +217,60 @@ export class RemoteSandbox {
   #authorization(): Record<string, string> {
     return this.#token === undefined ? {} : { authorization: `Bearer ${this.#token}` };
   }
+}
+
+interface WebSocketExchange extends RunOptions {
+  readonly signal: AbortSignal | undefined;
+  /** After this, the exchange fails: a service that stops answering does not hang the caller. */
+  readonly deadlineMs: number;
+  /** Sends what starts the exchange, once the socket is open. */
+  opened(socket: WebSocket): void;
+  /** What an abort does besides rejecting: by default the socket closes, which the service takes as the client gone. */
+  aborted?(socket: WebSocket): void;
+}
+
+/**
+ * One job's or one cell's exchange on a WebSocket: its output to the listeners as it comes,
+ * then its result; an error message, a close, an abort or the deadline first rejects.
+ */
+function overWebSocket(url: URL, headers: Record<string, string>, exchange: WebSocketExchange): Promise<WireResult> {
+  const socket = new WebSocket(url, { headers } as never);
+  const { signal } = exchange;
+  return new Promise<WireResult>((resolve, reject) => {
+    let settled = false;
+    const settle = (outcome: () => void) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(deadline);
+      following?.[Symbol.dispose]();
+      outcome();
+      if (socket.readyState === WebSocket.OPEN || socket.readyState === WebSocket.CONNECTING) socket.close();
+    };
+    const following =
+      signal === undefined
+        ? undefined
+        : addAbortListener(signal, () => {
+            if (exchange.aborted !== undefined && socket.readyState === WebSocket.OPEN) return exchange.aborted(socket);
+            settle(() => reject(new AbortError(signal.reason)));
+          });
+    const deadline = setTimeout(
+      () => settle(() => reject(new RemoteError(`the service at ${url.origin} gave no result before the deadline (the timeoutMs and graceMs)`))),
+      exchange.deadlineMs,
+    );
+    socket.addEventListener('open', () => exchange.opened(socket));
+    socket.addEventListener('message', (event) => {
+      const message = parseServerMessage(String(event.data));
+      if (message === undefined) return settle(() => reject(new RemoteError(`the service sent a message outside the protocol: ${String(event.data).slice(0, 200)}`)));
+      if (message.type === 'stdout') exchange.onStdout?.(message.data);
+      else if (message.type === 'stderr') exchange.onStderr?.(message.data);
+      else if (message.type === 'result') settle(() => resolve(message.result));
+      else if (message.type === 'error') settle(() => reject(errorOf(message.error.statusCode, JSON.stringify(message.error))));
+    });
+    socket.addEventListener('error', () => settle(() => reject(new RemoteError(`the WebSocket to ${url.origin} failed`))));
+    socket.addEventListener('close', (event) =>
+      settle(() => reject(new RemoteError(`the service closed the WebSocket before the result (${event.code}${event.reason ? ` ${event.reason}` : ''})`))),
+    );
+  });
 }
 
 /** A service's WebSocket message, or undefined for one that is not JSON or not one of the protocol's. */
@@ -279,47 +323,54 @@ function neverSent(error: unknown): boolean {
   return error instanceof undiciErrors.ConnectTimeoutError || code === 'ECONNREFUSED' || code === 'ENOTFOUND' || code === 'EAI_AGAIN';
 }
 
-type SessionCall = <T>(method: 'POST' | 'DELETE', route: string, body: unknown, signal: AbortSignal | undefined) => Promise<T>;
+/** How a RemoteSession reaches its session: a request, or a cell with live output on the session's WebSocket. */
+interface SessionTransport {
+  call<T>(method: 'POST' | 'DELETE', route: string, body?: unknown): Promise<T>;
+  live(cell: WireCell, listeners: RunOptions & { readonly signal: AbortSignal | undefined }): Promise<WireResult>;
+}
 
 /**
- * A session on a service: `run`, `interrupt` and `close` as a local Session's. Each cell is
- * one `POST /v1/sessions/:id/run`, answered whole: a cell's live output is on the session's
- * WebSocket (ROUTES.sessionWs), which this client does not use yet.
+ * A session on a service: `run`, `interrupt` and `close` as a local Session's. A cell without
+ * listeners is one `POST /v1/sessions/:id/run`, answered whole; one with `onStdout` or
+ * `onStderr` goes over the session's WebSocket, its output heard as it is written.
  */
 export class RemoteSession implements AsyncDisposable {
-  readonly #call: SessionCall;
+  readonly #transport: SessionTransport;
 
   constructor(
     readonly id: string,
-    call: SessionCall,
+    transport: SessionTransport,
   ) {
-    this.#call = call;
+    this.#transport = transport;
   }
 
   /** Runs a cell; resolves with its result, or rejects with the library's error (SessionEndedError once it ended). */
   async run(code: string, options: CellOptions = {}): Promise<CellResult> {
-    const { signal, onStdout, onStderr, ...cell } = options;
+    const { signal, onStdout, onStderr, ...fields } = options;
+    const cell = { ...fields, code } as WireCell;
+    let wire: WireResult;
     if (onStdout !== undefined || onStderr !== undefined) {
-      throw new InvalidArgumentError(onStdout !== undefined ? 'options.onStdout' : 'options.onStderr', "is not taken by a RemoteSession: its cells answer whole (the session's WebSocket has the live output)");
+      wire = await this.#transport.live(cell, { onStdout, onStderr, signal });
+    } else {
+      const onAbort = signal === undefined ? undefined : addAbortListener(signal, () => void this.interrupt());
+      try {
+        wire = await this.#transport.call<WireResult>('POST', ROUTES.sessionRun, cell);
+      } finally {
+        onAbort?.[Symbol.dispose]();
+      }
     }
-    const onAbort = signal === undefined ? undefined : addAbortListener(signal, () => void this.interrupt());
-    try {
-      const wire = await this.#call<WireResult>('POST', ROUTES.sessionRun, { ...cell, code }, undefined);
-      if (signal?.aborted) throw new AbortError(signal.reason);
-      return { ...decodeResult(wire), value: wire.value ?? null, sessionEnded: wire.sessionEnded ?? false } as CellResult;
-    } finally {
-      onAbort?.[Symbol.dispose]();
-    }
+    if (signal?.aborted) throw new AbortError(signal.reason);
+    return { ...decodeResult(wire), value: wire.value ?? null, sessionEnded: wire.sessionEnded ?? false } as CellResult;
   }
 
   /** Raises KeyboardInterrupt in the running cell. */
   async interrupt(): Promise<void> {
-    await this.#call('POST', ROUTES.sessionInterrupt, undefined, undefined);
+    await this.#transport.call('POST', ROUTES.sessionInterrupt);
   }
 
   /** Closes the session; its container is removed. */
   async close(): Promise<void> {
-    await this.#call('DELETE', ROUTES.session, undefined, undefined);
+    await this.#transport.call('DELETE', ROUTES.session);
   }
 
   async [Symbol.asyncDispose](): Promise<void> {

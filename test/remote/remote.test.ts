@@ -6,7 +6,7 @@
 import { PassThrough } from 'node:stream';
 import test, { type ExecutionContext } from 'ava';
 import { request } from 'undici';
-import { InvalidArgumentError, QueueFullError, RemoteError, SessionEndedError, type SandboxOptions } from '../../pool/index.js';
+import { AbortError, InvalidArgumentError, QueueFullError, RemoteError, SessionEndedError, type SandboxOptions } from '../../pool/index.js';
 import { RemoteSandbox } from '../../remote/remote-sandbox.js';
 import { serve } from '../../service/serve.js';
 import { freePort } from '../helpers/serve-process.js';
@@ -144,6 +144,15 @@ test('session() -> the same sessions as Sandbox: state across cells, values, fil
   t.like(await s.run('blob = open("in.bin", "rb").read()'), { status: 'ok', value: null, sessionEnded: false });
   t.like(await s.run('sum(blob)'), { value: { json: 15, repr: '15' } });
   await s.interrupt();
+  // With a listener, a cell goes over the session's WebSocket: its output heard as it comes.
+  const chunks: string[] = [];
+  t.like(await s.run('print("live", flush=True)\nblob[0]', { onStdout: (chunk) => chunks.push(chunk) }), { value: { json: 7 } });
+  t.deepEqual(chunks, ['live\n']);
+  // An abort interrupts the cell; the session and its state stay.
+  const controller = new AbortController();
+  const stopped = s.run('import time\nprint("go", flush=True)\ntime.sleep(60)', { onStdout: () => controller.abort(), signal: controller.signal });
+  await t.throwsAsync(stopped, { instanceOf: AbortError });
+  t.like(await s.run('sum(blob)'), { value: { json: 15 } });
   t.like(await s.run('import sys\nsys.exit(1)'), { exitCode: 1, sessionEnded: true });
   const ended = await t.throwsAsync(s.run('1'), { instanceOf: SessionEndedError });
   t.is(ended.reason, 'exit');
