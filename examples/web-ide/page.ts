@@ -193,6 +193,9 @@ function sandboxedHtml(html: string): HTMLIFrameElement {
   const frame = element('iframe', 'html');
   frame.setAttribute('sandbox', '');
   frame.title = 'the value, as HTML';
+  // Its content cannot be measured from here (another origin): sized by its rows, then resizable.
+  const rows = html.match(/<tr/g)?.length ?? 4;
+  frame.style.height = `${Math.min(400, 16 + 24 * rows)}px`;
   frame.srcdoc = `<!doctype html><style>body{font:13px system-ui,sans-serif;margin:0}table{border-collapse:collapse}th,td{border:1px solid #d8dbe0;padding:.15rem .5rem;text-align:right}</style>${html}`;
   return frame;
 }

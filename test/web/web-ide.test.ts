@@ -80,7 +80,7 @@ test('a DataFrame as a table and a figure as an image: the figure decodes to its
   const table = await runCell(page, 0);
   // The program's HTML, in a sandboxed frame of its own.
   t.is(await table.locator('iframe.html').getAttribute('sandbox'), '');
-  t.is(await table.frameLocator('iframe.html').locator('td').nth(2).textContent(), '4');
+  t.is(await table.frameLocator('iframe.html').locator('td').nth(3).textContent(), '4');
   await typeInto(page, 1, 'plt.plot(frame["n"], frame["square"], color="#1f77b4", linewidth=4)\nplt.show()');
   const chart = await runCell(page, 1);
   const image = chart.locator('img.figure');
