@@ -135,19 +135,6 @@ test.serial('three instances behind HAProxy: spread, routing by capacity, sessio
   const { durationMs: _b, ...b } = viaOne;
   t.deepEqual(a, b);
 
-  // Capacity: w1's one container busy and its one queue place taken -> /readyz 503 -> out of
-  // rotation; the balancer's jobs go to w2 and w3 only.
-  await until(statsSocket, { w1: 'UP', w2: 'UP', w3: 'UP' });
-  const busy = await holdJob(direct);
-  const queued = direct.run({ code: 'result = "queued on w1"' });
-  await until(statsSocket, { w1: 'DOWN' });
-  const before = await jobsDone(instances[0]!);
-  for (let i = 0; i < 4; i++) t.like(await lb.run('result = 1'), { status: 'ok' });
-  t.is(await jobsDone(instances[0]!), before);
-  busy.stdin.end('done\n');
-  t.like(await busy.result, { status: 'ok' });
-  t.like(await queued, { status: 'ok', result: 'queued on w1' });
-
   // Sessions, routed by id: opened through the balancer until one is on w1, each keeps its
   // state over cells sent through the balancer (any cell that reached another instance would
   // answer 404), with jobs between them going anywhere.
@@ -166,6 +153,21 @@ test.serial('three instances behind HAProxy: spread, routing by capacity, sessio
       t.like(await lb.run('result = 0'), { status: 'ok' });
     }
   }
+
+  // Capacity: w1's one container busy and its one queue place taken -> /readyz 503 -> out of
+  // rotation; the balancer's jobs go to w2 and w3 only.
+  await until(statsSocket, { w1: 'UP', w2: 'UP', w3: 'UP' });
+  const busy = await holdJob(direct);
+  const queued = direct.run({ code: 'result = "queued on w1"' });
+  await until(statsSocket, { w1: 'DOWN' });
+  const before = await jobsDone(instances[0]!);
+  for (let i = 0; i < 4; i++) t.like(await lb.run('result = 1'), { status: 'ok' });
+  t.is(await jobsDone(instances[0]!), before);
+  // A session w1 holds is still served there: its container is its own, not the pool's.
+  for (const [i, { session, onW1 }] of sessions.entries()) if (onW1) t.like(await session.run('n'), { value: { json: i } });
+  busy.stdin.end('done\n');
+  t.like(await busy.result, { status: 'ok' });
+  t.like(await queued, { status: 'ok', result: 'queued on w1' });
 
   // SIGKILL under load: one job running on each instance, then w1 dies. Its job comes back as
   // RemoteError (never a hang, never run again); the others finish; new jobs go to w2 and w3.
