@@ -108,6 +108,14 @@ export function buildApp(runner: JobRunner | Promise<JobRunner>, options: AppOpt
     );
   });
 
+  // Neither the fields nor the data stay on the request (the handlers drop its body), and no
+  // variable holds the data while the program runs: see PythonRunner.run.
+  const takeData = (request: object): JsonPieces => {
+    const data = jobData.get(request)!;
+    jobData.delete(request);
+    return data;
+  };
+
   app.post<{ Body: AgentRunRequest; Reply: AgentErrorBody | Buffer | Readable }>(
     '/run',
     { schema: { body: runRequestSchema, response: { 409: errorBodySchema } } },
@@ -119,15 +127,8 @@ export function buildApp(runner: JobRunner | Promise<JobRunner>, options: AppOpt
       if (taken) return reply.code(409).send(conflict('this container has already taken its one job'));
       taken = true;
       const job = request.body;
-      // Neither the fields nor the data stay on the request, and no variable here holds the
-      // data while the program runs: see PythonRunner.run.
       (request as { body: unknown }).body = undefined;
-      const take = () => {
-        const data = jobData.get(request)!;
-        jobData.delete(request);
-        return data;
-      };
-      return sendAnswer(reply, job.stream, (onOutput) => jobRunner.run(job, take(), onOutput));
+      return sendAnswer(reply, job.stream, (onOutput) => jobRunner.run(job, takeData(request), onOutput));
     },
   );
 
@@ -144,12 +145,7 @@ export function buildApp(runner: JobRunner | Promise<JobRunner>, options: AppOpt
       cellRunning = true;
       const cell = request.body;
       (request as { body: unknown }).body = undefined;
-      const take = () => {
-        const data = jobData.get(request)!;
-        jobData.delete(request);
-        return data;
-      };
-      return sendAnswer(reply, cell.stream, (onOutput) => jobRunner.runCell(cell, take(), onOutput).finally(() => (cellRunning = false)));
+      return sendAnswer(reply, cell.stream, (onOutput) => jobRunner.runCell(cell, takeData(request), onOutput).finally(() => (cellRunning = false)));
     },
   );
 
