@@ -3,7 +3,9 @@
  * its cells run in one interpreter, and everything it held gone once it ends.
  */
 import { once } from 'node:events';
-import { readdir } from 'node:fs/promises';
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import test from 'ava';
 import { InvalidArgumentError, QueueTimeoutError, SessionEndedError, type Session } from '../../pool/index.js';
 import { containersOf, GVISOR, openSandbox } from '../helpers/sandbox.js';
@@ -30,6 +32,14 @@ test('state carries across cells: variables, an import, a function, a file; each
   t.deepEqual(made.files.map((f) => [f.path, f.data.toString()]), [['made.csv', 'n\n1\n']], "only this cell's file: not in.txt or out.txt");
   t.is(s.cells, 8);
   t.like(sandbox.stats(), { sessions: 1 });
+});
+
+test('a thread started in one cell runs on in the next, and is the same thread', async (t) => {
+  const sandbox = await openSandbox(t);
+  await using s = await sandbox.session();
+  await s.run('import threading, queue\nasks, answers = queue.Queue(), queue.Queue()\ndef serve():\n    while True:\n        answers.put(asks.get() * 2)\nworker = threading.Thread(target=serve, daemon=True)\nworker.start()');
+  t.like(await s.run('asks.put(21)\nanswers.get(timeout=5)'), { value: { json: 42 } });
+  t.like(await s.run('worker.is_alive(), threading.active_count()'), { value: { json: [true, 2] } });
 });
 
 test('a cell that raises -> error, and the next cell still sees the state', async (t) => {
@@ -161,7 +171,9 @@ test('sandbox.destroy() with a cell running -> the cell rejects, the session end
 
 test('200 sessions opened and closed -> no container, directory or file descriptor left', async (t) => {
   const count = GVISOR ? 20 : 200;
-  const sandbox = await openSandbox(t, { poolSize: 2, maxSessions: 4 });
+  const socketRoot = await mkdtemp(join(tmpdir(), 'warmbox-sessions-'));
+  t.teardown(() => rm(socketRoot, { recursive: true, force: true }));
+  const sandbox = await openSandbox(t, { poolSize: 2, maxSessions: 4, socketRoot });
   const fdsBefore = (await readdir('/proc/self/fd')).length;
   let next = 0;
   const worker = async () => {
@@ -175,7 +187,11 @@ test('200 sessions opened and closed -> no container, directory or file descript
   };
   await Promise.all([worker(), worker(), worker(), worker()]);
   t.like(sandbox.stats(), { sessions: 0 });
+  // The pool directory holds its owner file and the io directories of the pool's own two containers, no session's.
+  const [poolDir] = await readdir(socketRoot);
+  t.is((await readdir(join(socketRoot, poolDir!))).filter((name) => name.startsWith('c')).length, 2);
   await sandbox.close();
   t.deepEqual(await containersOf(sandbox), []);
+  t.deepEqual(await readdir(socketRoot), [], 'no directory is left');
   t.true((await readdir('/proc/self/fd')).length <= fdsBefore, 'no file descriptor is left open');
 });
