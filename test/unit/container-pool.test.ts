@@ -318,3 +318,55 @@ test('a member whose removal fails is tried again; one still failing closeRetryM
   t.true(stuck.attempts > 1);
   t.deepEqual(pool.stats(), { warm: 0, busy: 0, starting: 0, queued: 0, sessions: 0 });
 });
+
+test('holdOut: the member leaves the pool, which starts its replacement; retire never removes it, endHeldOut does', async (t) => {
+  const { pool, members, events } = fakePool({ poolSize: 1, maxHeldOut: 2 });
+  await pool.start();
+  const held = await pool.acquire(undefined, { holdOut: true });
+  await once(events, 'warm');
+  t.is(members.length, 2, 'a replacement started for the held member');
+  t.like(pool.stats(), { warm: 1, busy: 0, sessions: 1 });
+  t.false(held.removed);
+  // A job takes the replacement, not the held member.
+  const job = await pool.acquire(undefined);
+  t.not(job, held);
+  pool.retire(job);
+  await once(events, 'removed');
+  t.false(held.removed);
+  await pool.endHeldOut(held as FakeMember);
+  t.true(held.removed);
+  t.like(pool.stats(), { sessions: 0 });
+  await pool.close();
+});
+
+test('maxHeldOut: a request past it waits in the queue while the jobs behind it are served, and is served once one is ended', async (t) => {
+  const { pool, events } = fakePool({ poolSize: 1, maxHeldOut: 1 });
+  await pool.start();
+  const first = await pool.acquire(undefined, { holdOut: true });
+  await once(events, 'warm');
+  let secondServed = false;
+  const second = pool.acquire(undefined, { holdOut: true }).then((member) => ((secondServed = true), member));
+  const job = await pool.acquire(undefined);
+  t.false(secondServed, 'the job behind the waiting session went first');
+  t.like(pool.stats(), { queued: 1, sessions: 1 });
+  pool.retire(job);
+  await once(events, 'warm');
+  t.false(secondServed, 'a warm member alone does not serve it past maxHeldOut');
+  await pool.endHeldOut(first as FakeMember);
+  const held = await second;
+  t.true(secondServed);
+  t.like(pool.stats(), { sessions: 1, queued: 0 });
+  await pool.endHeldOut(held as FakeMember);
+  await pool.close();
+});
+
+test('a request to hold out waits under queueTimeoutMs like a job', async (t) => {
+  const { pool, events } = fakePool({ poolSize: 1, maxHeldOut: 1, queueTimeoutMs: 20 });
+  await pool.start();
+  const held = await pool.acquire(undefined, { holdOut: true });
+  await once(events, 'warm');
+  await t.throwsAsync(pool.acquire(undefined, { holdOut: true }), { code: 'WARMBOX_ERR_QUEUE_TIMEOUT' });
+  t.like(pool.stats(), { queued: 0, sessions: 1 });
+  await pool.endHeldOut(held as FakeMember);
+  await pool.close();
+});
