@@ -4,7 +4,6 @@ import { createPool, type Pool } from 'generic-pool';
 import { backoffDelayMs, REPLACEMENT_BACKOFF, type Backoff } from './backoff.js';
 import { AbortError, DockerError, PoolClosedError, QueueFullError, QueueTimeoutError } from './errors.js';
 import { followAbort } from './follow-abort.js';
-import { Semaphore } from './semaphore.js';
 
 const log = debuglog('warmbox');
 
@@ -104,7 +103,10 @@ export class ContainerPool<M extends PoolMember> {
   readonly #startMember: StartMember<M>;
   readonly #options: ContainerPoolOptions;
   readonly #listener: PoolListener;
-  readonly #startSlots: Semaphore;
+  /** Starts admitted by #startsAllowed and not yet done. */
+  #admitted = 0;
+  /** Starts waiting for #startsAllowed to let them begin. */
+  readonly #startWaiters: Array<() => void> = [];
   readonly #stopCreating = new AbortController();
   /** Aborted `closeRetryMs` into close(): a removal that still fails is given up. */
   readonly #stopRemoving = new AbortController();
@@ -138,7 +140,6 @@ export class ContainerPool<M extends PoolMember> {
     this.#startMember = startMember;
     this.#options = options;
     this.#listener = listener;
-    this.#startSlots = new Semaphore(options.startConcurrency);
     this.#pool = createPool<M>(
       {
         create: () => this.#create(),
@@ -280,11 +281,14 @@ export class ContainerPool<M extends PoolMember> {
 
   #afterQueueChange(): void {
     if (this.#waiters.length === 0 && this.#handing === 0) this.#queueEmptied?.();
+    this.#pokeStarts();
   }
 
   /** Ends a lease: the member is removed in the background and a replacement starts now. */
   retire(member: M): void {
     this.#pool.destroy(member).catch((error: unknown) => log('could not retire %s: %o', member.id, error));
+    // One job fewer running: a start it held back may begin.
+    this.#pokeStarts();
   }
 
   stats(): PoolStats {
@@ -345,10 +349,11 @@ export class ContainerPool<M extends PoolMember> {
     for (let attempt = 0; ; attempt++) {
       try {
         let startedAt = 0;
-        const member = await this.#startSlots.use(() => {
+        await this.#admitStart();
+        const member = await (async () => {
           startedAt = performance.now();
           return this.#startOne();
-        });
+        })().finally(() => this.#startDone());
         const startMs = performance.now() - startedAt;
         this.#everReady = true;
         this.#onReady?.();
@@ -373,6 +378,46 @@ export class ContainerPool<M extends PoolMember> {
         if (this.#stopCreating.signal.aborted) throw error;
       }
     }
+  }
+
+  /**
+   * Waits until a start may begin. A container's start takes CPU from the jobs running beside
+   * it (its own start and the engine's work for it), and what a job waits for it shows in the
+   * tail of its latency. So while the pool still holds enough warm members (half of poolSize)
+   * and no job waits, a replacement starts only while no job runs, and one at a time; below
+   * that, or while the pool fills, up to startConcurrency start at once, and the pool never
+   * runs dry for the sake of the jobs.
+   */
+  #admitStart(): Promise<void> {
+    if (this.#startWaiters.length === 0 && this.#admitted < this.#startsAllowed()) {
+      this.#admitted++;
+      return Promise.resolve();
+    }
+    return new Promise((resolve) => {
+      this.#startWaiters.push(resolve);
+      this.#pokeStarts();
+    });
+  }
+
+  #startsAllowed(): number {
+    const { poolSize, startConcurrency } = this.#options;
+    const lowWater = Math.ceil(poolSize / 2);
+    const filling = this.#onReady !== undefined;
+    if (filling || this.#closed || this.#pool.available < lowWater || this.#waiters.length + this.#handing > 0) return startConcurrency;
+    return this.#pool.borrowed > 0 ? 0 : 1;
+  }
+
+  /** Lets waiting starts begin, as far as #startsAllowed allows now. */
+  #pokeStarts(): void {
+    while (this.#startWaiters.length > 0 && this.#admitted < this.#startsAllowed()) {
+      this.#admitted++;
+      this.#startWaiters.shift()!();
+    }
+  }
+
+  #startDone(): void {
+    this.#admitted--;
+    this.#pokeStarts();
   }
 
   async #startOne(): Promise<M> {
