@@ -268,6 +268,31 @@ async function load(): Promise<void> {
   await bare.close();
 }
 
+/**
+ * deferStarts against every start at once, in the same run: pools of 4 and 8 at 50 % of the
+ * turnover ceiling, the two settings taking turns, 100 jobs a turn, two turns each.
+ */
+async function jobsFirst(): Promise<void> {
+  console.error('deferStarts on and off, under load');
+  const ceiling = await turnoverCeiling(40, DEFAULTS.startConcurrency);
+  const job: Job = { code: HELLO_CODE, data: HELLO_DATA };
+  for (const poolSize of [4, 8]) {
+    const times = { on: [] as number[], off: [] as number[] };
+    for (let turn = 0; turn < 4; turn++) {
+      const deferStarts = turn % 2 === 0;
+      const sandbox = new Sandbox({ poolSize, deferStarts, maxQueue: 1000, queueTimeoutMs: 600_000 });
+      await sandbox.initialize();
+      await quiet(sandbox);
+      times[deferStarts ? 'on' : 'off'].push(...(await poissonJobs(sandbox, job, 0.5 * ceiling, 100)));
+      await sandbox.close();
+    }
+    const label = `${(0.5 * ceiling).toFixed(2)} jobs/s (50 % of the ceiling), pool ${poolSize}, 200 jobs`;
+    for (const p of [50, 90, 99]) {
+      record({ figure: `deferStarts, ${label}: p${p}`, unit: 'ms', warmbox: percentile(times.on, p), baseline: `every start at once (deferStarts: false), p${p}`, baselineValue: percentile(times.off, p) });
+    }
+  }
+}
+
 async function startup(): Promise<void> {
   console.error('start-up, memory, filling a pool');
   const bare = new BareContainers(docker, baseImage);
@@ -671,7 +696,7 @@ function table(): string {
 }
 
 // `npm run bench -- startup latency` runs only those parts.
-const parts = { latency, load, throughput, startup, data, sessions, service, scale, gvisor };
+const parts = { latency, load, jobsFirst, throughput, startup, data, sessions, service, scale, gvisor };
 const chosen = process.argv.slice(2);
 const startedAt = new Date();
 for (const [name, part] of Object.entries(parts)) {

@@ -30,6 +30,8 @@ export interface ContainerPoolOptions {
   readonly maxQueue: number;
   readonly queueTimeoutMs: number;
   readonly startConcurrency: number;
+  /** Hold replacement starts back while jobs run (see #startsAllowed). @default false */
+  readonly deferStarts?: boolean;
   /**
    * How many members may be held out of the pool at once (`acquire` with `holdOut`: a
    * session's container); a request past it waits in the queue, behind none of the others.
@@ -403,7 +405,7 @@ export class ContainerPool<M extends PoolMember> {
     const { poolSize, startConcurrency } = this.#options;
     const lowWater = Math.ceil(poolSize / 2);
     const filling = this.#onReady !== undefined;
-    if (filling || this.#closed || this.#pool.available < lowWater || this.#waiters.length + this.#handing > 0) return startConcurrency;
+    if (!this.#options.deferStarts || filling || this.#closed || this.#pool.available < lowWater || this.#waiters.length + this.#handing > 0) return startConcurrency;
     if (this.#pool.borrowed > 0) return 0;
     return this.#pool.available > lowWater ? 1 : startConcurrency;
   }

@@ -155,6 +155,14 @@ export interface SandboxOptions {
    */
   readonly yieldingStarts?: boolean;
   /**
+   * Jobs first: while half the pool is warm and no job waits, a replacement starts only while
+   * no job runs (and, above half, one at a time), so that its start does not take the CPU from
+   * running jobs; below half, starts go at startConcurrency, and the pool never runs dry for it.
+   * Off: every replacement starts at once, up to startConcurrency.
+   * @default true
+   */
+  readonly deferStarts?: boolean;
+  /**
    * Let the program run files it wrote: the working directory and /tmp are mounted without
    * `noexec`, so a script it writes, or a binary it compiles, runs through `subprocess` and
    * `shutil.which` finds it, as with `python3 main.py`. Off by default: a program can then
@@ -216,6 +224,7 @@ export const DEFAULTS = Object.freeze({
   returnFilesTimeoutMs: 5000,
   stopOnOutputLimit: true,
   yieldingStarts: false,
+  deferStarts: true,
   allowExec: false,
   runtime: 'runc',
 });
@@ -295,7 +304,7 @@ export function resolveOptions(input: number | SandboxOptions | undefined): Reso
     const field = options.workDirSizeMb !== undefined ? 'workDirSizeMb' : 'tmpSizeMb';
     throw new InvalidArgumentError(field, `gives /work, /tmp and /dev/shm ${tmpfs} MiB together (workDirSizeMb + 2 × tmpSizeMb), more than memoryLimitMb (${resolved.memoryLimitMb as number}): files outlive the program, and would leave the agent no room to report`);
   }
-  for (const key of ['stopOnOutputLimit', 'yieldingStarts', 'allowExec'] as const) {
+  for (const key of ['stopOnOutputLimit', 'yieldingStarts', 'deferStarts', 'allowExec'] as const) {
     const value = options[key] === undefined ? DEFAULTS[key] : options[key];
     if (typeof value !== 'boolean') throw new InvalidArgumentError(key, `must be true or false, got ${describe(value)}`);
     resolved[key] = value;
