@@ -384,11 +384,10 @@ export class ContainerPool<M extends PoolMember> {
 
   /**
    * Waits until a start may begin. A container's start takes CPU from the jobs running beside
-   * it (its own start and the engine's work for it), and what a job waits for it shows in the
-   * tail of its latency. So while the pool still holds half of poolSize warm and no job waits,
-   * a replacement starts only while no job runs, and while it holds more than half, one at a
-   * time; below half, or while the pool fills, up to startConcurrency start at once, so that it
-   * never runs dry for the sake of the jobs. (Measured in README, Performance: round three.)
+   * it (its own start and the engine's work for it). With deferStarts, while more than half
+   * of poolSize is warm and no job waits, a replacement starts only while no job runs, one at a
+   * time; at half or below, or while the pool fills, up to startConcurrency start at once, so
+   * that it never runs dry for the sake of the jobs. (Measured in README, Performance: round three.)
    */
   #admitStart(): Promise<void> {
     if (this.#startWaiters.length === 0 && this.#admitted < this.#startsAllowed()) {
@@ -405,9 +404,8 @@ export class ContainerPool<M extends PoolMember> {
     const { poolSize, startConcurrency } = this.#options;
     const lowWater = Math.ceil(poolSize / 2);
     const filling = this.#onReady !== undefined;
-    if (!this.#options.deferStarts || filling || this.#closed || this.#pool.available < lowWater || this.#waiters.length + this.#handing > 0) return startConcurrency;
-    if (this.#pool.borrowed > 0) return 0;
-    return this.#pool.available > lowWater ? 1 : startConcurrency;
+    if (!this.#options.deferStarts || filling || this.#closed || this.#pool.available <= lowWater || this.#waiters.length + this.#handing > 0) return startConcurrency;
+    return this.#pool.borrowed > 0 ? 0 : 1;
   }
 
   /** Lets waiting starts begin, as far as #startsAllowed allows now. */

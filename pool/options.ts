@@ -155,11 +155,12 @@ export interface SandboxOptions {
    */
   readonly yieldingStarts?: boolean;
   /**
-   * Jobs first: while half the pool is warm and no job waits, a replacement starts only while
-   * no job runs (and, above half, one at a time), so that its start does not take the CPU from
-   * running jobs; below half, starts go at startConcurrency, and the pool never runs dry for it.
-   * Off: every replacement starts at once, up to startConcurrency.
-   * @default true
+   * Jobs first: while more than half the pool is warm and no job waits, a replacement starts
+   * only while no job runs, one at a time, so that its start does not take the CPU from running
+   * jobs; at half or below, starts go at startConcurrency, so the pool never runs dry for it.
+   * Off by default: measured on 2 cores it did not shorten the tail (README, Performance,
+   * round three); `npm run bench -- jobsFirst` sets the two against each other on your machine.
+   * @default false
    */
   readonly deferStarts?: boolean;
   /**
@@ -224,7 +225,7 @@ export const DEFAULTS = Object.freeze({
   returnFilesTimeoutMs: 5000,
   stopOnOutputLimit: true,
   yieldingStarts: false,
-  deferStarts: true,
+  deferStarts: false,
   allowExec: false,
   runtime: 'runc',
 });
