@@ -1,34 +1,10 @@
 import test from 'ava';
 import { backoffDelayMs, REPLACEMENT_BACKOFF } from '../../pool/backoff.js';
 import { followAbort } from '../../pool/follow-abort.js';
-import { Semaphore } from '../../pool/semaphore.js';
 
 test('backoff doubles from firstMs and stops at maxMs, even after very many attempts', (t) => {
   t.deepEqual([0, 1, 2, 3, 6, 7, 8].map((n) => backoffDelayMs(n, REPLACEMENT_BACKOFF)), [100, 200, 400, 800, 6400, 10_000, 10_000]);
   t.is(backoffDelayMs(5000, REPLACEMENT_BACKOFF), 10_000);
-});
-
-test('semaphore: at most `permits` tasks at once, the rest in arrival order, a permit freed by a failure too', async (t) => {
-  const semaphore = new Semaphore(2);
-  const order: string[] = [];
-  let running = 0;
-  let most = 0;
-  const task = (name: string, fail = false) =>
-    semaphore.use(async () => {
-      running++;
-      most = Math.max(most, running);
-      order.push(name);
-      await new Promise(setImmediate);
-      running--;
-      if (fail) throw new Error(name);
-      return name;
-    });
-  const results = await Promise.allSettled([task('a', true), task('b'), task('c'), task('d')]);
-  t.is(most, 2);
-  t.deepEqual(order, ['a', 'b', 'c', 'd']);
-  t.deepEqual(results.map((r) => r.status), ['rejected', 'fulfilled', 'fulfilled', 'fulfilled']);
-  t.is(semaphore.waiting, 0);
-  t.throws(() => new Semaphore(0), { instanceOf: RangeError });
 });
 
 test('followAbort: aborts with the followed reason, at once if already aborted, and no longer once unfollowed', (t) => {
