@@ -74,10 +74,17 @@ test('the WebSocket of a session: cells in order with live output, an interrupt,
   const messages: Array<{ type: string; data?: string; result?: Record<string, unknown> }> = [];
   const results: Array<Record<string, unknown>> = [];
   let onResult: (() => void) | undefined;
+  let printed = '';
+  let interrupted = false;
   socket.on('message', (raw) => {
     const message = JSON.parse(raw.toString()) as (typeof messages)[number];
     messages.push(message);
-    if (message.type === 'stdout' && message.data === 'go\n') socket.send(JSON.stringify({ type: 'interrupt' }));
+    // Once the sleeping cell has printed (print writes "go" and "\n" apart), it is interrupted.
+    if (message.type === 'stdout') printed += message.data!;
+    if (!interrupted && printed.endsWith('go\n')) {
+      interrupted = true;
+      socket.send(JSON.stringify({ type: 'interrupt' }));
+    }
     if (message.type === 'result') {
       results.push(message.result!);
       onResult?.();
