@@ -1,6 +1,5 @@
 import { PassThrough, Readable, Transform } from 'node:stream';
-import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
-import type { FastifyReply } from 'fastify';
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyServerOptions } from 'fastify';
 import {
   MAX_JOB_BYTES,
   RUN_CONTENT_TYPE,

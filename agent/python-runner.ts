@@ -359,7 +359,9 @@ export class PythonRunner {
     clearTimeout(this.#graceTimer);
     cpuWatch.stop();
     this.#cellRunning = false;
-    const ended = !this.#session || exit !== undefined || parseReport(this.#report, false)?.open !== true;
+    // A session's cell that reported and left the session open: its report is whole, and read now.
+    const open = this.#session && exit === undefined ? parseReport(this.#report, false) : null;
+    const ended = open?.open !== true;
     if (ended) {
       this.#ended = true;
       // Whatever the program left behind (daemons, a fork bomb, a child holding stdout open)
@@ -368,7 +370,8 @@ export class PythonRunner {
       await this.#drain();
     }
     // Read once drained: a runner that reported and exited may be heard exiting first.
-    const report = parseReport(this.#report, this.#reportBytes > MAX_REPORT_BYTES);
+    const overflowed = this.#reportBytes > MAX_REPORT_BYTES;
+    const report = ended || overflowed ? parseReport(this.#report, overflowed) : open;
     // The runner waited for the agent to read the cell's output before it reported: it is all in.
     stopListening();
     if (!ended) this.#nextReport();

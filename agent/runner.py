@@ -589,8 +589,6 @@ class Cells:
             tb = exc.__traceback__.tb_next if exc.__traceback__ is not None else None
             error = describe(exc, tb)
             sys.stderr.write(error["traceback"])
-        finally:
-            self.running = False
         if os.getpid() != self.main_pid:
             end_as_child(exit_code or (1 if error else 0), None)
         if value is not None:

@@ -105,8 +105,8 @@ export class ContainerPool<M extends PoolMember> {
   readonly #startMember: StartMember<M>;
   readonly #options: ContainerPoolOptions;
   readonly #listener: PoolListener;
-  /** Starts admitted by #startsAllowed and not yet done. */
-  #admitted = 0;
+  /** Members being started: admitted by #startsAllowed, and not yet warm or failed. */
+  #starting = 0;
   /** Starts waiting for #startsAllowed to let them begin. */
   readonly #startWaiters: Array<() => void> = [];
   readonly #stopCreating = new AbortController();
@@ -115,7 +115,6 @@ export class ContainerPool<M extends PoolMember> {
   /** Members whose removal was given up, for close() to report. */
   readonly #notRemoved: { readonly id: string; readonly error: unknown }[] = [];
   #nextIndex = 0;
-  #starting = 0;
   #everReady = false;
   #closed = false;
   #closing: Promise<void> | undefined;
@@ -350,12 +349,9 @@ export class ContainerPool<M extends PoolMember> {
   async #create(): Promise<M> {
     for (let attempt = 0; ; attempt++) {
       try {
-        let startedAt = 0;
         await this.#admitStart();
-        const member = await (async () => {
-          startedAt = performance.now();
-          return this.#startOne();
-        })().finally(() => this.#startDone());
+        const startedAt = performance.now();
+        const member = await this.#startMember(this.#nextIndex++).finally(() => this.#startDone());
         const startMs = performance.now() - startedAt;
         this.#everReady = true;
         this.#onReady?.();
@@ -390,8 +386,8 @@ export class ContainerPool<M extends PoolMember> {
    * that it never runs dry for the sake of the jobs. (Measured in README, Performance: round three.)
    */
   #admitStart(): Promise<void> {
-    if (this.#startWaiters.length === 0 && this.#admitted < this.#startsAllowed()) {
-      this.#admitted++;
+    if (this.#startWaiters.length === 0 && this.#starting < this.#startsAllowed()) {
+      this.#starting++;
       return Promise.resolve();
     }
     return new Promise((resolve) => {
@@ -410,24 +406,15 @@ export class ContainerPool<M extends PoolMember> {
 
   /** Lets waiting starts begin, as far as #startsAllowed allows now. */
   #pokeStarts(): void {
-    while (this.#startWaiters.length > 0 && this.#admitted < this.#startsAllowed()) {
-      this.#admitted++;
+    while (this.#startWaiters.length > 0 && this.#starting < this.#startsAllowed()) {
+      this.#starting++;
       this.#startWaiters.shift()!();
     }
   }
 
   #startDone(): void {
-    this.#admitted--;
+    this.#starting--;
     this.#pokeStarts();
-  }
-
-  async #startOne(): Promise<M> {
-    this.#starting++;
-    try {
-      return await this.#startMember(this.#nextIndex++);
-    } finally {
-      this.#starting--;
-    }
   }
 
   /**
