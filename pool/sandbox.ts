@@ -7,7 +7,7 @@ import { debuglog } from 'node:util';
 import type Docker from 'dockerode';
 import { ContainerPool, type PoolStats } from './container-pool.js';
 import { assertImageExists, connectDocker, engineBack } from './docker.js';
-import { ContainerStartError, DockerError, ImageNotFoundError, NotInitializedError, PoolClosedError } from './errors.js';
+import { ContainerStartError, DockerError, ImageNotFoundError, InvalidArgumentError, NotInitializedError, PoolClosedError, SessionEndedError, type SessionEndReason } from './errors.js';
 import { followAbort } from './follow-abort.js';
 import { agentImageTag } from './image.js';
 import { prepareJob, type Job, type RunOptions, type RunResult } from './job.js';
@@ -17,7 +17,6 @@ import { LABELS, ownerLabels } from './labels.js';
 import { OWNER_FILE, POOL_DIR_PREFIX, sweepOrphans, sweepPool } from './sweep-orphans.js';
 import { ioDirFor, WarmContainer } from './warm-container.js';
 import { prepareSession, Session, type SessionOptions } from './session.js';
-import { InvalidArgumentError, SessionEndedError, type SessionEndReason } from './errors.js';
 
 const log = debuglog('warmbox');
 
@@ -148,20 +147,38 @@ export class Sandbox extends EventEmitter<SandboxEvents> {
 
   async #run(job: Job | string, options: RunOptions): Promise<RunResult> {
     const { request, dataJson, signal, stdinSource, limits } = prepareJob(job, this.options, options);
-    if (this.#state === 'new') throw new NotInitializedError();
     if (this.#state === 'initializing') await this.#initializing;
-    if (this.#state !== 'ready' || this.#pool === undefined) throw new PoolClosedError();
+    const pool = this.#readyPool();
     if (limits !== undefined && this.#runtime !== undefined) checkJobLimitsFor(this.#runtime, limits, this.options);
-    const pool = this.#pool;
-    const { controller, unfollow } = followAbort(signal);
-    this.#jobs.add(controller);
-    try {
-      const container = await pool.acquire(controller.signal);
+    return this.#destroyable(signal, async (abort) => {
+      const container = await pool.acquire(abort);
       try {
-        return await container.run(request, dataJson, controller.signal, { ...options, stdinSource }, limits);
+        return await container.run(request, dataJson, abort, { ...options, stdinSource }, limits);
       } finally {
         pool.retire(container);
       }
+    });
+  }
+
+  /**
+   * The pool, once initialize() is done; NotInitializedError before it, PoolClosedError once
+   * closing. Not async: a job on a ready sandbox takes its container in the same tick as run().
+   */
+  #readyPool(): ContainerPool<WarmContainer> {
+    if (this.#state === 'new') throw new NotInitializedError();
+    if (this.#state !== 'ready' || this.#pool === undefined) throw new PoolClosedError();
+    return this.#pool;
+  }
+
+  /**
+   * Runs `work` with a signal of its own that follows the caller's `signal` and that destroy()
+   * aborts; what destroy() cut short rejects with PoolClosedError.
+   */
+  async #destroyable<T>(signal: AbortSignal | undefined, work: (abort: AbortSignal) => Promise<T>): Promise<T> {
+    const { controller, unfollow } = followAbort(signal);
+    this.#jobs.add(controller);
+    try {
+      return await work(controller.signal);
     } catch (error) {
       if (this.#destroyed && !signal?.aborted) throw new PoolClosedError('the sandbox was destroyed');
       throw error;
@@ -185,18 +202,14 @@ export class Sandbox extends EventEmitter<SandboxEvents> {
   async session(options: SessionOptions = {}): Promise<Session> {
     const prepared = prepareSession(options, this.options);
     if (this.options.maxSessions < 1) throw new InvalidArgumentError('maxSessions', 'is 0: this sandbox opens no sessions');
-    if (this.#state === 'new') throw new NotInitializedError();
     if (this.#state === 'initializing') await this.#initializing;
-    if (this.#state !== 'ready' || this.#pool === undefined) throw new PoolClosedError();
-    const pool = this.#pool;
-    const { controller, unfollow } = followAbort(prepared.signal);
-    this.#jobs.add(controller);
-    try {
-      const container = await pool.acquire(controller.signal, { holdOut: true });
+    const pool = this.#readyPool();
+    return this.#destroyable(prepared.signal, async (abort) => {
+      const container = await pool.acquire(abort, { holdOut: true });
       const end = () => pool.endHeldOut(container);
       let opened: RunResult;
       try {
-        opened = await container.run(prepared.request, 'null', controller.signal);
+        opened = await container.run(prepared.request, 'null', abort);
       } catch (error) {
         await end();
         throw error;
@@ -217,13 +230,7 @@ export class Sandbox extends EventEmitter<SandboxEvents> {
       this.#sessions.add(session);
       this.emit('sessionOpened', session.id);
       return session;
-    } catch (error) {
-      if (this.#destroyed && !prepared.signal?.aborted) throw new PoolClosedError('the sandbox was destroyed');
-      throw error;
-    } finally {
-      this.#jobs.delete(controller);
-      unfollow();
-    }
+    });
   }
 
   /** The runtime the containers run on, as the engine registered it; known once initialize() has checked it. */
