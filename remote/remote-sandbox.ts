@@ -18,7 +18,7 @@ import { Pool, WebSocket, errors as undiciErrors, type Dispatcher } from 'undici
 import { AbortError, errorFromCode, InvalidArgumentError, RemoteError } from '../pool/errors.js';
 import { MAX_TIMEOUT_MS } from '../pool/limits.js';
 import type { CellOptions, CellResult, Job, RunOptions, SessionEndReason, SessionOptions } from '../pool/index.js';
-import { decodeResult, encodeJob, ROUTES, sessionRoute, type SessionClientMessage, type WireCell, type ClientMessage, type DecodedResult, type ServerMessage, type WireError, type WireJob, type WireResult } from '../wire/index.js';
+import { decodeResult, encodeFiles, encodeJob, ROUTES, sessionRoute, type SessionClientMessage, type WireCell, type ClientMessage, type DecodedResult, type ServerMessage, type WireError, type WireJob, type WireResult } from '../wire/index.js';
 
 export interface RemoteSandboxOptions {
   /** The service's base URL, e.g. `http://127.0.0.1:8080` (HAProxy's, for several). */
@@ -170,7 +170,7 @@ export class RemoteSandbox {
    */
   async session(options: SessionOptions = {}): Promise<RemoteSession> {
     const { signal, files, ...rest } = options;
-    const body = files === undefined ? rest : { ...rest, files: encodeJob({ id: '', code: '', files }).files };
+    const body = files === undefined ? rest : { ...rest, files: encodeFiles(files) };
     const { id } = await this.#call<{ id: string }>('POST', ROUTES.sessions, body, signal);
     return new RemoteSession(id, {
       call: (method, route, cell) => this.#call(method, sessionRoute(route, id), cell, undefined),

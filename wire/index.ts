@@ -47,13 +47,18 @@ export interface DecodedResult extends RunResult {
  * library's checks refuse a wrong field, and name it, in one place.
  */
 export function encodeJob({ files, ...rest }: EncodableJob): WireJob {
-  // The casts: a caller's job is readonly, and json-schema-to-ts's types are not.
-  if (typeof files !== 'object' || files === null) return (files === undefined ? rest : { ...rest, files }) as WireJob;
+  // The cast: a caller's job is readonly, and json-schema-to-ts's types are not.
+  return (files === undefined ? rest : { ...rest, files: encodeFiles(files) }) as WireJob;
+}
+
+/** A job's or a session's files as JSON: bytes as {base64}; anything else as it came, for the checks to refuse. */
+export function encodeFiles(files: NonNullable<Job['files']>): NonNullable<WireJob['files']> {
+  if (typeof files !== 'object' || files === null) return files;
   const encoded: Record<string, string | { base64: string }> = {};
   for (const [path, content] of Object.entries(files)) {
     encoded[path] = content instanceof Uint8Array ? { base64: Buffer.from(content).toString('base64') } : content;
   }
-  return { ...rest, files: encoded } as WireJob;
+  return encoded;
 }
 
 /** Files off the wire as the library's: {base64} become bytes; anything else passes, for the library's checks. */

@@ -4,10 +4,12 @@
  * request's token opened.
  */
 import type { FastifyPluginAsync } from 'fastify';
-import { encodeResult, ROUTES, type ServerMessage, type SessionClientMessage, type WireCell, type WireError, type WireSessionOptions } from '../../wire/index.js';
+import { encodeResult, ROUTES, type SessionClientMessage, type WireCell, type WireSessionOptions } from '../../wire/index.js';
+import type { Session } from '../../pool/index.js';
 import { requester } from '../bearer-auth.js';
 import { errorBody, invalid } from '../error-body.js';
 import type { ServiceSessions } from '../sessions.js';
+import { serverSocket } from './server-socket.js';
 
 export interface SessionRoutesOptions {
   readonly sessions: ServiceSessions;
@@ -60,24 +62,15 @@ export const sessionRoutes: FastifyPluginAsync<SessionRoutesOptions> = async (ap
     { websocket: true, schema: { summary: "WebSocket: the session's cells with live output, and interrupts (see README)", params } },
     (socket, request) => {
       const owner = requester(request);
-      const send = (message: ServerMessage) => socket.readyState === socket.OPEN && socket.send(JSON.stringify(message));
-      const fail = (error: WireError) => {
-        send({ type: 'error', error });
-        socket.close(1008, error.code.slice(0, 100));
-      };
-      let session;
+      const { send, fail, onMessage } = serverSocket(socket);
+      let session: Session;
       try {
         session = sessions.find(owner, request.params.id);
       } catch (error) {
         return fail(errorBody(error as Error));
       }
-      socket.on('message', (raw) => {
-        let message: SessionClientMessage;
-        try {
-          message = JSON.parse(raw.toString()) as SessionClientMessage;
-        } catch {
-          return fail(invalid('each message must be a JSON object', 'message'));
-        }
+      onMessage((parsed) => {
+        const message = parsed as SessionClientMessage;
         if (message.type === 'interrupt') return void session.interrupt();
         if (message.type !== 'run' || typeof message.cell !== 'object' || message.cell === null) {
           return fail(invalid(`unexpected message ${JSON.stringify((message as { type?: unknown }).type)}: {"type":"run","cell":{...}} or {"type":"interrupt"}`, 'type'));

@@ -4,9 +4,10 @@
  */
 import { PassThrough } from 'node:stream';
 import type { FastifyPluginAsync } from 'fastify';
-import { encodeResult, ROUTES, type ServerMessage, type WireError, type WireJob } from '../../wire/index.js';
+import { encodeResult, ROUTES, type WireJob } from '../../wire/index.js';
 import { errorBody, invalid } from '../error-body.js';
 import type { ServiceJobs } from '../jobs.js';
+import { serverSocket } from './server-socket.js';
 
 export interface WsRouteOptions {
   readonly jobs: ServiceJobs;
@@ -14,23 +15,13 @@ export interface WsRouteOptions {
 
 export const wsRoute: FastifyPluginAsync<WsRouteOptions> = async (app, { jobs }) => {
   app.get(ROUTES.ws, { websocket: true, schema: { summary: 'WebSocket: one job per connection, with live output and stdin (see README)' } }, (socket, request) => {
-    const send = (message: ServerMessage) => socket.readyState === socket.OPEN && socket.send(JSON.stringify(message));
-    const fail = (error: WireError) => {
-      send({ type: 'error', error });
-      socket.close(1008, error.code.slice(0, 100));
-    };
+    const { send, fail, onMessage } = serverSocket(socket);
     const stdin = new PassThrough();
     const controller = new AbortController();
     let started = false;
     socket.on('close', () => controller.abort(new Error('the client went away')));
-    socket.on('message', (raw) => {
-      // Parsed, not trusted: each field is checked below, and the job by the library.
-      let message: { type?: unknown; job?: unknown; data?: unknown };
-      try {
-        message = JSON.parse(raw.toString()) as typeof message;
-      } catch {
-        return fail(invalid('each message must be a JSON object', 'message'));
-      }
+    // Each field is checked below, and the job by the library.
+    onMessage((message) => {
       if (message.type === 'run' && !started) {
         started = true;
         const run = jobs.run(request.log, request.id, (message.job ?? {}) as WireJob, (job) =>
