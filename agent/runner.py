@@ -33,9 +33,8 @@ The result travels on a channel of its own, apart from stdout and stderr, so not
 corrupt it. Neither the code nor the data goes through argv or the environment.
 """
 
-import ast
 import atexit
-import base64
+import binascii
 import builtins
 import importlib
 import io
@@ -49,7 +48,6 @@ import signal
 import stat
 import sys
 import termios
-import threading
 import time
 import traceback
 import types
@@ -199,7 +197,7 @@ def write_files(files):
         if directory:
             os.makedirs(directory, exist_ok=True)
         content = file["content"]
-        data = base64.b64decode(content) if file["encoding"] == "base64" else content.encode("utf-8", "surrogatepass")
+        data = binascii.a2b_base64(content) if file["encoding"] == "base64" else content.encode("utf-8", "surrogatepass")
         with open(file["path"], "xb") as f:
             f.write(data)
 
@@ -358,7 +356,7 @@ def close_fds(*fds):
 
 def report_lines(report, figures, value, ending):
     """The report's pieces after its first two lines: the figures, the value, how it ended."""
-    figures_line = json.dumps([base64.b64encode(png).decode("ascii") for png in figures]).encode("ascii") + b"\n"
+    figures_line = json.dumps([binascii.b2a_base64(png, newline=False).decode("ascii") for png in figures]).encode("ascii") + b"\n"
     value_line = (value or "null").encode("ascii") + b"\n"
     return itertools.chain(report, [figures_line, value_line, json.dumps(ending).encode("ascii") + b"\n"])
 
@@ -415,7 +413,11 @@ def end_as_child(exit_code, by_signal):
 
 
 def join_threads():
-    """Waits for the program's non-daemon threads, as the interpreter's exit does."""
+    """Waits for the program's non-daemon threads, as the interpreter's exit does (a program
+    that never imported threading has none)."""
+    threading = sys.modules.get("threading")
+    if threading is None:
+        return
     for thread in threading.enumerate():
         if thread is not threading.main_thread() and not thread.daemon:
             thread.join()
@@ -458,6 +460,8 @@ def wait_for_output_read():
 def split_last_expression(code, filename):
     """The cell compiled: its statements, and its last one apart when it is an expression,
     whose value the cell then shows, as a REPL or Jupyter does."""
+    import ast  # only sessions need it: 8 ms of every container's start, were it imported ahead
+
     tree = ast.parse(code, filename, "exec")
     last = None
     if tree.body and isinstance(tree.body[-1], ast.Expr):
@@ -506,7 +510,7 @@ def display_of(value):
             pass
     png = png_of_value(value)
     if png is not None:
-        shown["png"] = base64.b64encode(png).decode("ascii")
+        shown["png"] = binascii.b2a_base64(png, newline=False).decode("ascii")
     line = json.dumps(shown)
     try:
         return line[:-1] + ',"json":' + json_of(value) + "}"

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import type { AppOptions, JobRunner } from './app.js';
 import { containerCgroup } from './cgroup.js';
 import { MAX_REQUEST_BYTES, RUN_CONTENT_TYPE, decodeRunAnswer, encodeRunRequest, type AgentRunRequest } from './protocol.js';
-import { AGENT_ERROR_FILE_NAME, AGENT_IO_DIR, AGENT_SOCKET_NAME, PRELOAD_ENV, PROGRAM_UID, PYTHON_PATH, RETURNED_FILES_DIR, RUNNER_PATH, WORK_DIR } from './layout.js';
+import { AGENT_ERROR_FILE_NAME, AGENT_IO_DIR, AGENT_SOCKET_NAME, PRELOAD_ENV, PROGRAM_UID, PYTHON_PATH, RETURNED_FILES_DIR, RUNNER_CODE_PATH, WORK_DIR } from './layout.js';
 import { PythonRunner } from './python-runner.js';
 
 /** Starts the agent; on failure, leaves the reason where the host looks and exits. */
@@ -76,7 +76,7 @@ export async function warmUpForCodeCache(): Promise<void> {
 function startRunner(): Promise<PythonRunner> {
   return PythonRunner.start({
     pythonPath: PYTHON_PATH,
-    runnerPath: RUNNER_PATH,
+    runnerPath: RUNNER_CODE_PATH,
     cwd: WORK_DIR,
     uid: PROGRAM_UID,
     gid: PROGRAM_UID,
