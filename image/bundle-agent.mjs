@@ -6,19 +6,28 @@ import { build } from 'esbuild';
 
 const common = { bundle: true, platform: 'node', target: 'node20', legalComments: 'none', logLevel: 'warning' };
 
-// Built-in modules Fastify requires as it loads but the agent never uses: it serves plain HTTP
-// on a Unix socket, so HTTPS, HTTP/2 and DNS lookups never happen. Loading them (with crypto
-// and tls behind them) costs every container start some 16 ms of CPU; in the bundle each is a
-// stand-in that loads the real module on first use, should any ever come.
-const UNUSED_BUILTINS = ['node:https', 'node:http2', 'node:dns'];
-const loadUnusedBuiltinsOnUse = {
-  name: 'load-unused-builtins-on-use',
+// Modules Fastify requires as it loads that the agent never or seldom uses. Each costs every
+// container start its loading; in the bundle each is a stand-in that loads it on first use.
+// - Built-ins: the agent serves plain HTTP on a Unix socket, so HTTPS, HTTP/2 and DNS lookups
+//   never happen; loading them (with crypto and tls behind them) cost some 16 ms of CPU.
+// - semver (47 modules, 40 regular expressions built as they load): Fastify checks a plugin's
+//   version with it, and the agent registers no versioned plugin. It stays in the bundle.
+const ON_FIRST_USE = { 'node:https': 'external', 'node:http2': 'external', 'node:dns': 'external', semver: 'bundled' };
+// Fastify's own schema compilers, with Ajv and fast-json-stringify's compiler behind them (a
+// third of the bundle): Fastify requires them only when no compilers are given, and the agent
+// always gives its precompiled ones (agent/compiled-schemas.ts). Left out of the bundle.
+const NEVER_LOADED = ['@fastify/ajv-compiler', '@fastify/fast-json-stringify-compiler'];
+
+const exactly = (names) => new RegExp(`^(${names.map((name) => name.replace(/[/.]/g, '\\$&')).join('|')})$`);
+const standIns = {
+  name: 'stand-ins',
   setup(build) {
-    const filter = new RegExp(`^(${UNUSED_BUILTINS.join('|')})$`);
-    build.onResolve({ filter }, ({ path, namespace }) =>
-      namespace === 'on-use' ? { path, external: true } : { path, namespace: 'on-use' },
-    );
-    build.onLoad({ filter: /.*/, namespace: 'on-use' }, ({ path }) => ({
+    build.onResolve({ filter: exactly(Object.keys(ON_FIRST_USE)) }, ({ path, namespace, resolveDir }) => {
+      if (namespace !== 'on-first-use') return { path, namespace: 'on-first-use', pluginData: resolveDir };
+      // The stand-in's own require: the real module.
+      return ON_FIRST_USE[path] === 'external' ? { path, external: true } : undefined;
+    });
+    build.onLoad({ filter: /.*/, namespace: 'on-first-use' }, ({ path, pluginData }) => ({
       contents: `let real;
 const load = () => (real ??= require(${JSON.stringify(path)}));
 module.exports = new Proxy({}, {
@@ -27,6 +36,12 @@ module.exports = new Proxy({}, {
   ownKeys: () => Reflect.ownKeys(load()),
   getOwnPropertyDescriptor: (_, key) => ({ ...Reflect.getOwnPropertyDescriptor(load(), key), configurable: true }),
 });`,
+      loader: 'js',
+      resolveDir: pluginData,
+    }));
+    build.onResolve({ filter: exactly(NEVER_LOADED) }, ({ path }) => ({ path, namespace: 'never-loaded' }));
+    build.onLoad({ filter: /.*/, namespace: 'never-loaded' }, ({ path }) => ({
+      contents: `throw new Error(${JSON.stringify(`${path} is not in the agent's bundle: the agent gives Fastify precompiled schemas (image/bundle-agent.mjs)`)});`,
       loader: 'js',
     }));
   },
@@ -45,5 +60,5 @@ await build({
   // Less to parse at every container start.
   minify: true,
   alias: { 'warmbox:compiled-schemas': './dist/agent/schemas.generated.cjs' },
-  plugins: [loadUnusedBuiltinsOnUse],
+  plugins: [standIns],
 });
