@@ -35,9 +35,13 @@ export interface PythonError {
  */
 export const RUN_CONTENT_TYPE = 'application/x-ndjson';
 
-/** The body of `POST /run`: the request's fields, then the job's data. */
-export function encodeRunRequest(request: AgentRunRequest | AgentCellRequest, dataJson: string): string {
-  return `${JSON.stringify(request)}\n${dataJson}`;
+/**
+ * The body of `POST /run`: the request's fields, then the job's data, as the two pieces of
+ * bytes they are (the data's JSON, encoded once by the host, is sent as it is, not copied
+ * into one body).
+ */
+export function encodeRunRequest(request: AgentRunRequest | AgentCellRequest, dataJson: string | Buffer): [Buffer, Buffer] {
+  return [Buffer.from(`${JSON.stringify(request)}\n`), typeof dataJson === 'string' ? Buffer.from(dataJson) : dataJson];
 }
 
 /**

@@ -67,7 +67,7 @@ export async function warmUpForCodeCache(): Promise<void> {
     returnFiles: { patterns: ['in/*.txt'], maxFiles: 1, maxBytes: 1024, timeoutMs: 1000 },
     rlimits: { fileSizeBytes: 1 << 20, openFiles: 64, stackBytes: 8 << 20 },
   };
-  const payload = encodeRunRequest(job, '{"xs": [1, 2, 3]}');
+  const payload = Buffer.concat(encodeRunRequest(job, '{"xs": [1, 2, 3]}'));
   const answer = await app.inject({ method: 'POST', url: '/run', headers: { 'content-type': RUN_CONTENT_TYPE }, payload });
   if (answer.statusCode !== 200 || decodeRunAnswer(answer.rawPayload).response.status !== 'ok') throw new Error(`the warm-up job failed: ${answer.body}`);
   await app.close();

@@ -7,7 +7,7 @@
 import { Readable } from 'node:stream';
 import { debuglog } from 'node:util';
 import { Client } from 'undici';
-import { encodeRunRequest, RUN_CONTENT_TYPE, RunAnswerReader, type AgentCellRequest, type AgentRunAnswer, type AgentRunRequest } from '../agent/protocol.js';
+import { byteLengthOf, encodeRunRequest, RUN_CONTENT_TYPE, RunAnswerReader, type AgentCellRequest, type AgentRunAnswer, type AgentRunRequest } from '../agent/protocol.js';
 import { AgentProtocolError } from './errors.js';
 import type { RunOptions } from './job.js';
 
@@ -18,6 +18,8 @@ const log = debuglog('warmbox');
 const IDLE_CONNECTION_MS = 24 * 3600 * 1000;
 // An interrupt is a signal sent by the agent: it answers at once, unless it is lost.
 const INTERRUPT_TIMEOUT_MS = 5000;
+/** Data up to this size is joined to the job's fields and sent in one write. */
+const ONE_WRITE_BYTES = 64 * 1024;
 
 export class AgentClient {
   private constructor(
@@ -34,12 +36,14 @@ export class AgentClient {
    * Sends the job and reads the answer as it arrives: output to `listeners`, then the
    * report and the result's bytes. `signal` ends it (the caller's abort, or the watchdog's).
    */
-  async run(request: AgentRunRequest | AgentCellRequest, dataJson: string, signal: AbortSignal, listeners: RunOptions, path: '/run' | '/cell' = '/run'): Promise<AgentRunAnswer> {
+  async run(request: AgentRunRequest | AgentCellRequest, dataJson: Buffer, signal: AbortSignal, listeners: RunOptions, path: '/run' | '/cell' = '/run'): Promise<AgentRunAnswer> {
+    const pieces = encodeRunRequest(request, dataJson);
     const { statusCode, body } = await this.client.request({
       path,
       method: 'POST',
-      headers: { 'content-type': RUN_CONTENT_TYPE },
-      body: encodeRunRequest(request, dataJson),
+      headers: { 'content-type': RUN_CONTENT_TYPE, 'content-length': String(byteLengthOf(pieces)) },
+      // A small job goes in one write; large data goes as the piece it is, not copied into one body.
+      body: dataJson.length <= ONE_WRITE_BYTES ? Buffer.concat(pieces) : Readable.from(pieces, { objectMode: false }),
       // The watchdog decides when the agent is lost; undici's own timers would cut off
       // a long reply from an agent that is alive and sending it.
       headersTimeout: 0,

@@ -100,8 +100,11 @@ export const INLINE_STDIN_BYTES = 64 * 1024;
 
 export interface PreparedJob {
   readonly request: AgentRunRequest;
-  /** The job's `data`, serialised: it goes to the agent as it is, on a line of its own. */
-  readonly dataJson: string;
+  /**
+   * The job's `data` as JSON, encoded once: these bytes count toward MAX_JOB_BYTES and go to
+   * the agent as they are, on a line of their own.
+   */
+  readonly dataJson: Buffer;
   readonly signal: AbortSignal | undefined;
   /** The job's stdin when it is a stream: sent while the program runs. */
   readonly stdinSource: AsyncIterable<string | Uint8Array> | undefined;
@@ -143,9 +146,9 @@ export function prepareJob(job: unknown, options: ResolvedOptions, listeners: Ru
   const checkedEnv = checkEnv(env);
   const checkedFiles = checkFiles(files);
   const patterns = checkReturnFiles(returnFiles);
-  const dataJson = serialiseData(data);
+  const dataJson = Buffer.from(serialiseData(data));
   const codeBytes = Buffer.byteLength(code);
-  const size = codeBytes + Buffer.byteLength(dataJson) + stdinBytes + checkedFiles.contentBytes;
+  const size = codeBytes + dataJson.length + stdinBytes + checkedFiles.contentBytes;
   if (size > MAX_JOB_BYTES) {
     throw new InvalidArgumentError('job', `carries ${size} bytes of code, data, stdin and files; at most ${MAX_JOB_BYTES} are accepted`);
   }

@@ -13,7 +13,9 @@ export function toRunResult({ response: { files: _entries, figures: pngs, ...res
   const figures = pngs.map((png) => Buffer.from(png, 'base64'));
   let result: unknown;
   try {
-    result = JSON.parse(Buffer.concat(resultJson).toString('utf8'));
+    // The runner writes JSON in ASCII alone (its json.dumps escapes the rest), which latin1
+    // decodes as it is, without utf8's checks: 10 MB in 2 ms rather than 9.
+    result = JSON.parse(Buffer.concat(resultJson).toString('latin1'));
   } catch {
     // Only a program that wrote its own bytes onto the result channel gets here.
     const error = { type: 'ProtocolError', message: 'the result channel held something other than JSON', traceback: '' };

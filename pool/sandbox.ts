@@ -209,7 +209,7 @@ export class Sandbox extends EventEmitter<SandboxEvents> {
       const end = () => pool.endHeldOut(container);
       let opened: RunResult;
       try {
-        opened = await container.run(prepared.request, 'null', abort);
+        opened = await container.run(prepared.request, prepared.dataJson, abort);
       } catch (error) {
         await end();
         throw error;

@@ -90,6 +90,8 @@ const MAX_SESSION_MS = 7 * 24 * 3600_000;
 export interface PreparedSession {
   /** The job that opens the session: its first cell, empty, with the session's env, files and preload. */
   readonly request: AgentRunRequest;
+  /** Its data: null. */
+  readonly dataJson: Buffer;
   readonly signal: AbortSignal | undefined;
   readonly idleTimeoutMs: number;
   readonly maxLifetimeMs: number;
@@ -113,13 +115,13 @@ export function prepareSession(options: unknown, sandbox: ResolvedOptions): Prep
   if (signal !== undefined && !(signal instanceof AbortSignal)) throw new InvalidArgumentError('options.signal', `must be an AbortSignal, got ${describe(signal)}`);
   const modules = checkPreload(preload, 'options.preload');
   // The opening is a job of the library's own: its checks of env and files are a job's.
-  const { request } = prepareJob({ code: '', env, files, timeoutMs: sandbox.startupTimeoutMs, cpuTimeMs: sandbox.startupTimeoutMs }, sandbox);
-  return { request: { ...request, session: true, preload: modules }, signal, idleTimeoutMs, maxLifetimeMs, timeoutMs, cpuTimeMs: cpuTimeMs ?? sandbox.cpuTimeMs };
+  const { request, dataJson } = prepareJob({ code: '', env, files, timeoutMs: sandbox.startupTimeoutMs, cpuTimeMs: sandbox.startupTimeoutMs }, sandbox);
+  return { request: { ...request, session: true, preload: modules }, dataJson, signal, idleTimeoutMs, maxLifetimeMs, timeoutMs, cpuTimeMs: cpuTimeMs ?? sandbox.cpuTimeMs };
 }
 
 interface PreparedCell {
   readonly request: AgentCellRequest;
-  readonly dataJson: string;
+  readonly dataJson: Buffer;
   readonly signal: AbortSignal | undefined;
   readonly listeners: RunOptions;
 }

@@ -111,7 +111,7 @@ export class WarmContainer {
    * Runs the one job. Resolves with a result whatever the program did. With `streams`, the
    * output is heard as it is written, and a streamed stdin is sent while the program runs.
    */
-  async run(job: AgentRunRequest, dataJson: string, signal: AbortSignal | undefined, streams: JobStreams = {}, limits?: ProgramLimits): Promise<RunResult> {
+  async run(job: AgentRunRequest, dataJson: Buffer, signal: AbortSignal | undefined, streams: JobStreams = {}, limits?: ProgramLimits): Promise<RunResult> {
     if (limits !== undefined) await this.#setLimits(limits);
     // Under gVisor the program's processes are bounded by RLIMIT_NPROC, which gVisor enforces
     // once the uid holds more than it (Linux: as many as): one less leaves exactly pidsLimit.
@@ -123,7 +123,7 @@ export class WarmContainer {
    * Runs one more cell of the session this container's job opened (`run` with `session`);
    * resolves with its result whatever the cell did.
    */
-  runCell(cell: AgentCellRequest, dataJson: string, signal: AbortSignal | undefined, streams: RunOptions = {}): Promise<RunResult> {
+  runCell(cell: AgentCellRequest, dataJson: Buffer, signal: AbortSignal | undefined, streams: RunOptions = {}): Promise<RunResult> {
     return this.#exchange('/cell', cell, dataJson, signal, streams);
   }
 
@@ -133,7 +133,7 @@ export class WarmContainer {
   }
 
   /** Sends a job or a cell and reads its answer, watching over the agent while it runs. */
-  async #exchange(path: '/run' | '/cell', request: AgentRunRequest | AgentCellRequest, dataJson: string, signal: AbortSignal | undefined, streams: JobStreams): Promise<RunResult> {
+  async #exchange(path: '/run' | '/cell', request: AgentRunRequest | AgentCellRequest, dataJson: Buffer, signal: AbortSignal | undefined, streams: JobStreams): Promise<RunResult> {
     const startedAt = performance.now();
     const elapsed = () => Math.round((performance.now() - startedAt) * 100) / 100;
     let answer: AgentRunAnswer;

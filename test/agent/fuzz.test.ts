@@ -57,7 +57,7 @@ interface WrongRequest {
 
 const validJob = job({ code: 'result = data["n"] * 2' });
 const validData = '{"n": 21}';
-const validBody = encodeRunRequest(validJob, validData);
+const validBody = Buffer.concat(encodeRunRequest(validJob, validData));
 const asJob = { 'content-type': RUN_CONTENT_TYPE };
 
 function request(method: string, path: string, headers: Record<string, string | number>, body: Buffer | string): { head: string; body: Buffer } {

@@ -49,7 +49,7 @@ export function job(fields: Partial<AgentRunRequest>): AgentRunRequest {
 
 /** POSTs a job's two lines as the host does: its fields (any object, for wrong ones), then its data. */
 export function postJob(app: FastifyInstance, fields: object, data: unknown = null) {
-  return app.inject({ method: 'POST', url: '/run', headers: { 'content-type': RUN_CONTENT_TYPE }, payload: encodeRunRequest(fields as AgentRunRequest, JSON.stringify(data)) });
+  return app.inject({ method: 'POST', url: '/run', headers: { 'content-type': RUN_CONTENT_TYPE }, payload: Buffer.concat(encodeRunRequest(fields as AgentRunRequest, JSON.stringify(data))) });
 }
 
 /** POSTs one job and returns the agent's report, with `result` parsed as the host would. */
@@ -77,7 +77,7 @@ export function cell(fields: Partial<AgentCellRequest>): AgentCellRequest {
 
 /** POSTs one cell and returns the agent's report, with `result` parsed. */
 export async function runCell(app: FastifyInstance, { data, ...fields }: Partial<AgentCellRequest> & { data?: unknown }) {
-  const answer = await app.inject({ method: 'POST', url: '/cell', headers: { 'content-type': RUN_CONTENT_TYPE }, payload: encodeRunRequest(cell(fields) as never, JSON.stringify(data ?? null)) });
+  const answer = await app.inject({ method: 'POST', url: '/cell', headers: { 'content-type': RUN_CONTENT_TYPE }, payload: Buffer.concat(encodeRunRequest(cell(fields) as never, JSON.stringify(data ?? null))) });
   if (answer.statusCode !== 200) throw new Error(`the agent answered ${answer.statusCode}: ${answer.body}`);
   const { response, resultJson } = decodeRunAnswer(answer.rawPayload);
   return { ...response, result: JSON.parse(Buffer.concat(resultJson).toString('utf8')) as unknown };

@@ -50,7 +50,7 @@ test('a job\'s own limits -> carried only where they differ from the sandbox\'s,
 test('data that JSON takes as it is -> accepted: a Date (toJSON), an object without a prototype, nested arrays', (t) => {
   const bare = Object.assign(Object.create(null) as object, { a: [1, [2, { b: 'c' }]] });
   const { dataJson } = prepareJob({ code: '', data: { when: new Date(0), bare } }, resolveOptions({}));
-  t.is(dataJson, '{"when":"1970-01-01T00:00:00.000Z","bare":{"a":[1,[2,{"b":"c"}]]}}');
+  t.is(dataJson.toString(), '{"when":"1970-01-01T00:00:00.000Z","bare":{"a":[1,[2,{"b":"c"}]]}}');
 });
 test('signal that is not an AbortSignal', refused, { code: '', signal: {} }, 'job.signal', /AbortSignal/);
 test('timeout as null', refused, { code: '', timeoutMs: null }, 'job.timeoutMs', /integer, got null/);
