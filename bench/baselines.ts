@@ -3,7 +3,7 @@
  * container per job, `docker exec` into a running container, and a bare container whose only
  * process is a `node:http` server, under the same hardening as warmbox's.
  */
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
 import { existsSync, watch } from 'node:fs';
 import { chmod, mkdir, mkdtemp, rm } from 'node:fs/promises';
@@ -21,6 +21,11 @@ const HELLO_SCRIPT = 'import json, sys\ndata = json.load(sys.stdin)\nprint(json.
 // Debian's python3 where there is one, as in the image; `python3` on PATH may be a shim
 // (pyenv's is a shell script) that would make the baseline slow.
 const HOST_PYTHON = existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3';
+
+/** Whether python3 on the host imports these modules (Debian's python3-pandas, ...). */
+export function hostPythonImports(modules: readonly string[]): boolean {
+  return spawnSync(HOST_PYTHON, ['-c', `import ${modules.join(', ')}`], { stdio: 'ignore' }).status === 0;
+}
 
 /** Runs a script file with python3 on the host, in `cwd`; resolves with its stdout. */
 export async function spawnScript(cwd: string, script: string): Promise<string> {

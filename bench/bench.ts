@@ -20,6 +20,7 @@ import {
   execJob,
   HELLO_CODE,
   HELLO_DATA,
+  hostPythonImports,
   spawnPython,
   spawnPythonEcho,
   spawnScript,
@@ -396,6 +397,10 @@ async function data(): Promise<void> {
   const image = agentImageTag(defaultBaseImage(PACKAGE_ROOT, DATA_PACKAGES));
   if (image === undefined || !(await docker.getImage(image).inspect().then(() => true, () => false))) {
     console.error(`data: skipped, the data image is not built (npm run build:image:data)`);
+    return;
+  }
+  if (!hostPythonImports(['pandas', 'matplotlib'])) {
+    console.error(`data: skipped, python3 on the host has no pandas or matplotlib for the baseline (apt-get install python3-pandas python3-matplotlib)`);
     return;
   }
   console.error('a data job: CSV in, pandas, a chart out');
