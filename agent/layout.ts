@@ -15,7 +15,10 @@ export const WORK_DIR = '/work';
 /** Debian's interpreter in the image: the one that runs the program. */
 export const PYTHON_PATH = '/usr/bin/python3';
 
-/** agent/runner.py, where Dockerfile.agent puts it: with RUNNER_CODE_PATH, the only agent files the program may read. */
+/**
+ * agent/runner.py, where Dockerfile.agent puts it: with RUNNER_CODE_PATH, the only agent files
+ * the program may read.
+ */
 export const RUNNER_PATH = '/opt/warmbox/runner/runner.py';
 
 /**
