@@ -4,6 +4,13 @@ export interface Backoff {
   readonly maxMs: number;
 }
 
+/**
+ * A removal the engine refused because the container's root filesystem was still busy:
+ * 100 ms, doubling, at most 1.6 s (REMOVAL_ATTEMPTS of them, some 3 s in all).
+ */
+export const REMOVAL_BACKOFF: Backoff = Object.freeze({ firstMs: 100, maxMs: 1600 });
+export const REMOVAL_ATTEMPTS = 6;
+
 /** Replacement containers: 100 ms, doubling, at most 10 s. */
 export const REPLACEMENT_BACKOFF: Backoff = Object.freeze({ firstMs: 100, maxMs: 10_000 });
 

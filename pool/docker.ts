@@ -122,6 +122,15 @@ export function isNotFound(error: unknown): boolean {
 }
 
 /** A 404 or 409 from the engine: the container is already gone or already being removed. */
+/**
+ * Whether the engine failed to remove a container only because its root filesystem was still
+ * mounted somewhere (overlay2's "device or resource busy", moby/moby#32461): a moment later,
+ * once the process that held it is gone, the same removal succeeds.
+ */
+export function isBusy(error: unknown): boolean {
+  return (error as { statusCode?: number }).statusCode === 500 && /device or resource busy/.test(String((error as Error).message));
+}
+
 export function isGone(error: unknown): boolean {
   const status = (error as { statusCode?: number }).statusCode;
   return status === 404 || status === 409;

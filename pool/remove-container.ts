@@ -1,6 +1,8 @@
 import { rm } from 'node:fs/promises';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type Docker from 'dockerode';
-import { dockerFailed, isGone } from './docker.js';
+import { backoffDelayMs, REMOVAL_ATTEMPTS, REMOVAL_BACKOFF } from './backoff.js';
+import { dockerFailed, isBusy, isGone } from './docker.js';
 
 /**
  * Removes a container (killing it if it runs), then its io directory. Idempotent: a
@@ -11,12 +13,9 @@ import { dockerFailed, isGone } from './docker.js';
 export async function removeContainer(docker: Docker, id: string | undefined, ioDir: string | undefined): Promise<void> {
   let failure: unknown;
   if (id !== undefined) {
-    await docker
-      .getContainer(id)
-      .remove({ force: true, v: true })
-      .catch((error: unknown) => {
-        if (!isGone(error)) failure = dockerFailed(`remove the container ${id}`, error);
-      });
+    await removeFromEngine(docker, id).catch((error: unknown) => {
+      if (!isGone(error)) failure = dockerFailed(`remove the container ${id}`, error);
+    });
   }
   if (ioDir !== undefined) {
     await rm(ioDir, { recursive: true, force: true }).catch((error: unknown) => {
@@ -24,4 +23,16 @@ export async function removeContainer(docker: Docker, id: string | undefined, io
     });
   }
   if (failure !== undefined) throw failure;
+}
+
+/** The engine's removal, asked again while it fails only because the filesystem is still busy. */
+async function removeFromEngine(docker: Docker, id: string): Promise<void> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await docker.getContainer(id).remove({ force: true, v: true });
+    } catch (error) {
+      if (!isBusy(error) || attempt + 1 >= REMOVAL_ATTEMPTS) throw error;
+      await sleep(backoffDelayMs(attempt, REMOVAL_BACKOFF));
+    }
+  }
 }

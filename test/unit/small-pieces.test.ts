@@ -1,5 +1,8 @@
 import test from 'ava';
-import { backoffDelayMs, REPLACEMENT_BACKOFF } from '../../pool/backoff.js';
+import type Docker from 'dockerode';
+import { backoffDelayMs, REMOVAL_ATTEMPTS, REPLACEMENT_BACKOFF } from '../../pool/backoff.js';
+import { DockerError } from '../../pool/errors.js';
+import { removeContainer } from '../../pool/remove-container.js';
 import { followAbort } from '../../pool/follow-abort.js';
 
 test('backoff doubles from firstMs and stops at maxMs, even after very many attempts', (t) => {
@@ -22,4 +25,28 @@ test('followAbort: aborts with the followed reason, at once if already aborted, 
   unfollowed.unfollow();
   later.abort();
   t.false(unfollowed.controller.signal.aborted);
+});
+
+/** An engine whose removal of a container fails with `errors`, in turn, then succeeds. */
+function engineFailingRemoval(errors: Error[]) {
+  let calls = 0;
+  const docker = { getContainer: () => ({ remove: async () => { calls++; const error = errors.shift(); if (error) throw error; } }) } as unknown as Docker;
+  return { docker, calls: () => calls };
+}
+const engineError = (statusCode: number, message: string) => Object.assign(new Error(`(HTTP code ${statusCode}) server error - ${message}`), { statusCode });
+const BUSY = 'container c1: driver "overlay2" failed to remove root filesystem: unlinkat /var/lib/docker/overlay2/d1/merged: device or resource busy';
+
+test('removeContainer: a root filesystem still busy -> asked again until the engine removes it', async (t) => {
+  const engine = engineFailingRemoval([engineError(500, BUSY), engineError(500, BUSY)]);
+  await removeContainer(engine.docker, 'c1', undefined);
+  t.is(engine.calls(), 3);
+});
+
+test('removeContainer: busy for good -> DockerError after REMOVAL_ATTEMPTS; any other failure at once', async (t) => {
+  const busy = engineFailingRemoval(Array.from({ length: REMOVAL_ATTEMPTS + 1 }, () => engineError(500, BUSY)));
+  await t.throwsAsync(removeContainer(busy.docker, 'c1', undefined), { instanceOf: DockerError, message: /device or resource busy/ });
+  t.is(busy.calls(), REMOVAL_ATTEMPTS);
+  const broken = engineFailingRemoval([engineError(500, 'container c1: something else')]);
+  await t.throwsAsync(removeContainer(broken.docker, 'c1', undefined), { instanceOf: DockerError });
+  t.is(broken.calls(), 1);
 });
