@@ -1,8 +1,11 @@
 import { rm } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { debuglog } from 'node:util';
 import type Docker from 'dockerode';
 import { backoffDelayMs, REMOVAL_ATTEMPTS, REMOVAL_BACKOFF } from './backoff.js';
 import { dockerFailed, isBusy, isGone } from './docker.js';
+
+const log = debuglog('warmbox');
 
 /**
  * Removes a container (killing it if it runs), then its io directory. Idempotent: a
@@ -32,7 +35,9 @@ async function removeFromEngine(docker: Docker, id: string): Promise<void> {
       return await docker.getContainer(id).remove({ force: true, v: true });
     } catch (error) {
       if (!isBusy(error) || attempt + 1 >= REMOVAL_ATTEMPTS) throw error;
-      await sleep(backoffDelayMs(attempt, REMOVAL_BACKOFF));
+      const delayMs = backoffDelayMs(attempt, REMOVAL_BACKOFF);
+      log('container %s: its filesystem is still busy; removing it again in %d ms', id, delayMs);
+      await sleep(delayMs);
     }
   }
 }
