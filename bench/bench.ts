@@ -122,8 +122,9 @@ async function latency(): Promise<void> {
     const runs = await sample(10, () => sandbox.run({ code: 'result = data', data, timeoutMs: 60_000 }), () => quiet(sandbox));
     const spawns = await sample(10, () => spawnPython({ xs: [1], s: data.s }));
     const echoes = await sample(10, () => spawnPythonEcho(data));
-    const target = label === '10 MB' ? { target: '≤ 1.5' } : {};
-    record({ figure: `run() with ${label} of data in and out, p50`, unit: 'ms', warmbox: percentile(runs, 50), baseline: `python3 on the host, ${label} in on stdin, p50`, baselineValue: percentile(spawns, 50), ...target }, target.target ? (r) => r <= 1.5 : undefined);
+    // Issue 27's target is for 10 MB alone.
+    const targeted = label === '10 MB';
+    record({ figure: `run() with ${label} of data in and out, p50`, unit: 'ms', warmbox: percentile(runs, 50), baseline: `python3 on the host, ${label} in on stdin, p50`, baselineValue: percentile(spawns, 50), ...(targeted ? { target: '≤ 1.5' } : {}) }, targeted ? (r) => r <= 1.5 : undefined);
     record({ figure: `run() with ${label} of data in and out, p50`, unit: 'ms', warmbox: percentile(runs, 50), baseline: `python3 on the host, ${label} in on stdin and back on stdout, p50`, baselineValue: percentile(echoes, 50) });
   }
   const output = await sample(10, () => sandbox.run({ code: 'import sys\nsys.stdout.write("o" * 1_000_000)' }), () => quiet(sandbox));

@@ -121,16 +121,16 @@ export function isNotFound(error: unknown): boolean {
   return (error as { statusCode?: number }).statusCode === 404;
 }
 
-/** A 404 or 409 from the engine: the container is already gone or already being removed. */
 /**
  * Whether the engine failed to remove a container only because its root filesystem was still
- * mounted somewhere (overlay2's "device or resource busy", moby/moby#32461): a moment later,
- * once the process that held it is gone, the same removal succeeds.
+ * mounted somewhere (overlay2's "device or resource busy", moby/moby#32461): moby reports the
+ * same removal succeeding once the process that held it is gone.
  */
 export function isBusy(error: unknown): boolean {
   return (error as { statusCode?: number }).statusCode === 500 && /device or resource busy/.test(String((error as Error).message));
 }
 
+/** A 404 or 409 from the engine: the container is already gone or already being removed. */
 export function isGone(error: unknown): boolean {
   const status = (error as { statusCode?: number }).statusCode;
   return status === 404 || status === 409;
