@@ -10,7 +10,7 @@ import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js';
 import { buildImage, buildServiceImage } from '../image/build-image.js';
 import { PACKAGE_ROOT, warmboxVersion } from '../pool/image.js';
-import { DEFAULTS, diagnose, InvalidArgumentError, registerGvisor, Sandbox, WarmboxError, type RunResult, type SandboxOptions, type Session } from '../pool/index.js';
+import { DEFAULTS, diagnose, InvalidArgumentError, registerGvisor, Sandbox, SessionNotFoundError, WarmboxError, type RunResult, type SandboxOptions, type Session } from '../pool/index.js';
 import { createMcpServer, type McpSessions } from '../mcp/server.js';
 import { serve } from '../service/serve.js';
 import { decodeFiles, decodeJob } from '../wire/index.js';
@@ -97,6 +97,11 @@ Options:
   --socket-root DIR   where each pool makes its directory of the agents' sockets (default: the
                       temp dir); in a container that starts its siblings through the Docker
                       socket, a host path mounted at the same path inside
+  --allowed-host NAME a name the Host header may carry, besides IP addresses, localhost
+                      and --host's name: exact, or *.example.com (repeatable; * for any,
+                      behind a proxy that checks Host itself). Others get 403
+  --allowed-origin URL  an origin whose pages may open WebSockets and post, besides the
+                      service's own page (repeatable). Others get 403
   --demo              serve the example web IDE page at /
   -h, --help          show this help
 `;
@@ -267,6 +272,8 @@ async function serveCommand(args: string[]): Promise<number> {
       preload: { type: 'string' },
       'token-file': { type: 'string' },
       'socket-root': { type: 'string' },
+      'allowed-host': { type: 'string', multiple: true },
+      'allowed-origin': { type: 'string', multiple: true },
       demo: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
@@ -283,6 +290,8 @@ async function serveCommand(args: string[]): Promise<number> {
     token: process.env.WARMBOX_TOKEN,
     tokenFile: values['token-file'],
     demoDir: values.demo ? join(PACKAGE_ROOT, 'dist', 'web-ide') : undefined,
+    allowedHosts: values['allowed-host'],
+    allowedOrigins: values['allowed-origin'],
     sandbox: {
       ...sandboxOptions(values),
       ...integerOption('poolSize', values.pool),
@@ -322,7 +331,7 @@ function localSessions(sandbox: Sandbox): McpSessions {
   const open = new Map<string, Session>();
   const find = (id: string) => {
     const session = open.get(id);
-    if (session === undefined) throw Object.assign(new Error(`no session ${id}`), { code: 'WARMBOX_ERR_SESSION_NOT_FOUND' });
+    if (session === undefined) throw new SessionNotFoundError(id);
     return session;
   };
   return {

@@ -183,6 +183,46 @@ export class RemoteError extends WarmboxError {
   }
 }
 
+/** The service refused a request for its bearer token: none, or a wrong one. */
+export class UnauthorizedError extends WarmboxError {
+  static override readonly code = 'WARMBOX_ERR_UNAUTHORIZED';
+  constructor(message = 'a valid bearer token is required') {
+    super(message);
+  }
+}
+
+/** The service has no session by that id: it never was, it ended and was forgotten, or another token opened it. */
+export class SessionNotFoundError extends WarmboxError {
+  static override readonly code = 'WARMBOX_ERR_SESSION_NOT_FOUND';
+  constructor(readonly id: string) {
+    super(`no session ${id}`);
+  }
+}
+
+/**
+ * The service refused a request whose `Host` header names none it answers to: what a page that
+ * points a name of its own at the service's address (DNS rebinding) sends. `allowedHosts`
+ * (`warmbox serve --allowed-host`) adds names.
+ */
+export class HostNotAllowedError extends WarmboxError {
+  static override readonly code = 'WARMBOX_ERR_HOST_NOT_ALLOWED';
+  constructor(host: string) {
+    super(`the service does not answer to the host ${JSON.stringify(host)}: allow it with --allowed-host (allowedHosts) if it is yours`);
+  }
+}
+
+/**
+ * The service refused a WebSocket or a state-changing request from a browser page on another
+ * origin: a drive-by from a page the user visits. `allowedOrigins` (`warmbox serve
+ * --allowed-origin`) adds origins.
+ */
+export class OriginNotAllowedError extends WarmboxError {
+  static override readonly code = 'WARMBOX_ERR_ORIGIN_NOT_ALLOWED';
+  constructor(origin: string) {
+    super(`requests from pages of ${JSON.stringify(origin)} are refused: allow the origin with --allowed-origin (allowedOrigins) if it is yours`);
+  }
+}
+
 /**
  * The one table of warmbox's errors: each class, in README's order, and the HTTP status
  * `warmbox serve` answers it with. The codes, errorFromCode and the service's statuses all
@@ -204,14 +244,14 @@ const ERRORS = [
   [AgentProtocolError, 502],
   [RemoteError, 502],
   [SessionEndedError, 410],
+  [UnauthorizedError, 401],
+  [SessionNotFoundError, 404],
+  [HostNotAllowedError, 403],
+  [OriginNotAllowedError, 403],
 ] as const;
 
-/** The codes only the service answers with: no class of the library throws them. */
+/** The code only the service answers with, which a RemoteSandbox rethrows as a RemoteError. */
 const SERVICE_ONLY = {
-  /** No bearer token, or a wrong one. */
-  WARMBOX_ERR_UNAUTHORIZED: 401,
-  /** No session by that id: it never was, it ended and was forgotten, or another token opened it. */
-  WARMBOX_ERR_SESSION_NOT_FOUND: 404,
   /** Something failed that is no WarmboxError: a bug, or a fault of the service's own. */
   WARMBOX_ERR_INTERNAL: 500,
 } as const;

@@ -313,7 +313,7 @@ function errorOf(statusCode: number, text: string): Error {
   } catch {
     // Not the service's JSON: a proxy's page, say.
   }
-  if (body.code === undefined || statusCode === 401) return new RemoteError(body.message ?? `the service answered ${statusCode}`, statusCode);
+  if (body.code === undefined) return new RemoteError(body.message ?? `the service answered ${statusCode}`, statusCode);
   return errorFromCode(body.code, body.message ?? '', body.field, body.reason as SessionEndReason | undefined);
 }
 

@@ -13,6 +13,8 @@
  *   GET  /healthz      the process is up                                             routes/probes.ts
  *   GET  /readyz       a job would be taken now (a warm container, or room in the queue)
  *   GET  /, /page.js   the demo page and its script, with --demo only
+ *
+ * Every request, whatever its route, first passes the Host and Origin checks (request-guard.ts).
  */
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -26,6 +28,7 @@ import { errorBody } from './error-body.js';
 import { JobMemory } from './job-memory.js';
 import { ServiceJobs } from './jobs.js';
 import { ServiceMetrics } from './metrics.js';
+import { requestGuard } from './request-guard.js';
 import { mcpRoute } from './routes/mcp.js';
 import { probes } from './routes/probes.js';
 import { runRoute } from './routes/run.js';
@@ -48,6 +51,15 @@ export interface ServiceOptions {
   readonly rememberMs?: number;
   /** How many such results are remembered at most. @default 1000 */
   readonly rememberJobs?: number;
+  /**
+   * Names the `Host` header may carry besides IP addresses, `localhost` and the listen
+   * address's name: exact, or `*.example.com`; `'*'` for any (request-guard.ts).
+   */
+  readonly allowedHosts?: readonly string[];
+  /** Origins whose pages may open a WebSocket or post to the service, besides its own page. */
+  readonly allowedOrigins?: readonly string[];
+  /** The address the service listens on, whose name `Host` may carry. @default '127.0.0.1' */
+  readonly listenHost?: string;
 }
 
 /** A service, with `drain()` for a graceful stop. */
@@ -90,6 +102,10 @@ export async function buildService(options: ServiceOptions): Promise<Service> {
     if (body.statusCode >= 500) request.log.error({ err: error }, 'request failed');
     return reply.code(body.statusCode).send(body);
   });
+
+  // Before anything else, the token included: a browser page of another site or a rebound
+  // name reaches no route, the probes and the demo page included.
+  app.addHook('onRequest', requestGuard({ listenHost: options.listenHost ?? '127.0.0.1', allowedHosts: options.allowedHosts, allowedOrigins: options.allowedOrigins }));
 
   // What needs the token lives in a scope of its own, whose hook checks it: the probes and
   // the demo page, registered at the root, stay open.

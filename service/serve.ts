@@ -17,6 +17,10 @@ export interface ServeOptions {
   readonly tokenFile?: string;
   readonly demoDir?: string;
   readonly logger?: boolean;
+  /** More names the `Host` header may carry (ServiceOptions.allowedHosts). */
+  readonly allowedHosts?: readonly string[];
+  /** More origins whose pages may call the service (ServiceOptions.allowedOrigins). */
+  readonly allowedOrigins?: readonly string[];
 }
 
 export interface RunningService extends Service {
@@ -37,11 +41,25 @@ export async function serve(options: ServeOptions): Promise<RunningService> {
   if (token === undefined && !isLoopback(options.host)) {
     throw new ServeError(`refusing to listen on ${options.host} without a token: set WARMBOX_TOKEN or --token-file, or listen on 127.0.0.1`);
   }
+  for (const host of options.allowedHosts ?? []) {
+    if (!/^(\*|(\*\.)?[\w-]+(\.[\w-]+)*)$/.test(host)) throw new ServeError(`--allowed-host must be a host name, *.domain or *, got ${JSON.stringify(host)}`);
+  }
+  for (const origin of options.allowedOrigins ?? []) {
+    if (URL.parse(origin)?.origin !== origin.replace(/\/$/, '')) throw new ServeError(`--allowed-origin must be an origin such as https://ide.example.com, got ${JSON.stringify(origin)}`);
+  }
   const sandbox = new Sandbox(options.sandbox);
   await sandbox.initialize();
   let service: Service;
   try {
-    service = await buildService({ sandbox, token, demoDir: options.demoDir, logger: options.logger ?? true });
+    service = await buildService({
+      sandbox,
+      token,
+      demoDir: options.demoDir,
+      logger: options.logger ?? true,
+      listenHost: options.host,
+      allowedHosts: options.allowedHosts,
+      allowedOrigins: options.allowedOrigins,
+    });
     await service.app.listen({ host: options.host, port: options.port });
   } catch (error) {
     await sandbox.close();

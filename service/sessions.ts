@@ -4,7 +4,7 @@
  * while, so that its next cell hears why it ended (SessionEndedError, 410) rather than 404.
  */
 import type { FastifyBaseLogger } from 'fastify';
-import { PoolClosedError, type CellOptions, type CellResult, type Sandbox, type Session, type ServiceErrorCode } from '../pool/index.js';
+import { PoolClosedError, SessionNotFoundError, type CellOptions, type CellResult, type Sandbox, type Session } from '../pool/index.js';
 import { decodeFiles, type WireCell, type WireSessionOptions } from '../wire/index.js';
 import type { ServiceMetrics } from './metrics.js';
 
@@ -52,7 +52,7 @@ export class ServiceSessions {
   find(owner: string, id: string): Session {
     const held = this.#held.get(id);
     if (held === undefined || held.owner !== owner) {
-      throw Object.assign(new Error(`no session ${id}`), { statusCode: 404, code: 'WARMBOX_ERR_SESSION_NOT_FOUND' satisfies ServiceErrorCode });
+      throw new SessionNotFoundError(id);
     }
     return held.session;
   }

@@ -6,7 +6,7 @@
 import { PassThrough } from 'node:stream';
 import test, { type ExecutionContext } from 'ava';
 import { request } from 'undici';
-import { AbortError, InvalidArgumentError, QueueFullError, RemoteError, SessionEndedError, type SandboxOptions } from '../../pool/index.js';
+import { AbortError, InvalidArgumentError, QueueFullError, RemoteError, SessionEndedError, SessionNotFoundError, UnauthorizedError, type SandboxOptions } from '../../pool/index.js';
 import { RemoteSandbox } from '../../remote/remote-sandbox.js';
 import { serve } from '../../service/serve.js';
 import { freePort } from '../helpers/serve-process.js';
@@ -88,12 +88,11 @@ test('the service\'s errors -> the library\'s classes, with the field; the queue
   t.like(await held, { status: 'ok' });
 });
 
-test('a wrong token -> RemoteError 401; no service at the address -> RemoteError, not a hang', async (t) => {
+test('a wrong token -> UnauthorizedError; no service at the address -> RemoteError, not a hang', async (t) => {
   const { service } = await start(t, {}, 'right');
   const wrong = new RemoteSandbox({ url: service.address, token: 'wrong' });
   t.teardown(() => wrong.close());
-  const error = await t.throwsAsync(wrong.run('result = 1'), { instanceOf: RemoteError });
-  t.is(error?.statusCode, 401);
+  await t.throwsAsync(wrong.run('result = 1'), { instanceOf: UnauthorizedError, code: 'WARMBOX_ERR_UNAUTHORIZED' });
   // A port that was free a moment ago: nothing listens there.
   const port = await freePort();
   const nowhere = new RemoteSandbox({ url: `http://127.0.0.1:${port}` });
@@ -158,5 +157,5 @@ test('session() -> the same sessions as Sandbox: state across cells, values, fil
   t.is(ended.reason, 'exit');
   const other = await remote.session();
   await other.close();
-  await t.throwsAsync(other.run('1'), { instanceOf: RemoteError, message: /no session/ });
+  await t.throwsAsync(other.run('1'), { instanceOf: SessionNotFoundError, message: /no session/ });
 });

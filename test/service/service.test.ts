@@ -84,6 +84,71 @@ test('a non-loopback address without a token -> refused before any container sta
   t.regex(error!.message, /without a token/);
 });
 
+/** A WebSocket upgrade to /v1/ws with these headers: the job's result, or the status and body it was refused with. */
+async function upgrade(url: string, options: WebSocket.ClientOptions): Promise<{ status: number; body: Record<string, unknown> }> {
+  const socket = new WebSocket(`${url.replace('http', 'ws')}/v1/ws`, options);
+  return new Promise((resolve, reject) => {
+    socket.on('unexpected-response', (_request, response) => {
+      const chunks: Buffer[] = [];
+      response.on('data', (chunk: Buffer) => chunks.push(chunk));
+      response.on('end', () => resolve({ status: response.statusCode!, body: JSON.parse(Buffer.concat(chunks).toString()) as Record<string, unknown> }));
+    });
+    socket.on('open', () => socket.send(JSON.stringify({ type: 'run', job: { code: 'result = "drive-by ran"' } })));
+    socket.on('message', (raw) => {
+      const message = JSON.parse(raw.toString()) as { type: string; result?: Record<string, unknown> };
+      if (message.type === 'result') resolve({ status: 101, body: message.result! });
+    });
+    socket.on('error', reject);
+  });
+}
+
+test('a page of another origin, or a name rebound to the service -> 403 with a typed error, whatever the route; its own page and loopback names pass', async (t) => {
+  const { url, service } = await start(t);
+  const { port } = new URL(url);
+  const driveBy = await upgrade(url, { origin: 'http://evil.example' });
+  t.like(driveBy, { status: 403, body: { statusCode: 403, code: 'WARMBOX_ERR_ORIGIN_NOT_ALLOWED' } });
+  t.like(await upgrade(url, { origin: 'null' }), { status: 403, body: { code: 'WARMBOX_ERR_ORIGIN_NOT_ALLOWED' } });
+  t.like(await post(url, { code: 'result = 1' }, { origin: 'http://evil.example' }), { status: 403, body: { code: 'WARMBOX_ERR_ORIGIN_NOT_ALLOWED' } });
+  t.like(await post(url, { code: 'result = 1' }, { host: `evil.example:${port}` }), { status: 403, body: { code: 'WARMBOX_ERR_HOST_NOT_ALLOWED' } });
+  t.like(await post(url, { code: 'result = 1' }, { host: `evil.example:${port}`, origin: `http://evil.example:${port}` }), { status: 403, body: { code: 'WARMBOX_ERR_HOST_NOT_ALLOWED' } });
+  t.is((await request(`${url}/healthz`, { headers: { host: 'evil.example' } })).statusCode, 403);
+  const jobsRun = async () => (await service.metrics.registry.getSingleMetric('warmbox_jobs_total')!.get()).values.reduce((sum, { value }) => sum + value, 0);
+  t.is(await jobsRun(), 0, 'no job ran');
+
+  // The service's own page (same host and port), a client with no Origin, and loopback names.
+  t.like(await upgrade(url, { origin: url }), { status: 101, body: { status: 'ok', result: 'drive-by ran' } });
+  t.like(await post(url, { code: 'result = 2' }, { origin: url }), { status: 200, body: { result: 2 } });
+  t.like(await post(url, { code: 'result = 3' }, { host: `localhost:${port}` }), { status: 200, body: { result: 3 } });
+  t.like(await post(url, { code: 'result = 4' }, { host: `notebook.localhost:${port}`, origin: `http://notebook.localhost:${port}` }), { status: 200, body: { result: 4 } });
+});
+
+test('allowedHosts and allowedOrigins -> those pass too; a token does not lift either check; a malformed entry is refused', async (t) => {
+  const logs: unknown[] = [];
+  const service = await serve({
+    host: '127.0.0.1',
+    port: 0,
+    token: 'tok',
+    sandbox: { poolSize: 1 },
+    allowedHosts: ['warmbox.internal', '*.corp.example'],
+    allowedOrigins: ['https://ide.example.com'],
+    logger: { stream: { write: (line: string) => logs.push(JSON.parse(line)) } } as never,
+  });
+  t.teardown(() => service.stop());
+  const url = service.address;
+  const auth = { authorization: 'Bearer tok' };
+  t.like(await post(url, { code: 'result = 1' }, { ...auth, host: 'warmbox.internal' }), { status: 200, body: { result: 1 } });
+  t.like(await post(url, { code: 'result = 2' }, { ...auth, host: 'a.b.corp.example:8080', origin: 'https://ide.example.com' }), { status: 200, body: { result: 2 } });
+  t.like(await post(url, { code: 'result = 3' }, { ...auth, host: 'corp.example' }), { status: 403, body: { code: 'WARMBOX_ERR_HOST_NOT_ALLOWED' } });
+  t.like(await post(url, { code: 'result = 4' }, { ...auth, origin: 'https://ide.example.com.evil.example' }), { status: 403, body: { code: 'WARMBOX_ERR_ORIGIN_NOT_ALLOWED' } });
+  t.like(await upgrade(url, { origin: 'http://evil.example', headers: auth }), { status: 403, body: { code: 'WARMBOX_ERR_ORIGIN_NOT_ALLOWED' } });
+  t.like(await post(url, { code: 'result = 5' }, { host: 'warmbox.internal' }), { status: 401 });
+  t.like(logs.find((line) => (line as { msg?: string; code?: string }).msg === 'request refused' && (line as { code?: string }).code === 'WARMBOX_ERR_ORIGIN_NOT_ALLOWED'), { origin: 'https://ide.example.com.evil.example', code: 'WARMBOX_ERR_ORIGIN_NOT_ALLOWED' });
+
+  for (const [option, value] of [['allowedOrigins', 'https://ide.example.com/path'], ['allowedOrigins', 'null'], ['allowedHosts', 'evil.example:80'], ['allowedHosts', '']] as const) {
+    await t.throwsAsync(serve({ host: '127.0.0.1', port: 0, sandbox: { poolSize: 1, docker: { socketPath: '/nonexistent.sock' } }, [option]: [value] }), { instanceOf: ServeError }, `${option} ${value}`);
+  }
+});
+
 test('/readyz -> 503 once every container is busy and the queue is full; 200 again after', async (t) => {
   const { url } = await start(t, { maxQueue: 0 });
   t.is((await request(`${url}/readyz`)).statusCode, 200);
