@@ -9,7 +9,7 @@ import { dirname, isAbsolute, join, relative, resolve } from 'node:path';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js';
 import { buildImage, buildServiceImage } from '../image/build-image.js';
-import { PACKAGE_ROOT, warmboxVersion } from '../pool/image.js';
+import { DATA_PACKAGES, PACKAGE_ROOT, warmboxVersion } from '../pool/image.js';
 import { DEFAULTS, diagnose, InvalidArgumentError, registerGvisor, Sandbox, SessionNotFoundError, WarmboxError, type RunResult, type SandboxOptions, type Session } from '../pool/index.js';
 import { createMcpServer, type McpSessions } from '../mcp/server.js';
 import { serve } from '../service/serve.js';
@@ -29,7 +29,7 @@ Options:
   -v, --version  print warmbox's version
 `;
 
-const BUILD_IMAGE_USAGE = `Usage: warmbox build-image [--packages LIST] [--base IMAGE] [--rebuild]
+const BUILD_IMAGE_USAGE = `Usage: warmbox build-image [--packages LIST | --data] [--base IMAGE] [--rebuild]
        warmbox build-image --service [--rebuild]
 
 Builds the image that new Sandbox() uses by default, and first warmbox's base image (Debian
@@ -45,6 +45,7 @@ Options:
   --packages LIST  more Debian packages, comma-separated, e.g.
                    python3-numpy,python3-pandas,python3-matplotlib: an image of its own,
                    whose tag (printed) is what new Sandbox({ image }) takes
+  --data           the data image: --packages ${DATA_PACKAGES.join(',')}
   --base IMAGE     build on IMAGE (python3 and Node 20) instead, e.g. node:20-bookworm
   --service      build the service's image rather than the agent's
   --rebuild      build the image even if its tag exists
@@ -157,6 +158,7 @@ async function buildImageCommand(args: string[]): Promise<number> {
     options: {
       base: { type: 'string' },
       packages: { type: 'string' },
+      data: { type: 'boolean', default: false },
       rebuild: { type: 'boolean', default: false },
       service: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
@@ -166,13 +168,14 @@ async function buildImageCommand(args: string[]): Promise<number> {
     process.stdout.write(BUILD_IMAGE_USAGE);
     return 0;
   }
-  if (values.service && (values.base !== undefined || values.packages !== undefined)) {
-    throw new UsageError('--service takes neither --base nor --packages: the service needs no Python packages');
+  if (values.service && (values.base !== undefined || values.packages !== undefined || values.data)) {
+    throw new UsageError('--service takes neither --base, --packages nor --data: the service needs no Python packages');
   }
+  if (values.data && values.packages !== undefined) throw new UsageError('--data is a list of packages of its own: give it or --packages');
   const log = (line: string) => process.stderr.write(`${line}\n`);
   const tag = values.service ? await buildServiceImage({ rebuild: values.rebuild, log }) : await buildImage({
     base: values.base,
-    packages: values.packages?.split(',').filter((name) => name !== ''),
+    packages: values.data ? DATA_PACKAGES : values.packages?.split(',').filter((name) => name !== ''),
     rebuild: values.rebuild,
     log,
   });

@@ -13,6 +13,7 @@ import { LABELS } from '../../pool/index.js';
 import { ownerOf } from '../../pool/labels.js';
 import { docker } from '../helpers/sandbox.js';
 import { listening } from '../helpers/serve-process.js';
+import { requireDataImage, requireRuntime } from '../helpers/set-up.js';
 
 const CLI = new URL('../../dist/cli/warmbox.js', import.meta.url).pathname;
 
@@ -47,6 +48,7 @@ test('warmbox run FILE --data --file --return -> output, returned files under --
 });
 
 test('warmbox run --runtime runsc -> the program runs on gVisor\'s kernel; an unknown runtime -> exit 70 naming the fix', async (t) => {
+  await requireRuntime('runsc');
   const dir = await workDir(t, { 'kernel.py': 'import os\nprint(os.uname().release)' });
   const gvisor = await warmbox(['run', 'kernel.py', '--runtime', 'runsc'], dir);
   t.is(gvisor.code, 0, gvisor.stderr);
@@ -57,6 +59,8 @@ test('warmbox run --runtime runsc -> the program runs on gVisor\'s kernel; an un
 });
 
 test('warmbox doctor -> one line per check with its status, runc and runsc among the runtimes; exit 0 on this machine', async (t) => {
+  await requireRuntime('runsc');
+  await requireDataImage();
   const r = await warmbox(['doctor'], tmpdir());
   t.is(r.code, 0, r.stdout + r.stderr);
   for (const check of ['engine', 'cgroup', 'image', 'image:data', 'runtime:runc', 'runtime:runsc']) {
@@ -95,7 +99,7 @@ test('warmbox run with a wrong command line -> exit 2 and a clear message; --hel
   t.regex(help.stdout, /124 {2}it hit its time limit/);
   const serviceWithPackages = await warmbox(['build-image', '--service', '--packages', 'python3-numpy'], dir);
   t.is(serviceWithPackages.code, 2);
-  t.regex(serviceWithPackages.stderr, /--service takes neither --base nor --packages/);
+  t.regex(serviceWithPackages.stderr, /--service takes neither --base, --packages nor --data/);
   const relativeRoot = await warmbox(['serve', '--port', '0', '--socket-root', 'no/such/dir'], dir);
   t.not(relativeRoot.code, 0);
   t.regex(relativeRoot.stderr, /socket/);

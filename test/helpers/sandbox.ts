@@ -1,6 +1,7 @@
 import type { ExecutionContext } from 'ava';
 import Docker from 'dockerode';
 import { LABELS, Sandbox as PoolSandbox, type SandboxOptions } from '../../pool/index.js';
+import { requireRuntime } from './set-up.js';
 
 export const docker = new Docker();
 
@@ -11,6 +12,7 @@ export const docker = new Docker();
 export const TEST_RUNTIME = process.env.WARMBOX_TEST_RUNTIME ?? 'runc';
 /** Whether the suites run under gVisor, for the assertions whose documented answer differs there. */
 export const GVISOR = TEST_RUNTIME === 'runsc';
+if (GVISOR) await requireRuntime('runsc', docker);
 
 /** warmbox's Sandbox on the suites' runtime: what the integration tests make. */
 export class Sandbox extends PoolSandbox {

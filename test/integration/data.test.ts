@@ -3,11 +3,11 @@
  * .ci/run does): a CSV in, pandas, a chart out, as README's example runs it.
  */
 import test from 'ava';
-import { dataImageTag } from '../helpers/data-image.js';
+import { requireDataImage } from '../helpers/set-up.js';
 import { docker, Sandbox } from '../helpers/sandbox.js';
 
 const PNG_SIGNATURE = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
-const image = dataImageTag();
+const image = await requireDataImage();
 const sandbox = new Sandbox({ poolSize: 2, image, memoryLimitMb: 512, preload: ['numpy', 'pandas', 'matplotlib.pyplot'], queueTimeoutMs: 600_000 });
 test.before(async () => {
   await docker.getImage(image).inspect().catch(() => {

@@ -10,14 +10,14 @@ import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import test, { type ExecutionContext } from 'ava';
 import { PACKAGE_ROOT } from '../../pool/image.js';
 import { serve } from '../../service/serve.js';
-import { dataImageTag } from '../helpers/data-image.js';
+import { requireDataImage } from '../helpers/set-up.js';
 
 const CLI = `${PACKAGE_ROOT}/dist/cli/warmbox.js`;
 
 /** A client of `warmbox mcp`, started over stdio on the data image (for figures). */
 async function stdioClient(t: ExecutionContext): Promise<Client> {
   const client = new Client({ name: 'warmbox-test', version: '1' });
-  await client.connect(new StdioClientTransport({ command: process.execPath, args: [CLI, 'mcp', '--pool', '1', '--image', dataImageTag(), '--memory-mb', '256'], stderr: 'inherit' }));
+  await client.connect(new StdioClientTransport({ command: process.execPath, args: [CLI, 'mcp', '--pool', '1', '--image', await requireDataImage(), '--memory-mb', '256'], stderr: 'inherit' }));
   t.teardown(() => client.close());
   return client;
 }

@@ -18,6 +18,7 @@ import { ownerOf } from '../../pool/labels.js';
 import { RemoteSandbox } from '../../remote/remote-sandbox.js';
 import { docker } from '../helpers/sandbox.js';
 import { freePort, listening } from '../helpers/serve-process.js';
+import { requireProgram } from '../helpers/set-up.js';
 
 const CLI = join(PACKAGE_ROOT, 'dist', 'cli', 'warmbox.js');
 const CONFIG = join(PACKAGE_ROOT, 'deploy', 'haproxy.cfg');
@@ -96,7 +97,7 @@ test.serial('three instances behind HAProxy: spread, routing by capacity, sessio
     await rm(dir, { recursive: true, force: true });
   });
   await Promise.all(instances.map(startInstance));
-  haproxy = spawn('haproxy', ['-f', CONFIG, '-db'], {
+  haproxy = spawn(await requireProgram('/usr/sbin/haproxy'), ['-f', CONFIG, '-db'], {
     stdio: 'ignore',
     env: {
       ...process.env,

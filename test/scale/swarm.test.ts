@@ -20,6 +20,7 @@ import { LABELS } from '../../pool/index.js';
 import { RemoteSandbox } from '../../remote/remote-sandbox.js';
 import { docker } from '../helpers/sandbox.js';
 import { freePort, listening } from '../helpers/serve-process.js';
+import { requireRuntime } from '../helpers/set-up.js';
 
 const run = promisify(execFile);
 const STACK_FILE = join(PACKAGE_ROOT, 'deploy', 'warmbox-stack.yml');
@@ -41,6 +42,7 @@ async function serving(id: string): Promise<void> {
 }
 
 test('the Swarm stack: one warmbox serve per node in its own image, jobs run through the Docker socket, a crashed task is cleaned up after, removal drains', async (t) => {
+  await requireRuntime('runsc');
   const { stdout: swarmState } = await run('docker', ['info', '--format', '{{.Swarm.LocalNodeState}}']);
   if (swarmState.trim() === 'inactive') {
     await run('docker', ['swarm', 'init', '--advertise-addr', '127.0.0.1']);

@@ -11,16 +11,17 @@ import test from 'ava';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { PACKAGE_ROOT } from '../../pool/image.js';
 import { serve, type RunningService } from '../../service/serve.js';
-import { dataImageTag } from '../helpers/data-image.js';
+import { requireDataImage, requireProgram } from '../helpers/set-up.js';
 
-const CHROMIUM = '/usr/bin/chromium';
+const CHROMIUM = await requireProgram('/usr/bin/chromium');
+const DATA_IMAGE = await requireDataImage();
 const OUTPUT = join(PACKAGE_ROOT, 'test', 'web', 'output');
 
 let service: RunningService;
 let browser: Browser;
 
 test.before(async () => {
-  service = await serve({ host: '127.0.0.1', port: 0, sandbox: { poolSize: 2, image: dataImageTag(), memoryLimitMb: 512 }, demoDir: join(PACKAGE_ROOT, 'dist', 'web-ide'), logger: false });
+  service = await serve({ host: '127.0.0.1', port: 0, sandbox: { poolSize: 2, image: DATA_IMAGE, memoryLimitMb: 512 }, demoDir: join(PACKAGE_ROOT, 'dist', 'web-ide'), logger: false });
   browser = await chromium.launch({
     executablePath: CHROMIUM,
     headless: true,
