@@ -2,8 +2,8 @@
  * The container's layout: who the program is and where everything lives, the one place each
  * of these facts is written. The agent and the pool import them; the image takes them as
  * build arguments (image/build-image.ts passes LAYOUT_BUILD_ARGS to Dockerfile.agent), and the
- * Python runner from the agent, in its environment (RUNNER_LAYOUT_ENV), which it removes
- * before the program runs. test/unit/layout.test.ts fails if a copy appears anywhere else.
+ * Python runner from the agent, as JSON in its argv[1] (runnerLayout). test/unit/layout.test.ts
+ * fails if a copy appears anywhere else.
  */
 
 /** The program's own uid and gid in the container: it owns nothing but the working directory. */
@@ -65,14 +65,12 @@ export const MAIN_FILE_NAME = 'main.py';
 export const AGENT_DIR = '/opt/warmbox/agent';
 /** matplotlib's font list, built once at image build where matplotlib is installed; the runner copies it into the program's HOME. */
 export const MATPLOTLIB_CACHE_DIR = '/opt/warmbox/matplotlib';
-/** The environment variable by which the agent hands the runner its layout and framing (JSON). */
-export const RUNNER_LAYOUT_ENV = 'WARMBOX_RUNNER_LAYOUT';
 /** The runner's file descriptors, as the agent sets them up: the job in, the result out, the program's stderr. */
 export const RUNNER_FDS = Object.freeze({ job: 3, result: 4, stderr: 5 });
 /** What the runner writes on its result channel once it waits for a job. */
 export const RUNNER_READY_LINE = 'ready\n';
 
-/** What the runner reads from RUNNER_LAYOUT_ENV. */
+/** The runner's layout and framing, as JSON: its argv[1]. */
 export function runnerLayout(): string {
   return JSON.stringify({
     mainFileName: MAIN_FILE_NAME,

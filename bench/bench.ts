@@ -159,8 +159,8 @@ async function throughput(): Promise<void> {
   console.error('sustained throughput');
   const ceilings = [await turnoverCeiling(60, DEFAULTS.startConcurrency), await turnoverCeiling(60, 4)];
   const ceiling = Math.max(...ceilings);
-  for (const [poolSize, yieldingStarts] of [[1, false], [2, false], [4, false], [4, true], [8, false]] as const) {
-    const sandbox = new Sandbox({ poolSize, yieldingStarts, maxQueue: 1000, queueTimeoutMs: 600_000 });
+  for (const poolSize of [1, 2, 4, 8]) {
+    const sandbox = new Sandbox({ poolSize, maxQueue: 1000, queueTimeoutMs: 600_000 });
     await sandbox.initialize();
     const jobs = 200;
     let next = 0;
@@ -173,8 +173,8 @@ async function throughput(): Promise<void> {
     const perSecond = jobs / ((performance.now() - start) / 1000);
     await sandbox.close();
     record(
-      { figure: `jobs per second, poolSize ${poolSize}${yieldingStarts ? ', yieldingStarts' : ''}, 200 jobs`, unit: '/s', warmbox: perSecond, baseline: 'turnover ceiling: bare container create+start+ready+remove', baselineValue: ceiling, ...(poolSize === 4 && !yieldingStarts ? { target: '≥ 0.9' } : {}) },
-      poolSize === 4 && !yieldingStarts ? (r) => r >= 0.9 : undefined,
+      { figure: `jobs per second, poolSize ${poolSize}, 200 jobs`, unit: '/s', warmbox: perSecond, baseline: 'turnover ceiling: bare container create+start+ready+remove', baselineValue: ceiling, ...(poolSize === 4 ? { target: '≥ 0.9' } : {}) },
+      poolSize === 4 ? (r) => r >= 0.9 : undefined,
     );
   }
 }
@@ -219,7 +219,7 @@ async function poissonJobs(sandbox: Sandbox, job: Job, rate: number, jobs: numbe
  * of 4 and 8, next to the quiet figure of the same pool (every container warm, nothing
  * starting). Each job's time is from its arrival to its result, so time spent queued counts.
  * Then the refill after a burst of poolSize jobs, against as many bare containers started as
- * the pool starts them. (yieldingStarts, measured worse in rounds two and three, is left out.)
+ * the pool starts them.
  */
 async function load(): Promise<void> {
   console.error('latency under load (Poisson arrivals)');
@@ -269,31 +269,6 @@ async function load(): Promise<void> {
     record({ figure: `refill after a burst of ${poolSize} jobs, p50`, unit: 'ms', warmbox: percentile(refills, 50), baseline: `${poolSize} bare containers started (and removed), ${DEFAULTS.startConcurrency} at a time`, baselineValue: percentile(bareRefills, 50) });
   }
   await bare.close();
-}
-
-/**
- * deferStarts against every start at once, in the same run: pools of 4 and 8 at 50 % of the
- * turnover ceiling, the two settings taking turns, 100 jobs a turn, two turns each.
- */
-async function jobsFirst(): Promise<void> {
-  console.error('deferStarts on and off, under load');
-  const ceiling = await turnoverCeiling(40, DEFAULTS.startConcurrency);
-  const job: Job = { code: HELLO_CODE, data: HELLO_DATA };
-  for (const poolSize of [4, 8]) {
-    const times = { on: [] as number[], off: [] as number[] };
-    for (let turn = 0; turn < 4; turn++) {
-      const deferStarts = turn % 2 === 0;
-      const sandbox = new Sandbox({ poolSize, deferStarts, maxQueue: 1000, queueTimeoutMs: 600_000 });
-      await sandbox.initialize();
-      await quiet(sandbox);
-      times[deferStarts ? 'on' : 'off'].push(...(await poissonJobs(sandbox, job, 0.5 * ceiling, 100)));
-      await sandbox.close();
-    }
-    const label = `${(0.5 * ceiling).toFixed(2)} jobs/s (50 % of the ceiling), pool ${poolSize}, 200 jobs`;
-    for (const p of [50, 90, 99]) {
-      record({ figure: `deferStarts, ${label}: p${p}`, unit: 'ms', warmbox: percentile(times.on, p), baseline: `every start at once (deferStarts: false), p${p}`, baselineValue: percentile(times.off, p) });
-    }
-  }
 }
 
 async function startup(): Promise<void> {
@@ -703,7 +678,7 @@ function table(): string {
 }
 
 // `npm run bench -- startup latency` runs only those parts.
-const parts = { latency, load, jobsFirst, throughput, startup, data, sessions, service, scale, gvisor };
+const parts = { latency, load, throughput, startup, data, sessions, service, scale, gvisor };
 const chosen = process.argv.slice(2);
 const startedAt = new Date();
 for (const [name, part] of Object.entries(parts)) {

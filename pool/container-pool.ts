@@ -30,8 +30,6 @@ export interface ContainerPoolOptions {
   readonly maxQueue: number;
   readonly queueTimeoutMs: number;
   readonly startConcurrency: number;
-  /** Hold replacement starts back while jobs run (see #startsAllowed). @default false */
-  readonly deferStarts?: boolean;
   /**
    * How many members may be held out of the pool at once (`acquire` with `holdOut`: a
    * session's container); a request past it waits in the queue, behind none of the others.
@@ -282,14 +280,11 @@ export class ContainerPool<M extends PoolMember> {
 
   #afterQueueChange(): void {
     if (this.#waiters.length === 0 && this.#handing === 0) this.#queueEmptied?.();
-    this.#pokeStarts();
   }
 
   /** Ends a lease: the member is removed in the background and a replacement starts now. */
   retire(member: M): void {
     this.#pool.destroy(member).catch((error: unknown) => log('could not retire %s: %o', member.id, error));
-    // One job fewer running: a start it held back may begin.
-    this.#pokeStarts();
   }
 
   stats(): PoolStats {
@@ -378,15 +373,9 @@ export class ContainerPool<M extends PoolMember> {
     }
   }
 
-  /**
-   * Waits until a start may begin. A container's start takes CPU from the jobs running beside
-   * it (its own start and the engine's work for it). With deferStarts, while more than half
-   * of poolSize is warm and no job waits, a replacement starts only while no job runs, one at a
-   * time; at half or below, or while the pool fills, up to startConcurrency start at once, so
-   * that it never runs dry for the sake of the jobs. (Measured in README, Performance: round three.)
-   */
+  /** Waits until a start may begin: at most startConcurrency run at once. */
   #admitStart(): Promise<void> {
-    if (this.#startWaiters.length === 0 && this.#starting < this.#startsAllowed()) {
+    if (this.#startWaiters.length === 0 && this.#starting < this.#options.startConcurrency) {
       this.#starting++;
       return Promise.resolve();
     }
@@ -396,17 +385,9 @@ export class ContainerPool<M extends PoolMember> {
     });
   }
 
-  #startsAllowed(): number {
-    const { poolSize, startConcurrency } = this.#options;
-    const lowWater = Math.ceil(poolSize / 2);
-    const filling = this.#onReady !== undefined;
-    if (!this.#options.deferStarts || filling || this.#closed || this.#pool.available <= lowWater || this.#waiters.length + this.#handing > 0) return startConcurrency;
-    return this.#pool.borrowed > 0 ? 0 : 1;
-  }
-
-  /** Lets waiting starts begin, as far as #startsAllowed allows now. */
+  /** Lets waiting starts begin, as far as startConcurrency allows. */
   #pokeStarts(): void {
-    while (this.#startWaiters.length > 0 && this.#starting < this.#startsAllowed()) {
+    while (this.#startWaiters.length > 0 && this.#starting < this.#options.startConcurrency) {
       this.#starting++;
       this.#startWaiters.shift()!();
     }

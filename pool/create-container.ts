@@ -6,10 +6,6 @@ import { MIB } from './limits.js';
 import type { ResolvedOptions } from './options.js';
 import { GVISOR_HOST_TASKS, GVISOR_HOST_TASKS_PER_TASK, GVISOR_MEMORY_MB, type RuntimeInfo } from './runtime.js';
 
-/** cgroup v1's lowest cpu.shares (cgroup v2's cpu.weight 1), and its default. */
-export const STARTING_CPU_SHARES = 2;
-export const NORMAL_CPU_SHARES = 1024;
-
 export interface ContainerSpec {
   readonly image: string;
   /** The engine's runtime, checked at initialize(). */
@@ -94,8 +90,6 @@ export function containerConfig({ image, runtime, poolId, ownerLabels, ioDir, op
       Init: true,
       IpcMode: 'private',
       LogConfig: { Type: 'none', Config: {} },
-      // The lowest share while it starts (see yieldingStarts); raised once it is warm.
-      ...(options.yieldingStarts ? { CpuShares: STARTING_CPU_SHARES } : {}),
     },
   };
 }

@@ -148,22 +148,6 @@ export interface SandboxOptions {
    */
   readonly startConcurrency?: number;
   /**
-   * Start containers at the lowest CPU share, and raise it to the normal one once the
-   * container is warm: a refill then yields the CPU to the jobs that run meanwhile, whose
-   * latency it would otherwise stretch, at the cost of slower starts while jobs run.
-   * @default false
-   */
-  readonly yieldingStarts?: boolean;
-  /**
-   * Jobs first: while more than half the pool is warm and no job waits, a replacement starts
-   * only while no job runs, one at a time, so that its start does not take the CPU from running
-   * jobs; at half or below, starts go at startConcurrency, so the pool never runs dry for it.
-   * Off by default: measured on 2 cores it did not shorten the tail (README, Performance,
-   * round three); `npm run bench -- jobsFirst` sets the two against each other on your machine.
-   * @default false
-   */
-  readonly deferStarts?: boolean;
-  /**
    * Let the program run files it wrote: the working directory and /tmp are mounted without
    * `noexec`, so a script it writes, or a binary it compiles, runs through `subprocess` and
    * `shutil.which` finds it, as with `python3 main.py`. Off by default: a program can then
@@ -224,8 +208,6 @@ export const DEFAULTS = Object.freeze({
   maxReturnBytes: 16 * MIB,
   returnFilesTimeoutMs: 5000,
   stopOnOutputLimit: true,
-  yieldingStarts: false,
-  deferStarts: false,
   allowExec: false,
   runtime: 'runc',
 });
@@ -305,7 +287,7 @@ export function resolveOptions(input: number | SandboxOptions | undefined): Reso
     const field = options.workDirSizeMb !== undefined ? 'workDirSizeMb' : 'tmpSizeMb';
     throw new InvalidArgumentError(field, `gives /work, /tmp and /dev/shm ${tmpfs} MiB together (workDirSizeMb + 2 × tmpSizeMb), more than memoryLimitMb (${resolved.memoryLimitMb as number}): files outlive the program, and would leave the agent no room to report`);
   }
-  for (const key of ['stopOnOutputLimit', 'yieldingStarts', 'deferStarts', 'allowExec'] as const) {
+  for (const key of ['stopOnOutputLimit', 'allowExec'] as const) {
     const value = options[key] === undefined ? DEFAULTS[key] : options[key];
     if (typeof value !== 'boolean') throw new InvalidArgumentError(key, `must be true or false, got ${describe(value)}`);
     resolved[key] = value;

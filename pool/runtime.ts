@@ -99,18 +99,6 @@ export function inspectRuntime(name: string, runtimes: EngineRuntimes): RuntimeI
 }
 
 /**
- * The options a runtime cannot honour, refused with InvalidArgumentError before any
- * container starts: under gVisor, yieldingStarts (runsc cannot update a running container).
- * Its kernel's share of memory is GVISOR_MEMORY_MB, and MIN_MEMORY_LIMIT_MB holds for both.
- */
-export function checkOptionsFor(runtime: RuntimeInfo, options: { readonly yieldingStarts: boolean }): void {
-  if (runtime.kind !== 'gvisor') return;
-  if (options.yieldingStarts) {
-    throw new InvalidArgumentError('yieldingStarts', `cannot be used with the gVisor runtime ${runtime.name}: runsc cannot change a running container's CPU share`);
-  }
-}
-
-/**
  * A job's own limits that a runtime cannot apply, refused with InvalidArgumentError naming the
  * job's field before the job gets a container: under gVisor, any (runsc cannot change a
  * running container's limits, as the engine's update call would).

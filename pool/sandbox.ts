@@ -12,7 +12,7 @@ import { followAbort } from './follow-abort.js';
 import { agentImageTag } from './image.js';
 import { prepareJob, type Job, type RunOptions, type RunResult } from './job.js';
 import { resolveOptions, type ResolvedOptions, type SandboxOptions } from './options.js';
-import { checkJobLimitsFor, checkOptionsFor, checkRuntime, type RuntimeInfo } from './runtime.js';
+import { checkJobLimitsFor, checkRuntime, type RuntimeInfo } from './runtime.js';
 import { LABELS, ownerLabels } from './labels.js';
 import { OWNER_FILE, POOL_DIR_PREFIX, sweepOrphans, sweepPool } from './sweep-orphans.js';
 import { ioDirFor, WarmContainer } from './warm-container.js';
@@ -97,7 +97,6 @@ export class Sandbox extends EventEmitter<SandboxEvents> {
       const docker = await connectDocker(this.options.docker, this.options.dockerTimeoutMs);
       this.#docker = docker;
       const runtime = await checkRuntime(docker, this.options.runtime);
-      checkOptionsFor(runtime, this.options);
       this.#runtime = runtime;
       const image = this.options.image ?? agentImageTag();
       if (image === undefined) throw new ImageNotFoundError('warmbox-agent (not bundled yet)', true);

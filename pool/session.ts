@@ -9,7 +9,6 @@ import { randomBytes } from 'node:crypto';
 import { debuglog } from 'node:util';
 import type { AgentCellRequest, AgentRunRequest, CellValue } from '../agent/protocol.js';
 import { AbortError, InvalidArgumentError, SessionEndedError, type SessionEndReason } from './errors.js';
-import { followAbort } from './follow-abort.js';
 import { prepareJob, type RunOptions, type RunResult } from './job.js';
 import { MAX_JOB_BYTES, MAX_TIMEOUT_MS } from './limits.js';
 import { checkInteger, checkPreload, describe, type ResolvedOptions } from './options.js';

@@ -4,7 +4,7 @@ import { debuglog } from 'node:util';
 import type Docker from 'dockerode';
 import type { AgentCellRequest, AgentRunAnswer, AgentRunRequest } from '../agent/protocol.js';
 import { AgentClient } from './agent-client.js';
-import { containerLimits, createContainer, NORMAL_CPU_SHARES, type ContainerSpec, type ProgramLimits } from './create-container.js';
+import { containerLimits, createContainer, type ContainerSpec, type ProgramLimits } from './create-container.js';
 import { dockerFailed } from './docker.js';
 import { AbortError, ContainerStartError, WarmboxError } from './errors.js';
 import { readReturnedFiles } from './files.js';
@@ -77,7 +77,6 @@ export class WarmContainer {
       // Keep an early failure of the wait from being unhandled; waitForAgent reports it.
       exited.catch(() => {});
       const socketPath = await waitForAgent(spec.ioDir, exited, spec.options.startupTimeoutMs);
-      if (spec.options.yieldingStarts) await container.update({ CpuShares: NORMAL_CPU_SHARES });
       const agent = await AgentClient.connect(socketPath, spec.options.startupTimeoutMs);
       return new WarmContainer(docker, container.id, spec.ioDir, agent, exited, spec.runtime, spec.options);
     } catch (error) {
@@ -290,7 +289,6 @@ export class WarmContainer {
   }
 }
 
-/** What `run` takes besides the job: RunOptions, and the job's stdin when it is a stream. */
 /** A job's streams while it runs: its output's listeners, and a stdin sent as it comes. */
 export interface JobStreams extends RunOptions {
   readonly stdinSource?: AsyncIterable<string | Uint8Array> | undefined;

@@ -7,12 +7,12 @@ import { existsSync, mkdirSync, mkdtempSync, readlinkSync, rmSync, writeFileSync
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { once } from 'node:events';
-import test, { type ExecutionContext } from 'ava';
+import test from 'ava';
 import { agentImageTag, defaultBaseImage } from '../../pool/image.js';
-import { InvalidArgumentError, LABELS, MAX_JOB_BYTES } from '../../pool/index.js';
+import { LABELS, MAX_JOB_BYTES } from '../../pool/index.js';
 import { ownerOf } from '../../pool/labels.js';
 import { OWNER_FILE } from '../../pool/sweep-orphans.js';
-import { containersOf, docker, GVISOR, openSandbox, Sandbox } from '../helpers/sandbox.js';
+import { docker, GVISOR, openSandbox } from '../helpers/sandbox.js';
 
 const MIB = 1024 * 1024;
 
@@ -175,32 +175,7 @@ test.serial('a result right at its limit -> memory at the default limit, ok give
   t.is(over.error?.type, 'ResultError');
 });
 
-// runsc has no `update`: under gVisor the option is refused before any container starts.
-if (GVISOR) {
-  test('yieldingStarts under gVisor -> initialize() rejects with InvalidArgumentError naming it, no container made', async (t) => {
-    const sandbox = new Sandbox({ poolSize: 1, yieldingStarts: true });
-    await t.throwsAsync(sandbox.initialize(), { instanceOf: InvalidArgumentError, message: /^yieldingStarts cannot be used with the gVisor runtime/ });
-    t.deepEqual(await containersOf(sandbox), []);
-  });
-} else {
-  test('yieldingStarts -> a container starts at the lowest CPU share and is raised to the normal one before it is warm; the job runs', yieldingStartsRaiseTheShare);
-}
-
-async function yieldingStartsRaiseTheShare(t: ExecutionContext): Promise<void> {
-  const stream = (await docker.getEvents({ filters: { type: ['container'], event: ['update'] } })) as NodeJS.ReadableStream & { destroy(): void };
-  t.teardown(() => stream.destroy());
-  const updated: string[] = [];
-  stream.on('data', (chunk: Buffer) => {
-    for (const line of chunk.toString().split('\n').filter(Boolean)) updated.push((JSON.parse(line) as { id: string }).id);
-  });
-  const sandbox = await openSandbox(t, { poolSize: 1, yieldingStarts: true });
-  const id = (await docker.listContainers({ filters: { label: [`${LABELS.pool}=${sandbox.id}`] } }))[0]!.Id;
-  t.is((await docker.getContainer(id).inspect()).HostConfig.CpuShares, 1024);
-  while (!updated.includes(id)) await once(stream, 'data');
-  t.is((await sandbox.run('print(1)')).stdout, '1\n');
-}
-
-test('without yieldingStarts -> the engine\'s default CPU share, never updated', async (t) => {
+test('a container gets the engine\'s default CPU share', async (t) => {
   const sandbox = await openSandbox(t, { poolSize: 1 });
   const id = (await docker.listContainers({ filters: { label: [`${LABELS.pool}=${sandbox.id}`] } }))[0]!.Id;
   t.is((await docker.getContainer(id).inspect()).HostConfig.CpuShares, 0);

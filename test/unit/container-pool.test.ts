@@ -370,24 +370,3 @@ test('a request to hold out waits under queueTimeoutMs like a job', async (t) =>
   await pool.endHeldOut(held as FakeMember);
   await pool.close();
 });
-
-test('deferStarts: while more than half the pool is warm, a replacement waits for the running job to end, then starts one at a time; at half or below it starts at once', async (t) => {
-  const { pool, members, events } = fakePool({ poolSize: 6, deferStarts: true });
-  await pool.start();
-  const running = await pool.acquire(undefined);
-  const done = await pool.acquire(undefined);
-  pool.retire(done);
-  await once(events, 'removed');
-  t.is(members.length, 6, 'no replacement starts while a job runs and four are warm');
-  pool.retire(running);
-  await once(events, 'warm');
-  await once(events, 'warm');
-  t.is(members.length, 8, 'both start once no job runs');
-  // Four taken at once leave two warm, below half: a replacement starts while the others run.
-  const taken = [await pool.acquire(undefined), await pool.acquire(undefined), await pool.acquire(undefined), await pool.acquire(undefined)];
-  pool.retire(taken[0]!);
-  await once(events, 'warm');
-  t.is(members.length, 9);
-  for (const member of taken.slice(1)) pool.retire(member);
-  await pool.close();
-});

@@ -7,7 +7,7 @@ const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8')
 test('every error code is in README, and README lists no other', (t) => {
   const documented = [...readme.matchAll(/^\| `(WARMBOX_ERR_[A-Z_]+)` \| `(\w+)` \|/gm)].map((m) => [m[1], m[2]]);
   t.deepEqual(documented.map(([code]) => code), [...warmbox.ERROR_CODES]);
-  for (const [code, className] of documented) {
+  for (const [, className] of documented) {
     const ErrorClass = (warmbox as Record<string, unknown>)[className!] as { prototype: warmbox.WarmboxError };
     t.truthy(ErrorClass, `${className} is exported`);
     t.true(ErrorClass.prototype instanceof warmbox.WarmboxError);

@@ -33,7 +33,7 @@ test('pool size as null', invalid, { poolSize: null }, 'poolSize', /integer, got
 test('timeout as null', invalid, { timeoutMs: null }, 'timeoutMs', /integer, got null/);
 test('CPU time as null', invalid, { cpuTimeMs: null }, 'cpuTimeMs', /integer, got null/);
 test('stopOnOutputLimit as a string', invalid, { stopOnOutputLimit: 'yes' }, 'stopOnOutputLimit', /true or false, got the string "yes"/);
-test('yieldingStarts as a number', invalid, { yieldingStarts: 1 }, 'yieldingStarts', /true or false, got/);
+test('allowExec as a number', invalid, { allowExec: 1 }, 'allowExec', /true or false, got/);
 test('memory below what keeps the agent out of the OOM killer\'s choice', invalid, { memoryLimitMb: 31 }, 'memoryLimitMb', /between 32 and/);
 test('no process at all', invalid, { pidsLimit: 0 }, 'pidsLimit', /between 1 and/);
 

@@ -1,7 +1,7 @@
 import test from 'ava';
-import { InvalidArgumentError, RuntimeMisconfiguredError, RuntimeNotFoundError } from '../../pool/index.js';
+import { RuntimeMisconfiguredError, RuntimeNotFoundError } from '../../pool/index.js';
 import { mergeGvisorRuntime } from '../../pool/register-runtime.js';
-import { checkOptionsFor, inspectRuntime, parseGoFlags, type EngineRuntimes } from '../../pool/runtime.js';
+import { inspectRuntime, parseGoFlags, type EngineRuntimes } from '../../pool/runtime.js';
 
 const RUNSC = '/usr/bin/runsc';
 const engine = (runsc: string[] | undefined): EngineRuntimes => ({
@@ -48,13 +48,6 @@ test('parseGoFlags: -f, --f, -f=v, --f v, booleans without a value, the last of 
     Object.fromEntries(parseGoFlags(['-a=1', '--b', '2', '--debug', '-c', '--a=3', '--', '--d=4'])),
     { a: '3', b: '2', debug: 'true', c: 'true' },
   );
-});
-
-test('gVisor refuses yieldingStarts, naming the option; runc takes it', (t) => {
-  const gvisor = inspectRuntime('runsc', engine(['--host-uds=all', '--network=none']));
-  t.throws(() => checkOptionsFor(gvisor, { yieldingStarts: true }), { instanceOf: InvalidArgumentError, message: /^yieldingStarts / });
-  t.notThrows(() => checkOptionsFor(gvisor, { yieldingStarts: false }));
-  t.notThrows(() => checkOptionsFor(inspectRuntime('runc', engine(undefined)), { yieldingStarts: true }));
 });
 
 test('mergeGvisorRuntime: adds runsc with the flags, keeps every other setting and the runtime\'s other flags', (t) => {
