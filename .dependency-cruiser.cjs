@@ -1,20 +1,27 @@
 /**
  * The house's rules, checked by dependency-cruiser (test/unit/layers.test.ts, so in `npm
- * test` and CI). agent/ is on the ground (it runs inside the container), pool/ above it, then
- * image/ and wire/ (the service's format, shared by service/ and remote/), mcp/ on wire/, then
- * service/ and remote/, then cli/ and bench/; arrows run one way, and a layer above pool/ uses its public
- * faces only: pool/index.ts, pool/errors.ts (warmbox/errors), pool/limits.ts (the limits,
- * loading nothing), pool/report-schema.ts (the agent's report as JSON Schema, loading
- * nothing), and pool/image.ts, the image's identity (package root, tag, build context) that
- * the pool and the image builder share. image/ builds through the engine, so pool/docker.ts
- * is its too.
+ * test` and CI). Floors, from the ground up; arrows run one way:
+ *
+ *   contract/        the facts both sides share: layout, limits, labels, errors, the agent's wire,
+ *                    the runner's vocabulary, gVisor's flags. Imports nothing of ours.
+ *   agent/ pool/     peers on the contract: agent/ runs inside the container, pool/ is the
+ *                    library on the host; neither imports the other.
+ *   host/ image/     peers over pool/: the host's administration (doctor, runtime
+ *                    registration) and the image builder, which reach the engine through
+ *                    pool's docker.ts, runtime.ts and image.ts (the image's identity).
+ *   wire/            the service's format, shared by mcp/, service/, remote/ and the page.
+ *   mcp/             the MCP server, carried by service/ (/mcp) and cli/ (stdio).
+ *   service/ remote/ peers over the wire.
+ *   cli/ bench/      on top.
+ *
+ * Above pool/, only its public faces: pool/index.ts, and pool/image.ts, the image's identity.
  *
  * It reads what tsc compiled (dist/): dependency-cruiser parses TypeScript only through
  * TypeScript below 7, and this project builds with 7. So type-only imports, which load
  * nothing, are not seen.
  */
-const UPPER = '^dist/(wire|mcp|service|remote|cli|bench)/';
-const FACES = 'index|errors|image|limits|report-schema';
+const OURS = 'contract|agent|pool|host|image|wire|mcp|service|remote|cli|bench';
+const above = (...floors) => `^dist/(${floors.join('|')})/`;
 
 /** @type {import('dependency-cruiser').IConfiguration} */
 module.exports = {
@@ -27,60 +34,74 @@ module.exports = {
       to: { circular: true },
     },
     {
-      name: 'agent-stays-on-the-ground',
+      name: 'contract-is-the-ground',
       severity: 'error',
-      comment: 'agent/ runs inside the container: it imports nothing of the layers above it.',
+      comment: 'contract/ holds the facts every floor derives from: it imports nothing of ours.',
+      from: { path: '^dist/contract/' },
+      to: { path: `^dist/(${OURS.replace('contract|', '')})/` },
+    },
+    {
+      name: 'agent-stands-on-the-contract',
+      severity: 'error',
+      comment: 'agent/ runs inside the container: of ours, it imports the contract alone.',
       from: { path: '^dist/agent/' },
-      to: { path: '^dist/(pool|image|wire|mcp|service|remote|cli|bench)/' },
+      to: { path: above('pool', 'host', 'image', 'wire', 'mcp', 'service', 'remote', 'cli', 'bench') },
     },
     {
       name: 'pool-does-not-look-up',
       severity: 'error',
-      comment: 'pool/ is the library: it imports nothing of the layers built on it.',
+      comment: 'pool/ is the library: it reaches the agent through the contract, and imports nothing built on it.',
       from: { path: '^dist/pool/' },
-      to: { path: '^dist/(image|wire|mcp|service|remote|cli|bench)/' },
+      to: { path: above('agent', 'host', 'image', 'wire', 'mcp', 'service', 'remote', 'cli', 'bench') },
+    },
+    {
+      name: 'host-and-image-are-peers',
+      severity: 'error',
+      comment: 'host/ and image/ stand side by side over pool/: neither imports the other, nor anything above.',
+      from: { path: '^dist/(host|image)/' },
+      to: { path: above('host', 'image', 'wire', 'mcp', 'service', 'remote', 'cli', 'bench'), pathNot: '^dist/$1/' },
+    },
+    {
+      name: 'host-and-image-reach-the-engine-through-pool',
+      severity: 'error',
+      comment: "host/ and image/ use pool's public faces and its engine: docker.ts, runtime.ts, image.ts.",
+      from: { path: '^dist/(host|image)/' },
+      to: { path: '^dist/pool/', pathNot: '^dist/pool/(index|image|docker|runtime)\\.js$' },
     },
     {
       name: 'upper-layers-use-pool-public-faces',
       severity: 'error',
-      comment: "Above pool/, only its public faces: pool/index.ts, pool/errors.ts (warmbox/errors), pool/limits.ts, pool/report-schema.ts, pool/image.ts (the image's identity).",
-      from: { path: UPPER },
-      to: { path: '^dist/pool/', pathNot: `^dist/pool/(${FACES})\\.js$` },
+      comment: "Above host/ and image/, only pool's public faces: pool/index.ts, and pool/image.ts (the image's identity).",
+      from: { path: above('wire', 'mcp', 'service', 'remote', 'cli', 'bench') },
+      to: { path: '^dist/pool/', pathNot: '^dist/pool/(index|image)\\.js$' },
     },
     {
-      name: 'image-builds-through-pool-engine',
+      name: 'upper-layers-never-reach-into-the-agent',
       severity: 'error',
-      comment: 'image/ builds through the engine: the public faces, and pool/docker.ts.',
-      from: { path: '^dist/image/' },
-      to: { path: '^dist/pool/', pathNot: `^dist/pool/(${FACES}|docker)\\.js$` },
-    },
-    {
-      name: 'upper-layers-reach-the-agent-through-pool',
-      severity: 'error',
-      comment: "The agent's contract reaches service/, remote/, cli/ and bench/ through pool's index, not from agent/ itself.",
-      from: { path: UPPER },
+      comment: "The agent's side of the contract is the contract's: nothing above pool/ imports agent/.",
+      from: { path: above('host', 'image', 'wire', 'mcp', 'service', 'remote', 'cli', 'bench') },
       to: { path: '^dist/agent/' },
     },
     {
       name: 'wire-is-below-its-users',
-      comment: 'wire/ is the format service/ and remote/ share: it imports neither, nor anything above them, nor the image builder.',
+      comment: 'wire/ is the format mcp/, service/ and remote/ share: it imports none of them, nor the builders.',
       severity: 'error',
       from: { path: '^dist/wire/' },
-      to: { path: '^dist/(image|mcp|service|remote|cli|bench)/' },
+      to: { path: above('host', 'image', 'mcp', 'service', 'remote', 'cli', 'bench') },
     },
     {
       name: 'mcp-is-below-its-transports',
       comment: 'mcp/ is the MCP server that warmbox serve (/mcp) and warmbox mcp (stdio) carry: it imports neither, nor the remote client.',
       severity: 'error',
       from: { path: '^dist/mcp/' },
-      to: { path: '^dist/(image|service|remote|cli|bench)/' },
+      to: { path: above('host', 'image', 'service', 'remote', 'cli', 'bench') },
     },
     {
       name: 'service-and-remote-are-peers',
       severity: 'error',
-      comment: 'service/ and remote/ share the wire, not each other: neither imports the other.',
+      comment: 'service/ and remote/ share the wire, not each other: neither imports the other, nor anything above.',
       from: { path: '^dist/(service|remote)/' },
-      to: { path: '^dist/(service|remote)/', pathNot: '^dist/$1/' },
+      to: { path: above('service', 'remote', 'host', 'image', 'cli', 'bench'), pathNot: '^dist/$1/' },
     },
   ],
   options: {

@@ -14,7 +14,7 @@ import {
   type AgentRunRequest,
   type AgentStreamEvent,
   type JsonPieces,
-} from './protocol.js';
+} from '../contract/protocol.js';
 import type { OutputListener } from './python-runner.js';
 
 // Answers up to this size are joined and sent as one buffer, in one write.

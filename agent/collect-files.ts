@@ -15,7 +15,7 @@ import { constants, type Dirent } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import picomatch from 'picomatch';
-import type { AgentFile, ReturnedFileEntry, ReturnFilesRequest } from './protocol.js';
+import type { AgentFile, ReturnedFileEntry, ReturnFilesRequest } from '../contract/protocol.js';
 
 /** Directory entries looked at, whatever they are: a tree of millions ends here. */
 const MAX_ENTRIES = 100_000;

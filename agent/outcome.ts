@@ -1,4 +1,4 @@
-import type { AgentRunResponse, JsonPieces, PythonError, RunStatus } from './protocol.js';
+import type { AgentRunResponse, JsonPieces, PythonError, RunStatus } from '../contract/protocol.js';
 
 /** A limit the agent stopped the program for. */
 export type StopReason = 'timeout' | 'cpu' | 'output';

@@ -8,8 +8,8 @@ import { killProcessesOf, killProcessGroup } from './kill-processes.js';
 import type { CgroupCounters } from './cgroup.js';
 import { decideOutcome, NO_RESULT, type Report, type StopReason } from './outcome.js';
 import { collectFiles, digestExisting, digestInputs, type InputDigests } from './collect-files.js';
-import { MAIN_FILE_NAME, RUNNER_FDS, RUNNER_READY_LINE, runnerLayout } from './layout.js';
-import { byteLengthOf, type AgentCellRequest, type AgentRunAnswer, type AgentRunRequest, type AgentRunResponse, type CellValue, type JsonPieces, type PythonError, type ReturnFilesRequest } from './protocol.js';
+import { MAIN_FILE_NAME, RUNNER_FDS, RUNNER_READY_LINE, runnerLayout } from '../contract/layout.js';
+import { byteLengthOf, type AgentCellRequest, type AgentRunAnswer, type AgentRunRequest, type AgentRunResponse, type CellValue, type JsonPieces, type PythonError, type ReturnFilesRequest } from '../contract/protocol.js';
 
 /** Hears the program's output as it is written, decoded, within maxOutputBytes. */
 export type OutputListener = (stream: 'stdout' | 'stderr', text: string) => void;
@@ -142,7 +142,7 @@ export class PythonRunner {
       mode: 'binary',
       pythonPath: options.pythonPath,
       pythonOptions: ['-I', '-u', '-B'],
-      // The layout and framing first (agent/layout.ts), then the modules to preload.
+      // The layout and framing first (contract/layout.ts), then the modules to preload.
       args: [runnerLayout(), ...(options.preload ?? [])],
       // fd 2 stays closed to python-shell, which would keep all of stderr in a string of its
       // own; the runner moves RUNNER_FDS.stderr to 2. The job comes in on RUNNER_FDS.job, the

@@ -25,7 +25,7 @@ File descriptors, set up by the agent (their numbers come in the layout, see Arg
   stderr   the program's stderr (moved to 2 here; the agent gives python-shell no stderr,
            because python-shell keeps every byte of it in memory)
 
-Arguments: the layout and framing as JSON (agent/layout.ts: the file descriptors above, the
+Arguments: the layout and framing as JSON (contract/layout.ts: the file descriptors above, the
 ready line, main.py's name, matplotlib's cache), then the modules to import before "ready"
 (`preload`), so that jobs pay nothing for them.
 
@@ -66,7 +66,7 @@ import statistics  # noqa: F401
 import string  # noqa: F401
 
 # The container's layout and the channels' framing, as the agent passes them in its first
-# argument (agent/layout.ts, the one place they are written).
+# argument (contract/layout.ts, the one place they are written).
 LAYOUT = json.loads(sys.argv[1])
 JOB_FD = LAYOUT["jobFd"]
 RESULT_FD = LAYOUT["resultFd"]

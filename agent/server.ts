@@ -7,8 +7,8 @@ import { access, chmodSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { AppOptions, JobRunner } from './app.js';
 import { containerCgroup } from './cgroup.js';
-import { MAX_REQUEST_BYTES, RUN_CONTENT_TYPE, decodeRunAnswer, encodeRunRequest, type AgentRunRequest } from './protocol.js';
-import { AGENT_ERROR_FILE_NAME, AGENT_IO_DIR, AGENT_SOCKET_NAME, PRELOAD_ENV, PROGRAM_UID, PYTHON_PATH, RETURNED_FILES_DIR, RUNNER_CODE_PATH, WORK_DIR } from './layout.js';
+import { MAX_REQUEST_BYTES, RUN_CONTENT_TYPE, decodeRunAnswer, encodeRunRequest, type AgentRunRequest } from '../contract/protocol.js';
+import { AGENT_ERROR_FILE_NAME, AGENT_IO_DIR, AGENT_SOCKET_NAME, PRELOAD_ENV, PROGRAM_UID, PYTHON_PATH, RETURNED_FILES_DIR, RUNNER_CODE_PATH, WORK_DIR } from '../contract/layout.js';
 import { PythonRunner } from './python-runner.js';
 
 /** Starts the agent; on failure, leaves the reason where the host looks and exits. */

@@ -10,7 +10,8 @@ import { chmod, mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type Docker from 'dockerode';
-import { AGENT_IO_DIR, AGENT_SOCKET_NAME, Sandbox, type SandboxOptions } from '../pool/index.js';
+import { Sandbox, type SandboxOptions } from '../pool/index.js';
+import { AGENT_IO_DIR, AGENT_SOCKET_NAME } from '../contract/layout.js';
 
 /** The job every latency figure runs: JSON data in, a JSON result out. */
 export const HELLO_CODE = 'result = {"total": sum(data["xs"])}';

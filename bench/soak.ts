@@ -22,7 +22,8 @@ import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import Docker from 'dockerode';
 import { PACKAGE_ROOT } from '../pool/image.js';
-import { LABELS, Sandbox, type Job, type RunResult } from '../pool/index.js';
+import { Sandbox, type Job, type RunResult } from '../pool/index.js';
+import { LABELS } from '../contract/labels.js';
 
 export interface SoakOptions {
   readonly jobs: number;

@@ -4,9 +4,9 @@
  * Either image is skipped when one of the same content exists, so running it again is cheap.
  * `warmbox build-image` (cli/warmbox.ts) is its command line.
  */
-import { LAYOUT_BUILD_ARGS } from '../agent/layout.js';
+import { LAYOUT_BUILD_ARGS } from '../contract/layout.js';
 import { connectDocker, imageExists } from '../pool/docker.js';
-import { InvalidArgumentError } from '../pool/errors.js';
+import { InvalidArgumentError } from '../contract/errors.js';
 import { agentImageTag, IMAGE_CONTEXT_FILES, PACKAGE_ROOT } from '../pool/image.js';
 import { buildFromContext, ensureBaseImage, type BuildCommonOptions } from './build-steps.js';
 

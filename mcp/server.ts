@@ -17,7 +17,7 @@
 import { Server } from '@modelcontextprotocol/sdk/server/index.js';
 import { CallToolRequestSchema, ListToolsRequestSchema, type CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { Ajv } from 'ajv';
-import { InvalidArgumentError, WarmboxError } from '../pool/errors.js';
+import { InvalidArgumentError, WarmboxError } from '../contract/errors.js';
 import type { CellResult, RunResult } from '../pool/index.js';
 import { encodeResult, fieldOfSchemaErrors, jobSchema, resultSchema, sessionOptionsSchema, type WireJob, type WireSessionOptions } from '../wire/index.js';
 

@@ -7,8 +7,8 @@
 import { Readable } from 'node:stream';
 import { debuglog } from 'node:util';
 import { Client } from 'undici';
-import { byteLengthOf, encodeRunRequest, RUN_CONTENT_TYPE, RunAnswerReader, type AgentCellRequest, type AgentRunAnswer, type AgentRunRequest } from '../agent/protocol.js';
-import { AgentProtocolError } from './errors.js';
+import { byteLengthOf, encodeRunRequest, RUN_CONTENT_TYPE, RunAnswerReader, type AgentCellRequest, type AgentRunAnswer, type AgentRunRequest } from '../contract/protocol.js';
+import { AgentProtocolError } from '../contract/errors.js';
 import type { RunOptions } from './job.js';
 
 const log = debuglog('warmbox');

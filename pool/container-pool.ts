@@ -2,7 +2,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { debuglog } from 'node:util';
 import { createPool, type Pool } from 'generic-pool';
 import { backoffDelayMs, REPLACEMENT_BACKOFF, type Backoff } from './backoff.js';
-import { AbortError, DockerError, PoolClosedError, QueueFullError, QueueTimeoutError } from './errors.js';
+import { AbortError, DockerError, PoolClosedError, QueueFullError, QueueTimeoutError } from '../contract/errors.js';
 import { followAbort } from './follow-abort.js';
 
 const log = debuglog('warmbox');

@@ -1,8 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import type Docker from 'dockerode';
-import { AGENT_IO_DIR, AGENT_MEMORY_MB, AGENT_TASKS, PRELOAD_ENV, PROGRAM_UID, WORK_DIR } from '../agent/layout.js';
-import { LABELS } from './labels.js';
-import { MIB } from './limits.js';
+import { AGENT_IO_DIR, AGENT_MEMORY_MB, AGENT_TASKS, PRELOAD_ENV, PROGRAM_UID, WORK_DIR } from '../contract/layout.js';
+import { LABELS } from '../contract/labels.js';
+import { MIB } from '../contract/limits.js';
 import type { ResolvedOptions } from './options.js';
 import { GVISOR_HOST_TASKS, GVISOR_HOST_TASKS_PER_TASK, GVISOR_MEMORY_MB, type RuntimeInfo } from './runtime.js';
 

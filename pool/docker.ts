@@ -1,6 +1,6 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import Docker from 'dockerode';
-import { AbortError, DockerError, DockerUnavailableError, ImageNotFoundError } from './errors.js';
+import { AbortError, DockerError, DockerUnavailableError, ImageNotFoundError } from '../contract/errors.js';
 import { DEFAULTS } from './options.js';
 
 /**

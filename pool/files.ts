@@ -6,10 +6,10 @@
 import { constants } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { posix } from 'node:path';
-import { type AgentFile, type ReturnedFileEntry } from '../agent/protocol.js';
-import { MAIN_FILE_NAME, RETURNED_FILES_DIR } from '../agent/layout.js';
-import { AgentProtocolError, InvalidArgumentError } from './errors.js';
-import { MAX_JOB_FILES, MAX_PATH_BYTES, MAX_RETURN_PATTERNS } from './limits.js';
+import { type AgentFile, type ReturnedFileEntry } from '../contract/protocol.js';
+import { MAIN_FILE_NAME, RETURNED_FILES_DIR } from '../contract/layout.js';
+import { AgentProtocolError, InvalidArgumentError } from '../contract/errors.js';
+import { MAX_JOB_FILES, MAX_PATH_BYTES, MAX_RETURN_PATTERNS } from '../contract/limits.js';
 import { describe } from './options.js';
 
 /** A job's `files`: path relative to the working directory -> text (UTF-8) or bytes. */

@@ -3,12 +3,8 @@ export type { Job, RunOptions, RunResult, RunStatus, PythonError, JobFiles, Retu
 export type { PoolStats } from './container-pool.js';
 export { Session, type SessionOptions, type CellOptions, type CellResult, type CellValue, type SessionEndReason } from './session.js';
 export { DEFAULTS, type SandboxOptions } from './options.js';
-export { MAX_ENV_BYTES, MAX_JOB_BYTES, MAX_JOB_FILES, MAX_PATH_BYTES, MAX_REQUEST_BYTES, MAX_RETURN_PATTERNS, MAX_TIMEOUT_MS, MIB } from './limits.js';
-export { AGENT_IO_DIR, AGENT_MEMORY_MB, AGENT_SOCKET_NAME, AGENT_TASKS } from '../agent/layout.js';
-export { LABELS } from './labels.js';
+export { MAX_ENV_BYTES, MAX_JOB_BYTES, MAX_JOB_FILES, MAX_PATH_BYTES, MAX_RETURN_PATTERNS, MAX_TIMEOUT_MS, MIB } from '../contract/limits.js';
 export type { RuntimeInfo, RuntimeKind } from './runtime.js';
-export { diagnose, type Finding, type DiagnoseOptions } from './doctor.js';
-export { registerGvisor, GVISOR_FLAGS, type RegisterGvisorOptions } from './register-runtime.js';
 export {
   WarmboxError,
   InvalidArgumentError,
@@ -31,8 +27,6 @@ export {
   HostNotAllowedError,
   OriginNotAllowedError,
   errorFromCode,
-  httpStatusOf,
   ERROR_CODES,
   type ErrorCode,
-  type ServiceErrorCode,
-} from './errors.js';
+} from '../contract/errors.js';

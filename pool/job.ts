@@ -1,11 +1,11 @@
-import type { AgentRunRequest, AgentRunResponse } from '../agent/protocol.js';
-import { InvalidArgumentError } from './errors.js';
+import type { AgentRunRequest, AgentRunResponse } from '../contract/protocol.js';
+import { InvalidArgumentError } from '../contract/errors.js';
 import { bytesOnDisk, checkFiles, checkReturnFiles, type JobFiles, type ReturnedFile } from './files.js';
 import type { ProgramLimits } from './create-container.js';
-import { MAX_ENV_BYTES, MAX_JOB_BYTES, MAX_TIMEOUT_MS, MIB, MIN_MEMORY_LIMIT_MB } from './limits.js';
+import { MAX_ENV_BYTES, MAX_JOB_BYTES, MAX_TIMEOUT_MS, MIB, MIN_MEMORY_LIMIT_MB } from '../contract/limits.js';
 import { checkInteger, describe, tmpfsMb, type ResolvedOptions } from './options.js';
 
-export type { PythonError, RunStatus } from '../agent/protocol.js';
+export type { PythonError, RunStatus } from '../contract/protocol.js';
 export type { JobFiles, ReturnedFile } from './files.js';
 
 /** One job: Python code with JSON data in and a JSON result out. */

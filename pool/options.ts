@@ -1,7 +1,7 @@
 import { isAbsolute } from 'node:path';
 import type Docker from 'dockerode';
-import { InvalidArgumentError } from './errors.js';
-import { MAX_TIMEOUT_MS, MIB, MIN_MEMORY_LIMIT_MB } from './limits.js';
+import { InvalidArgumentError } from '../contract/errors.js';
+import { MAX_TIMEOUT_MS, MIB, MIN_MEMORY_LIMIT_MB } from '../contract/limits.js';
 
 /** Options of `new Sandbox(options)`. Every one has a default; units are in the names. */
 export interface SandboxOptions {

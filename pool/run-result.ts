@@ -3,7 +3,7 @@
  * RunResult that run() resolves with, or a result the host makes itself when the agent could
  * not report (the container lost, frozen, or out of memory).
  */
-import type { AgentRunAnswer, PythonError } from '../agent/protocol.js';
+import type { AgentRunAnswer, PythonError } from '../contract/protocol.js';
 import type { ReturnedFile } from './files.js';
 import type { RunResult } from './job.js';
 

@@ -1,6 +1,7 @@
 import type Docker from 'dockerode';
 import { dockerFailed } from './docker.js';
-import { InvalidArgumentError, RuntimeMisconfiguredError, RuntimeNotFoundError } from './errors.js';
+import { InvalidArgumentError, RuntimeMisconfiguredError, RuntimeNotFoundError } from '../contract/errors.js';
+import { GVISOR_FLAG_VALUES, gvisorFlag, gvisorRuntimeEntry } from '../contract/gvisor.js';
 
 /**
  * How a runtime runs a container, as far as warmbox must know it:
@@ -47,7 +48,7 @@ const HOST_UDS_CREATE = new Set(['create', 'all']);
 /** The fix for a gVisor runtime that lacks a flag: the daemon.json line, and `warmbox doctor`. */
 export function runscFix(name: string): string {
   return (
-    `register it in /etc/docker/daemon.json as "runtimes": {"${name}": {"path": "/usr/bin/runsc", "runtimeArgs": ["--host-uds=all", "--network=none"]}} ` +
+    `register it in /etc/docker/daemon.json as ${gvisorRuntimeEntry(name)} ` +
     `and reload the engine (kill -HUP the dockerd process), or run \`sudo npx warmbox doctor --fix-runtime ${name}\``
   );
 }
@@ -81,16 +82,16 @@ export function inspectRuntime(name: string, runtimes: EngineRuntimes): RuntimeI
     if (hostUds === undefined || !HOST_UDS_CREATE.has(hostUds)) {
       throw new RuntimeMisconfiguredError(
         name,
-        '--host-uds=all',
-        `it runs without --host-uds=all (or create)${hostUds === undefined ? '' : `: it has --host-uds=${hostUds}`}, so the agent's socket would exist only inside gVisor and the host could never reach it`,
+        gvisorFlag('host-uds'),
+        `it runs without ${gvisorFlag('host-uds')} (or create)${hostUds === undefined ? '' : `: it has --host-uds=${hostUds}`}, so the agent's socket would exist only inside gVisor and the host could never reach it`,
         runscFix(name),
       );
     }
-    if (flags.get('network') !== 'none') {
+    if (flags.get('network') !== GVISOR_FLAG_VALUES.network) {
       throw new RuntimeMisconfiguredError(
         name,
-        '--network=none',
-        `it runs without --network=none${flags.has('network') ? ` (it has --network=${flags.get('network')})` : ''}, and runsc refuses to start a container without a network in the engine's own network namespace`,
+        gvisorFlag('network'),
+        `it runs without ${gvisorFlag('network')}${flags.has('network') ? ` (it has --network=${flags.get('network')})` : ''}, and runsc refuses to start a container without a network in the engine's own network namespace`,
         runscFix(name),
       );
     }

@@ -7,15 +7,15 @@
  */
 import { randomBytes } from 'node:crypto';
 import { debuglog } from 'node:util';
-import type { AgentCellRequest, AgentRunRequest, CellValue } from '../agent/protocol.js';
-import { AbortError, InvalidArgumentError, SessionEndedError, type SessionEndReason } from './errors.js';
+import type { AgentCellRequest, AgentRunRequest, CellValue } from '../contract/protocol.js';
+import { AbortError, InvalidArgumentError, SessionEndedError, type SessionEndReason } from '../contract/errors.js';
 import { prepareJob, type RunOptions, type RunResult } from './job.js';
-import { MAX_JOB_BYTES, MAX_TIMEOUT_MS } from './limits.js';
+import { MAX_JOB_BYTES, MAX_TIMEOUT_MS } from '../contract/limits.js';
 import { checkInteger, checkPreload, describe, type ResolvedOptions } from './options.js';
 import type { WarmContainer } from './warm-container.js';
 
-export type { CellValue } from '../agent/protocol.js';
-export type { SessionEndReason } from './errors.js';
+export type { CellValue } from '../contract/protocol.js';
+export type { SessionEndReason } from '../contract/errors.js';
 
 const log = debuglog('warmbox');
 

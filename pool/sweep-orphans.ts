@@ -3,8 +3,9 @@ import { basename, dirname, join } from 'node:path';
 import { debuglog } from 'node:util';
 import type Docker from 'dockerode';
 import { dockerFailed } from './docker.js';
-import { DockerError } from './errors.js';
-import { isOwnerGone, LABELS } from './labels.js';
+import { DockerError } from '../contract/errors.js';
+import { LABELS } from '../contract/labels.js';
+import { isOwnerGone } from './labels.js';
 import { removeContainer } from './remove-container.js';
 
 const log = debuglog('warmbox');

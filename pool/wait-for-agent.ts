@@ -1,7 +1,7 @@
 import { existsSync, readFileSync, watch } from 'node:fs';
 import { join } from 'node:path';
-import { AGENT_ERROR_FILE_NAME, AGENT_SOCKET_NAME } from '../agent/layout.js';
-import { ContainerStartError } from './errors.js';
+import { AGENT_ERROR_FILE_NAME, AGENT_SOCKET_NAME } from '../contract/layout.js';
+import { ContainerStartError } from '../contract/errors.js';
 
 /**
  * Resolves when the agent's socket appears in `ioDir`: the agent listens only once its

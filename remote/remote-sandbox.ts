@@ -15,8 +15,8 @@ import { addAbortListener } from 'node:events';
 import { Pool, WebSocket, errors as undiciErrors, type Dispatcher } from 'undici';
 // The light entries only (the errors, the limits, the wire; the pool's types, which load
 // nothing), so that a process that only calls a service never loads dockerode or generic-pool.
-import { AbortError, errorFromCode, InvalidArgumentError, RemoteError } from '../pool/errors.js';
-import { MAX_TIMEOUT_MS } from '../pool/limits.js';
+import { AbortError, errorFromCode, InvalidArgumentError, RemoteError } from '../contract/errors.js';
+import { MAX_TIMEOUT_MS } from '../contract/limits.js';
 import type { CellOptions, CellResult, Job, RunOptions, SessionEndReason, SessionOptions } from '../pool/index.js';
 import { decodeResult, encodeFiles, encodeJob, ROUTES, sessionRoute, type SessionClientMessage, type WireCell, type ClientMessage, type DecodedResult, type ServerMessage, type WireError, type WireJob, type WireResult } from '../wire/index.js';
 

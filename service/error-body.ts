@@ -3,8 +3,8 @@
  * code, its HTTP status from the one error table, and the field at fault.
  */
 import { STATUS_CODES } from 'node:http';
-import { ERROR_CODES, httpStatusOf, InvalidArgumentError, WarmboxError, type ServiceErrorCode } from '../pool/index.js';
-import { fieldOfSchemaErrors, type SchemaError, type WireError } from '../wire/index.js';
+import { ERROR_CODES, InvalidArgumentError, WarmboxError } from '../contract/errors.js';
+import { fieldOfSchemaErrors, httpStatusOf, type SchemaError, type ServiceErrorCode, type WireError } from '../wire/index.js';
 
 type AnyError = Error & { code?: string; statusCode?: number; validation?: unknown[]; field?: string; reason?: string };
 

@@ -18,7 +18,8 @@
  */
 import { isIP } from 'node:net';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { HostNotAllowedError, OriginNotAllowedError, httpStatusOf } from '../pool/index.js';
+import { HostNotAllowedError, OriginNotAllowedError } from '../contract/errors.js';
+import { httpStatusOf } from '../wire/index.js';
 
 export interface RequestGuardOptions {
   /** The address the service listens on: a name there is allowed as `Host` too. */

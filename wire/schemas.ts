@@ -8,8 +8,8 @@
  * names) still run behind them and answer with the same typed errors.
  */
 import type { FromSchema } from 'json-schema-to-ts';
-import { MAX_ENV_BYTES, MAX_JOB_BYTES, MAX_JOB_FILES, MAX_PATH_BYTES, MAX_RETURN_PATTERNS, MAX_TIMEOUT_MS, MIN_MEMORY_LIMIT_MB } from '../pool/limits.js';
-import { reportSchema } from '../pool/report-schema.js';
+import { MAX_ENV_BYTES, MAX_JOB_BYTES, MAX_JOB_FILES, MAX_PATH_BYTES, MAX_RETURN_PATTERNS, MAX_TIMEOUT_MS, MIN_MEMORY_LIMIT_MB } from '../contract/limits.js';
+import { runResponseSchema as reportSchema } from '../contract/protocol.js';
 
 const limitMs = { type: 'integer', minimum: 1, maximum: MAX_TIMEOUT_MS } as const;
 

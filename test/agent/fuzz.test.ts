@@ -21,7 +21,7 @@ import test, { type ExecutionContext } from 'ava';
 import fc from 'fast-check';
 import { Client } from 'undici';
 import { buildApp } from '../../agent/app.js';
-import { decodeRunAnswer, encodeRunRequest, RUN_CONTENT_TYPE, runResponseSchema, type AgentRunRequest } from '../../agent/protocol.js';
+import { decodeRunAnswer, encodeRunRequest, RUN_CONTENT_TYPE, runResponseSchema, type AgentRunRequest } from '../../contract/protocol.js';
 import { PythonRunner } from '../../agent/python-runner.js';
 import { job, RUNNER_PATH } from '../helpers/agent.js';
 

@@ -1,6 +1,6 @@
 /**
  * The contract between the agent's TypeScript side (agent/python-runner.ts, with the layout of
- * agent/layout.ts) and the real agent/runner.py, run by this machine's Debian python3: the job
+ * contract/layout.ts) and the real agent/runner.py, run by this machine's Debian python3: the job
  * goes in on the job channel, the ready line and the report's lines come back on the result
  * channel, and they agree. The same check is shown failing on a copy of runner.py whose
  * framing drifted: a report with a line too many.

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import test, { type ExecutionContext } from 'ava';
 import { request } from 'undici';
 import WebSocket from 'ws';
-import { LABELS } from '../../pool/index.js';
+import { LABELS } from '../../contract/labels.js';
 import { ownerOf } from '../../pool/labels.js';
 import { docker } from '../helpers/sandbox.js';
 import { listening } from '../helpers/serve-process.js';

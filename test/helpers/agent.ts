@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import type { ExecutionContext } from 'ava';
 import type { FastifyInstance } from 'fastify';
 import { buildApp } from '../../agent/app.js';
-import { decodeRunAnswer, encodeRunRequest, RUN_CONTENT_TYPE, type AgentCellRequest, type AgentRunRequest } from '../../agent/protocol.js';
+import { decodeRunAnswer, encodeRunRequest, RUN_CONTENT_TYPE, type AgentCellRequest, type AgentRunRequest } from '../../contract/protocol.js';
 import { PythonRunner } from '../../agent/python-runner.js';
 
 export const RUNNER_PATH = new URL('../../agent/runner.py', import.meta.url).pathname;

@@ -1,6 +1,7 @@
 import type { ExecutionContext } from 'ava';
 import Docker from 'dockerode';
-import { LABELS, Sandbox as PoolSandbox, type SandboxOptions } from '../../pool/index.js';
+import { Sandbox as PoolSandbox, type SandboxOptions } from '../../pool/index.js';
+import { LABELS } from '../../contract/labels.js';
 import { requireRuntime } from './set-up.js';
 
 export const docker = new Docker();

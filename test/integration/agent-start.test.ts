@@ -5,7 +5,7 @@
 import { Writable } from 'node:stream';
 import { posix } from 'node:path';
 import test from 'ava';
-import { AGENT_IO_DIR, AGENT_SOCKET_NAME } from '../../agent/layout.js';
+import { AGENT_IO_DIR, AGENT_SOCKET_NAME } from '../../contract/layout.js';
 import { agentImageTag } from '../../pool/image.js';
 import { docker } from '../helpers/sandbox.js';
 

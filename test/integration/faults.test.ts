@@ -11,7 +11,8 @@ import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import test, { type ExecutionContext } from 'ava';
-import { DockerError, DockerUnavailableError, LABELS } from '../../pool/index.js';
+import { DockerError, DockerUnavailableError } from '../../pool/index.js';
+import { LABELS } from '../../contract/labels.js';
 import { containersOf, docker, Sandbox } from '../helpers/sandbox.js';
 
 /** An engine socket whose server takes connections and answers only what `answers` says. */

@@ -1,8 +1,9 @@
 import test, { type ExecutionContext } from 'ava';
 import { posix } from 'node:path';
-import { AGENT_IO_DIR, AGENT_MEMORY_MB, AGENT_TASKS, InvalidArgumentError, type RunStatus } from '../../pool/index.js';
+import { InvalidArgumentError, type RunStatus } from '../../pool/index.js';
+import { AGENT_IO_DIR, AGENT_MEMORY_MB, AGENT_TASKS } from '../../contract/layout.js';
 import { GVISOR_MEMORY_MB } from '../../pool/runtime.js';
-import { MIN_MEMORY_LIMIT_MB } from '../../pool/limits.js';
+import { MIN_MEMORY_LIMIT_MB } from '../../contract/limits.js';
 import { containersOf, docker, GVISOR, openSandbox, Sandbox } from '../helpers/sandbox.js';
 
 // The program's own anonymous memory, read from /proc: the interpreter's and everything it

@@ -6,7 +6,7 @@ import { dirname, join } from 'node:path';
 import { once } from 'node:events';
 import test from 'ava';
 import { agentImageTag, defaultBaseImage } from '../../pool/image.js';
-import { LABELS } from '../../pool/index.js';
+import { LABELS } from '../../contract/labels.js';
 import { containersOf, docker, openSandbox, Sandbox } from '../helpers/sandbox.js';
 
 test('50 jobs through a pool of 2, one after another -> all ok, each in its own container', async (t) => {

@@ -9,7 +9,8 @@ import { readFileSync } from 'node:fs';
 import { promisify } from 'node:util';
 import test from 'ava';
 import { agentImageTag } from '../../pool/image.js';
-import { InvalidArgumentError, registerGvisor, RuntimeMisconfiguredError, RuntimeNotFoundError, Sandbox } from '../../pool/index.js';
+import { registerGvisor } from '../../host/index.js';
+import { InvalidArgumentError, RuntimeMisconfiguredError, RuntimeNotFoundError, Sandbox } from '../../pool/index.js';
 import { OwnEngine } from '../helpers/own-engine.js';
 
 const execFileAsync = promisify(execFile);

@@ -26,7 +26,7 @@ async function loadedPackages(entry: string): Promise<string[]> {
 }
 
 test('warmbox/errors -> loads no package at all', async (t) => {
-  t.deepEqual(await loadedPackages('pool/errors.js'), []);
+  t.deepEqual(await loadedPackages('contract/errors.js'), []);
 });
 
 test('warmbox/remote -> loads undici only: no dockerode, no generic-pool', async (t) => {

@@ -16,7 +16,7 @@ import { promisify } from 'node:util';
 import test from 'ava';
 import { buildServiceImage } from '../../image/build-service-image.js';
 import { PACKAGE_ROOT } from '../../pool/image.js';
-import { LABELS } from '../../pool/index.js';
+import { LABELS } from '../../contract/labels.js';
 import { RemoteSandbox } from '../../remote/remote-sandbox.js';
 import { docker } from '../helpers/sandbox.js';
 import { freePort, listening } from '../helpers/serve-process.js';

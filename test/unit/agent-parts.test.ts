@@ -5,7 +5,7 @@ import test, { type ExecutionContext } from 'ava';
 import { CappedOutput } from '../../agent/capped-output.js';
 import { readCpuUsageUs, readOomKillCount } from '../../agent/cgroup.js';
 import fc from 'fast-check';
-import { decodeRunAnswer, encodeRunAnswer, RunAnswerReader, type AgentOutputEvent, type AgentRunResponse } from '../../agent/protocol.js';
+import { decodeRunAnswer, encodeRunAnswer, RunAnswerReader, type AgentOutputEvent, type AgentRunResponse } from '../../contract/protocol.js';
 import { parseReport } from '../../agent/python-runner.js';
 
 function tempDir(t: ExecutionContext): string {

@@ -6,7 +6,7 @@
 import { once, EventEmitter } from 'node:events';
 import test from 'ava';
 import { ContainerPool, type ContainerPoolOptions, type PoolListener, type PoolMember } from '../../pool/container-pool.js';
-import { WarmboxError } from '../../pool/errors.js';
+import { WarmboxError } from '../../contract/errors.js';
 
 class FakeMember implements PoolMember {
   alive = true;

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import test from 'ava';
 import * as warmbox from '../../pool/index.js';
+import { httpStatusOf } from '../../wire/index.js';
 
 const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
 
@@ -48,7 +49,7 @@ test("README's table of the service's HTTP statuses -> httpStatusOf's, for every
   const rows = [...readme.matchAll(/^\| (`WARMBOX_ERR_.*) \| (\d{3}) \|$/gm)];
   const documented = new Map(rows.flatMap(([, codes, status]) => [...codes!.matchAll(/`(WARMBOX_ERR_[A-Z_]+)`/g)].map((m) => [m[1]!, Number(status)] as const)));
   t.deepEqual([...documented.keys()].sort(), [...warmbox.ERROR_CODES, 'WARMBOX_ERR_INTERNAL'].sort());
-  for (const [code, status] of documented) t.is(warmbox.httpStatusOf(code), status, code);
+  for (const [code, status] of documented) t.is(httpStatusOf(code), status, code);
 });
 
 test('errorFromCode -> the class the code names, with the message given; an unknown code is a RemoteError', (t) => {

@@ -1,5 +1,5 @@
 /**
- * The container's layout is written once, in agent/layout.ts: the image, the runner, the
+ * The container's layout is written once, in contract/layout.ts: the image, the runner, the
  * agent, the pool, the bench and the service take it from there. Any copy of one of its
  * values elsewhere in the product's files fails here, comments included (a comment that
  * names a path goes stale as surely as code).
@@ -8,10 +8,10 @@ import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import test from 'ava';
-import * as layout from '../../agent/layout.js';
+import * as layout from '../../contract/layout.js';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
-const PRODUCT = ['Dockerfile.agent', 'agent', 'pool', 'image', 'service', 'remote', 'cli', 'bench', 'deploy'];
+const PRODUCT = ['Dockerfile.agent', 'contract', 'agent', 'pool', 'host', 'image', 'wire', 'mcp', 'service', 'remote', 'cli', 'bench', 'deploy', '.ci'];
 
 function filesUnder(path: string): string[] {
   const full = join(root, path);
@@ -30,8 +30,8 @@ const COPIES: ReadonlyArray<readonly [string, RegExp]> = [
   ['the runner\'s file descriptors', /\b(JOB|RESULT|STDERR)_FD\s*=\s*\d/],
 ];
 
-test('no value of the container\'s layout is written outside agent/layout.ts', (t) => {
-  const files = PRODUCT.flatMap(filesUnder).filter((file) => file !== join('agent', 'layout.ts') && !file.includes('__pycache__'));
+test('no value of the container\'s layout is written outside contract/layout.ts', (t) => {
+  const files = PRODUCT.flatMap(filesUnder).filter((file) => file !== join('contract', 'layout.ts') && !file.includes('__pycache__'));
   t.true(files.length > 50, `${files.length} files read`);
   const found: string[] = [];
   for (const file of files) {

@@ -1,6 +1,6 @@
 import test from 'ava';
 import { RuntimeMisconfiguredError, RuntimeNotFoundError } from '../../pool/index.js';
-import { mergeGvisorRuntime } from '../../pool/register-runtime.js';
+import { mergeGvisorRuntime } from '../../host/register-runtime.js';
 import { inspectRuntime, parseGoFlags, type EngineRuntimes } from '../../pool/runtime.js';
 
 const RUNSC = '/usr/bin/runsc';

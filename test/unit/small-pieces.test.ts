@@ -1,7 +1,7 @@
 import test from 'ava';
 import type Docker from 'dockerode';
 import { backoffDelayMs, REMOVAL_ATTEMPTS, REPLACEMENT_BACKOFF } from '../../pool/backoff.js';
-import { DockerError } from '../../pool/errors.js';
+import { DockerError } from '../../contract/errors.js';
 import { removeContainer } from '../../pool/remove-container.js';
 import { followAbort } from '../../pool/follow-abort.js';
 

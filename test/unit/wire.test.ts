@@ -6,7 +6,7 @@
 import test from 'ava';
 import { Ajv } from 'ajv';
 import fc from 'fast-check';
-import { RUN_STATUSES } from '../../pool/report-schema.js';
+import { RUN_STATUSES } from '../../contract/protocol.js';
 import type { Job, RunResult } from '../../pool/index.js';
 import { decodeJob, decodeResult, encodeJob, encodeResult, errorSchema, jobSchema, resultSchema } from '../../wire/index.js';
 

@@ -4,7 +4,7 @@
  * without loading the pool. Each limit is written here once; pool/ checks jobs against these,
  * and the service's schemas take their maxima from them.
  */
-import { MAX_JOB_BYTES, MAX_REQUEST_BYTES } from '../agent/protocol.js';
+import { MAX_JOB_BYTES, MAX_REQUEST_BYTES } from './protocol.js';
 
 export { MAX_JOB_BYTES, MAX_REQUEST_BYTES };
 

@@ -224,50 +224,37 @@ export class OriginNotAllowedError extends WarmboxError {
 }
 
 /**
- * The one table of warmbox's errors: each class, in README's order, and the HTTP status
- * `warmbox serve` answers it with. The codes, errorFromCode and the service's statuses all
- * derive from it.
+ * The one list of warmbox's errors, each class in README's order. The codes and errorFromCode
+ * derive from it; the HTTP status the service answers each with is the wire's
+ * (wire/http-status.ts), which must name one for every code.
  */
 const ERRORS = [
-  [InvalidArgumentError, 400],
-  [NotInitializedError, 503],
-  [PoolClosedError, 503],
-  [QueueFullError, 503],
-  [QueueTimeoutError, 503],
-  [AbortError, 499],
-  [DockerUnavailableError, 503],
-  [ImageNotFoundError, 500],
-  [ContainerStartError, 500],
-  [RuntimeNotFoundError, 500],
-  [RuntimeMisconfiguredError, 500],
-  [DockerError, 502],
-  [AgentProtocolError, 502],
-  [RemoteError, 502],
-  [SessionEndedError, 410],
-  [UnauthorizedError, 401],
-  [SessionNotFoundError, 404],
-  [HostNotAllowedError, 403],
-  [OriginNotAllowedError, 403],
+  InvalidArgumentError,
+  NotInitializedError,
+  PoolClosedError,
+  QueueFullError,
+  QueueTimeoutError,
+  AbortError,
+  DockerUnavailableError,
+  ImageNotFoundError,
+  ContainerStartError,
+  RuntimeNotFoundError,
+  RuntimeMisconfiguredError,
+  DockerError,
+  AgentProtocolError,
+  RemoteError,
+  SessionEndedError,
+  UnauthorizedError,
+  SessionNotFoundError,
+  HostNotAllowedError,
+  OriginNotAllowedError,
 ] as const;
 
-/** The code only the service answers with, which a RemoteSandbox rethrows as a RemoteError. */
-const SERVICE_ONLY = {
-  /** Something failed that is no WarmboxError: a bug, or a fault of the service's own. */
-  WARMBOX_ERR_INTERNAL: 500,
-} as const;
-
-export type ErrorCode = (typeof ERRORS)[number][0]['code'];
+export type ErrorCode = (typeof ERRORS)[number]['code'];
 /** Every code a WarmboxError carries, in README's order (a test keeps the two in step). */
-export const ERROR_CODES: readonly ErrorCode[] = Object.freeze(ERRORS.map(([type]) => type.code));
-/** Every code the service may answer with: the library's, and its own. */
-export type ServiceErrorCode = ErrorCode | keyof typeof SERVICE_ONLY;
+export const ERROR_CODES: readonly ErrorCode[] = Object.freeze(ERRORS.map((type) => type.code));
 
-const BY_CODE = new Map<string, (typeof ERRORS)[number]>(ERRORS.map((entry) => [entry[0].code, entry]));
-
-/** The HTTP status the service answers a code with: 500 for one it does not know. */
-export function httpStatusOf(code: string): number {
-  return BY_CODE.get(code)?.[1] ?? (SERVICE_ONLY as Record<string, number>)[code] ?? 500;
-}
+const BY_CODE = new Map<string, (typeof ERRORS)[number]>(ERRORS.map((type) => [type.code, type]));
 
 /**
  * The error a code names, with the message (and, for InvalidArgumentError, the field) the
@@ -276,7 +263,7 @@ export function httpStatusOf(code: string): number {
  * would word a message of its own. A code of no class is a RemoteError.
  */
 export function errorFromCode(code: string, message: string, field?: string, reason?: SessionEndReason): WarmboxError {
-  const type = BY_CODE.get(code)?.[0] ?? RemoteError;
+  const type = BY_CODE.get(code) ?? RemoteError;
   const error = Reflect.construct(WarmboxError, [message], type) as WarmboxError;
   if (type === InvalidArgumentError) Object.defineProperty(error, 'field', { value: field ?? 'job', enumerable: true });
   if (type === SessionEndedError) Object.defineProperty(error, 'reason', { value: reason ?? 'error', enumerable: true });

@@ -1,9 +1,9 @@
 import { existsSync } from 'node:fs';
 import type Docker from 'dockerode';
-import { connectDocker, imageExists } from './docker.js';
-import { RuntimeMisconfiguredError } from './errors.js';
-import { agentImageTag, DATA_PACKAGES, defaultBaseImage } from './image.js';
-import { inspectRuntime, isGvisor, parseGoFlags, type EngineRuntimes } from './runtime.js';
+import { connectDocker, imageExists } from '../pool/docker.js';
+import { RuntimeMisconfiguredError } from '../contract/errors.js';
+import { agentImageTag, DATA_PACKAGES, defaultBaseImage } from '../pool/image.js';
+import { inspectRuntime, isGvisor, parseGoFlags, type EngineRuntimes } from '../pool/runtime.js';
 
 /** One finding of `diagnose()`: what was checked, whether it is fine, and how to mend it. */
 export interface Finding {

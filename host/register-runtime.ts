@@ -1,9 +1,10 @@
 import { readFile, rename, stat, writeFile } from 'node:fs/promises';
 import { setTimeout as delay } from 'node:timers/promises';
 import type Docker from 'dockerode';
-import { connectDocker } from './docker.js';
-import { InvalidArgumentError, RuntimeMisconfiguredError, RuntimeNotFoundError } from './errors.js';
-import { checkRuntime, parseGoFlags, type RuntimeInfo } from './runtime.js';
+import { GVISOR_FLAGS } from '../contract/gvisor.js';
+import { InvalidArgumentError, RuntimeMisconfiguredError, RuntimeNotFoundError } from '../contract/errors.js';
+import { connectDocker } from '../pool/docker.js';
+import { checkRuntime, parseGoFlags, type RuntimeInfo } from '../pool/runtime.js';
 
 /** What `registerGvisor` takes; every path has the engine's usual default. */
 export interface RegisterGvisorOptions {
@@ -20,9 +21,6 @@ export interface RegisterGvisorOptions {
   /** How to reach the engine (dockerode's options), as the Sandbox's option `docker`. @default {} */
   readonly docker?: Docker.DockerOptions;
 }
-
-/** The flags warmbox needs of runsc: the agent's socket reaches the host, and no network. */
-export const GVISOR_FLAGS = ['--host-uds=all', '--network=none'] as const;
 
 /**
  * Registers gVisor as a runtime of the engine the way its README asks: adds (or completes)
