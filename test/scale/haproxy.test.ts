@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import test from 'ava';
 import { request } from 'undici';
-import { RemoteError } from '../../pool/index.js';
+import { RemoteError, SessionNotFoundError } from '../../pool/index.js';
 import { LABELS } from '../../contract/labels.js';
 import { PACKAGE_ROOT } from '../../pool/image.js';
 import { ownerOf } from '../../pool/labels.js';
@@ -188,7 +188,7 @@ test.serial('three instances behind HAProxy: spread, routing by capacity, sessio
   for (let i = 0; i < 3; i++) t.like(await lb.run('result = 2'), { status: 'ok', result: 2 });
   // The session w1 held: its next cell reaches another instance, which has no such session.
   for (const { session, onW1 } of sessions) {
-    if (onW1) await t.throwsAsync(session.run('n'), { instanceOf: RemoteError, message: /no session/ });
+    if (onW1) await t.throwsAsync(session.run('n'), { instanceOf: SessionNotFoundError, message: /no session/ });
     else t.like(await session.run('n'), { status: 'ok' });
   }
   // Back on its port, w1's new process removes what the killed one left, if a sweep of another
