@@ -1,4 +1,5 @@
 import type { AgentRunResponse, JsonPieces, PythonError, RunStatus } from '../contract/protocol.js';
+import { ERROR_TYPES } from '../contract/runner.js';
 
 /** A limit the agent stopped the program for. */
 export type StopReason = 'timeout' | 'cpu' | 'output';
@@ -78,7 +79,7 @@ export function decideOutcome({ report, exit, stoppedFor, oomKilled }: JobFacts)
 function noReport(exitCode: number | null, signal: string | null): Report {
   if (signal !== null || exitCode !== 0) return { error: null, resultJson: NO_RESULT };
   return {
-    error: { type: 'ProtocolError', message: 'the program ended without reporting: it called os._exit() or closed the result channel', traceback: '' },
+    error: { type: ERROR_TYPES.protocol, message: 'the program ended without reporting: it called os._exit() or closed the result channel', traceback: '' },
     resultJson: NO_RESULT,
   };
 }

@@ -9,6 +9,7 @@ import type { CgroupCounters } from './cgroup.js';
 import { decideOutcome, NO_RESULT, type Report, type StopReason } from './outcome.js';
 import { collectFiles, digestExisting, digestInputs, type InputDigests } from './collect-files.js';
 import { MAIN_FILE_NAME, RUNNER_FDS, RUNNER_READY_LINE, runnerLayout } from '../contract/layout.js';
+import { ERROR_TYPES, REPORT_LINES, type ErrorType, type ReportLine } from '../contract/runner.js';
 import { byteLengthOf, type AgentCellRequest, type AgentRunAnswer, type AgentRunRequest, type AgentRunResponse, type CellValue, type JsonPieces, type PythonError, type ReturnFilesRequest } from '../contract/protocol.js';
 
 /** Hears the program's output as it is written, decoded, within maxOutputBytes. */
@@ -57,7 +58,6 @@ const DRAIN_MS = 500;
 // The report holds `result`: beyond this, the program gets an error rather than the agent
 // running out of memory.
 const MAX_REPORT_BYTES = 64 * 1024 * 1024;
-const REPORT_LINES = 5;
 // A session's cell over a limit is interrupted (KeyboardInterrupt); one still running this
 // long after is killed, and its session ends.
 const INTERRUPT_GRACE_MS = 500;
@@ -115,7 +115,7 @@ export class PythonRunner {
   readonly #failed: Promise<Error>;
   #report: Buffer[] = [];
   #reportBytes = 0;
-  /** Newlines on the result channel after "ready": the runner's report is REPORT_LINES lines. */
+  /** Newlines on the result channel after "ready": the runner's report is REPORT_LINES' lines. */
   #reportLines = 0;
   #reportDone: (() => void) | undefined;
   /** The limit the program was stopped for: the first one hit. */
@@ -213,14 +213,14 @@ export class PythonRunner {
     this.#report.push(chunk);
     this.#reportBytes += chunk.length;
     this.#reportLines += countNewlines(chunk);
-    if (this.#reportLines >= REPORT_LINES) this.#reportDone?.();
+    if (this.#reportLines >= REPORT_LINES.length) this.#reportDone?.();
   }
 
   /** Resolves once the report is complete: the program is over, bar its own teardown. */
   #reported(): Promise<void> {
     return new Promise((resolve) => {
       this.#reportDone = resolve;
-      if (this.#reportLines >= REPORT_LINES) resolve();
+      if (this.#reportLines >= REPORT_LINES.length) resolve();
     });
   }
 
@@ -435,7 +435,7 @@ export class PythonRunner {
    * limit was hit finished, and its result says so.
    */
   #stop(reason: StopReason): void {
-    if (this.#reportLines >= REPORT_LINES || this.#stoppedFor !== undefined) return;
+    if (this.#reportLines >= REPORT_LINES.length || this.#stoppedFor !== undefined) return;
     this.#stoppedFor = reason;
     if (!this.#session) return this.kill();
     // A session's cell is interrupted first, and the session survives if that ends it.
@@ -467,7 +467,7 @@ export class PythonRunner {
    */
   async #drain(): Promise<void> {
     const output = [this.#stderr, this.#shell.stdout];
-    const streams = this.#reportLines >= REPORT_LINES ? output : [this.#resultChannel, ...output];
+    const streams = this.#reportLines >= REPORT_LINES.length ? output : [this.#resultChannel, ...output];
     const drained = Promise.all(streams.map((s) => finished(s).catch(() => {})));
     let timer: NodeJS.Timeout | undefined;
     const late = new Promise<'late'>((resolve) => {
@@ -489,13 +489,14 @@ export class PythonRunner {
  */
 export function parseReport(chunks: JsonPieces, overflowed: boolean): Report | null {
   if (overflowed) {
-    return problem('ResultError', `result is larger than ${MAX_REPORT_BYTES} bytes once serialised`);
+    return problem(ERROR_TYPES.result, `result is larger than ${MAX_REPORT_BYTES} bytes once serialised`);
   }
   const lines = splitLines(chunks);
-  if (lines.length < REPORT_LINES + 1) return null;
+  if (lines.length < REPORT_LINES.length + 1) return null;
+  const line = (name: ReportLine) => lines[REPORT_LINES.indexOf(name)]!;
   // The result line stays in the pieces it came in: it may be most of the report, and only the host parses it.
-  const [errorLine, resultJson, figuresLine, valueLine, exitLine, end] = lines as [Buffer[], Buffer[], Buffer[], Buffer[], Buffer[], Buffer[]];
-  if (lines.length > REPORT_LINES + 1 || end.some((piece) => piece.length > 0)) return corrupted();
+  const [errorLine, resultJson, figuresLine, valueLine, exitLine] = [line('error'), line('result'), line('figures'), line('value'), line('ending')];
+  if (lines.length > REPORT_LINES.length + 1 || lines.at(-1)!.some((piece) => piece.length > 0)) return corrupted();
   let error: unknown;
   let figures: unknown;
   let ending: { exit?: unknown; signal?: unknown; open?: unknown };
@@ -561,9 +562,9 @@ function isPythonErrorOrNull(value: unknown): value is PythonError | null {
 }
 
 function corrupted(): Report {
-  return problem('ProtocolError', 'the result channel held something other than one report: the program wrote to it');
+  return problem(ERROR_TYPES.protocol, 'the result channel held something other than one report: the program wrote to it');
 }
 
-function problem(type: string, message: string): Report {
+function problem(type: ErrorType, message: string): Report {
   return { error: { type, message, traceback: '' }, resultJson: NO_RESULT };
 }

@@ -17,16 +17,15 @@ File descriptors, set up by the agent (their numbers come in the layout, see Arg
            after writing: {"code": str, "rlimits": {...}, "env": {...}, "files": [...], "data": any},
            with "session": true and "preload": [...] for a session's first cell; then, for a
            session, each cell framed the same way: {"code": str, "stdin": str, "data": any}
-  result   the ready line once the interpreter is up, then for a job (and for each cell) five
-           JSON lines: the error (or null), `result` (passed on unparsed), the figures (PNGs
-           in base64), the value of a cell's last expression (or null), and {"exit": code},
-           or {"signal": "SIGINT"} where the program ends by a signal as python3 would, or
-           {"open": true} after a cell that leaves its session open
+  result   the ready line once the interpreter is up, then for a job (and for each cell) the
+           report: one JSON line each, in the order the layout's reportLines gives
+           (contract/runner.ts says what each holds)
   stderr   the program's stderr (moved to 2 here; the agent gives python-shell no stderr,
            because python-shell keeps every byte of it in memory)
 
 Arguments: the layout and framing as JSON (contract/layout.ts: the file descriptors above, the
-ready line, main.py's name, matplotlib's cache), then the modules to import before "ready"
+ready line, the report's lines, the names of the errors the runner reports, main.py's name,
+matplotlib's cache), then the modules to import before "ready"
 (`preload`), so that jobs pay nothing for them.
 
 The result travels on a channel of its own, apart from stdout and stderr, so nothing the program prints can
@@ -72,6 +71,10 @@ JOB_FD = LAYOUT["jobFd"]
 RESULT_FD = LAYOUT["resultFd"]
 STDERR_FD = LAYOUT["stderrFd"]
 READY_LINE = LAYOUT["readyLine"].encode("ascii")
+# The report's lines, by name, in the order they are written (contract/runner.ts).
+REPORT_LINES = LAYOUT["reportLines"]
+# What the runner calls the failures it reports itself: `result`, `data`, `files`, `preload`.
+ERROR_TYPES = LAYOUT["errorTypes"]
 # The code is also written here, in the working directory, as `python3 main.py` would find
 # it: multiprocessing's spawn re-imports it from __main__.__file__, and inspect reads it.
 MAIN_FILE_NAME = LAYOUT["mainFileName"]
@@ -280,12 +283,12 @@ def runner_error(kind, message):
 
 
 def no_result(error):
-    """The report's first two lines where there is no result: the error, then null."""
-    return [error_line(error), b"null\n"]
+    """The report's error and result lines where there is no result: the error, then null."""
+    return {"error": [error_line(error)], "result": [b"null\n"]}
 
 
 def encode_report(namespace, error):
-    """The report's first two lines, as pieces of bytes: the error (or null), then `result`.
+    """The report's error and result lines, as pieces of bytes: the error (or null), then `result`.
 
     A large result is encoded and checked in slices rather than whole, so that it is held once
     (as json.dumps made it), not as three or four copies of its size.
@@ -294,10 +297,10 @@ def encode_report(namespace, error):
         # ASCII only: a lone surrogate in a str (legal in Python) still crosses as valid JSON.
         result = json_of(namespace.get("result"))
     except UnsafeIntegerError as exc:
-        return no_result(error or runner_error("ResultError", f"result {exc}"))
+        return no_result(error or runner_error(ERROR_TYPES["result"], f"result {exc}"))
     except (TypeError, ValueError, RecursionError) as exc:
-        return no_result(error or runner_error("ResultError", f"result is not JSON-serialisable: {exc}"))
-    return itertools.chain([error_line(error)], ascii_slices(result), [b"\n"])
+        return no_result(error or runner_error(ERROR_TYPES["result"], f"result is not JSON-serialisable: {exc}"))
+    return {"error": [error_line(error)], "result": itertools.chain(ascii_slices(result), [b"\n"])}
 
 
 def ascii_slices(text):
@@ -355,10 +358,15 @@ def close_fds(*fds):
 
 
 def report_lines(report, figures, value, ending):
-    """The report's pieces after its first two lines: the figures, the value, how it ended."""
-    figures_line = json.dumps([binascii.b2a_base64(png, newline=False).decode("ascii") for png in figures]).encode("ascii") + b"\n"
-    value_line = (value or "null").encode("ascii") + b"\n"
-    return itertools.chain(report, [figures_line, value_line, json.dumps(ending).encode("ascii") + b"\n"])
+    """The whole report's pieces, its lines in REPORT_LINES' order: the error and result lines
+    (`report`), the figures, the value, and how it ended."""
+    lines = {
+        **report,
+        "figures": [json.dumps([binascii.b2a_base64(png, newline=False).decode("ascii") for png in figures]).encode("ascii") + b"\n"],
+        "value": [(value or "null").encode("ascii") + b"\n"],
+        "ending": [json.dumps(ending).encode("ascii") + b"\n"],
+    }
+    return itertools.chain.from_iterable(lines[name] for name in REPORT_LINES)
 
 
 def finish(report, exit_code, by_signal=None, figures=(), value=None):
@@ -651,7 +659,7 @@ def main():
     except (ValueError, RecursionError) as exc:
         # Data nested deeper than Python's recursion limit is the only way here.
         message = f"data could not be loaded in Python: {type(exc).__name__}: {exc}"
-        finish(no_result(runner_error("DataError", message)), 1)
+        finish(no_result(runner_error(ERROR_TYPES["data"], message)), 1)
     del raw
     session = job.get("session", False)
     if session:
@@ -664,7 +672,7 @@ def main():
         write_files(job.get("files") or [])
     except (OSError, ValueError) as exc:
         message = f"the job's files could not be written: {type(exc).__name__}: {exc}"
-        finish(no_result(runner_error("FilesError", message)), 1)
+        finish(no_result(runner_error(ERROR_TYPES["files"], message)), 1)
     set_rlimits(job["rlimits"])
     os.environ.update(job.get("env") or {})
     module = main_module(code, job["data"])
@@ -673,7 +681,7 @@ def main():
         try:
             preload(job.get("preload") or [])
         except PreloadError as exc:
-            finish(no_result(runner_error("PreloadError", str(exc))), 1)
+            finish(no_result(runner_error(ERROR_TYPES["preload"], str(exc))), 1)
         del job
         cells = Cells(namespace, main_pid)
         cells.run(code, "", first=True)

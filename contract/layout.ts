@@ -6,6 +6,8 @@
  * fails if a copy appears anywhere else.
  */
 
+import { REPORT_LINES, RUNNER_ERROR_TYPES } from './runner.js';
+
 /** The program's own uid and gid in the container: it owns nothing but the working directory. */
 export const PROGRAM_UID = 10002;
 
@@ -79,6 +81,8 @@ export function runnerLayout(): string {
     resultFd: RUNNER_FDS.result,
     stderrFd: RUNNER_FDS.stderr,
     readyLine: RUNNER_READY_LINE,
+    reportLines: REPORT_LINES,
+    errorTypes: RUNNER_ERROR_TYPES,
   });
 }
 

@@ -6,6 +6,7 @@
 import type { AgentRunAnswer, PythonError } from '../contract/protocol.js';
 import type { ReturnedFile } from './files.js';
 import type { RunResult } from './job.js';
+import { ERROR_TYPES } from '../contract/runner.js';
 
 /** The agent's answer as a RunResult: the result parsed, the figures and files as Buffers. */
 export function toRunResult({ response: { files: _entries, figures: pngs, ...response }, resultJson }: AgentRunAnswer, files: ReturnedFile[]): RunResult {
@@ -18,7 +19,7 @@ export function toRunResult({ response: { files: _entries, figures: pngs, ...res
     result = JSON.parse(Buffer.concat(resultJson).toString('latin1'));
   } catch {
     // Only a program that wrote its own bytes onto the result channel gets here.
-    const error = { type: 'ProtocolError', message: 'the result channel held something other than JSON', traceback: '' };
+    const error = { type: ERROR_TYPES.protocol, message: 'the result channel held something other than JSON', traceback: '' };
     return { ...response, status: 'error', result: null, error, files, figures, isError: true };
   }
   // `result` right after the output, as README shows a result.
@@ -32,7 +33,7 @@ export function synthesisedResult(
   flags: { timedOut?: boolean; memoryExceeded?: boolean; signal?: string },
   message?: string,
 ): RunResult {
-  const error: PythonError | null = message === undefined ? null : { type: 'SandboxError', message, traceback: '' };
+  const error: PythonError | null = message === undefined ? null : { type: ERROR_TYPES.sandbox, message, traceback: '' };
   return {
     status,
     stdout: '',

@@ -42,7 +42,7 @@ test('runner.py and python-runner.ts agree: one job in, the ready line, then a r
 });
 
 test('a runner whose report has a line too many -> the same round trip fails (ProtocolError)', async (t) => {
-  const path = await drifted(t, '[figures_line, ', '[figures_line, b"{}\\n", ');
+  const path = await drifted(t, '"value": [', '"value": [b"{}\\n", ');
   const { response } = await roundTrip(t, path);
   t.not(response.status, 'ok');
   t.is(response.error?.type, 'ProtocolError');

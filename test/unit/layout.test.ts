@@ -9,6 +9,7 @@ import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import test from 'ava';
 import * as layout from '../../contract/layout.js';
+import { ERROR_TYPES } from '../../contract/runner.js';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const PRODUCT = ['Dockerfile.agent', 'contract', 'agent', 'pool', 'host', 'image', 'wire', 'mcp', 'service', 'remote', 'cli', 'bench', 'deploy', '.ci'];
@@ -47,4 +48,16 @@ test('the image is built with every layout value it needs as a build argument, a
   const dockerfile = readFileSync(join(root, 'Dockerfile.agent'), 'utf8');
   const declared = [...dockerfile.matchAll(/^ARG (\w+)$/gm)].map((m) => m[1]).filter((name) => name !== 'BASE');
   t.deepEqual(declared.sort(), Object.keys(layout.LAYOUT_BUILD_ARGS).sort());
+});
+
+test('the runner\'s vocabulary is written only in contract/runner.ts: no error type is spelled as a string anywhere else', (t) => {
+  const files = PRODUCT.flatMap(filesUnder).filter((file) => file !== join('contract', 'runner.ts') && !file.includes('__pycache__'));
+  const found: string[] = [];
+  for (const file of files) {
+    const lines = readFileSync(join(root, file), 'utf8').split('\n');
+    lines.forEach((line, index) => {
+      for (const type of Object.values(ERROR_TYPES)) if (new RegExp(`['"\`]${type}['"\`]`).test(line)) found.push(`${file}:${index + 1} spells ${type}`);
+    });
+  }
+  t.deepEqual(found, []);
 });
