@@ -38,3 +38,20 @@ export const MAX_RETURN_PATTERNS = 64;
 
 /** Linux's own limit on a path (PATH_MAX less its NUL): of a file sent, or a pattern. */
 export const MAX_PATH_BYTES = 4095;
+
+/** The most modules `preload` may name, of a sandbox or a session. */
+export const MAX_PRELOAD = 64;
+
+/** The longest module name `preload` takes. */
+export const MAX_MODULE_NAME_LENGTH = 256;
+
+/** The longest a session's `idleTimeoutMs` and `maxLifetimeMs` may be: a week. */
+export const MAX_SESSION_MS = 7 * 24 * 3600_000;
+
+/** A session's defaults: closed after 5 minutes without a cell, and an hour after it opened. */
+export const SESSION_DEFAULTS = Object.freeze({ idleTimeoutMs: 5 * 60_000, maxLifetimeMs: 60 * 60_000 });
+
+/** A session's id is this many random bytes, in hex: SESSION_ID_LENGTH characters. */
+export const SESSION_ID_BYTES = 16;
+/** The length of a session's id: what the routes, the MCP tools and HAProxy's stick table take. */
+export const SESSION_ID_LENGTH = SESSION_ID_BYTES * 2;

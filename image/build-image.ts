@@ -7,7 +7,7 @@
 import { LAYOUT_BUILD_ARGS } from '../contract/layout.js';
 import { connectDocker, imageExists } from '../pool/docker.js';
 import { InvalidArgumentError } from '../contract/errors.js';
-import { agentImageTag, IMAGE_CONTEXT_FILES, PACKAGE_ROOT } from '../pool/image.js';
+import { agentImageTag, IMAGE_CONTEXT_FILES, IMAGE_INPUTS, PACKAGE_ROOT } from '../pool/image.js';
 import { buildFromContext, ensureBaseImage, type BuildCommonOptions } from './build-steps.js';
 
 // warmbox/build-image is the entry of both builds.
@@ -48,7 +48,7 @@ export async function buildImage(options: BuildImageOptions = {}): Promise<strin
   await buildFromContext(
     docker,
     { context: PACKAGE_ROOT, src: [...IMAGE_CONTEXT_FILES] },
-    { t: tag, dockerfile: 'Dockerfile.agent', buildargs: { BASE: base, ...LAYOUT_BUILD_ARGS } },
+    { t: tag, dockerfile: 'Dockerfile.agent', buildargs: { BASE: base, ...LAYOUT_BUILD_ARGS, ...IMAGE_INPUTS } },
     log,
   );
   log(`agent image ${tag} built`);

@@ -20,6 +20,7 @@ import { Ajv } from 'ajv';
 import { InvalidArgumentError, WarmboxError } from '../contract/errors.js';
 import type { CellResult, RunResult } from '../pool/index.js';
 import { encodeResult, fieldOfSchemaErrors, jobSchema, resultSchema, sessionOptionsSchema, type WireJob, type WireSessionOptions } from '../wire/index.js';
+import { SESSION_ID_LENGTH } from '../contract/limits.js';
 
 /** Runs one job as the service would: on a Sandbox, or through the service's own accounting. */
 export type RunWireJob = (job: WireJob) => Promise<RunResult>;
@@ -47,7 +48,7 @@ export const runPythonInput = {
 } as const;
 
 const { $id: _id, ...runResultOutput } = resultSchema;
-const sessionId = { type: 'string', minLength: 1, maxLength: 64, description: 'what python_session_open answered' } as const;
+const sessionId = { type: 'string', minLength: 1, maxLength: SESSION_ID_LENGTH, description: 'what python_session_open answered' } as const;
 const { files: sessionFiles, preload } = sessionOptionsSchema.properties;
 
 /** The session tools' inputs. */

@@ -3,8 +3,20 @@ import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-/** The files the agent image is built from, relative to the package root. */
-export const IMAGE_CONTEXT_FILES = ['Dockerfile.agent', 'agent/boot.cjs', 'dist/agent/agent.cjs', 'agent/runner.py', 'agent/warmbox_figures.py'] as const;
+/**
+ * What the agent image copies in, relative to the package root, each by the build argument
+ * Dockerfile.agent names it with: the one list of the image's inputs. The tag digests them,
+ * the build sends them as its context, and package.json's `files` must hold them (a test
+ * checks it).
+ */
+export const IMAGE_INPUTS = Object.freeze({
+  AGENT_BOOT: 'agent/boot.cjs',
+  AGENT_BUNDLE: 'dist/agent/agent.cjs',
+  RUNNER_SOURCE: 'agent/runner.py',
+  FIGURES_BACKEND: 'agent/warmbox_figures.py',
+});
+/** The files the agent image is built from: its Dockerfile and its inputs. */
+export const IMAGE_CONTEXT_FILES: readonly string[] = Object.freeze(['Dockerfile.agent', ...Object.values(IMAGE_INPUTS)]);
 export const BASE_RECIPE = 'image/build-base.sh';
 /** The packages of the data-science image: `npm run build:image:data`, the tests and the bench. */
 export const DATA_PACKAGES: readonly string[] = ['python3-matplotlib', 'python3-numpy', 'python3-pandas'];

@@ -1,7 +1,7 @@
 import { isAbsolute } from 'node:path';
 import type Docker from 'dockerode';
 import { InvalidArgumentError } from '../contract/errors.js';
-import { MAX_TIMEOUT_MS, MIB, MIN_MEMORY_LIMIT_MB } from '../contract/limits.js';
+import { MAX_MODULE_NAME_LENGTH, MAX_PRELOAD, MAX_TIMEOUT_MS, MIB, MIN_MEMORY_LIMIT_MB } from '../contract/limits.js';
 
 /** Options of `new Sandbox(options)`. Every one has a default; units are in the names. */
 export interface SandboxOptions {
@@ -212,8 +212,6 @@ export const DEFAULTS = Object.freeze({
   runtime: 'runc',
 });
 
-/** The most modules `preload` may name. */
-export const MAX_PRELOAD = 64;
 const MODULE_NAME = /^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$/;
 
 type NumericOption = { [K in keyof typeof DEFAULTS]: (typeof DEFAULTS)[K] extends number ? K : never }[keyof typeof DEFAULTS];
@@ -321,7 +319,7 @@ export function checkPreload(preload: unknown, field = 'preload'): readonly stri
   if (!Array.isArray(preload)) throw new InvalidArgumentError(field, `must be an array of module names, got ${describe(preload)}`);
   if (preload.length > MAX_PRELOAD) throw new InvalidArgumentError(field, `names ${preload.length} modules; at most ${MAX_PRELOAD} are accepted`);
   for (const [index, name] of preload.entries()) {
-    if (typeof name !== 'string' || !MODULE_NAME.test(name)) {
+    if (typeof name !== 'string' || name.length > MAX_MODULE_NAME_LENGTH || !MODULE_NAME.test(name)) {
       throw new InvalidArgumentError(`${field}[${index}]`, `must be a module name such as numpy or matplotlib.pyplot, got ${describe(name)}`);
     }
   }

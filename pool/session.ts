@@ -10,7 +10,7 @@ import { debuglog } from 'node:util';
 import type { AgentCellRequest, AgentRunRequest, CellValue } from '../contract/protocol.js';
 import { AbortError, InvalidArgumentError, SessionEndedError, type SessionEndReason } from '../contract/errors.js';
 import { prepareJob, type RunOptions, type RunResult } from './job.js';
-import { MAX_JOB_BYTES, MAX_TIMEOUT_MS } from '../contract/limits.js';
+import { MAX_JOB_BYTES, MAX_SESSION_MS, MAX_TIMEOUT_MS, SESSION_DEFAULTS, SESSION_ID_BYTES } from '../contract/limits.js';
 import { checkInteger, checkPreload, describe, type ResolvedOptions } from './options.js';
 import type { WarmContainer } from './warm-container.js';
 
@@ -82,9 +82,6 @@ export interface CellResult extends RunResult {
 
 const SESSION_FIELDS = new Set(['idleTimeoutMs', 'maxLifetimeMs', 'timeoutMs', 'cpuTimeMs', 'env', 'files', 'preload', 'signal']);
 const CELL_FIELDS = new Set(['stdin', 'data', 'timeoutMs', 'cpuTimeMs', 'returnFiles', 'signal', 'onStdout', 'onStderr']);
-const DEFAULT_IDLE_TIMEOUT_MS = 5 * 60_000;
-const DEFAULT_MAX_LIFETIME_MS = 60 * 60_000;
-const MAX_SESSION_MS = 7 * 24 * 3600_000;
 
 export interface PreparedSession {
   /** The job that opens the session: its first cell, empty, with the session's env, files and preload. */
@@ -106,7 +103,7 @@ export function prepareSession(options: unknown, sandbox: ResolvedOptions): Prep
   for (const key of Object.keys(options)) {
     if (!SESSION_FIELDS.has(key)) throw new InvalidArgumentError(`options.${key}`, 'is not an option of a session');
   }
-  const { idleTimeoutMs = DEFAULT_IDLE_TIMEOUT_MS, maxLifetimeMs = DEFAULT_MAX_LIFETIME_MS, timeoutMs = sandbox.timeoutMs, cpuTimeMs, env, files, preload, signal } = options as SessionOptions;
+  const { idleTimeoutMs = SESSION_DEFAULTS.idleTimeoutMs, maxLifetimeMs = SESSION_DEFAULTS.maxLifetimeMs, timeoutMs = sandbox.timeoutMs, cpuTimeMs, env, files, preload, signal } = options as SessionOptions;
   checkInteger('options.idleTimeoutMs', idleTimeoutMs, [1, MAX_SESSION_MS]);
   checkInteger('options.maxLifetimeMs', maxLifetimeMs, [1, MAX_SESSION_MS]);
   checkInteger('options.timeoutMs', timeoutMs, [1, MAX_TIMEOUT_MS]);
@@ -167,7 +164,7 @@ export interface SessionHost {
  */
 export class Session implements AsyncDisposable {
   /** 128 random bits, hex: how the service names the session. */
-  readonly id = randomBytes(16).toString('hex');
+  readonly id = randomBytes(SESSION_ID_BYTES).toString('hex');
   readonly #container: WarmContainer;
   readonly #prepared: PreparedSession;
   readonly #host: SessionHost;

@@ -8,7 +8,7 @@
  * names) still run behind them and answer with the same typed errors.
  */
 import type { FromSchema } from 'json-schema-to-ts';
-import { MAX_ENV_BYTES, MAX_JOB_BYTES, MAX_JOB_FILES, MAX_PATH_BYTES, MAX_RETURN_PATTERNS, MAX_TIMEOUT_MS, MIN_MEMORY_LIMIT_MB } from '../contract/limits.js';
+import { MAX_ENV_BYTES, MAX_JOB_BYTES, MAX_JOB_FILES, MAX_MODULE_NAME_LENGTH, MAX_PATH_BYTES, MAX_PRELOAD, MAX_RETURN_PATTERNS, MAX_SESSION_MS, MAX_TIMEOUT_MS, MIN_MEMORY_LIMIT_MB, SESSION_DEFAULTS } from '../contract/limits.js';
 import { runResponseSchema as reportSchema } from '../contract/protocol.js';
 
 const limitMs = { type: 'integer', minimum: 1, maximum: MAX_TIMEOUT_MS } as const;
@@ -47,20 +47,20 @@ export const jobSchema = {
 export type WireJob = FromSchema<typeof jobSchema>;
 
 const { code: codeField, data: dataField, stdin: stdinField, timeoutMs: timeoutField, cpuTimeMs: cpuField, env: envField, files: filesField, returnFiles: returnFilesField } = jobSchema.properties;
-const sessionMs = { type: 'integer', minimum: 1, maximum: 7 * 24 * 3600_000 } as const;
+const sessionMs = { type: 'integer', minimum: 1, maximum: MAX_SESSION_MS } as const;
 
 export const sessionOptionsSchema = {
   $id: 'SessionOptions',
   type: 'object',
   additionalProperties: false,
   properties: {
-    idleTimeoutMs: { ...sessionMs, description: 'the session is closed after this long without a cell (default 300000)' },
-    maxLifetimeMs: { ...sessionMs, description: 'the session is closed this long after it opened (default 3600000)' },
+    idleTimeoutMs: { ...sessionMs, description: `the session is closed after this long without a cell (default ${SESSION_DEFAULTS.idleTimeoutMs})` },
+    maxLifetimeMs: { ...sessionMs, description: `the session is closed this long after it opened (default ${SESSION_DEFAULTS.maxLifetimeMs})` },
     timeoutMs: timeoutField,
     cpuTimeMs: cpuField,
     env: envField,
     files: filesField,
-    preload: { type: 'array', maxItems: 64, items: { type: 'string', minLength: 1, maxLength: 256 }, description: 'modules imported as the session opens' },
+    preload: { type: 'array', maxItems: MAX_PRELOAD, items: { type: 'string', minLength: 1, maxLength: MAX_MODULE_NAME_LENGTH }, description: 'modules imported as the session opens' },
   },
 } as const;
 

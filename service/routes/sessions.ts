@@ -10,6 +10,7 @@ import { requester } from '../bearer-auth.js';
 import { errorBody, invalid } from '../error-body.js';
 import type { ServiceSessions } from '../sessions.js';
 import { serverSocket } from './server-socket.js';
+import { SESSION_ID_LENGTH } from '../../contract/limits.js';
 
 export interface SessionRoutesOptions {
   readonly sessions: ServiceSessions;
@@ -19,7 +20,7 @@ export interface SessionRoutesOptions {
 export const SESSION_HEADER = 'warmbox-session';
 
 const errors = { '4xx': { $ref: 'Error#' }, '5xx': { $ref: 'Error#' } } as const;
-const params = { type: 'object', required: ['id'], properties: { id: { type: 'string', minLength: 1, maxLength: 64 } } } as const;
+const params = { type: 'object', required: ['id'], properties: { id: { type: 'string', minLength: 1, maxLength: SESSION_ID_LENGTH } } } as const;
 
 export const sessionRoutes: FastifyPluginAsync<SessionRoutesOptions> = async (app, { sessions }) => {
   app.post<{ Body: WireSessionOptions | undefined }>(

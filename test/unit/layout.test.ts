@@ -8,7 +8,10 @@ import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import test from 'ava';
+import picomatch from 'picomatch';
 import * as layout from '../../contract/layout.js';
+import { BASE_RECIPE, IMAGE_CONTEXT_FILES, IMAGE_INPUTS } from '../../pool/image.js';
+import { SESSION_ID_LENGTH } from '../../contract/limits.js';
 import { ERROR_TYPES } from '../../contract/runner.js';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
@@ -47,7 +50,16 @@ test('no value of the container\'s layout is written outside contract/layout.ts'
 test('the image is built with every layout value it needs as a build argument, and Dockerfile.agent declares each', (t) => {
   const dockerfile = readFileSync(join(root, 'Dockerfile.agent'), 'utf8');
   const declared = [...dockerfile.matchAll(/^ARG (\w+)$/gm)].map((m) => m[1]).filter((name) => name !== 'BASE');
-  t.deepEqual(declared.sort(), Object.keys(layout.LAYOUT_BUILD_ARGS).sort());
+  t.deepEqual(declared.sort(), [...Object.keys(layout.LAYOUT_BUILD_ARGS), ...Object.keys(IMAGE_INPUTS)].sort());
+  // Every file it copies in comes by one of those arguments: no COPY names a source of its own.
+  const sources = [...dockerfile.matchAll(/^COPY (.+) \S+$/gm)].flatMap((m) => m[1]!.split(' '));
+  t.deepEqual(sources.filter((source) => !/^\$\{\w+\}$/.test(source)), []);
+});
+
+test("the image's inputs and its base's recipe are in package.json's files, so an installed package builds the same image", (t) => {
+  const { files } = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { files: string[] };
+  const packed = picomatch(files);
+  t.deepEqual([...IMAGE_CONTEXT_FILES, BASE_RECIPE].filter((file) => !packed(file)), []);
 });
 
 test('the runner\'s vocabulary is written only in contract/runner.ts: no error type is spelled as a string anywhere else', (t) => {
@@ -60,4 +72,9 @@ test('the runner\'s vocabulary is written only in contract/runner.ts: no error t
     });
   }
   t.deepEqual(found, []);
+});
+
+test('deploy/haproxy.cfg keeps a session id whole: its stick table\'s strings are SESSION_ID_LENGTH long', (t) => {
+  const config = readFileSync(join(root, 'deploy', 'haproxy.cfg'), 'utf8');
+  t.deepEqual([...config.matchAll(/stick-table type string len (\d+)/g)].map((m) => Number(m[1])), [SESSION_ID_LENGTH]);
 });
