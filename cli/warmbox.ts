@@ -11,10 +11,11 @@ import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js'
 import { buildImage, buildServiceImage } from '../image/build-image.js';
 import { DATA_PACKAGES, PACKAGE_ROOT, warmboxVersion } from '../pool/image.js';
 import { diagnose, registerGvisor } from '../host/index.js';
-import { DEFAULTS, InvalidArgumentError, Sandbox, SessionNotFoundError, WarmboxError, type RunResult, type SandboxOptions, type Session } from '../pool/index.js';
-import { createMcpServer, type McpSessions } from '../mcp/server.js';
+import { DEFAULTS, InvalidArgumentError, Sandbox, WarmboxError, type PythonSandbox, type RunResult, type SandboxOptions } from '../pool/index.js';
+import { createMcpServer } from '../mcp/server.js';
+import { RemoteSandbox } from '../remote/remote-sandbox.js';
 import { serve } from '../service/serve.js';
-import { decodeFiles, decodeJob } from '../wire/index.js';
+import { SessionRegistry } from '../wire/index.js';
 
 const USAGE = `Usage: warmbox <command> [options]
 
@@ -73,6 +74,9 @@ Options:
   --image IMAGE       the agent image (default: this version's)
   --runtime NAME      the engine's runtime: ${DEFAULTS.runtime} (default), or runsc for gVisor
   --allow-exec        let the program run files it writes (/work and /tmp without noexec)
+  --remote URL        run it on the warmbox serve at URL (token: WARMBOX_TOKEN) rather than
+                      on a local pool; --timeout-ms goes with the job, the other options above
+                      are the service's own
   -h, --help          show this help
 `;
 
@@ -195,6 +199,7 @@ async function runCommand(args: string[]): Promise<number> {
       return: { type: 'string', multiple: true, default: [] },
       out: { type: 'string', default: '.' },
       ...SANDBOX_FLAGS,
+      ...REMOTE_FLAG,
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
@@ -218,9 +223,9 @@ async function runCommand(args: string[]): Promise<number> {
   }
   const files: Record<string, Buffer> = {};
   for (const path of values.file) files[path] = await readFile(path);
-  let sandbox: Sandbox | undefined;
+  let sandbox: PythonSandbox | undefined;
   try {
-    sandbox = new Sandbox({ ...sandboxOptions(values), poolSize: 1 });
+    sandbox = sandboxFor(values, { ...sandboxOptions(values), poolSize: 1 });
     await sandbox.initialize();
     const result = await sandbox.run(
       { code, data, files, returnFiles: values.return, stdin: process.stdin, ...integerOption('timeoutMs', values['timeout-ms']) },
@@ -327,30 +332,10 @@ Options:
   --image IMAGE       the agent image (default: this version's)
   --runtime NAME      the engine's runtime: ${DEFAULTS.runtime} (default), or runsc for gVisor
   --allow-exec        let programs run files they write (/work and /tmp without noexec)
+  --remote URL        run the tools on the warmbox serve at URL (token: WARMBOX_TOKEN) rather
+                      than on a local pool, whose options above then do not apply
   -h, --help          show this help
 `;
-
-/** The MCP session tools' sessions, on the one Sandbox of `warmbox mcp`: its client's alone. */
-function localSessions(sandbox: Sandbox): McpSessions {
-  const open = new Map<string, Session>();
-  const find = (id: string) => {
-    const session = open.get(id);
-    if (session === undefined) throw new SessionNotFoundError(id);
-    return session;
-  };
-  return {
-    open: async ({ files, ...options }) => {
-      const session = await sandbox.session(files === undefined ? options : { ...options, files: decodeFiles(files) });
-      open.set(session.id, session);
-      return session.id;
-    },
-    run: (id, code) => find(id).run(code),
-    close: async (id) => {
-      await find(id).close();
-      open.delete(id);
-    },
-  };
-}
 
 async function mcpCommand(args: string[]): Promise<number> {
   const { values } = parse({
@@ -358,6 +343,7 @@ async function mcpCommand(args: string[]): Promise<number> {
     options: {
       pool: { type: 'string' },
       ...SANDBOX_FLAGS,
+      ...REMOTE_FLAG,
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
@@ -365,9 +351,10 @@ async function mcpCommand(args: string[]): Promise<number> {
     process.stdout.write(MCP_USAGE);
     return 0;
   }
-  const sandbox = new Sandbox({ ...sandboxOptions(values), ...integerOption('poolSize', values.pool) });
+  const sandbox = sandboxFor(values, { ...sandboxOptions(values), ...integerOption('poolSize', values.pool) });
   await sandbox.initialize();
-  const server = createMcpServer((wire) => sandbox.run(decodeJob(wire)), warmboxVersion(), localSessions(sandbox));
+  // The stdio client is the only one: its sessions are the registry's one owner's.
+  const server = createMcpServer(sandbox, { version: warmboxVersion(), sessions: new SessionRegistry(sandbox).of('stdio') });
   try {
     // stdout is the protocol's: nothing else may write there.
     await server.connect(new StdioServerTransport());
@@ -419,6 +406,20 @@ const SANDBOX_FLAGS = {
   runtime: { type: 'string' },
   'allow-exec': { type: 'boolean', default: false },
 } as const;
+
+/** The flag of run and mcp that runs their jobs on a service rather than on a local pool. */
+const REMOTE_FLAG = { remote: { type: 'string' } } as const;
+
+/**
+ * The sandbox a command runs its jobs on: a local pool of `local`'s options, or with --remote
+ * URL the service there (its token from WARMBOX_TOKEN), which has options of its own.
+ */
+function sandboxFor(values: { remote?: string; pool?: string } & Parameters<typeof sandboxOptions>[0], local: SandboxOptions): PythonSandbox {
+  if (values.remote === undefined) return new Sandbox(local);
+  const poolFlag = (['memory-mb', 'image', 'runtime', 'pool'] as const).find((flag) => values[flag] !== undefined) ?? (values['allow-exec'] ? 'allow-exec' : undefined);
+  if (poolFlag !== undefined) throw new UsageError(`--${poolFlag} sets up a local pool: with --remote, the service's own options hold`);
+  return new RemoteSandbox({ url: values.remote, token: process.env.WARMBOX_TOKEN });
+}
 
 function sandboxOptions(values: { 'memory-mb'?: string; 'timeout-ms'?: string; image?: string; runtime?: string; 'allow-exec'?: boolean }): SandboxOptions {
   return {

@@ -152,6 +152,14 @@ const SESSION_ENDINGS: Record<SessionEndReason, string> = {
   sandboxClosed: 'its sandbox was closed',
 };
 
+/** Why a session ended with a cell that ended it, from how the cell ended. */
+export function sessionEndReasonOf(cell: { readonly status: string; readonly exitCode: number | null }): SessionEndReason {
+  if (cell.status === 'memory') return 'memory';
+  if (cell.status === 'timeout') return 'timeout';
+  if (cell.exitCode !== null) return 'exit';
+  return 'error';
+}
+
 /** A session's `run()` after the session ended; `reason` says why it did. */
 export class SessionEndedError extends WarmboxError {
   static override readonly code = 'WARMBOX_ERR_SESSION_ENDED';

@@ -18,18 +18,21 @@ import { Server } from '@modelcontextprotocol/sdk/server/index.js';
 import { CallToolRequestSchema, ListToolsRequestSchema, type CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { Ajv } from 'ajv';
 import { InvalidArgumentError, WarmboxError } from '../contract/errors.js';
-import type { CellResult, RunResult } from '../pool/index.js';
-import { encodeResult, fieldOfSchemaErrors, jobSchema, resultSchema, sessionOptionsSchema, type WireJob, type WireSessionOptions } from '../wire/index.js';
+import type { CellResult, Job, PythonSandbox, RunResult } from '../pool/index.js';
+import { decodeFiles, decodeJob, encodeResult, fieldOfSchemaErrors, jobSchema, resultSchema, sessionOptionsSchema, type OwnedSessions, type WireJob, type WireSessionOptions } from '../wire/index.js';
 import { SESSION_ID_LENGTH } from '../contract/limits.js';
 
-/** Runs one job as the service would: on a Sandbox, or through the service's own accounting. */
-export type RunWireJob = (job: WireJob) => Promise<RunResult>;
-
-/** The sessions the session tools use: a Sandbox's (stdio), or the service's, bound to the caller's token. */
-export interface McpSessions {
-  open(options: WireSessionOptions): Promise<string>;
-  run(id: string, code: string): Promise<CellResult>;
-  close(id: string): Promise<void>;
+/** What the MCP server is given besides its sandbox. */
+export interface McpServerOptions {
+  /** warmbox's version, which the server reports. */
+  readonly version: string;
+  /**
+   * The sessions the session tools use, as one owner's: the stdio client's, or the caller's
+   * token's at /mcp. Without it the server offers run_python alone.
+   */
+  readonly sessions?: Pick<OwnedSessions, 'open' | 'run' | 'close'>;
+  /** How run_python runs a job: the sandbox's run, unless the service counts and logs its jobs. */
+  readonly runJob?: (job: Job) => Promise<RunResult>;
 }
 
 export const RUN_PYTHON = 'run_python';
@@ -68,8 +71,11 @@ const validators = {
 };
 const TOOLS = Object.keys(validators) as Array<keyof typeof validators>;
 
-/** An MCP server with warmbox's tools, each job run by `run`, each session kept by `sessions`; connect it to a transport. */
-export function createMcpServer(run: RunWireJob, version: string, sessions?: McpSessions): Server {
+/**
+ * An MCP server with warmbox's tools over `sandbox`, local or remote: each run_python call a
+ * job of its own, each session one of `sessions`; connect it to a transport.
+ */
+export function createMcpServer(sandbox: PythonSandbox, { version, sessions, runJob = (job) => sandbox.run(job) }: McpServerOptions): Server {
   const server = new Server({ name: 'warmbox', version }, { capabilities: { tools: {} } });
   const annotations = { readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: false };
 
@@ -131,10 +137,11 @@ export function createMcpServer(run: RunWireJob, version: string, sessions?: Mcp
       return toolError(`${InvalidArgumentError.code}: ${field} ${validate.errors?.[0]?.message ?? 'is wrong'}`);
     }
     try {
-      if (name === RUN_PYTHON) return toToolResult(await run(args as WireJob));
+      if (name === RUN_PYTHON) return toToolResult(await runJob(decodeJob(args as WireJob)));
       const { session_id: id, code: cellCode } = args as { session_id: string; code: string };
       if (name === SESSION_OPEN) {
-        const opened = await sessions!.open(args as WireSessionOptions);
+        const { files: wireFiles, ...options } = args as WireSessionOptions;
+        const opened = await sessions!.open(wireFiles === undefined ? options : { ...options, files: decodeFiles(wireFiles) });
         return { content: [{ type: 'text', text: `session_id: ${opened}` }], structuredContent: { session_id: opened } };
       }
       if (name === SESSION_RUN) return toToolResult(await sessions!.run(id, cellCode));
@@ -142,8 +149,6 @@ export function createMcpServer(run: RunWireJob, version: string, sessions?: Mcp
       return { content: [{ type: 'text', text: `session ${id} closed` }] };
     } catch (error) {
       if (error instanceof WarmboxError) return toolError(`${error.code}: ${error.message}`);
-      const { code: errorCode, message } = error as { code?: string; message: string };
-      if (errorCode === 'WARMBOX_ERR_SESSION_NOT_FOUND') return toolError(`${errorCode}: ${message}`);
       throw error;
     }
   });

@@ -1,4 +1,5 @@
 export { Sandbox, type Callback, type SandboxEvents } from './sandbox.js';
+export type { PythonSandbox, PythonSession } from './python-sandbox.js';
 export type { Job, RunOptions, RunResult, RunStatus, PythonError, JobFiles, ReturnedFile } from './job.js';
 export type { PoolStats } from './container-pool.js';
 export { Session, type SessionOptions, type CellOptions, type CellResult, type CellValue, type SessionEndReason } from './session.js';

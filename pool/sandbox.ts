@@ -18,6 +18,7 @@ import { ownerLabels } from './labels.js';
 import { OWNER_FILE, POOL_DIR_PREFIX, sweepOrphans, sweepPool } from './sweep-orphans.js';
 import { ioDirFor, WarmContainer } from './warm-container.js';
 import { prepareSession, Session, type SessionOptions } from './session.js';
+import type { PythonSandbox } from './python-sandbox.js';
 
 const log = debuglog('warmbox');
 
@@ -52,7 +53,7 @@ export interface SandboxEvents {
  *
  * Every method returns a promise, and also takes an optional node-style callback.
  */
-export class Sandbox extends EventEmitter<SandboxEvents> {
+export class Sandbox extends EventEmitter<SandboxEvents> implements PythonSandbox {
   /** This pool's id, the value of the `io.warmbox.pool` label on its containers. */
   readonly id = randomUUID();
   readonly options: ResolvedOptions;

@@ -8,11 +8,12 @@
 import { randomBytes } from 'node:crypto';
 import { debuglog } from 'node:util';
 import type { AgentCellRequest, AgentRunRequest, CellValue } from '../contract/protocol.js';
-import { AbortError, InvalidArgumentError, SessionEndedError, type SessionEndReason } from '../contract/errors.js';
+import { AbortError, InvalidArgumentError, SessionEndedError, sessionEndReasonOf, type SessionEndReason } from '../contract/errors.js';
 import { prepareJob, type RunOptions, type RunResult } from './job.js';
 import { MAX_JOB_BYTES, MAX_SESSION_MS, MAX_TIMEOUT_MS, SESSION_DEFAULTS, SESSION_ID_BYTES } from '../contract/limits.js';
 import { checkInteger, checkPreload, describe, type ResolvedOptions } from './options.js';
 import type { WarmContainer } from './warm-container.js';
+import type { PythonSession } from './python-sandbox.js';
 
 export type { CellValue } from '../contract/protocol.js';
 export type { SessionEndReason } from '../contract/errors.js';
@@ -162,7 +163,7 @@ export interface SessionHost {
  * that exits, runs out of memory or ignores an interrupt past its limit, or the sandbox's
  * close; then every `run()` rejects with SessionEndedError, whose `reason` says which.
  */
-export class Session implements AsyncDisposable {
+export class Session implements PythonSession {
   /** 128 random bits, hex: how the service names the session. */
   readonly id = randomBytes(SESSION_ID_BYTES).toString('hex');
   readonly #container: WarmContainer;
@@ -235,7 +236,7 @@ export class Session implements AsyncDisposable {
     // A result the host made itself (the agent was lost) has neither field: the session is over.
     const cell = result as Partial<CellResult>;
     const sessionEnded = cell.sessionEnded ?? true;
-    if (sessionEnded) await this.#end(endReasonOf(result));
+    if (sessionEnded) await this.#end(sessionEndReasonOf(result));
     else this.#waitIdle();
     if (signal?.aborted) throw new AbortError(signal.reason);
     return { ...result, value: cell.value ?? null, sessionEnded };
@@ -281,10 +282,3 @@ export class Session implements AsyncDisposable {
   }
 }
 
-/** Why a session ended with this cell. */
-function endReasonOf(result: RunResult): SessionEndReason {
-  if (result.status === 'memory') return 'memory';
-  if (result.status === 'timeout') return 'timeout';
-  if (result.exitCode !== null) return 'exit';
-  return 'error';
-}

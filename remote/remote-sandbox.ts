@@ -1,7 +1,8 @@
 /**
- * RemoteSandbox: the same `run()` as Sandbox, with the same jobs, results and errors, over the
- * API of `warmbox serve` (one instance, or many behind a load balancer). Code written against
- * Sandbox switches by changing the constructor:
+ * RemoteSandbox: the same face as Sandbox (PythonSandbox: initialize, run, session, stats,
+ * close, destroy, the session events), with the same jobs, results and errors by class, over
+ * the API of `warmbox serve` (one instance, or many behind a load balancer). Code written
+ * against Sandbox switches by changing the constructor:
  *
  *   const sandbox = new RemoteSandbox({ url: 'http://warmbox.internal:8080', token });
  *
@@ -11,13 +12,13 @@
  * service answers a repeat of an id with the first run's result, so no program runs twice.
  */
 import { randomUUID } from 'node:crypto';
-import { addAbortListener } from 'node:events';
+import { addAbortListener, EventEmitter } from 'node:events';
 import { Pool, WebSocket, errors as undiciErrors, type Dispatcher } from 'undici';
 // The light entries only (the errors, the limits, the wire; the pool's types, which load
 // nothing), so that a process that only calls a service never loads dockerode or generic-pool.
-import { AbortError, errorFromCode, InvalidArgumentError, RemoteError } from '../contract/errors.js';
+import { AbortError, errorFromCode, InvalidArgumentError, PoolClosedError, RemoteError, SessionEndedError, sessionEndReasonOf } from '../contract/errors.js';
 import { MAX_TIMEOUT_MS } from '../contract/limits.js';
-import type { CellOptions, CellResult, Job, RunOptions, SessionEndReason, SessionOptions } from '../pool/index.js';
+import type { CellOptions, CellResult, Job, PoolStats, PythonSandbox, PythonSession, RunOptions, SandboxEvents, SessionEndReason, SessionOptions } from '../pool/index.js';
 import { decodeResult, encodeFiles, encodeJob, ROUTES, sessionRoute, type SessionClientMessage, type WireCell, type ClientMessage, type DecodedResult, type ServerMessage, type WireError, type WireJob, type WireResult } from '../wire/index.js';
 
 export interface RemoteSandboxOptions {
@@ -48,13 +49,21 @@ export interface RemoteJob extends Job {
 export type RemoteRunResult = DecodedResult;
 
 
-export class RemoteSandbox {
+export class RemoteSandbox extends EventEmitter<SandboxEvents> implements PythonSandbox {
   readonly #url: URL;
   readonly #token: string | undefined;
   readonly #pool: Pool;
   readonly #graceMs: number;
+  /** Each job's or session call's own controller while it is in flight, for destroy() to abort. */
+  readonly #inFlight = new Map<AbortController, Promise<unknown>>();
+  /** The sessions open, for close() and destroy() to end. */
+  readonly #sessions = new Set<RemoteSession>();
+  #closing: Promise<void> | undefined;
+  #destroying: Promise<void> | undefined;
+  #destroyed = false;
 
   constructor(options: RemoteSandboxOptions) {
+    super();
     if (typeof options?.url !== 'string') throw new InvalidArgumentError('url', 'must be the service\'s URL');
     try {
       this.#url = new URL(options.url);
@@ -66,8 +75,20 @@ export class RemoteSandbox {
     this.#pool = new Pool(this.#url.origin, { connections: options.connections ?? 16, connectTimeout: options.connectTimeoutMs ?? 10_000 });
   }
 
+  /** Resolves once the service answers its readiness probe (ready, or full for now); RemoteError if it does not answer. */
+  async initialize(): Promise<void> {
+    await this.#readiness();
+  }
+
+  /** The service's pool, as its readiness probe reports it. */
+  async stats(): Promise<PoolStats> {
+    const { warm, busy, starting, queued, sessions } = await this.#readiness();
+    return { warm, busy, starting, queued, sessions };
+  }
+
   /** Runs one job on the service; resolves and rejects as Sandbox.run does. */
   async run(job: RemoteJob | string, options: RunOptions = {}): Promise<RemoteRunResult> {
+    this.#assertOpen();
     const fields: RemoteJob = typeof job === 'string' ? { code: job } : job;
     if (typeof fields !== 'object' || fields === null) throw new InvalidArgumentError('job', 'must be a code string or a job object');
     const { signal, stdin, ...rest } = fields;
@@ -76,15 +97,75 @@ export class RemoteSandbox {
     const wire = encodeJob({ ...rest, id: fields.id ?? randomUUID(), ...(typeof stdin === 'string' ? { stdin } : {}) });
     // Output heard as it comes, or stdin sent as it comes, needs the WebSocket.
     const streamed = options.onStdout !== undefined || options.onStderr !== undefined || stdinStream !== undefined;
-    return streamed ? this.#runOverWebSocket(wire, stdinStream, options, signal) : this.#post(wire, signal);
+    return this.#tracked(signal, (tracked) => (streamed ? this.#runOverWebSocket(wire, stdinStream, options, tracked) : this.#post(wire, tracked)));
   }
 
-  async close(): Promise<void> {
-    await this.#pool.close();
+  /**
+   * Takes no new jobs, waits for those in flight, closes the sessions this client opened (their
+   * containers are removed on the service), then its connections. Safe to call twice.
+   */
+  close(): Promise<void> {
+    if (this.#destroying !== undefined) return this.#destroying;
+    this.#closing ??= (async () => {
+      await Promise.allSettled(this.#inFlight.values());
+      await Promise.allSettled([...this.#sessions].map((session) => session.close()));
+      // A destroy() meanwhile has dropped the connections already.
+      if (!this.#destroyed) await this.#pool.close();
+    })();
+    return this.#closing;
+  }
+
+  /** Stops now: every job and call in flight rejects with PoolClosedError, the sessions are closed, the connections dropped. */
+  destroy(): Promise<void> {
+    this.#destroying ??= (async () => {
+      this.#destroyed = true;
+      const reason = new PoolClosedError('the sandbox was destroyed');
+      for (const controller of this.#inFlight.keys()) controller.abort(reason);
+      await Promise.allSettled([...this.#sessions].map((session) => session.close()));
+      await this.#pool.destroy();
+    })();
+    return this.#destroying;
   }
 
   async [Symbol.asyncDispose](): Promise<void> {
     await this.close();
+  }
+
+  #assertOpen(): void {
+    if (this.#closing !== undefined || this.#destroying !== undefined) throw new PoolClosedError();
+  }
+
+  /**
+   * Runs `work` with a signal of its own, which follows the caller's and which destroy()
+   * aborts; a call cut short by destroy() rejects with PoolClosedError, as Sandbox's does.
+   */
+  async #tracked<T>(signal: AbortSignal | undefined, work: (signal: AbortSignal) => Promise<T>): Promise<T> {
+    const controller = new AbortController();
+    const following = signal === undefined ? undefined : addAbortListener(signal, () => controller.abort(signal.reason));
+    const pending = work(controller.signal);
+    this.#inFlight.set(controller, pending);
+    try {
+      return await pending;
+    } catch (error) {
+      if (this.#destroyed) throw new PoolClosedError('the sandbox was destroyed');
+      throw error;
+    } finally {
+      this.#inFlight.delete(controller);
+      following?.[Symbol.dispose]();
+    }
+  }
+
+  /** The readiness probe's answer: the pool's stats and its status. */
+  async #readiness(): Promise<PoolStats & { status: string }> {
+    let response: Dispatcher.ResponseData;
+    try {
+      response = await this.#pool.request({ path: this.#route(ROUTES.readyz).pathname, method: 'GET' });
+    } catch (error) {
+      throw new RemoteError(`the service at ${this.#url.origin} did not answer: ${(error as Error).message}`, undefined, { cause: error });
+    }
+    const text = await response.body.text();
+    if (response.statusCode !== 200 && response.statusCode !== 503) throw errorOf(response.statusCode, text);
+    return JSON.parse(text) as PoolStats & { status: string };
   }
 
   async #post(wire: WireJob, signal: AbortSignal | undefined): Promise<RemoteRunResult> {
@@ -169,11 +250,12 @@ export class RemoteSandbox {
    * cells, bound to this client's token.
    */
   async session(options: SessionOptions = {}): Promise<RemoteSession> {
+    this.#assertOpen();
     const { signal, files, ...rest } = options;
     const body = files === undefined ? rest : { ...rest, files: encodeFiles(files) };
-    const { id } = await this.#call<{ id: string }>('POST', ROUTES.sessions, body, signal);
-    return new RemoteSession(id, {
-      call: (method, route, cell) => this.#call(method, sessionRoute(route, id), cell, undefined),
+    const { id } = await this.#tracked(signal, (tracked) => this.#call<{ id: string }>('POST', ROUTES.sessions, body, tracked));
+    const session: RemoteSession = new RemoteSession(id, {
+      call: (method, route, cell) => this.#tracked(undefined, (tracked) => this.#call(method, sessionRoute(route, id), cell, tracked)),
       live: (cell, listeners) =>
         overWebSocket(this.#webSocketUrl(sessionRoute(ROUTES.sessionWs, id)), this.#authorization(), {
           ...listeners,
@@ -182,7 +264,14 @@ export class RemoteSandbox {
           // An abort interrupts the cell; its result still comes, and the caller hears AbortError after it.
           aborted: (socket) => socket.send(JSON.stringify({ type: 'interrupt' } satisfies SessionClientMessage)),
         }),
+      ended: (reason) => {
+        this.#sessions.delete(session);
+        this.emit('sessionEnded', id, reason);
+      },
     });
+    this.#sessions.add(session);
+    this.emit('sessionOpened', id);
+    return session;
   }
 
   /** One request of a session's: its JSON answer, or the error the service answered, as the library's class. */
@@ -327,6 +416,8 @@ function neverSent(error: unknown): boolean {
 interface SessionTransport {
   call<T>(method: 'POST' | 'DELETE', route: string, body?: unknown): Promise<T>;
   live(cell: WireCell, listeners: RunOptions & { readonly signal: AbortSignal | undefined }): Promise<WireResult>;
+  /** The session has ended, as far as this client has seen: closed, or a cell ended it. */
+  ended(reason: SessionEndReason): void;
 }
 
 /**
@@ -334,8 +425,9 @@ interface SessionTransport {
  * listeners is one `POST /v1/sessions/:id/run`, answered whole; one with `onStdout` or
  * `onStderr` goes over the session's WebSocket, its output heard as it is written.
  */
-export class RemoteSession implements AsyncDisposable {
+export class RemoteSession implements PythonSession {
   readonly #transport: SessionTransport;
+  #endReason: SessionEndReason | undefined;
 
   constructor(
     readonly id: string,
@@ -344,23 +436,36 @@ export class RemoteSession implements AsyncDisposable {
     this.#transport = transport;
   }
 
+  /** Why the session ended, once this client has seen it end; undefined while it is open. */
+  get endReason(): SessionEndReason | undefined {
+    return this.#endReason;
+  }
+
   /** Runs a cell; resolves with its result, or rejects with the library's error (SessionEndedError once it ended). */
   async run(code: string, options: CellOptions = {}): Promise<CellResult> {
+    if (this.#endReason !== undefined) throw new SessionEndedError(this.#endReason);
     const { signal, onStdout, onStderr, ...fields } = options;
     const cell = { ...fields, code } as WireCell;
     let wire: WireResult;
-    if (onStdout !== undefined || onStderr !== undefined) {
-      wire = await this.#transport.live(cell, { onStdout, onStderr, signal });
-    } else {
-      const onAbort = signal === undefined ? undefined : addAbortListener(signal, () => void this.interrupt());
-      try {
-        wire = await this.#transport.call<WireResult>('POST', ROUTES.sessionRun, cell);
-      } finally {
-        onAbort?.[Symbol.dispose]();
+    try {
+      if (onStdout !== undefined || onStderr !== undefined) {
+        wire = await this.#transport.live(cell, { onStdout, onStderr, signal });
+      } else {
+        const onAbort = signal === undefined ? undefined : addAbortListener(signal, () => void this.interrupt());
+        try {
+          wire = await this.#transport.call<WireResult>('POST', ROUTES.sessionRun, cell);
+        } finally {
+          onAbort?.[Symbol.dispose]();
+        }
       }
+    } catch (error) {
+      if (error instanceof SessionEndedError) this.#ended(error.reason);
+      throw error;
     }
+    const result = { ...decodeResult(wire), value: wire.value ?? null, sessionEnded: wire.sessionEnded ?? false } as CellResult;
+    if (result.sessionEnded) this.#ended(sessionEndReasonOf(result));
     if (signal?.aborted) throw new AbortError(signal.reason);
-    return { ...decodeResult(wire), value: wire.value ?? null, sessionEnded: wire.sessionEnded ?? false } as CellResult;
+    return result;
   }
 
   /** Raises KeyboardInterrupt in the running cell. */
@@ -368,9 +473,20 @@ export class RemoteSession implements AsyncDisposable {
     await this.#transport.call('POST', ROUTES.sessionInterrupt);
   }
 
-  /** Closes the session; its container is removed. */
+  /** Closes the session; its container is removed. Safe to call once it has ended. */
   async close(): Promise<void> {
-    await this.#transport.call('DELETE', ROUTES.session);
+    if (this.#endReason !== undefined) return;
+    this.#ended('closed');
+    await this.#transport.call('DELETE', ROUTES.session).catch((error: unknown) => {
+      // Ended on the service already (410), or forgotten there (404): closed either way.
+      if (!(error instanceof SessionEndedError) && (error as { code?: string }).code !== 'WARMBOX_ERR_SESSION_NOT_FOUND') throw error;
+    });
+  }
+
+  #ended(reason: SessionEndReason): void {
+    if (this.#endReason !== undefined) return;
+    this.#endReason = reason;
+    this.#transport.ended(reason);
   }
 
   async [Symbol.asyncDispose](): Promise<void> {

@@ -21,7 +21,7 @@ import { join } from 'node:path';
 import swagger from '@fastify/swagger';
 import websocket from '@fastify/websocket';
 import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify';
-import { type RunResult, type Sandbox } from '../pool/index.js';
+import { Sandbox, type PythonSandbox, type RunResult } from '../pool/index.js';
 import { MAX_REQUEST_BYTES } from '../contract/limits.js';
 import { cellSchema, errorSchema, jobSchema, resultSchema, ROUTES, sessionOptionsSchema, sessionSchema } from '../wire/index.js';
 import { bearerAuth } from './bearer-auth.js';
@@ -38,7 +38,7 @@ import { ServiceSessions } from './sessions.js';
 import { wsRoute } from './routes/ws.js';
 
 export interface ServiceOptions {
-  readonly sandbox: Sandbox;
+  readonly sandbox: PythonSandbox;
   /**
    * Requests must carry `Authorization: Bearer <token>`, one of these if several; none: no
    * auth (loopback only). A session is bound to the token that opened it.
@@ -121,7 +121,7 @@ export async function buildService(options: ServiceOptions): Promise<Service> {
     );
     api.get(ROUTES.openapi, { schema: { hide: true } }, async () => app.swagger());
   });
-  await app.register(probes, { jobs });
+  await app.register(probes, { jobs, maxQueue: options.sandbox instanceof Sandbox ? options.sandbox.options.maxQueue : Number.POSITIVE_INFINITY });
 
   if (options.demoDir !== undefined) {
     // Read once: the page is its markup and one bundled script (examples/web-ide/bundle.mjs).

@@ -3,8 +3,7 @@
  * waited for by drain(), which takes no new ones. What the routes share.
  */
 import type { FastifyBaseLogger } from 'fastify';
-import { PoolClosedError, type Job, type RunResult, type Sandbox } from '../pool/index.js';
-import { decodeJob, type WireJob } from '../wire/index.js';
+import { PoolClosedError, type Job, type PythonSandbox, type RunResult } from '../pool/index.js';
 import type { ServiceMetrics } from './metrics.js';
 
 export class ServiceJobs {
@@ -12,7 +11,7 @@ export class ServiceJobs {
   #draining = false;
 
   constructor(
-    readonly sandbox: Sandbox,
+    readonly sandbox: PythonSandbox,
     readonly metrics: ServiceMetrics,
   ) {}
 
@@ -20,17 +19,20 @@ export class ServiceJobs {
     return this.#draining;
   }
 
-  /** Runs a job off the wire with `run` (the sandbox's run, with the route's signal and listeners). */
-  async run(log: FastifyBaseLogger, requestId: string, wire: WireJob, run: (job: Job) => Promise<RunResult>): Promise<RunResult> {
+  /**
+   * Runs a job with `run` (by default the sandbox's; a route's adds its signal and listeners),
+   * named in the log by `jobId`.
+   */
+  async run(log: FastifyBaseLogger, jobId: string, job: Job, run: (job: Job) => Promise<RunResult> = (job) => this.sandbox.run(job)): Promise<RunResult> {
     if (this.#draining) throw new PoolClosedError();
     const startedAt = performance.now();
-    const pending = run(decodeJob(wire));
+    const pending = run(job);
     this.#running.add(pending);
     try {
       const result = await pending;
       const seconds = (performance.now() - startedAt) / 1000;
       this.metrics.job(result.status, seconds);
-      log.info({ jobId: wire.id ?? requestId, status: result.status, durationMs: Math.round(seconds * 1000) }, 'job');
+      log.info({ jobId, status: result.status, durationMs: Math.round(seconds * 1000) }, 'job');
       return result;
     } finally {
       this.#running.delete(pending);

@@ -5,7 +5,7 @@
  * Node's process metrics beside them.
  */
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
-import type { RunStatus, Sandbox, SessionEndReason } from '../pool/index.js';
+import type { PythonSandbox, RunStatus } from '../pool/index.js';
 
 export class ServiceMetrics {
   readonly registry = new Registry();
@@ -14,7 +14,7 @@ export class ServiceMetrics {
   readonly #cells: Counter<'status'>;
   readonly #sessionsEnded: Counter<'reason'>;
 
-  constructor(sandbox: Sandbox) {
+  constructor(sandbox: PythonSandbox) {
     const registers = [this.registry];
     collectDefaultMetrics({ register: this.registry });
     this.#jobs = new Counter({ name: 'warmbox_jobs_total', help: 'Jobs run, by how they ended', labelNames: ['status'], registers });
@@ -25,20 +25,20 @@ export class ServiceMetrics {
       registers,
     });
     const stats = () => sandbox.stats();
-    new Gauge({ name: 'warmbox_queue_length', help: 'Jobs waiting for a container', registers, collect() { this.set(stats().queued); } });
+    new Gauge({ name: 'warmbox_queue_length', help: 'Jobs waiting for a container', registers, async collect() { this.set((await stats()).queued); } });
     new Gauge({
       name: 'warmbox_containers',
       help: 'Containers by state: warm (ready for a job), busy (running one), starting',
       labelNames: ['state'],
       registers,
-      collect() {
-        const { warm, busy, starting } = stats();
+      async collect() {
+        const { warm, busy, starting } = await stats();
         this.set({ state: 'warm' }, warm);
         this.set({ state: 'busy' }, busy);
         this.set({ state: 'starting' }, starting);
       },
     });
-    new Gauge({ name: 'warmbox_sessions_open', help: 'Sessions open, each holding a container of its own', registers, collect() { this.set(stats().sessions); } });
+    new Gauge({ name: 'warmbox_sessions_open', help: 'Sessions open, each holding a container of its own', registers, async collect() { this.set((await stats()).sessions); } });
     this.#cells = new Counter({ name: 'warmbox_session_cells_total', help: "Sessions' cells run, by how they ended", labelNames: ['status'], registers });
     this.#sessionsEnded = new Counter({ name: 'warmbox_sessions_ended_total', help: 'Sessions ended, by why', labelNames: ['reason'], registers });
     const startFailures = new Counter({ name: 'warmbox_container_start_failures_total', help: 'Replacement containers that failed to start', registers });
@@ -49,17 +49,13 @@ export class ServiceMetrics {
       registers,
     });
     sandbox.on('startFailed', () => startFailures.inc());
+    sandbox.on('sessionEnded', (_id, reason) => this.#sessionsEnded.inc({ reason }));
     sandbox.on('warm', (_id, startMs) => startSeconds.observe(startMs / 1000));
   }
 
   /** Counts one cell of a session that got a result. */
   cell(status: RunStatus): void {
     this.#cells.inc({ status });
-  }
-
-  /** Counts one session that ended. */
-  sessionEnded(reason: SessionEndReason): void {
-    this.#sessionsEnded.inc({ reason });
   }
 
   /** Counts one job that got a result. */

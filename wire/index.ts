@@ -10,6 +10,7 @@ import type { WireCell, WireError, WireJob, WireResult } from './schemas.js';
 export { cellSchema, errorSchema, jobSchema, resultSchema, sessionOptionsSchema, sessionSchema, type WireCell, type WireError, type WireJob, type WireResult, type WireSessionOptions } from './schemas.js';
 export { ROUTES, sessionRoute, TOKEN_PROTOCOL_PREFIX } from './routes.js';
 export { httpStatusOf, type ServiceErrorCode } from './http-status.js';
+export { SessionRegistry, type OwnedSessions } from './session-registry.js';
 
 /** A client's messages on ROUTES.ws: the job first, then its stdin as it comes, then the stdin's end. */
 export type ClientMessage = { type: 'run'; job: WireJob } | { type: 'stdin'; data: string } | { type: 'stdin_end' };

@@ -25,10 +25,18 @@ export const mcpRoute: FastifyPluginAsync<McpRouteOptions> = async (app, { jobs,
   app.post(ROUTES.mcp, { schema: { summary: 'The Model Context Protocol (Streamable HTTP, stateless): run_python and the session tools' } }, async (request, reply) => {
     // The session tools' sessions are the service's, bound to this request's token as /v1/sessions binds them.
     const owner = requester(request);
-    const server = createMcpServer((wire) => jobs.run(request.log, request.id, wire, (job) => jobs.sandbox.run(job)), version, {
-      open: (options) => sessions.open(request.log, owner, options),
-      run: (id, code) => sessions.run(request.log, owner, id, { code }),
-      close: (id) => sessions.close(owner, id),
+    const server = createMcpServer(jobs.sandbox, {
+      version,
+      runJob: (job) => jobs.run(request.log, request.id, job),
+      sessions: {
+        open: async (options) => {
+          const id = await sessions.registry.of(owner).open(options);
+          request.log.info({ sessionId: id }, 'session opened');
+          return id;
+        },
+        run: (id, code) => sessions.run(request.log, owner, id, { code }),
+        close: (id) => sessions.close(owner, id),
+      },
     });
     const transport = new StreamableHTTPServerTransport({ sessionIdGenerator: undefined, enableJsonResponse: true });
     reply.raw.once('close', () => {

@@ -1,7 +1,7 @@
 /** POST /v1/run: a job as JSON, answered with its result; a repeat of an `id` with the first run's. */
 import type { FastifyPluginAsync } from 'fastify';
 import type { RunResult } from '../../pool/index.js';
-import { encodeResult, ROUTES, type WireJob } from '../../wire/index.js';
+import { decodeJob, encodeResult, ROUTES, type WireJob } from '../../wire/index.js';
 import type { JobMemory } from '../job-memory.js';
 import type { ServiceJobs } from '../jobs.js';
 
@@ -26,7 +26,7 @@ export const runRoute: FastifyPluginAsync<RunRouteOptions> = async (app, { jobs,
       reply.raw.once('close', () => {
         if (!reply.raw.writableFinished) controller.abort(new Error('the client went away'));
       });
-      const start = () => jobs.run(request.log, request.id, request.body, (job) => jobs.sandbox.run({ ...job, signal: controller.signal }));
+      const start = () => jobs.run(request.log, request.body.id ?? request.id, decodeJob(request.body), (job) => jobs.sandbox.run({ ...job, signal: controller.signal }));
       if (request.body.id === undefined) return encodeResult(await start());
       // A repeat of a job already sent is answered with the first run's result, and says so.
       const { value, replayed } = memory.once(request.body.id, start);

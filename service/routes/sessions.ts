@@ -5,7 +5,7 @@
  */
 import type { FastifyPluginAsync } from 'fastify';
 import { encodeResult, ROUTES, type SessionClientMessage, type WireCell, type WireSessionOptions } from '../../wire/index.js';
-import type { Session } from '../../pool/index.js';
+import type { PythonSession } from '../../pool/index.js';
 import { requester } from '../bearer-auth.js';
 import { errorBody, invalid } from '../error-body.js';
 import type { ServiceSessions } from '../sessions.js';
@@ -64,7 +64,7 @@ export const sessionRoutes: FastifyPluginAsync<SessionRoutesOptions> = async (ap
     (socket, request) => {
       const owner = requester(request);
       const { send, fail, onMessage } = serverSocket(socket);
-      let session: Session;
+      let session: PythonSession;
       try {
         session = sessions.find(owner, request.params.id);
       } catch (error) {

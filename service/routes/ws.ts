@@ -4,7 +4,7 @@
  */
 import { PassThrough } from 'node:stream';
 import type { FastifyPluginAsync } from 'fastify';
-import { encodeResult, ROUTES, type WireJob } from '../../wire/index.js';
+import { decodeJob, encodeResult, ROUTES, type WireJob } from '../../wire/index.js';
 import { errorBody, invalid } from '../error-body.js';
 import type { ServiceJobs } from '../jobs.js';
 import { serverSocket } from './server-socket.js';
@@ -24,8 +24,12 @@ export const wsRoute: FastifyPluginAsync<WsRouteOptions> = async (app, { jobs })
     onMessage((message) => {
       if (message.type === 'run' && !started) {
         started = true;
-        const run = jobs.run(request.log, request.id, (message.job ?? {}) as WireJob, (job) =>
-          jobs.sandbox.run({ ...job, stdin, signal: controller.signal }, { onStdout: (data) => send({ type: 'stdout', data }), onStderr: (data) => send({ type: 'stderr', data }) }),
+        const wire = (message.job ?? {}) as WireJob;
+        // Decoded inside the promise: a job the wire cannot decode is an error message, not a throw.
+        const run = Promise.resolve().then(() =>
+          jobs.run(request.log, wire.id ?? request.id, decodeJob(wire), (job) =>
+            jobs.sandbox.run({ ...job, stdin, signal: controller.signal }, { onStdout: (data) => send({ type: 'stdout', data }), onStderr: (data) => send({ type: 'stderr', data }) }),
+          ),
         );
         run.then(
           (result) => {
