@@ -1,6 +1,7 @@
 import { PassThrough, Readable, Transform } from 'node:stream';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyServerOptions } from 'fastify';
 import {
+  AGENT_ROUTES,
   MAX_JOB_BYTES,
   RUN_CONTENT_TYPE,
   byteLengthOf,
@@ -76,14 +77,14 @@ export function buildApp(runner: JobRunner | Promise<JobRunner>, options: AppOpt
     }
   });
 
-  app.get('/health', async () => {
+  app.get(AGENT_ROUTES.health, async () => {
     const open = taken && (await runner).sessionOpen;
     return { status: open ? 'session' : taken ? 'used' : 'ready' };
   });
 
   // The body of /stdin is not parsed: the handler reads it as it comes.
   app.addContentTypeParser('application/octet-stream', (_request, payload, done) => done(null, payload));
-  app.post<{ Body: Readable }>('/stdin', async (request, reply) => {
+  app.post<{ Body: Readable }>(AGENT_ROUTES.stdin, async (request, reply) => {
     // Fastify parses text/plain and JSON bodies too: those are not a stream to pipe.
     if (request.headers['content-type']?.split(';')[0]!.trim().toLowerCase() !== 'application/octet-stream') {
       return reply.code(415).send(unsupported('AGENT_ERR_CONTENT_TYPE', 'stdin is sent as application/octet-stream'));
@@ -116,7 +117,7 @@ export function buildApp(runner: JobRunner | Promise<JobRunner>, options: AppOpt
   };
 
   app.post<{ Body: AgentRunRequest; Reply: AgentErrorBody | Buffer | Readable }>(
-    '/run',
+    AGENT_ROUTES.run,
     { schema: { body: runRequestSchema, response: { 409: errorBodySchema } } },
     async (request, reply) => {
       if (!jobData.has(request)) {
@@ -132,7 +133,7 @@ export function buildApp(runner: JobRunner | Promise<JobRunner>, options: AppOpt
   );
 
   app.post<{ Body: AgentCellRequest; Reply: AgentErrorBody | Buffer | Readable }>(
-    '/cell',
+    AGENT_ROUTES.cell,
     { schema: { body: cellRequestSchema, response: { 409: errorBodySchema } } },
     async (request, reply) => {
       if (!jobData.has(request)) {
@@ -148,7 +149,7 @@ export function buildApp(runner: JobRunner | Promise<JobRunner>, options: AppOpt
     },
   );
 
-  app.post('/interrupt', async () => ({ interrupted: (await runner).interrupt() }));
+  app.post(AGENT_ROUTES.interrupt, async () => ({ interrupted: (await runner).interrupt() }));
 
   return app;
 }

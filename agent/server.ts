@@ -7,7 +7,7 @@ import { access, chmodSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { AppOptions, JobRunner } from './app.js';
 import { containerCgroup } from './cgroup.js';
-import { MAX_REQUEST_BYTES, RUN_CONTENT_TYPE, decodeRunAnswer, encodeRunRequest, type AgentRunRequest } from '../contract/protocol.js';
+import { AGENT_ROUTES, MAX_REQUEST_BYTES, RUN_CONTENT_TYPE, decodeRunAnswer, encodeRunRequest, type AgentRunRequest } from '../contract/protocol.js';
 import { AGENT_ERROR_FILE_NAME, AGENT_IO_DIR, AGENT_SOCKET_NAME, PRELOAD_ENV, PROGRAM_UID, PYTHON_PATH, RETURNED_FILES_DIR, RUNNER_CODE_PATH, WORK_DIR } from '../contract/layout.js';
 import { PythonRunner } from './python-runner.js';
 
@@ -51,8 +51,8 @@ export async function main(): Promise<void> {
 export async function warmUpForCodeCache(): Promise<void> {
   const app = await loadApp(startRunner());
   await app.ready();
-  await app.inject({ method: 'GET', url: '/health' });
-  await app.inject({ method: 'POST', url: '/run', payload: { code: 1 } });
+  await app.inject({ method: 'GET', url: AGENT_ROUTES.health });
+  await app.inject({ method: 'POST', url: AGENT_ROUTES.run, payload: { code: 1 } });
   const job: AgentRunRequest = {
     code: 'print("warm")\nresult = {"total": sum(data["xs"])}',
     stdin: '',
@@ -68,7 +68,7 @@ export async function warmUpForCodeCache(): Promise<void> {
     rlimits: { fileSizeBytes: 1 << 20, openFiles: 64, stackBytes: 8 << 20 },
   };
   const payload = Buffer.concat(encodeRunRequest(job, '{"xs": [1, 2, 3]}'));
-  const answer = await app.inject({ method: 'POST', url: '/run', headers: { 'content-type': RUN_CONTENT_TYPE }, payload });
+  const answer = await app.inject({ method: 'POST', url: AGENT_ROUTES.run, headers: { 'content-type': RUN_CONTENT_TYPE }, payload });
   if (answer.statusCode !== 200 || decodeRunAnswer(answer.rawPayload).response.status !== 'ok') throw new Error(`the warm-up job failed: ${answer.body}`);
   await app.close();
 }

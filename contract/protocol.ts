@@ -437,3 +437,10 @@ true satisfies Same<DeepMutable<AgentRunRequest>, FromSchema<typeof runRequestSc
 true satisfies Same<DeepMutable<AgentCellRequest>, FromSchema<typeof cellRequestSchema>>;
 true satisfies Same<DeepMutable<AgentRunResponse>, FromSchema<typeof runResponseSchema>>;
 true satisfies Same<DeepMutable<AgentErrorBody>, FromSchema<typeof errorBodySchema>>;
+
+/**
+ * The agent's routes on its socket: `run` a job (NDJSON both ways), `cell` a session's next
+ * cell, `stdin` a job's stdin stream, `interrupt` a session's running cell, `health` the probe.
+ */
+export const AGENT_ROUTES = Object.freeze({ run: '/run', cell: '/cell', stdin: '/stdin', interrupt: '/interrupt', health: '/health' } as const);
+export type AgentExchangeRoute = typeof AGENT_ROUTES.run | typeof AGENT_ROUTES.cell;

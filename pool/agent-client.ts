@@ -7,7 +7,7 @@
 import { Readable } from 'node:stream';
 import { debuglog } from 'node:util';
 import { Client } from 'undici';
-import { byteLengthOf, encodeRunRequest, RUN_CONTENT_TYPE, RunAnswerReader, type AgentCellRequest, type AgentRunAnswer, type AgentRunRequest } from '../contract/protocol.js';
+import { AGENT_ROUTES, byteLengthOf, encodeRunRequest, type AgentExchangeRoute, RUN_CONTENT_TYPE, RunAnswerReader, type AgentCellRequest, type AgentRunAnswer, type AgentRunRequest } from '../contract/protocol.js';
 import { AgentProtocolError } from '../contract/errors.js';
 import type { RunOptions } from './job.js';
 
@@ -36,7 +36,7 @@ export class AgentClient {
    * Sends the job and reads the answer as it arrives: output to `listeners`, then the
    * report and the result's bytes. `signal` ends it (the caller's abort, or the watchdog's).
    */
-  async run(request: AgentRunRequest | AgentCellRequest, dataJson: Buffer, signal: AbortSignal, listeners: RunOptions, path: '/run' | '/cell' = '/run'): Promise<AgentRunAnswer> {
+  async run(request: AgentRunRequest | AgentCellRequest, dataJson: Buffer, signal: AbortSignal, listeners: RunOptions, path: AgentExchangeRoute = '/run'): Promise<AgentRunAnswer> {
     const pieces = encodeRunRequest(request, dataJson);
     const { statusCode, body } = await this.client.request({
       path,
@@ -65,7 +65,7 @@ export class AgentClient {
     const controller = new AbortController();
     const sent = client
       .request({
-        path: '/stdin',
+        path: AGENT_ROUTES.stdin,
         method: 'POST',
         headers: { 'content-type': 'application/octet-stream' },
         body: Readable.from(asBuffers(source)),
@@ -88,7 +88,7 @@ export class AgentClient {
   async interrupt(): Promise<void> {
     const client = new Client('http://agent', { socketPath: this.socketPath, pipelining: 0 });
     try {
-      const { body } = await client.request({ path: '/interrupt', method: 'POST', headersTimeout: INTERRUPT_TIMEOUT_MS, bodyTimeout: INTERRUPT_TIMEOUT_MS });
+      const { body } = await client.request({ path: AGENT_ROUTES.interrupt, method: 'POST', headersTimeout: INTERRUPT_TIMEOUT_MS, bodyTimeout: INTERRUPT_TIMEOUT_MS });
       await body.dump();
     } finally {
       await client.destroy().catch(() => {});
@@ -99,7 +99,7 @@ export class AgentClient {
   async answersHealth(timeoutMs: number): Promise<boolean> {
     const probe = new Client('http://agent', { socketPath: this.socketPath, pipelining: 0 });
     try {
-      const { statusCode, body } = await probe.request({ path: '/health', method: 'GET', headersTimeout: timeoutMs, bodyTimeout: timeoutMs });
+      const { statusCode, body } = await probe.request({ path: AGENT_ROUTES.health, method: 'GET', headersTimeout: timeoutMs, bodyTimeout: timeoutMs });
       await body.dump();
       return statusCode === 200;
     } catch {
@@ -124,7 +124,7 @@ async function connectToAgent(socketPath: string, timeoutMs: number): Promise<Cl
   // Idle for as long as the container waits in the pool: the agent does not close it either.
   const client = new Client('http://agent', { socketPath, keepAliveTimeout: IDLE_CONNECTION_MS, keepAliveMaxTimeout: IDLE_CONNECTION_MS });
   try {
-    const { statusCode, body } = await client.request({ path: '/health', method: 'GET', headersTimeout: timeoutMs, bodyTimeout: timeoutMs });
+    const { statusCode, body } = await client.request({ path: AGENT_ROUTES.health, method: 'GET', headersTimeout: timeoutMs, bodyTimeout: timeoutMs });
     const health = (await body.json()) as { status?: unknown };
     if (statusCode !== 200 || health.status !== 'ready') throw new AgentProtocolError(`the agent's health answered ${statusCode} ${JSON.stringify(health)}`);
     return client;

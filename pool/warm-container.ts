@@ -2,7 +2,7 @@ import { chmod, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { debuglog } from 'node:util';
 import type Docker from 'dockerode';
-import type { AgentCellRequest, AgentRunAnswer, AgentRunRequest } from '../contract/protocol.js';
+import { AGENT_ROUTES, type AgentCellRequest, type AgentExchangeRoute, type AgentRunAnswer, type AgentRunRequest } from '../contract/protocol.js';
 import { AgentClient } from './agent-client.js';
 import { containerLimits, createContainer, type ContainerSpec, type ProgramLimits } from './create-container.js';
 import { dockerFailed } from './docker.js';
@@ -115,7 +115,7 @@ export class WarmContainer {
     // Under gVisor the program's processes are bounded by RLIMIT_NPROC, which gVisor enforces
     // once the uid holds more than it (Linux: as many as): one less leaves exactly pidsLimit.
     const request = this.gvisor ? { ...job, rlimits: { ...job.rlimits, processes: this.options.pidsLimit - 1 } } : job;
-    return this.#exchange('/run', request, dataJson, signal, streams);
+    return this.#exchange(AGENT_ROUTES.run, request, dataJson, signal, streams);
   }
 
   /**
@@ -123,7 +123,7 @@ export class WarmContainer {
    * resolves with its result whatever the cell did.
    */
   runCell(cell: AgentCellRequest, dataJson: Buffer, signal: AbortSignal | undefined, streams: RunOptions = {}): Promise<RunResult> {
-    return this.#exchange('/cell', cell, dataJson, signal, streams);
+    return this.#exchange(AGENT_ROUTES.cell, cell, dataJson, signal, streams);
   }
 
   /** Raises KeyboardInterrupt in the session's running cell, if one runs. */
@@ -132,7 +132,7 @@ export class WarmContainer {
   }
 
   /** Sends a job or a cell and reads its answer, watching over the agent while it runs. */
-  async #exchange(path: '/run' | '/cell', request: AgentRunRequest | AgentCellRequest, dataJson: Buffer, signal: AbortSignal | undefined, streams: JobStreams): Promise<RunResult> {
+  async #exchange(path: AgentExchangeRoute, request: AgentRunRequest | AgentCellRequest, dataJson: Buffer, signal: AbortSignal | undefined, streams: JobStreams): Promise<RunResult> {
     const startedAt = performance.now();
     const elapsed = () => Math.round((performance.now() - startedAt) * 100) / 100;
     let answer: AgentRunAnswer;
