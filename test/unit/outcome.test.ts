@@ -23,7 +23,7 @@ const cases: Array<[string, Partial<JobFacts>, Record<string, unknown>]> = [
   ['killed for output past the cap -> output, SIGKILL, no exit code', { exit: [null, 'SIGKILL'], stoppedFor: 'output' }, { status: 'output', exitCode: null, signal: 'SIGKILL', timedOut: false }],
   ['reported exit 0 as the output cap was passed -> finished: ok', { report: report(0), stoppedFor: 'output' }, { status: 'ok', exitCode: 0, signal: null }],
   ['OOM kill as the output cap was passed -> memory', { exit: [null, 'SIGKILL'], stoppedFor: 'output', oomKilled: true }, { status: 'memory', memoryExceeded: true }],
-  ['exit 0 without a report -> ProtocolError', { exit: [0, null] }, { status: 'error', exitCode: 0 }],
+  ['exit 0 without a report -> ProtocolError', { exit: [0, null] }, { status: 'error', exitCode: 0, error: { type: 'ProtocolError' } }],
 ];
 
 for (const [title, given, expected] of cases) {
