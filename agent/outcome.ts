@@ -1,5 +1,5 @@
 import type { AgentRunResponse, JsonPieces, PythonError, RunStatus } from '../contract/protocol.js';
-import { ERROR_TYPES } from '../contract/runner.js';
+import { ERROR_TYPES } from '../contract/report.js';
 
 /** A limit the agent stopped the program for. */
 export type StopReason = 'timeout' | 'cpu' | 'output';

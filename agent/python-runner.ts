@@ -9,7 +9,7 @@ import type { CgroupCounters } from './cgroup.js';
 import { decideOutcome, NO_RESULT, type Report, type StopReason } from './outcome.js';
 import { collectFiles, digestExisting, digestInputs, type InputDigests } from './collect-files.js';
 import { MAIN_FILE_NAME, RUNNER_FDS, RUNNER_READY_LINE, runnerLayout } from '../contract/layout.js';
-import { ERROR_TYPES, REPORT_LINES, type ErrorType, type ReportLine } from '../contract/runner.js';
+import { ERROR_TYPES, REPORT_LINES, type ErrorType, type ReportLine } from '../contract/report.js';
 import { byteLengthOf, type AgentCellRequest, type AgentRunAnswer, type AgentRunRequest, type AgentRunResponse, type CellValue, type JsonPieces, type PythonError, type ReturnFilesRequest } from '../contract/protocol.js';
 
 /** Hears the program's output as it is written, decoded, within maxOutputBytes. */

@@ -6,7 +6,7 @@
  * fails if a copy appears anywhere else.
  */
 
-import { REPORT_LINES, RUNNER_ERROR_TYPES } from './runner.js';
+import { REPORT_LINES, RUNNER_ERROR_TYPES } from './report.js';
 
 /** The program's own uid and gid in the container: it owns nothing but the working directory. */
 export const PROGRAM_UID = 10002;

@@ -15,7 +15,7 @@ export type RunStatus = (typeof RUN_STATUSES)[number];
 
 /** An uncaught Python exception, or a reason the program could not report a result. */
 export interface PythonError {
-  /** The exception's class name, e.g. `ZeroDivisionError`, or one of warmbox's own (contract/runner.ts, ERROR_TYPES). */
+  /** The exception's class name, e.g. `ZeroDivisionError`, or one of warmbox's own (contract/report.ts, ERROR_TYPES). */
   readonly type: string;
   readonly message: string;
   /** The formatted traceback, limited to the job's own frames; empty when there is none. */

@@ -7,8 +7,83 @@
 import type { EventEmitter } from 'node:events';
 import type { PoolStats } from './container-pool.js';
 import type { Job, RunOptions, RunResult } from './job.js';
-import type { SandboxEvents } from './sandbox.js';
-import type { CellOptions, CellResult, SessionOptions } from './session.js';
+
+/** The events a sandbox emits, for metrics and health checks. */
+export interface SandboxEvents {
+  /** A container became warm: its agent is ready for a job, `startMs` after its start began. */
+  warm: [containerId: string, startMs: number];
+  /** A used or dead container has been removed. */
+  removed: [containerId: string];
+  /** A replacement container failed to start; it is tried again after `retryInMs`. */
+  startFailed: [error: Error, retryInMs: number];
+  /** A session opened. */
+  sessionOpened: [sessionId: string];
+  /** A session ended, for `reason`. */
+  sessionEnded: [sessionId: string, reason: SessionEndReason];
+}
+
+/** Options of `sandbox.session(options)`. */
+export interface SessionOptions {
+  /**
+   * A session with no cell running for this long is closed.
+   * @default 300000
+   */
+  readonly idleTimeoutMs?: number;
+  /**
+   * A session is closed this long after it opened, a cell running or not.
+   * @default 3600000
+   */
+  readonly maxLifetimeMs?: number;
+  /**
+   * Each cell's wall-clock limit, when the cell sets none. A cell over it is interrupted
+   * (KeyboardInterrupt); one still running a moment later is killed, and the session ends.
+   * @default the sandbox's timeoutMs
+   */
+  readonly timeoutMs?: number;
+  /**
+   * Each cell's CPU-time limit, when the cell sets none; enforced as timeoutMs is.
+   * @default the sandbox's cpuTimeMs, else the cell's timeoutMs
+   */
+  readonly cpuTimeMs?: number;
+  /** Environment variables of the session's interpreter, as a job's `env`. */
+  readonly env?: Readonly<Record<string, string>>;
+  /** Files written under the working directory as the session opens, as a job's `files`. */
+  readonly files?: Readonly<Record<string, string | Uint8Array>>;
+  /** Modules imported as the session opens, before its first cell, as the sandbox's `preload` does for jobs. */
+  readonly preload?: readonly string[];
+  /** Aborts the wait for a container and the opening: `session()` then rejects with AbortError. */
+  readonly signal?: AbortSignal;
+}
+
+/** What `session.run(code, options)` takes besides the code. */
+export interface CellOptions extends RunOptions {
+  /** The cell's stdin: `input()` and `sys.stdin` read it, and end-of-file after it. @default '' */
+  readonly stdin?: string;
+  /** Sets the global `data` to this JSON value before the cell runs; left out, `data` stays as it was. */
+  readonly data?: unknown;
+  /** @default the session's timeoutMs */
+  readonly timeoutMs?: number;
+  /** @default the session's cpuTimeMs */
+  readonly cpuTimeMs?: number;
+  /** Glob patterns of files to bring back once the cell has ended, as a job's `returnFiles`. */
+  readonly returnFiles?: readonly string[];
+  /** Interrupts the cell (KeyboardInterrupt): `run()` then rejects with AbortError once it has stopped. */
+  readonly signal?: AbortSignal;
+}
+
+/** How a cell ended: a RunResult, with the value of its last expression. */
+export interface CellResult extends RunResult {
+  /**
+   * The value of the cell's last expression, as a REPL shows it: `repr` always; `json`
+   * where it has one; `html` (a pandas DataFrame) or `png` (a matplotlib figure, base64)
+   * where it offers one. Null when the cell ends in a statement, or its value is None.
+   */
+  readonly value: CellValue | null;
+  /** The session ended with this cell: it exited, ran out of memory, or ignored an interrupt past its limit. */
+  readonly sessionEnded: boolean;
+}
+import type { CellValue } from '../contract/protocol.js';
+import type { SessionEndReason } from '../contract/errors.js';
 
 /** A session wherever it runs: one interpreter kept for many cells (`Session`, `RemoteSession`). */
 export interface PythonSession extends AsyncDisposable {

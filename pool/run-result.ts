@@ -6,7 +6,7 @@
 import type { AgentRunAnswer, PythonError } from '../contract/protocol.js';
 import type { ReturnedFile } from './files.js';
 import type { RunResult } from './job.js';
-import { ERROR_TYPES } from '../contract/runner.js';
+import { ERROR_TYPES } from '../contract/report.js';
 
 /** The agent's answer as a RunResult: the result parsed, the figures and files as Buffers. */
 export function toRunResult({ response: { files: _entries, figures: pngs, ...response }, resultJson }: AgentRunAnswer, files: ReturnedFile[]): RunResult {

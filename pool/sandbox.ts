@@ -7,7 +7,7 @@ import { debuglog } from 'node:util';
 import type Docker from 'dockerode';
 import { ContainerPool, type PoolStats } from './container-pool.js';
 import { assertImageExists, connectDocker, engineBack } from './docker.js';
-import { ContainerStartError, DockerError, ImageNotFoundError, InvalidArgumentError, NotInitializedError, PoolClosedError, SessionEndedError, type SessionEndReason } from '../contract/errors.js';
+import { ContainerStartError, DockerError, ImageNotFoundError, InvalidArgumentError, NotInitializedError, PoolClosedError, SessionEndedError } from '../contract/errors.js';
 import { followAbort } from './follow-abort.js';
 import { agentImageTag } from './image.js';
 import { prepareJob, type Job, type RunOptions, type RunResult } from './job.js';
@@ -18,7 +18,9 @@ import { ownerLabels } from './labels.js';
 import { OWNER_FILE, POOL_DIR_PREFIX, sweepOrphans, sweepPool } from './sweep-orphans.js';
 import { ioDirFor, WarmContainer } from './warm-container.js';
 import { prepareSession, Session, type SessionOptions } from './session.js';
-import type { PythonSandbox } from './python-sandbox.js';
+import type { PythonSandbox, SandboxEvents } from './python-sandbox.js';
+
+export type { SandboxEvents } from './python-sandbox.js';
 
 const log = debuglog('warmbox');
 
@@ -27,19 +29,6 @@ export type Callback<T> = (error: Error | null, value?: T) => void;
 
 type State = 'new' | 'initializing' | 'ready' | 'closing' | 'closed';
 
-/** The events a Sandbox emits, for metrics and health checks. */
-export interface SandboxEvents {
-  /** A container became warm: its agent is ready for a job, `startMs` after its start began. */
-  warm: [containerId: string, startMs: number];
-  /** A used or dead container has been removed. */
-  removed: [containerId: string];
-  /** A replacement container failed to start; it is tried again after `retryInMs`. */
-  startFailed: [error: Error, retryInMs: number];
-  /** A session opened. */
-  sessionOpened: [sessionId: string];
-  /** A session ended, for `reason`. */
-  sessionEnded: [sessionId: string, reason: SessionEndReason];
-}
 
 /**
  * A warm pool of single-use Docker containers that run untrusted Python.

@@ -3,7 +3,7 @@
  * API and the wire, nothing more. Each group of routes is a Fastify plugin of its own; those
  * behind the token share an authenticated scope (the wire's ROUTES):
  *
- *   POST /v1/run       a job as JSON -> its RunResult as JSON             (token)   routes/run.ts
+ *   POST /v1/run       a job as JSON -> its RunResult as JSON             (token)   routes/run-job.ts
  *   GET  /v1/ws        WebSocket: one job per connection, live output and stdin (token)   routes/ws.ts
  *   POST /v1/sessions  a session: one container held for many cells      (token)   routes/sessions.ts
  *   POST /v1/sessions/:id/run, /interrupt; DELETE /v1/sessions/:id; GET /v1/sessions/:id/ws
@@ -32,7 +32,7 @@ import { ServiceMetrics } from './metrics.js';
 import { requestGuard } from './request-guard.js';
 import { mcpRoute } from './routes/mcp.js';
 import { probes } from './routes/probes.js';
-import { runRoute } from './routes/run.js';
+import { runRoute } from './routes/run-job.js';
 import { sessionRoutes } from './routes/sessions.js';
 import { ServiceSessions } from './sessions.js';
 import { wsRoute } from './routes/ws.js';

@@ -7,7 +7,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import test from 'ava';
 import { AGENT_ROUTES } from '../../contract/protocol.js';
-import { ERROR_TYPES, REPORT_LINES } from '../../contract/runner.js';
+import { ERROR_TYPES, REPORT_LINES } from '../../contract/report.js';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const read = (path: string) => readFileSync(join(root, path), 'utf8');
@@ -18,7 +18,7 @@ test('README is for users: at most 600 lines, the rest in docs/', (t) => {
   t.true(lines <= 600, `README.md has ${lines} lines`);
 });
 
-test("README's table of error types is contract/runner.ts's ERROR_TYPES, no more and no fewer", (t) => {
+test("README's table of error types is contract/report.ts's ERROR_TYPES, no more and no fewer", (t) => {
   const table = read('README.md').split('| `error.type` | When |')[1]!.split('\n\n')[0]!;
   t.deepEqual([...table.matchAll(/^\| `(\w+)` \|/gm)].map((m) => m[1]), Object.values(ERROR_TYPES));
 });

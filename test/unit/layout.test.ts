@@ -12,7 +12,7 @@ import picomatch from 'picomatch';
 import * as layout from '../../contract/layout.js';
 import { BASE_RECIPE, IMAGE_CONTEXT_FILES, IMAGE_INPUTS } from '../../pool/image.js';
 import { SESSION_ID_LENGTH } from '../../contract/limits.js';
-import { ERROR_TYPES } from '../../contract/runner.js';
+import { ERROR_TYPES } from '../../contract/report.js';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const PRODUCT = ['Dockerfile.agent', 'contract', 'agent', 'pool', 'host', 'image', 'wire', 'mcp', 'service', 'remote', 'cli', 'bench', 'deploy', '.ci'];
@@ -62,7 +62,7 @@ test("the image's inputs and its base's recipe are in package.json's files, so a
   t.deepEqual([...IMAGE_CONTEXT_FILES, BASE_RECIPE].filter((file) => !packed(file)), []);
 });
 
-test('the runner\'s vocabulary is written only in contract/runner.ts: no error type is spelled as a string anywhere else', (t) => {
+test('the runner\'s vocabulary is written only in contract/report.ts: no error type is spelled as a string anywhere else', (t) => {
   const files = PRODUCT.flatMap(filesUnder).filter((file) => file !== join('contract', 'runner.ts') && !file.includes('__pycache__'));
   const found: string[] = [];
   for (const file of files) {
