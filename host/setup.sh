@@ -54,12 +54,11 @@ npm run build
 warmbox() { node dist/cli/warmbox.js "$@"; }
 
 log "gVisor as the engine's runtime runsc"
-warmbox doctor --json --fix-runtime runsc >/dev/null || true
-# doctor fails for anything not yet done (the images, below); the runtime must be right now.
-warmbox doctor --json | node -e '
-  const findings = JSON.parse(require("node:fs").readFileSync(0, "utf8"));
-  const runsc = findings.find((f) => f.check === "runtime:runsc");
-  if (runsc?.status !== "ok") { console.error("runsc is not registered:", JSON.stringify(runsc)); process.exit(1); }'
+# doctor exits 1 for anything not yet done (the images, below); the runtime must be right now.
+findings=$(warmbox doctor --json --fix-runtime runsc || true)
+node -e '
+  const runsc = JSON.parse(process.argv[1]).find((f) => f.check === "runtime:runsc");
+  if (runsc?.status !== "ok") { console.error("runsc is not registered:", JSON.stringify(runsc)); process.exit(1); }' "$findings"
 
 log "the images: the default one, and one with numpy, pandas and matplotlib"
 warmbox build-image
