@@ -17,6 +17,9 @@ import {
   type JsonPieces,
 } from '../contract/protocol.js';
 import type { OutputListener } from './python-runner.js';
+import { openEgressRelay } from './egress-relay.js';
+import { join } from 'node:path';
+import { AGENT_IO_DIR, EGRESS_SOCKET_NAME } from '../contract/layout.js';
 
 // Answers up to this size are joined and sent as one buffer, in one write.
 const JOIN_ANSWER_BYTES = 256 * 1024;
@@ -40,6 +43,8 @@ export interface AppOptions {
    * the container's agent uses code compiled once, at build (see compile-schemas.ts).
    */
   readonly compilers?: NonNullable<FastifyServerOptions['schemaController']>['compilersFactory'];
+  /** The host's egress proxy socket, which a job that has network is relayed to. @default in AGENT_IO_DIR */
+  readonly egressSocketPath?: string;
 }
 
 /**
@@ -128,7 +133,9 @@ export function buildApp(runner: JobRunner | Promise<JobRunner>, options: AppOpt
       taken = true;
       const job = request.body;
       (request as { body: unknown }).body = undefined;
-      return sendAnswer(reply, job.stream, (onOutput) => jobRunner.run(job, takeData(request), onOutput));
+      // Open before the program starts, cut once it has ended: the relay lives exactly as long as the job.
+      const closeRelay = job.egress === true ? await openEgressRelay(options.egressSocketPath ?? join(AGENT_IO_DIR, EGRESS_SOCKET_NAME)) : undefined;
+      return sendAnswer(reply, job.stream, (onOutput) => jobRunner.run(job, takeData(request), onOutput).finally(() => closeRelay?.()));
     },
   );
 

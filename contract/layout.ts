@@ -52,6 +52,21 @@ export const AGENT_SOCKET_NAME = 'agent.sock';
 /** Written by an agent that cannot start, so the host can say why (the container keeps no logs). */
 export const AGENT_ERROR_FILE_NAME = 'agent.error';
 
+/**
+ * A job's egress proxy, in the same directory: the host listens on it while a job that has
+ * network runs, and the agent relays the program's proxy port to it.
+ */
+export const EGRESS_SOCKET_NAME = 'egress.sock';
+
+/** The port on the container's loopback that a job with network has its proxy at. */
+export const EGRESS_PROXY_PORT = 3128;
+
+/** The variables that send a job's HTTP, HTTPS and other clients through its proxy, upper and lower case as clients read them. */
+export function egressProxyEnv(): Readonly<Record<string, string>> {
+  const proxy = `http://127.0.0.1:${EGRESS_PROXY_PORT}`;
+  return Object.freeze({ HTTP_PROXY: proxy, HTTPS_PROXY: proxy, ALL_PROXY: proxy, NO_PROXY: '', http_proxy: proxy, https_proxy: proxy, all_proxy: proxy, no_proxy: '' });
+}
+
 /** Where that directory is mounted inside the container; its parent is 0700 root, out of the program's reach. */
 export const AGENT_IO_DIR = '/run/warmbox/io';
 

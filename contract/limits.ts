@@ -39,6 +39,9 @@ export const MAX_RETURN_PATTERNS = 64;
 /** Linux's own limit on a path (PATH_MAX less its NUL): of a file sent, or a pattern. */
 export const MAX_PATH_BYTES = 4095;
 
+/** The most rules a job's `network.allow` may hold. */
+export const MAX_NETWORK_RULES = 256;
+
 /** The most modules `preload` may name, of a sandbox or a session. */
 export const MAX_PRELOAD = 64;
 

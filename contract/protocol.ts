@@ -158,6 +158,8 @@ export interface AgentRunRequest {
   readonly session?: boolean;
   /** For a session: modules imported before its first cell, as the sandbox's `preload` is before a job. */
   readonly preload?: readonly string[];
+  /** The job has network: relay the program's proxy port to the host's egress proxy while it runs. */
+  readonly egress?: boolean;
 }
 
 /**
@@ -311,6 +313,7 @@ export const runRequestSchema = {
     stream: { type: 'boolean' },
     stdinOpen: { type: 'boolean' },
     session: { type: 'boolean' },
+    egress: { type: 'boolean' },
     preload: { type: 'array', items: { type: 'string', minLength: 1 } },
     rlimits: {
       type: 'object',

@@ -4,6 +4,9 @@ import { bytesOnDisk, checkFiles, checkReturnFiles, type JobFiles, type Returned
 import type { ProgramLimits } from './create-container.js';
 import { MAX_ENV_BYTES, MAX_JOB_BYTES, MAX_TIMEOUT_MS, MIB, MIN_MEMORY_LIMIT_MB } from '../contract/limits.js';
 import { checkInteger, describe, tmpfsMb, type ResolvedOptions } from './options.js';
+import { egressProxyEnv } from '../contract/layout.js';
+import type { EgressPolicy, EgressRecord } from './egress-proxy.js';
+import { grantNetwork, type JobNetwork } from './network.js';
 
 export type { PythonError, RunStatus } from '../contract/protocol.js';
 export type { JobFiles, ReturnedFile } from './files.js';
@@ -64,6 +67,13 @@ export interface Job {
    * @default the sandbox's pidsLimit
    */
   readonly pidsLimit?: number;
+  /**
+   * What this job may reach, within the sandbox's `network.allow`: the job's program gets
+   * proxy variables (`HTTP_PROXY`, `HTTPS_PROXY`, `ALL_PROXY`) for the host's egress proxy,
+   * which lets through these and nothing else, and reports each connection in `egress`.
+   * @default none: the job reaches nothing
+   */
+  readonly network?: JobNetwork;
   /** Aborts the job, waiting or running: `run()` then rejects with AbortError. */
   readonly signal?: AbortSignal;
   /**
@@ -91,9 +101,11 @@ export interface RunResult extends Omit<AgentRunResponse, 'files' | 'figures' | 
   readonly figures: readonly Buffer[];
   /** True for every status but `ok`. */
   readonly isError: boolean;
+  /** Every connection the program asked the egress proxy for, allowed or not; empty for a job without network. */
+  readonly egress: readonly EgressRecord[];
 }
 
-const JOB_FIELDS = new Set(['code', 'data', 'stdin', 'timeoutMs', 'cpuTimeMs', 'memoryLimitMb', 'pidsLimit', 'env', 'files', 'returnFiles', 'signal', 'v3']);
+const JOB_FIELDS = new Set(['code', 'data', 'stdin', 'timeoutMs', 'cpuTimeMs', 'memoryLimitMb', 'pidsLimit', 'env', 'files', 'returnFiles', 'network', 'signal', 'v3']);
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 /** The most stdin, in bytes, that goes inside the job's JSON; more is streamed. */
 export const INLINE_STDIN_BYTES = 64 * 1024;
@@ -110,6 +122,8 @@ export interface PreparedJob {
   readonly stdinSource: AsyncIterable<string | Uint8Array> | undefined;
   /** The job's own memory and pids limits, where it set one: its container is changed to them first. */
   readonly limits: ProgramLimits | undefined;
+  /** What the job may reach, for its egress proxy; undefined for a job without network. */
+  readonly egress: EgressPolicy | undefined;
 }
 
 /** Checks a job and serialises its data, before any container is touched. */
@@ -121,7 +135,7 @@ export function prepareJob(job: unknown, options: ResolvedOptions, listeners: Ru
   for (const key of Object.keys(fields)) {
     if (!JOB_FIELDS.has(key)) throw new InvalidArgumentError(`job.${key}`, 'is not a field of a job');
   }
-  const { code, data = null, stdin: givenStdin = '', timeoutMs = options.timeoutMs, cpuTimeMs: ownCpuTimeMs, memoryLimitMb, pidsLimit, env, files, returnFiles, signal, v3 } = fields as Job;
+  const { code, data = null, stdin: givenStdin = '', timeoutMs = options.timeoutMs, cpuTimeMs: ownCpuTimeMs, memoryLimitMb, pidsLimit, env, files, returnFiles, network, signal, v3 } = fields as Job;
   // null is a wrong value, not a missing one: only undefined takes the default.
   const cpuTimeMs = ownCpuTimeMs === undefined ? (options.cpuTimeMs ?? timeoutMs) : ownCpuTimeMs;
   if (typeof code !== 'string') throw new InvalidArgumentError('job.code', `must be a string, got ${describe(code)}`);
@@ -144,6 +158,7 @@ export function prepareJob(job: unknown, options: ResolvedOptions, listeners: Ru
     throw new InvalidArgumentError('job.v3', `can only be true: warmbox runs Python 3 and has no Python 2, got ${describe(v3)}`);
   }
   const checkedEnv = checkEnv(env);
+  const egress = grantNetwork(network, options.network, timeoutMs, 'job.network');
   const checkedFiles = checkFiles(files);
   const patterns = checkReturnFiles(returnFiles);
   const dataJson = Buffer.from(serialiseData(data));
@@ -162,7 +177,9 @@ export function prepareJob(job: unknown, options: ResolvedOptions, listeners: Ru
     request: {
       code,
       stdin,
-      env: checkedEnv,
+      // The proxy's variables first: a job's own env may name others, and still reaches nothing past the proxy.
+      env: egress === undefined ? checkedEnv : { ...egressProxyEnv(), ...checkedEnv },
+      ...(egress === undefined ? {} : { egress: true }),
       timeoutMs,
       cpuTimeMs,
       maxOutputBytes: options.maxOutputBytes,
@@ -186,6 +203,7 @@ export function prepareJob(job: unknown, options: ResolvedOptions, listeners: Ru
     signal,
     stdinSource,
     limits: ownLimits ? limits : undefined,
+    egress,
   };
 }
 

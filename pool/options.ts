@@ -2,6 +2,7 @@ import { isAbsolute } from 'node:path';
 import type Docker from 'dockerode';
 import { InvalidArgumentError } from '../contract/errors.js';
 import { MAX_MODULE_NAME_LENGTH, MAX_PRELOAD, MAX_TIMEOUT_MS, MIB, MIN_MEMORY_LIMIT_MB } from '../contract/limits.js';
+import { resolveNetwork, type NetworkOptions, type ResolvedNetwork } from './network.js';
 
 /** Options of `new Sandbox(options)`. Every one has a default; units are in the names. */
 export interface SandboxOptions {
@@ -156,6 +157,13 @@ export interface SandboxOptions {
    */
   readonly allowExec?: boolean;
   /**
+   * What jobs may reach on the network, through the host's egress proxy: the ceiling of every
+   * job's own `network`. Without it, and for a job that asks for nothing, a job reaches
+   * nothing at all (README, Network).
+   * @default none
+   */
+  readonly network?: NetworkOptions;
+  /**
    * The container runtime the engine runs each container with, by its name in the engine's
    * configuration (`docker info` lists them): `'runc'`, the engine's usual one, or `'runsc'`,
    * gVisor, which puts a second kernel between the program and the host's (README, Security
@@ -226,6 +234,7 @@ export type ResolvedOptions = Readonly<typeof DEFAULTS> & {
   readonly image: string | undefined;
   readonly socketRoot: string | undefined;
   readonly docker: Docker.DockerOptions;
+  readonly network: ResolvedNetwork | undefined;
 };
 
 // [smallest, largest] accepted for each numeric option: what lies outside is a mistake, and
@@ -271,7 +280,7 @@ export function resolveOptions(input: number | SandboxOptions | undefined): Reso
   if (typeof options !== 'object' || options === null || Array.isArray(options)) {
     throw new InvalidArgumentError('options', 'must be a pool size or an options object');
   }
-  const known = new Set<string>([...Object.keys(DEFAULTS), 'cpuTimeMs', 'maxJobMemoryLimitMb', 'maxJobPidsLimit', 'image', 'socketRoot', 'docker', 'preload']);
+  const known = new Set<string>([...Object.keys(DEFAULTS), 'cpuTimeMs', 'maxJobMemoryLimitMb', 'maxJobPidsLimit', 'image', 'socketRoot', 'docker', 'preload', 'network']);
   for (const key of Object.keys(options)) {
     if (!known.has(key)) throw new InvalidArgumentError(key, 'is not an option of Sandbox');
   }
@@ -311,7 +320,8 @@ export function resolveOptions(input: number | SandboxOptions | undefined): Reso
   }
   resolved.runtime = runtime;
   const preload = checkPreload(options.preload);
-  return Object.freeze({ ...resolved, preload, cpuTimeMs, image: options.image, socketRoot: options.socketRoot, docker: options.docker ?? {} }) as ResolvedOptions;
+  const network = resolveNetwork(options.network);
+  return Object.freeze({ ...resolved, preload, cpuTimeMs, image: options.image, socketRoot: options.socketRoot, docker: options.docker ?? {}, network }) as ResolvedOptions;
 }
 
 export function checkPreload(preload: unknown, field = 'preload'): readonly string[] {

@@ -20,10 +20,10 @@ export function toRunResult({ response: { files: _entries, figures: pngs, ...res
   } catch {
     // Only a program that wrote its own bytes onto the result channel gets here.
     const error = { type: ERROR_TYPES.protocol, message: 'the result channel held something other than JSON', traceback: '' };
-    return { ...response, status: 'error', result: null, error, files, figures, isError: true };
+    return { ...response, status: 'error', result: null, error, files, figures, isError: true, egress: [] };
   }
   // `result` right after the output, as README shows a result.
-  return { status, stdout, stderr, result, ...rest, files, figures, isError: status !== 'ok' };
+  return { status, stdout, stderr, result, ...rest, files, figures, isError: status !== 'ok', egress: [] };
 }
 
 /** A result of the host's own, for a job the agent could not report. */
@@ -51,5 +51,6 @@ export function synthesisedResult(
     filesTruncated: false,
     figures: [],
     isError: true,
+    egress: [],
   };
 }

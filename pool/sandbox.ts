@@ -19,6 +19,8 @@ import { OWNER_FILE, POOL_DIR_PREFIX, sweepOrphans, sweepPool } from './sweep-or
 import { ioDirFor, WarmContainer } from './warm-container.js';
 import { prepareSession, Session, type SessionOptions } from './session.js';
 import type { PythonSandbox, SandboxEvents } from './python-sandbox.js';
+import { EGRESS_SOCKET_NAME } from '../contract/layout.js';
+import { EgressProxy } from './egress-proxy.js';
 
 export type { SandboxEvents } from './python-sandbox.js';
 
@@ -136,15 +138,23 @@ export class Sandbox extends EventEmitter<SandboxEvents> implements PythonSandbo
   }
 
   async #run(job: Job | string, options: RunOptions): Promise<RunResult> {
-    const { request, dataJson, signal, stdinSource, limits } = prepareJob(job, this.options, options);
+    const { request, dataJson, signal, stdinSource, limits, egress } = prepareJob(job, this.options, options);
     if (this.#state === 'initializing') await this.#initializing;
     const pool = this.#readyPool();
     if (limits !== undefined && this.#runtime !== undefined) checkJobLimitsFor(this.#runtime, limits, this.options);
     return this.#destroyable(signal, async (abort) => {
       const container = await pool.acquire(abort);
+      // A job that has network gets a proxy of its own, on its container's io directory, for
+      // exactly as long as it runs: what it reached is in its result.
+      const proxy = egress === undefined ? undefined : await EgressProxy.open(join(container.ioDir, EGRESS_SOCKET_NAME), egress).catch((error: unknown) => {
+        pool.retire(container);
+        throw error;
+      });
       try {
-        return await container.run(request, dataJson, abort, { ...options, stdinSource }, limits);
+        const result = await container.run(request, dataJson, abort, { ...options, stdinSource }, limits);
+        return proxy === undefined ? result : { ...result, egress: await proxy.close() };
       } finally {
+        await proxy?.close();
         pool.retire(container);
       }
     });

@@ -88,6 +88,7 @@ export function encodeResult(result: DecodedResult): WireResult {
     ...result,
     files: result.files.map(({ path, size, data }) => ({ path, size, base64: data.toString('base64') })),
     figures: result.figures.map((png) => png.toString('base64')),
+    egress: [...result.egress],
   };
 }
 

@@ -8,8 +8,9 @@
  * names) still run behind them and answer with the same typed errors.
  */
 import type { FromSchema } from 'json-schema-to-ts';
-import { MAX_ENV_BYTES, MAX_JOB_BYTES, MAX_JOB_FILES, MAX_MODULE_NAME_LENGTH, MAX_PATH_BYTES, MAX_PRELOAD, MAX_RETURN_PATTERNS, MAX_SESSION_MS, MAX_TIMEOUT_MS, MIN_MEMORY_LIMIT_MB, SESSION_DEFAULTS } from '../contract/limits.js';
+import { MAX_ENV_BYTES, MAX_JOB_BYTES, MAX_JOB_FILES, MAX_MODULE_NAME_LENGTH, MAX_NETWORK_RULES, MAX_PATH_BYTES, MAX_PRELOAD, MAX_RETURN_PATTERNS, MAX_SESSION_MS, MAX_TIMEOUT_MS, MIN_MEMORY_LIMIT_MB, SESSION_DEFAULTS } from '../contract/limits.js';
 import { runResponseSchema as reportSchema } from '../contract/protocol.js';
+import { EGRESS_REASONS } from '../contract/egress.js';
 
 const limitMs = { type: 'integer', minimum: 1, maximum: MAX_TIMEOUT_MS } as const;
 
@@ -28,6 +29,13 @@ export const jobSchema = {
     memoryLimitMb: { type: 'integer', minimum: MIN_MEMORY_LIMIT_MB, description: "this job's memory limit in MiB, up to the service's maxJobMemoryLimitMb" },
     pidsLimit: { type: 'integer', minimum: 1, description: "this job's processes and threads, up to the service's maxJobPidsLimit" },
     env: { type: 'object', maxProperties: 1024, additionalProperties: { type: 'string', maxLength: MAX_ENV_BYTES } },
+    network: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['allow'],
+      description: "what this job may reach, within the service's --allow: host names, *.domains, addresses, CIDR ranges, each with an optional :port",
+      properties: { allow: { type: 'array', maxItems: MAX_NETWORK_RULES, items: { type: 'string', minLength: 1, maxLength: 300 } } },
+    },
     files: {
       type: 'object',
       maxProperties: MAX_JOB_FILES,
@@ -103,7 +111,7 @@ export const resultSchema = {
   additionalProperties: false,
   required: [
     'status', 'stdout', 'stderr', 'result', 'exitCode', 'signal', 'timedOut', 'cpuTimeExceeded', 'memoryExceeded',
-    'outputTruncated', 'error', 'durationMs', 'files', 'filesTruncated', 'figures', 'isError',
+    'outputTruncated', 'error', 'durationMs', 'files', 'filesTruncated', 'figures', 'isError', 'egress',
   ],
   properties: {
     ...reportFields,
@@ -119,6 +127,25 @@ export const resultSchema = {
     },
     figures: { type: 'array', items: { type: 'string', description: 'a PNG, base64' } },
     isError: { type: 'boolean' },
+    egress: {
+      type: 'array',
+      description: 'every connection the program asked the egress proxy for, allowed or not',
+      items: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['host', 'port', 'address', 'allowed', 'reason', 'bytesOut', 'bytesIn', 'ms'],
+        properties: {
+          host: { type: 'string' },
+          port: { type: 'integer' },
+          address: { type: ['string', 'null'] },
+          allowed: { type: 'boolean' },
+          reason: { type: 'string', enum: EGRESS_REASONS },
+          bytesOut: { type: 'integer' },
+          bytesIn: { type: 'integer' },
+          ms: { type: 'number' },
+        },
+      },
+    },
     replayed: { type: 'boolean', description: "true when this answers a repeat of a job `id` with the first run's result" },
   },
 } as const;

@@ -9,6 +9,7 @@ import fc from 'fast-check';
 import { RUN_STATUSES } from '../../contract/protocol.js';
 import type { Job, RunResult } from '../../pool/index.js';
 import { decodeJob, decodeResult, encodeJob, encodeResult, errorSchema, jobSchema, resultSchema } from '../../wire/index.js';
+import { EGRESS_REASONS } from '../../contract/egress.js';
 
 const ajv = new Ajv({ strict: false });
 const validJob = ajv.compile(jobSchema);
@@ -51,6 +52,19 @@ const result: fc.Arbitrary<RunResult> = fc.record({
   filesTruncated: fc.boolean(),
   figures: fc.array(bytes, { maxLength: 2 }),
   isError: fc.boolean(),
+  egress: fc.array(
+    fc.record({
+      host: fc.domain(),
+      port: fc.integer({ min: 1, max: 65_535 }),
+      address: fc.option(fc.ipV4()),
+      allowed: fc.boolean(),
+      reason: fc.constantFrom(...EGRESS_REASONS),
+      bytesOut: fc.nat(),
+      bytesIn: fc.nat(),
+      ms: fc.nat(),
+    }),
+    { maxLength: 3 },
+  ),
 });
 
 /** The job with each file's bytes as a Buffer, so that deepEqual compares bytes, not classes. */

@@ -1,0 +1,260 @@
+/**
+ * Network on purpose, with real clients inside real containers (urllib, http.client, ssl,
+ * sockets) and real servers on this machine's loopback, reached under names the sandbox's
+ * `resolve` pins to 127.0.0.1. Nothing here sends a packet anywhere else: inside, a container
+ * has only `lo`, which each test that looks for a way out asserts first.
+ */
+import { execFile } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { createServer as createHttpServer, type IncomingHttpHeaders, type Server } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+import { createServer as createTcpServer, type AddressInfo, type Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import test, { type ExecutionContext } from 'ava';
+import { InvalidArgumentError, type SandboxOptions } from '../../pool/index.js';
+import { openSandbox } from '../helpers/sandbox.js';
+
+const run = promisify(execFile);
+
+interface Servers {
+  readonly http: number;
+  readonly https: number;
+  readonly tcp: number;
+  readonly ca: string;
+  /** The headers of each plain request the HTTP server answered. */
+  readonly seen: IncomingHttpHeaders[];
+  /** Resolves once the TCP server's first connection has closed. */
+  readonly tcpClosed: Promise<void>;
+}
+
+let servers: Servers;
+const closers: Array<() => void> = [];
+
+test.before(async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'warmbox-egress-'));
+  // A certificate for tls.test, self-signed: the program trusts it as its CA, passed as a file.
+  await run('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', '/CN=tls.test', '-addext', 'subjectAltName=DNS:tls.test', '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem')]);
+  const [key, cert] = await Promise.all([readFile(join(dir, 'key.pem')), readFile(join(dir, 'cert.pem'))]);
+  await rm(dir, { recursive: true, force: true });
+  const seen: IncomingHttpHeaders[] = [];
+  const http = createHttpServer((request, response) => {
+    seen.push(request.headers);
+    const size = Number(new URL(request.url!, 'http://x').searchParams.get('bytes') ?? 0);
+    response.end(size > 0 ? 'x'.repeat(size) : `hello from ${request.headers.host}`);
+  });
+  const https = createHttpsServer({ key, cert }, (_request, response) => response.end('hello over tls'));
+  let tcpClosed!: () => void;
+  const tcp = createTcpServer((socket: Socket) => {
+    socket.write('open\n');
+    socket.on('error', () => {});
+    socket.once('close', () => tcpClosed());
+  });
+  const listen = async (server: Server | ReturnType<typeof createTcpServer>) => {
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    closers.push(() => server.close());
+    return (server.address() as AddressInfo).port;
+  };
+  servers = {
+    http: await listen(http),
+    https: await listen(https),
+    tcp: await listen(tcp),
+    ca: cert.toString(),
+    seen,
+    tcpClosed: new Promise((resolve) => (tcpClosed = resolve)),
+  };
+});
+
+test.after.always(() => {
+  for (const close of closers) close();
+});
+
+/** A sandbox whose ceiling is the test servers, under names pinned to 127.0.0.1. */
+function networked(t: ExecutionContext, network: Partial<NonNullable<SandboxOptions['network']>> = {}) {
+  return openSandbox(t, {
+    poolSize: 1,
+    network: {
+      allow: [`api.test:${servers.http}`, `tls.test:${servers.https}`, `raw.test:${servers.tcp}`, `other.test:${servers.http}`, `localhost:${servers.http}`],
+      resolve: { 'api.test': '127.0.0.1', 'tls.test': '127.0.0.1', 'raw.test': '127.0.0.1', 'other.test': '127.0.0.1' },
+      ...network,
+    },
+  });
+}
+
+const ONLY_LO = 'import os\nassert sorted(os.listdir("/sys/class/net")) == ["lo"], os.listdir("/sys/class/net")\n';
+
+test('a job without network, on a pool whose ceiling allows hosts -> only lo, no proxy variables, nothing reachable, no egress', async (t) => {
+  const sandbox = await networked(t);
+  const r = await sandbox.run(`${ONLY_LO}
+import os, socket, urllib.request
+out = {"proxy": [k for k in os.environ if k.lower().endswith("_proxy")]}
+for name, attempt in [
+    ("proxy port", lambda: socket.create_connection(("127.0.0.1", 3128), timeout=2)),
+    ("name", lambda: socket.getaddrinfo("api.test", ${servers.http})),
+    ("url", lambda: urllib.request.urlopen("http://api.test:${servers.http}/", timeout=2)),
+]:
+    try:
+        attempt()
+        out[name] = "reached"
+    except OSError as e:
+        out[name] = type(e).__name__
+result = out`);
+  t.is(r.status, 'ok', r.stderr);
+  t.deepEqual(r.result, { proxy: [], 'proxy port': 'ConnectionRefusedError', name: 'gaierror', url: 'URLError' });
+  t.deepEqual(r.egress, []);
+});
+
+test('HTTP to an allowed name through the proxy -> the server answers, under that name; the connection is in egress', async (t) => {
+  const sandbox = await networked(t);
+  const r = await sandbox.run({
+    code: `${ONLY_LO}
+import urllib.request, http.client
+result = [urllib.request.urlopen("http://api.test:${servers.http}/", timeout=10).read().decode()]
+conn = http.client.HTTPConnection("127.0.0.1", 3128, timeout=10)
+conn.request("GET", "http://api.test:${servers.http}/again")
+result.append(conn.getresponse().read().decode())`,
+    network: { allow: [`api.test:${servers.http}`] },
+  });
+  t.is(r.status, 'ok', r.stderr);
+  t.deepEqual(r.result, [`hello from api.test:${servers.http}`, `hello from api.test:${servers.http}`]);
+  t.is(r.egress.length, 2);
+  for (const record of r.egress) t.like(record, { host: 'api.test', port: servers.http, address: '127.0.0.1', allowed: true, reason: 'closed' });
+  t.true(r.egress.every((record) => record.bytesIn > 0));
+});
+
+test('HTTPS to an allowed name -> a CONNECT tunnel; the program verifies the server with the CA it was given', async (t) => {
+  const sandbox = await networked(t);
+  const r = await sandbox.run({
+    code: `${ONLY_LO}
+import ssl, urllib.request
+context = ssl.create_default_context(cafile="ca.pem")
+result = urllib.request.urlopen("https://tls.test:${servers.https}/", context=context, timeout=10).read().decode()`,
+    files: { 'ca.pem': servers.ca },
+    network: { allow: [`tls.test:${servers.https}`] },
+  });
+  t.is(r.status, 'ok', r.stderr);
+  t.is(r.result, 'hello over tls');
+  t.like(r.egress, [{ host: 'tls.test', port: servers.https, allowed: true, reason: 'closed' }]);
+});
+
+test('a name the job did not ask for -> 403 from the proxy, refused in egress; so is a name past the pin that resolves to loopback', async (t) => {
+  const sandbox = await networked(t);
+  const r = await sandbox.run({
+    code: `${ONLY_LO}
+import urllib.request, urllib.error
+result = []
+for url in ["http://other.test:${servers.http}/", "http://localhost:${servers.http}/", "http://api.test:${servers.http}/"]:
+    try:
+        result.append(urllib.request.urlopen(url, timeout=10).status)
+    except urllib.error.HTTPError as e:
+        result.append([e.code, e.headers["warmbox-egress"]])`,
+    network: { allow: [`api.test:${servers.http}`, `localhost:${servers.http}`] },
+  });
+  t.is(r.status, 'ok', r.stderr);
+  t.deepEqual(r.result, [[403, 'not-allowed'], [403, 'private-address'], 200]);
+  t.like(r.egress, [
+    { host: 'other.test', allowed: false, reason: 'not-allowed', address: null },
+    { host: 'localhost', allowed: false, reason: 'private-address', address: '127.0.0.1' },
+    { host: 'api.test', allowed: true },
+  ]);
+});
+
+test('a loopback name is reached when the rules name its range; the range alone reaches the address literal', async (t) => {
+  const sandbox = await networked(t, { allow: [`localhost:${servers.http}`, `127.0.0.0/8:${servers.http}`] });
+  const r = await sandbox.run({
+    code: `import urllib.request
+result = [urllib.request.urlopen(u, timeout=10).read().decode() for u in ["http://localhost:${servers.http}/", "http://127.0.0.1:${servers.http}/"]]`,
+    network: { allow: [`localhost:${servers.http}`, `127.0.0.0/8:${servers.http}`] },
+  });
+  t.is(r.status, 'ok', r.stderr);
+  t.deepEqual(r.result, [`hello from localhost:${servers.http}`, `hello from 127.0.0.1:${servers.http}`]);
+});
+
+test('fails closed: with network, a raw socket to the host, UDP, a DNS query and a name lookup all fail; only the proxy port answers', async (t) => {
+  const sandbox = await networked(t);
+  const r = await sandbox.run({
+    code: `${ONLY_LO}
+import socket
+out = {}
+def attempt(name, f):
+    try:
+        f()
+        out[name] = "reached"
+    except OSError as e:
+        out[name] = type(e).__name__
+# The host's test server is on the host's loopback, not the container's.
+attempt("tcp", lambda: socket.create_connection(("127.0.0.1", ${servers.tcp}), timeout=2))
+# A documentation address (TEST-NET-1): with only lo there is no route, so nothing leaves.
+attempt("tcp out", lambda: socket.create_connection(("192.0.2.10", 443), timeout=2))
+attempt("udp dns", lambda: socket.socket(socket.AF_INET, socket.SOCK_DGRAM).sendto(b"\\x00" * 12, ("192.0.2.53", 53)))
+attempt("quic", lambda: socket.socket(socket.AF_INET, socket.SOCK_DGRAM).sendto(b"\\x00" * 12, ("192.0.2.10", 443)))
+attempt("lookup", lambda: socket.getaddrinfo("raw.test", ${servers.tcp}))
+attempt("proxy", lambda: socket.create_connection(("127.0.0.1", 3128), timeout=2).close())
+result = out`,
+    network: { allow: [`raw.test:${servers.tcp}`] },
+  });
+  t.is(r.status, 'ok', r.stderr);
+  t.like(r.result, { tcp: 'ConnectionRefusedError', lookup: 'gaierror', proxy: 'reached' });
+  const result = r.result as Record<string, string>;
+  for (const way of ['tcp out', 'udp dns', 'quic']) t.not(result[way], 'reached', way);
+});
+
+test('a job that asks past the ceiling, or for network where the sandbox allows none -> InvalidArgumentError naming the rule, before any container', async (t) => {
+  const sandbox = await networked(t);
+  const error = await t.throwsAsync(sandbox.run({ code: '', network: { allow: [`api.test:${servers.http}`, 'evil.example'] } }), { instanceOf: InvalidArgumentError });
+  t.is(error?.field, 'job.network.allow[1]');
+  await t.throwsAsync(sandbox.run({ code: '', network: { allow: ['api.test:notaport'] } }), { instanceOf: InvalidArgumentError, message: /^job\.network\.allow\[0\]/ });
+  const closed = await openSandbox(t, { poolSize: 1 });
+  const refused = await t.throwsAsync(closed.run({ code: '', network: { allow: ['api.test'] } }), { instanceOf: InvalidArgumentError });
+  t.is(refused?.field, 'job.network.allow');
+  t.like(closed.stats(), { busy: 0, warm: 1 });
+});
+
+test('caps: past maxConnections a connection is refused; past maxBytesIn it is cut; each says so in egress', async (t) => {
+  const sandbox = await networked(t, { maxConnections: 2, maxBytesIn: 100_000 });
+  const r = await sandbox.run({
+    code: `import urllib.request, urllib.error, http.client
+result = []
+try:
+    result.append(len(urllib.request.urlopen("http://api.test:${servers.http}/?bytes=1000000", timeout=10).read()))
+except (http.client.IncompleteRead, OSError) as e:
+    result.append(type(e).__name__)
+result.append(urllib.request.urlopen("http://api.test:${servers.http}/", timeout=10).status)
+try:
+    urllib.request.urlopen("http://api.test:${servers.http}/", timeout=10)
+except urllib.error.HTTPError as e:
+    result.append([e.code, e.headers["warmbox-egress"]])`,
+    network: { allow: [`api.test:${servers.http}`] },
+  });
+  t.is(r.status, 'ok', r.stderr);
+  t.not((r.result as unknown[])[0], 1_000_000);
+  t.deepEqual((r.result as unknown[]).slice(1), [200, [403, 'max-connections']]);
+  t.like(r.egress, [{ allowed: true, reason: 'max-bytes-in' }, { allowed: true, reason: 'closed' }, { allowed: false, reason: 'max-connections' }]);
+});
+
+test('the job ends -> its open connections are cut, a daemon child\'s tunnel too', async (t) => {
+  const sandbox = await networked(t);
+  const r = await sandbox.run({
+    code: `import subprocess, sys
+# A child in a session of its own holds a tunnel open, and outlives the main process.
+child = subprocess.Popen([sys.executable, "-c", """
+import http.client, time
+c = http.client.HTTPConnection("127.0.0.1", 3128)
+c.set_tunnel("raw.test", ${servers.tcp})
+c.connect()
+print("holding", flush=True)
+time.sleep(300)
+"""], stdout=subprocess.PIPE, text=True, start_new_session=True)
+print(child.stdout.readline().strip())`,
+    network: { allow: [`raw.test:${servers.tcp}`] },
+    timeoutMs: 20_000,
+  });
+  t.is(r.status, 'ok', r.stderr);
+  t.is(r.stdout, 'holding\n');
+  // The host's server hears its end of the tunnel close: the job's end cut it.
+  await servers.tcpClosed;
+  t.like(r.egress, [{ host: 'raw.test', port: servers.tcp, allowed: true }]);
+});
