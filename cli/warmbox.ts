@@ -74,6 +74,10 @@ Options:
   --image IMAGE       the agent image (default: this version's)
   --runtime NAME      the engine's runtime: ${DEFAULTS.runtime} (default), or runsc for gVisor
   --allow-exec        let the program run files it writes (/work and /tmp without noexec)
+  --allow HOST        let the program reach HOST through the egress proxy (repeatable): a
+                      name, *.domain, address or CIDR range, with an optional :port (443 and
+                      80 without); every connection is reported on stderr
+  --resolve NAME=ADDR pin NAME to ADDR for --allow, as curl's --resolve (repeatable)
   --remote URL        run it on the warmbox serve at URL (token: WARMBOX_TOKEN) rather than
                       on a local pool; --timeout-ms goes with the job, the other options above
                       are the service's own
@@ -99,6 +103,10 @@ Options:
   --runtime NAME      the engine's runtime: ${DEFAULTS.runtime} (default), or runsc for gVisor
   --allow-exec        let programs run files they write (/work and /tmp without noexec)
   --preload LIST      modules to import before a container is warm, comma-separated
+  --allow HOST        what jobs may ask to reach, through the egress proxy (repeatable): a
+                      name, *.domain, address or CIDR range, with an optional :port; a job
+                      reaches only what its own network.allow asks for within these
+  --resolve NAME=ADDR pin NAME to ADDR for --allow, as curl's --resolve (repeatable)
   --token-file F      a file holding the bearer token
   --socket-root DIR   where each pool makes its directory of the agents' sockets (default: the
                       temp dir); in a container that starts its siblings through the Docker
@@ -228,10 +236,21 @@ async function runCommand(args: string[]): Promise<number> {
     sandbox = sandboxFor(values, { ...sandboxOptions(values), poolSize: 1 });
     await sandbox.initialize();
     const result = await sandbox.run(
-      { code, data, files, returnFiles: values.return, stdin: process.stdin, ...integerOption('timeoutMs', values['timeout-ms']) },
+      {
+        code,
+        data,
+        files,
+        returnFiles: values.return,
+        stdin: process.stdin,
+        ...integerOption('timeoutMs', values['timeout-ms']),
+        ...(values.allow === undefined ? {} : { network: { allow: values.allow } }),
+      },
       { onStdout: (chunk) => process.stdout.write(chunk), onStderr: (chunk) => process.stderr.write(chunk) },
     );
     await writeReturned(result, values.out);
+    for (const { host, port, address, allowed, reason, bytesOut, bytesIn, ms } of result.egress) {
+      process.stderr.write(`warmbox: egress ${host}:${port}${address === null ? '' : ` (${address})`} ${allowed ? 'allowed' : 'refused'}: ${reason}, ${bytesOut} B out, ${bytesIn} B in, ${Math.round(ms)} ms\n`);
+    }
     return exitCodeOf(result);
   } catch (error) {
     if (error instanceof WarmboxError) {
@@ -332,6 +351,8 @@ Options:
   --image IMAGE       the agent image (default: this version's)
   --runtime NAME      the engine's runtime: ${DEFAULTS.runtime} (default), or runsc for gVisor
   --allow-exec        let programs run files they write (/work and /tmp without noexec)
+  --allow HOST        what run_python's network.allow may ask for (repeatable)
+  --resolve NAME=ADDR pin NAME to ADDR for --allow (repeatable)
   --remote URL        run the tools on the warmbox serve at URL (token: WARMBOX_TOKEN) rather
                       than on a local pool, whose options above then do not apply
   -h, --help          show this help
@@ -405,6 +426,8 @@ const SANDBOX_FLAGS = {
   image: { type: 'string' },
   runtime: { type: 'string' },
   'allow-exec': { type: 'boolean', default: false },
+  allow: { type: 'string', multiple: true },
+  resolve: { type: 'string', multiple: true },
 } as const;
 
 /** The flag of run and mcp that runs their jobs on a service rather than on a local pool. */
@@ -416,19 +439,35 @@ const REMOTE_FLAG = { remote: { type: 'string' } } as const;
  */
 function sandboxFor(values: { remote?: string; pool?: string } & Parameters<typeof sandboxOptions>[0], local: SandboxOptions): PythonSandbox {
   if (values.remote === undefined) return new Sandbox(local);
-  const poolFlag = (['memory-mb', 'image', 'runtime', 'pool'] as const).find((flag) => values[flag] !== undefined) ?? (values['allow-exec'] ? 'allow-exec' : undefined);
+  const poolFlag = (['memory-mb', 'image', 'runtime', 'pool', 'resolve'] as const).find((flag) => values[flag] !== undefined) ?? (values['allow-exec'] ? 'allow-exec' : undefined);
   if (poolFlag !== undefined) throw new UsageError(`--${poolFlag} sets up a local pool: with --remote, the service's own options hold`);
   return new RemoteSandbox({ url: values.remote, token: process.env.WARMBOX_TOKEN });
 }
 
-function sandboxOptions(values: { 'memory-mb'?: string; 'timeout-ms'?: string; image?: string; runtime?: string; 'allow-exec'?: boolean }): SandboxOptions {
+function sandboxOptions(values: { 'memory-mb'?: string; 'timeout-ms'?: string; image?: string; runtime?: string; 'allow-exec'?: boolean; allow?: string[]; resolve?: string[] }): SandboxOptions {
   return {
+    ...networkOption(values.allow, values.resolve),
     ...(values['allow-exec'] ? { allowExec: true } : {}),
     ...integerOption('memoryLimitMb', values['memory-mb']),
     ...integerOption('timeoutMs', values['timeout-ms']),
     ...(values.image === undefined ? {} : { image: values.image }),
     ...(values.runtime === undefined ? {} : { runtime: values.runtime }),
   };
+}
+
+/** The sandbox's `network` from --allow (repeatable) and --resolve NAME=ADDRESS (repeatable); none without --allow. */
+function networkOption(allow: string[] | undefined, resolve: string[] | undefined): Pick<SandboxOptions, 'network'> {
+  if (allow === undefined) {
+    if (resolve !== undefined) throw new UsageError('--resolve pins names for --allow: give the hosts to allow too');
+    return {};
+  }
+  const pinned: Record<string, string> = {};
+  for (const entry of resolve ?? []) {
+    const [name, address] = entry.split('=');
+    if (name === undefined || address === undefined || name === '' || address === '') throw new UsageError(`--resolve takes NAME=ADDRESS, got ${JSON.stringify(entry)}`);
+    pinned[name] = address;
+  }
+  return { network: { allow, ...(resolve === undefined ? {} : { resolve: pinned }) } };
 }
 
 /** `{ [name]: n }` for a numeric flag given, `{}` for one left out; the library checks the range. */

@@ -40,14 +40,14 @@ export const SESSION_OPEN = 'python_session_open';
 export const SESSION_RUN = 'python_session_run';
 export const SESSION_CLOSE = 'python_session_close';
 
-const { code, data, files, timeoutMs } = jobSchema.properties;
+const { code, data, files, timeoutMs, network } = jobSchema.properties;
 
-/** The tool's input: the service's job, less what a model has no use for (stdin, env, the id). */
+/** The tool's input: the service's job, less what a model has no use for (stdin, env, the id); `network` within the server's --allow. */
 export const runPythonInput = {
   type: 'object',
   additionalProperties: false,
   required: ['code'],
-  properties: { code, data, files, timeoutMs },
+  properties: { code, data, files, timeoutMs, network },
 } as const;
 
 const { $id: _id, ...runResultOutput } = resultSchema;
@@ -85,7 +85,7 @@ export function createMcpServer(sandbox: PythonSandbox, { version, sessions, run
         name: RUN_PYTHON,
         title: 'Run Python',
         description:
-          'Runs Python 3 code in a fresh, single-use sandbox with no network, and answers with its output, ' +
+          'Runs Python 3 code in a fresh, single-use sandbox, with no network unless `network.allow` asks for hosts the server allows, and answers with its output, ' +
           'its figures (matplotlib, as images) and its `result`. The code sees `data` as a global and may set `result` ' +
           'to any JSON value; `files` are written beside it first. numpy, pandas and matplotlib are there when the image has them.',
         inputSchema: runPythonInput,
@@ -173,6 +173,7 @@ export function toToolResult(result: RunResult | CellResult): CallToolResult {
       ...(result.stderr === '' ? [] : [text('stderr', result.stderr)]),
       ...(result.error === null ? [] : [text('error', result.error.traceback || `${result.error.type}: ${result.error.message}`)]),
       ...(result.result === null ? [] : [text('result', JSON.stringify(result.result))]),
+      ...(result.egress.length === 0 ? [] : [text('network', result.egress.map(({ host, port, allowed, reason }) => `${host}:${port} ${allowed ? 'allowed' : 'refused'} (${reason})`).join('\n'))]),
       ...valueContent('value' in result ? result.value : null),
       ...(('sessionEnded' in result && result.sessionEnded) ? [{ type: 'text' as const, text: 'the session ended with this call: open a new one' }] : []),
       ...wire.figures.map((png) => ({ type: 'image' as const, data: png, mimeType: 'image/png' })),

@@ -31,8 +31,8 @@ export class ServiceJobs {
     try {
       const result = await pending;
       const seconds = (performance.now() - startedAt) / 1000;
-      this.metrics.job(result.status, seconds);
-      log.info({ jobId, status: result.status, durationMs: Math.round(seconds * 1000) }, 'job');
+      this.metrics.job(result, seconds);
+      log.info({ jobId, status: result.status, durationMs: Math.round(seconds * 1000), ...(result.egress.length > 0 ? { egress: result.egress } : {}) }, 'job');
       return result;
     } finally {
       this.#running.delete(pending);

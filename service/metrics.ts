@@ -5,7 +5,7 @@
  * Node's process metrics beside them.
  */
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
-import type { PythonSandbox, RunStatus } from '../pool/index.js';
+import type { PythonSandbox, RunResult, RunStatus } from '../pool/index.js';
 
 export class ServiceMetrics {
   readonly registry = new Registry();
@@ -13,6 +13,7 @@ export class ServiceMetrics {
   readonly #runSeconds: Histogram;
   readonly #cells: Counter<'status'>;
   readonly #sessionsEnded: Counter<'reason'>;
+  readonly #egress: Counter<'decision' | 'reason'>;
 
   constructor(sandbox: PythonSandbox) {
     const registers = [this.registry];
@@ -40,6 +41,7 @@ export class ServiceMetrics {
     });
     new Gauge({ name: 'warmbox_sessions_open', help: 'Sessions open, each holding a container of its own', registers, async collect() { this.set((await stats()).sessions); } });
     this.#cells = new Counter({ name: 'warmbox_session_cells_total', help: "Sessions' cells run, by how they ended", labelNames: ['status'], registers });
+    this.#egress = new Counter({ name: 'warmbox_egress_connections_total', help: "Connections jobs asked the egress proxy for, by decision (allowed, refused) and how each ended", labelNames: ['decision', 'reason'], registers });
     this.#sessionsEnded = new Counter({ name: 'warmbox_sessions_ended_total', help: 'Sessions ended, by why', labelNames: ['reason'], registers });
     const startFailures = new Counter({ name: 'warmbox_container_start_failures_total', help: 'Replacement containers that failed to start', registers });
     const startSeconds = new Histogram({
@@ -58,9 +60,10 @@ export class ServiceMetrics {
     this.#cells.inc({ status });
   }
 
-  /** Counts one job that got a result. */
-  job(status: RunStatus, seconds: number): void {
-    this.#jobs.inc({ status });
+  /** Counts one job that got a result, and the connections it asked for. */
+  job(result: Pick<RunResult, 'status' | 'egress'>, seconds: number): void {
+    this.#jobs.inc({ status: result.status });
     this.#runSeconds.observe(seconds);
+    for (const { allowed, reason } of result.egress) this.#egress.inc({ decision: allowed ? 'allowed' : 'refused', reason });
   }
 }

@@ -14,6 +14,8 @@ import { ownerOf } from '../../pool/labels.js';
 import { docker } from '../helpers/sandbox.js';
 import { listening } from '../helpers/serve-process.js';
 import { requireDataImage, requireRuntime } from '../helpers/set-up.js';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 
 const CLI = new URL('../../dist/cli/warmbox.js', import.meta.url).pathname;
 
@@ -143,4 +145,23 @@ test('warmbox serve, SIGTERM while a job runs -> not ready, no new jobs, the run
   t.is(code, 0, stderr());
   const left = await docker.listContainers({ all: true, filters: { label: [`${LABELS.owner}=${owner}`] } });
   t.deepEqual(left, []);
+});
+
+test('warmbox run --allow --resolve -> the program reaches that host and no other; each connection reported on stderr', async (t) => {
+  const api = createServer((request, response) => response.end(`hello from ${request.headers.host}`));
+  api.listen(0, '127.0.0.1');
+  await once(api, 'listening');
+  t.teardown(() => api.close());
+  const port = (api.address() as AddressInfo).port;
+  const dir = await workDir(t, {
+    'main.py': `import urllib.request, urllib.error\nprint(urllib.request.urlopen("http://api.test:${port}/").read().decode())\ntry:\n    urllib.request.urlopen("http://other.test:${port}/")\nexcept urllib.error.HTTPError as e:\n    print(e.code)`,
+  });
+  const r = await warmbox(['run', 'main.py', '--allow', `api.test:${port}`, '--resolve', 'api.test=127.0.0.1'], dir);
+  t.is(r.code, 0, r.stderr);
+  t.is(r.stdout, `hello from api.test:${port}\n403\n`);
+  t.regex(r.stderr, new RegExp(`^warmbox: egress api\\.test:${port} \\(127\\.0\\.0\\.1\\) allowed: closed, \\d+ B out, \\d+ B in, \\d+ ms$`, 'm'));
+  t.regex(r.stderr, new RegExp(`^warmbox: egress other\\.test:${port} refused: not-allowed`, 'm'));
+  const wrong = await warmbox(['run', 'main.py', '--resolve', 'api.test=127.0.0.1'], dir);
+  t.is(wrong.code, 2);
+  t.regex(wrong.stderr, /--resolve pins names for --allow/);
 });

@@ -5,6 +5,9 @@
  * sessions and their events, errors by class with the same fields, initialize, stats, close
  * and destroy.
  */
+import { once } from 'node:events';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { PassThrough } from 'node:stream';
 import test, { type ExecutionContext } from 'ava';
 import { AbortError, InvalidArgumentError, PoolClosedError, Sandbox, SessionEndedError, type PythonSandbox, type SandboxEvents, type SandboxOptions } from '../../pool/index.js';
@@ -12,6 +15,16 @@ import { RemoteSandbox } from '../../remote/remote-sandbox.js';
 import { serve } from '../../service/serve.js';
 
 type Face = 'local' | 'remote';
+
+// A server on this machine's loopback, which jobs reach under a name the sandbox pins to it.
+let apiPort: number;
+test.before(async () => {
+  const server = createServer((request, response) => response.end(`hello from ${request.headers.host}`));
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  apiPort = (server.address() as AddressInfo).port;
+  server.unref();
+});
 const FACES: readonly Face[] = ['local', 'remote'];
 
 /** The next `event` of `sandbox`, with its arguments. */
@@ -44,6 +57,23 @@ for (const face of FACES) {
     const stats = await sandbox.stats();
     t.deepEqual(Object.keys(stats).sort(), ['busy', 'queued', 'sessions', 'starting', 'warm']);
     t.true(Object.values(stats).every((n) => Number.isInteger(n) && n >= 0));
+  });
+
+  test(`${face}: a job with network reaches what it asked for within the ceiling, and says what it reached; past the ceiling -> InvalidArgumentError`, async (t) => {
+    const sandbox = await open(t, face, { network: { allow: [`api.test:${apiPort}`, `other.test:${apiPort}`], resolve: { 'api.test': '127.0.0.1', 'other.test': '127.0.0.1' } } });
+    const r = await sandbox.run({
+      code: `import urllib.request, urllib.error
+result = [urllib.request.urlopen("http://api.test:${apiPort}/").read().decode()]
+try:
+    urllib.request.urlopen("http://other.test:${apiPort}/")
+except urllib.error.HTTPError as e:
+    result.append(e.code)`,
+      network: { allow: [`api.test:${apiPort}`] },
+    });
+    t.deepEqual(r.result, [`hello from api.test:${apiPort}`, 403]);
+    t.like(r.egress, [{ host: 'api.test', allowed: true }, { host: 'other.test', allowed: false, reason: 'not-allowed' }]);
+    const error = await t.throwsAsync(sandbox.run({ code: '', network: { allow: ['evil.example'] } }), { instanceOf: InvalidArgumentError });
+    t.is(error?.field, 'job.network.allow[0]');
   });
 
   test(`${face}: live output and a stdin stream -> heard as written, answered mid-run`, async (t) => {

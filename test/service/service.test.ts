@@ -6,6 +6,8 @@ import { once } from 'node:events';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { Writable } from 'node:stream';
 import { compileErrors, validate } from '@readme/openapi-parser';
 import test, { type ExecutionContext } from 'ava';
@@ -231,4 +233,21 @@ test('--token-file -> the token is the file\'s content, trimmed; an empty file i
   t.is((await post(service.address, { code: '' })).status, 401);
   t.like((await post(service.address, { code: 'result = 2' }, { authorization: 'Bearer from-a-file' })).body, { result: 2 });
   await t.throwsAsync(serve({ host: '127.0.0.1', port: 0, tokenFile: join(dir, 'empty'), sandbox: {} }), { instanceOf: ServeError, message: /empty/ });
+});
+
+test('a job with network through the service -> its egress in the JSON, counted in /metrics by decision, logged; past the operator\'s ceiling -> 400 naming the rule', async (t) => {
+  const api = createServer((_request, response) => response.end('hi'));
+  api.listen(0, '127.0.0.1');
+  await once(api, 'listening');
+  t.teardown(() => api.close());
+  const port = (api.address() as AddressInfo).port;
+  const { url, logs } = await start(t, { network: { allow: [`api.test:${port}`], resolve: { 'api.test': '127.0.0.1' } } });
+  const code = `import urllib.request\nresult = urllib.request.urlopen("http://api.test:${port}/").read().decode()`;
+  const r = await post(url, { code, network: { allow: [`api.test:${port}`] } });
+  t.like(r.body, { status: 'ok', result: 'hi' });
+  t.like((r.body.egress as unknown[])[0], { host: 'api.test', port, address: '127.0.0.1', allowed: true, reason: 'closed' });
+  const metrics = await (await request(`${url}/metrics`)).body.text();
+  t.regex(metrics, /^warmbox_egress_connections_total\{decision="allowed",reason="closed"\} 1$/m);
+  t.like(logs.find((line) => line.msg === 'job' && line.egress !== undefined), { egress: [{ host: 'api.test', allowed: true }] });
+  t.like(await post(url, { code: '', network: { allow: ['pypi.org'] } }), { status: 400, body: { code: 'WARMBOX_ERR_INVALID_ARGUMENT', field: 'job.network.allow[0]' } });
 });
