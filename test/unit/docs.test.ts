@@ -7,6 +7,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import test from 'ava';
 import { AGENT_ROUTES } from '../../contract/protocol.js';
+import { EGRESS_REASONS } from '../../contract/egress.js';
 import { ERROR_TYPES, REPORT_LINES } from '../../contract/report.js';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
@@ -37,4 +38,10 @@ test('every relative link in README and docs/ reaches a file', (t) => {
     }
   }
   t.deepEqual(broken, []);
+});
+
+test("docs/network.md lists every egress reason the proxy gives, no more and no fewer", (t) => {
+  const table = read('docs/network.md').split('| `reason` | |')[1]!.split('\n\n')[0]!;
+  const listed = [...table.matchAll(/`([a-z-]+)`/g)].map((m) => m[1]);
+  t.deepEqual([...listed].sort(), [...EGRESS_REASONS].sort());
 });
