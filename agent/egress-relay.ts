@@ -16,7 +16,8 @@ export async function openEgressRelay(proxySocketPath: string): Promise<() => Pr
     socket.once('close', () => sockets.delete(socket));
     socket.on('error', () => socket.destroy());
   };
-  const server = createServer((client) => {
+  // No Nagle on the program's side: a TLS handshake is small writes that would wait for ACKs.
+  const server = createServer({ noDelay: true }, (client) => {
     const upstream = connect(proxySocketPath);
     track(client);
     track(upstream);

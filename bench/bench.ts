@@ -5,7 +5,8 @@
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { createServer as createHttpsServer } from 'node:https';
 import { createServer } from 'node:net';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -610,6 +611,84 @@ async function scale(): Promise<void> {
  * memory, jobs per second and filling a pool. `npm run bench -- gvisor`; needs runsc
  * registered (`warmbox doctor`).
  */
+/**
+ * Network: an HTTPS GET of 1 KB and of 1 MB from a server on loopback, through a job's egress
+ * proxy (a CONNECT tunnel from inside the container), against the same client, Debian's
+ * python3 on the host, connecting directly; each GET a new connection with its TLS handshake.
+ * Then a warm job without network on a pool whose ceiling allows hosts, against one on a pool
+ * without network, taking turns: what the option costs a job that does not use it.
+ */
+async function network(): Promise<void> {
+  console.error('network: the egress proxy against a direct fetch');
+  const dir = await mkdtemp(join(tmpdir(), 'warmbox-bench-tls-'));
+  const made = spawnSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', '/CN=tls.test', '-addext', 'subjectAltName=DNS:tls.test', '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem')], { stdio: 'ignore' });
+  if (made.status !== 0) throw new Error('bench: openssl could not make a test certificate');
+  const [key, cert] = await Promise.all([readFile(join(dir, 'key.pem')), readFile(join(dir, 'cert.pem'))]);
+  const bodies = { '/1k': Buffer.alloc(1024, 120), '/1m': Buffer.alloc(1024 * 1024, 120) };
+  const server = createHttpsServer({ key, cert }, (request, response) => response.end(bodies[request.url as keyof typeof bodies] ?? ''));
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const port = (server.address() as { port: number }).port;
+  const script = (mode: 'proxy' | 'direct', path: string, count: number) => `
+import json, socket, ssl, time
+ctx = ssl.create_default_context(cafile="ca.pem")
+times = []
+for _ in range(${count}):
+    start = time.perf_counter()
+    if "${mode}" == "proxy":
+        s = socket.create_connection(("127.0.0.1", 3128))
+        s.sendall(b"CONNECT tls.test:${port} HTTP/1.1\\r\\nHost: tls.test:${port}\\r\\n\\r\\n")
+        head = b""
+        while b"\\r\\n\\r\\n" not in head:
+            head += s.recv(4096)
+    else:
+        s = socket.create_connection(("127.0.0.1", ${port}))
+    t = ctx.wrap_socket(s, server_hostname="tls.test")
+    t.sendall(b"GET ${path} HTTP/1.1\\r\\nHost: tls.test\\r\\nConnection: close\\r\\n\\r\\n")
+    while t.recv(65536):
+        pass
+    t.close()
+    times.append((time.perf_counter() - start) * 1000)
+print(json.dumps(times))
+`;
+  const sandbox = new Sandbox({ poolSize: 2, network: { allow: [`tls.test:${port}`], resolve: { 'tls.test': '127.0.0.1' } } });
+  await sandbox.initialize();
+  try {
+    for (const [path, label, count] of [['/1k', '1 KB', 40], ['/1m', '1 MB', 20]] as const) {
+      const inside = await sandbox.run({ code: script('proxy', path, count), files: { 'ca.pem': cert }, network: { allow: [`tls.test:${port}`] }, timeoutMs: 120_000 });
+      if (inside.status !== 'ok') throw new Error(`bench: the proxied fetch failed: ${inside.stderr}`);
+      const proxied = JSON.parse(inside.stdout) as number[];
+      await Promise.all([writeFile(join(dir, 'direct.py'), script('direct', path, count)), writeFile(join(dir, 'ca.pem'), cert)]);
+      const direct = JSON.parse(await spawnScript(dir, 'direct.py')) as number[];
+      const [p, d] = [percentile(proxied, 50), percentile(direct, 50)];
+      if (path === '/1k') {
+        record({ figure: `HTTPS GET of ${label} through the egress proxy, p50`, unit: 'ms', warmbox: p, baseline: `the same client on the host, direct, p50`, baselineValue: d, target: '≤ 2 ms more' }, (_ratio, value) => value - d <= 2);
+      } else {
+        record({ figure: `HTTPS GET of ${label} through the egress proxy, p50`, unit: 'ms', warmbox: p, baseline: `the same client on the host, direct, p50`, baselineValue: d, target: '≤ 1.3' }, (ratio) => ratio <= 1.3);
+      }
+    }
+  } finally {
+    await sandbox.close();
+    server.close();
+    await rm(dir, { recursive: true, force: true });
+  }
+  // A job without network pays nothing for the option: two pools, taking turns, 3 × 20 jobs each.
+  const withCeiling = new Sandbox({ poolSize: 2, network: { allow: ['api.example.com'] } });
+  const without = new Sandbox({ poolSize: 2 });
+  await Promise.all([withCeiling.initialize(), without.initialize()]);
+  const times = { with: [] as number[], without: [] as number[] };
+  const job: Job = { code: HELLO_CODE, data: HELLO_DATA };
+  for (let turn = 0; turn < 6; turn++) {
+    const [name, pool] = turn % 2 === 0 ? (['with', withCeiling] as const) : (['without', without] as const);
+    for (let i = 0; i < 20; i++) {
+      await quiet(pool);
+      times[name].push(await timed(() => pool.run(job)));
+    }
+  }
+  await Promise.all([withCeiling.close(), without.close()]);
+  record({ figure: 'warm run() p50, no network, on a pool whose ceiling allows hosts', unit: 'ms', warmbox: percentile(times.with, 50), baseline: 'warm run() p50 on a pool without network', baselineValue: percentile(times.without, 50), target: '≤ 1.1' }, (ratio) => ratio <= 1.1);
+}
+
 async function gvisor(): Promise<void> {
   console.error('gVisor (runsc) against runc');
   const per = { runc: {} as Record<string, number>, runsc: {} as Record<string, number> };
@@ -678,7 +757,7 @@ function table(): string {
 }
 
 // `npm run bench -- startup latency` runs only those parts.
-const parts = { latency, load, throughput, startup, data, sessions, service, scale, gvisor };
+const parts = { latency, load, throughput, network, startup, data, sessions, service, scale, gvisor };
 const chosen = process.argv.slice(2);
 const startedAt = new Date();
 for (const [name, part] of Object.entries(parts)) {

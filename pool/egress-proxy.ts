@@ -23,7 +23,7 @@ import { lookup } from 'node:dns/promises';
 import { chmod } from 'node:fs/promises';
 import { createServer, request as httpRequest, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { connect, isIP, type Socket } from 'node:net';
-import { pipeline, Transform } from 'node:stream';
+import { pipeline } from 'node:stream';
 import type { EgressReason, EgressRecord } from '../contract/egress.js';
 import { addressAllowed, ruleFor, specialRange, type EgressRule } from './egress-rules.js';
 
@@ -114,7 +114,9 @@ export class EgressProxy {
     const decision = await this.#decide(target.host, target.port);
     if (!('address' in decision) || 'reason' in decision) return refuse(client, this.#refused(target.host, target.port, decision));
     const open = this.#begin(target.host, target.port, decision.address);
-    const upstream = connect({ host: decision.address, port: target.port });
+    // No Nagle on either leg: a TLS handshake is small writes that would otherwise wait for ACKs.
+    client.setNoDelay(true);
+    const upstream = connect({ host: decision.address, port: target.port, noDelay: true });
     let connected = false;
     open.cut = (reason) => {
       if (open.record.reason === 'closed') open.record.reason = reason;
@@ -125,8 +127,10 @@ export class EgressProxy {
       connected = true;
       client.write('HTTP/1.1 200 Connection Established\r\n\r\n');
       if (head.length > 0) upstream.write(head);
-      pipeline(client, this.#counter(open, 'out'), upstream, () => open.cut('closed'));
-      pipeline(upstream, this.#counter(open, 'in'), client, () => open.cut('closed'));
+      this.#count(client, open, 'out');
+      this.#count(upstream, open, 'in');
+      pipeline(client, upstream, () => open.cut('closed'));
+      pipeline(upstream, client, () => open.cut('closed'));
     });
     upstream.once('error', () => {
       if (connected) return open.cut('closed');
@@ -161,7 +165,8 @@ export class EgressProxy {
     };
     upstream.once('response', (answered) => {
       response.writeHead(answered.statusCode ?? 502, answered.headers);
-      pipeline(answered, this.#counter(open, 'in'), response, () => open.cut('closed'));
+      this.#count(answered, open, 'in');
+      pipeline(answered, response, () => open.cut('closed'));
     });
     upstream.once('error', () => {
       if (response.headersSent) return open.cut('closed');
@@ -169,7 +174,9 @@ export class EgressProxy {
       open.record.allowed = false;
       response.writeHead(502, { 'warmbox-egress': 'connect-failed', connection: 'close' }).end();
     });
-    pipeline(request, this.#counter(open, 'out'), upstream, () => {});
+    upstream.setNoDelay(true);
+    this.#count(request, open, 'out');
+    pipeline(request, upstream, () => {});
     await new Promise((resolve) => response.once('close', resolve));
     upstream.destroy();
     this.#end(open);
@@ -220,19 +227,17 @@ export class EgressProxy {
     this.#records.push({ ...open.record });
   }
 
-  /** Counts a direction's bytes, and cuts the connection once they pass its cap. */
-  #counter(open: Open, direction: 'out' | 'in'): Transform {
+  /**
+   * Counts the bytes `source` gives in one direction, beside the pipe that carries them (a
+   * listener of its own, so the bytes are not copied through a stream more), and cuts the
+   * connection as soon as they pass the direction's cap.
+   */
+  #count(source: NodeJS.ReadableStream, open: Open, direction: 'out' | 'in'): void {
     const cap = direction === 'out' ? this.#policy.limits.maxBytesOut : this.#policy.limits.maxBytesIn;
-    return new Transform({
-      transform: (chunk: Buffer, _encoding, callback) => {
-        const field = direction === 'out' ? 'bytesOut' : 'bytesIn';
-        open.record[field] += chunk.length;
-        if (open.record[field] > cap) {
-          open.cut(direction === 'out' ? 'max-bytes-out' : 'max-bytes-in');
-          return callback();
-        }
-        callback(null, chunk);
-      },
+    const field = direction === 'out' ? 'bytesOut' : 'bytesIn';
+    source.on('data', (chunk: Buffer) => {
+      open.record[field] += chunk.length;
+      if (open.record[field] > cap) open.cut(direction === 'out' ? 'max-bytes-out' : 'max-bytes-in');
     });
   }
 }
