@@ -152,7 +152,14 @@ export function buildApp(runner: JobRunner | Promise<JobRunner>, options: AppOpt
       cellRunning = true;
       const cell = request.body;
       (request as { body: unknown }).body = undefined;
-      return sendAnswer(reply, cell.stream, (onOutput) => jobRunner.runCell(cell, takeData(request), onOutput).finally(() => (cellRunning = false)));
+      // A cell of a session with network is a job of its own for the relay: open while it runs.
+      const closeRelay = cell.egress === true ? await openEgressRelay(options.egressSocketPath ?? join(AGENT_IO_DIR, EGRESS_SOCKET_NAME)) : undefined;
+      return sendAnswer(reply, cell.stream, (onOutput) =>
+        jobRunner
+          .runCell(cell, takeData(request), onOutput)
+          .finally(() => closeRelay?.())
+          .finally(() => (cellRunning = false)),
+      );
     },
   );
 

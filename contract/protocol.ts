@@ -176,6 +176,8 @@ export interface AgentCellRequest {
   readonly stopOnOutputLimit: boolean;
   readonly returnFiles: ReturnFilesRequest;
   readonly stream: boolean;
+  /** The session has network: relay the program's proxy port to the host's egress proxy while the cell runs. */
+  readonly egress?: boolean;
 }
 
 /**
@@ -356,6 +358,7 @@ export const cellRequestSchema = {
     stopOnOutputLimit: { type: 'boolean' },
     stream: { type: 'boolean' },
     returnFiles: returnFilesSchema,
+    egress: { type: 'boolean' },
   },
 } as const;
 

@@ -93,6 +93,20 @@ export class EgressProxy {
     return [...this.#records, ...[...this.#open].map((open) => ({ ...open.record }))];
   }
 
+  /**
+   * Cuts every connection open, and hands over the records so far, starting afresh (its cap
+   * on connections too): a session's cell is a job of its own for the network.
+   */
+  takeRecords(): readonly EgressRecord[] {
+    for (const open of [...this.#open]) {
+      open.cut('job-ended');
+      this.#end(open);
+    }
+    const taken = this.#records.splice(0);
+    this.#connections = 0;
+    return taken;
+  }
+
   /** Cuts every connection and stops listening; resolves with every attempt's record. Safe to call twice. */
   close(): Promise<readonly EgressRecord[]> {
     this.#closing ??= (async () => {

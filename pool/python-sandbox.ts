@@ -51,6 +51,8 @@ export interface SessionOptions {
   readonly files?: Readonly<Record<string, string | Uint8Array>>;
   /** Modules imported as the session opens, before its first cell, as the sandbox's `preload` does for jobs. */
   readonly preload?: readonly string[];
+  /** What the session's cells may reach, within the sandbox's `network`, as a job's `network`; each cell reports its own connections, cut when it ends. */
+  readonly network?: JobNetwork;
   /** Aborts the wait for a container and the opening: `session()` then rejects with AbortError. */
   readonly signal?: AbortSignal;
 }
@@ -84,6 +86,7 @@ export interface CellResult extends RunResult {
 }
 import type { CellValue } from '../contract/protocol.js';
 import type { SessionEndReason } from '../contract/errors.js';
+import type { JobNetwork } from './network.js';
 
 /** A session wherever it runs: one interpreter kept for many cells (`Session`, `RemoteSession`). */
 export interface PythonSession extends AsyncDisposable {

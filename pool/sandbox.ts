@@ -206,9 +206,15 @@ export class Sandbox extends EventEmitter<SandboxEvents> implements PythonSandbo
     const pool = this.#readyPool();
     return this.#destroyable(prepared.signal, async (abort) => {
       const container = await pool.acquire(abort, { holdOut: true });
-      const end = () => pool.endHeldOut(container);
+      let proxy: EgressProxy | undefined;
+      const end = async () => {
+        await proxy?.close();
+        await pool.endHeldOut(container);
+      };
       let opened: RunResult;
       try {
+        // A session with network has one proxy for its whole life; each cell opens the relay to it.
+        if (prepared.egress !== undefined) proxy = await EgressProxy.open(join(container.ioDir, EGRESS_SOCKET_NAME), prepared.egress);
         opened = await container.run(prepared.request, prepared.dataJson, abort);
       } catch (error) {
         await end();
@@ -226,7 +232,7 @@ export class Sandbox extends EventEmitter<SandboxEvents> implements PythonSandbo
           this.#sessions.delete(ended);
           this.emit('sessionEnded', ended.id, reason);
         },
-      });
+      }, proxy);
       this.#sessions.add(session);
       this.emit('sessionOpened', session.id);
       return session;

@@ -14,6 +14,9 @@ import { MAX_JOB_BYTES, MAX_SESSION_MS, MAX_TIMEOUT_MS, SESSION_DEFAULTS, SESSIO
 import { checkInteger, checkPreload, describe, type ResolvedOptions } from './options.js';
 import type { WarmContainer } from './warm-container.js';
 import type { CellOptions, CellResult, PythonSession, SessionOptions } from './python-sandbox.js';
+import { egressProxyEnv } from '../contract/layout.js';
+import type { EgressPolicy, EgressProxy } from './egress-proxy.js';
+import { grantNetwork } from './network.js';
 
 export type { CellOptions, CellResult, SessionOptions } from './python-sandbox.js';
 export type { CellValue } from '../contract/protocol.js';
@@ -22,7 +25,7 @@ export type { SessionEndReason } from '../contract/errors.js';
 const log = debuglog('warmbox');
 
 
-const SESSION_FIELDS = new Set(['idleTimeoutMs', 'maxLifetimeMs', 'timeoutMs', 'cpuTimeMs', 'env', 'files', 'preload', 'signal']);
+const SESSION_FIELDS = new Set(['idleTimeoutMs', 'maxLifetimeMs', 'timeoutMs', 'cpuTimeMs', 'env', 'files', 'preload', 'network', 'signal']);
 const CELL_FIELDS = new Set(['stdin', 'data', 'timeoutMs', 'cpuTimeMs', 'returnFiles', 'signal', 'onStdout', 'onStderr']);
 
 export interface PreparedSession {
@@ -35,6 +38,8 @@ export interface PreparedSession {
   readonly maxLifetimeMs: number;
   readonly timeoutMs: number;
   readonly cpuTimeMs: number | undefined;
+  /** What the session's cells may reach; undefined for a session without network. */
+  readonly egress: EgressPolicy | undefined;
 }
 
 /** Checks a session's options, before any container is touched. */
@@ -45,7 +50,7 @@ export function prepareSession(options: unknown, sandbox: ResolvedOptions): Prep
   for (const key of Object.keys(options)) {
     if (!SESSION_FIELDS.has(key)) throw new InvalidArgumentError(`options.${key}`, 'is not an option of a session');
   }
-  const { idleTimeoutMs = SESSION_DEFAULTS.idleTimeoutMs, maxLifetimeMs = SESSION_DEFAULTS.maxLifetimeMs, timeoutMs = sandbox.timeoutMs, cpuTimeMs, env, files, preload, signal } = options as SessionOptions;
+  const { idleTimeoutMs = SESSION_DEFAULTS.idleTimeoutMs, maxLifetimeMs = SESSION_DEFAULTS.maxLifetimeMs, timeoutMs = sandbox.timeoutMs, cpuTimeMs, env, files, preload, network, signal } = options as SessionOptions;
   checkInteger('options.idleTimeoutMs', idleTimeoutMs, [1, MAX_SESSION_MS]);
   checkInteger('options.maxLifetimeMs', maxLifetimeMs, [1, MAX_SESSION_MS]);
   checkInteger('options.timeoutMs', timeoutMs, [1, MAX_TIMEOUT_MS]);
@@ -53,8 +58,11 @@ export function prepareSession(options: unknown, sandbox: ResolvedOptions): Prep
   if (signal !== undefined && !(signal instanceof AbortSignal)) throw new InvalidArgumentError('options.signal', `must be an AbortSignal, got ${describe(signal)}`);
   const modules = checkPreload(preload, 'options.preload');
   // The opening is a job of the library's own: its checks of env and files are a job's.
+  const egress = grantNetwork(network, sandbox.network, timeoutMs, 'options.network');
   const { request, dataJson } = prepareJob({ code: '', env, files, timeoutMs: sandbox.startupTimeoutMs, cpuTimeMs: sandbox.startupTimeoutMs }, sandbox);
-  return { request: { ...request, session: true, preload: modules }, dataJson, signal, idleTimeoutMs, maxLifetimeMs, timeoutMs, cpuTimeMs: cpuTimeMs ?? sandbox.cpuTimeMs };
+  // The proxy's variables live in the interpreter's environment from the opening on; the relay opens for each cell.
+  const opening = egress === undefined ? request : { ...request, env: { ...egressProxyEnv(), ...request.env } };
+  return { request: { ...opening, session: true, preload: modules }, dataJson, signal, idleTimeoutMs, maxLifetimeMs, timeoutMs, cpuTimeMs: cpuTimeMs ?? sandbox.cpuTimeMs, egress };
 }
 
 interface PreparedCell {
@@ -108,6 +116,8 @@ export class Session implements PythonSession {
   /** 128 random bits, hex: how the service names the session. */
   readonly id = randomBytes(SESSION_ID_BYTES).toString('hex');
   readonly #container: WarmContainer;
+  /** The session's egress proxy, when it has network: open for its whole life, its connections cut at each cell's end. */
+  readonly #proxy: EgressProxy | undefined;
   readonly #prepared: PreparedSession;
   readonly #host: SessionHost;
   /** The last cell asked for: each cell waits for the one before. */
@@ -119,10 +129,11 @@ export class Session implements PythonSession {
   #idleTimer: NodeJS.Timeout | undefined;
   readonly #lifetimeTimer: NodeJS.Timeout;
 
-  constructor(container: WarmContainer, prepared: PreparedSession, host: SessionHost) {
+  constructor(container: WarmContainer, prepared: PreparedSession, host: SessionHost, proxy?: EgressProxy) {
     this.#container = container;
     this.#prepared = prepared;
     this.#host = host;
+    this.#proxy = proxy;
     this.#lifetimeTimer = setTimeout(() => void this.#end('lifetime'), prepared.maxLifetimeMs);
     this.#lifetimeTimer.unref();
     this.#waitIdle();
@@ -166,7 +177,9 @@ export class Session implements PythonSession {
     this.#cellRunning = true;
     let result: RunResult;
     try {
-      result = await this.#container.runCell(request, dataJson, undefined, listeners);
+      result = await this.#container.runCell(this.#proxy === undefined ? request : { ...request, egress: true }, dataJson, undefined, listeners);
+      // A cell is a job for the network: its connections end with it, and it reports its own.
+      if (this.#proxy !== undefined) result = { ...result, egress: await this.#proxy.takeRecords() };
     } finally {
       this.#cellRunning = false;
       signal?.removeEventListener('abort', onAbort);

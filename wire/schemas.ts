@@ -54,7 +54,7 @@ export const jobSchema = {
 /** A job as JSON: a Job whose file bytes are base64, with the service's `id`. */
 export type WireJob = FromSchema<typeof jobSchema>;
 
-const { code: codeField, data: dataField, stdin: stdinField, timeoutMs: timeoutField, cpuTimeMs: cpuField, env: envField, files: filesField, returnFiles: returnFilesField } = jobSchema.properties;
+const { code: codeField, data: dataField, stdin: stdinField, timeoutMs: timeoutField, cpuTimeMs: cpuField, env: envField, files: filesField, returnFiles: returnFilesField, network: networkField } = jobSchema.properties;
 const sessionMs = { type: 'integer', minimum: 1, maximum: MAX_SESSION_MS } as const;
 
 export const sessionOptionsSchema = {
@@ -68,6 +68,7 @@ export const sessionOptionsSchema = {
     cpuTimeMs: cpuField,
     env: envField,
     files: filesField,
+    network: networkField,
     preload: { type: 'array', maxItems: MAX_PRELOAD, items: { type: 'string', minLength: 1, maxLength: MAX_MODULE_NAME_LENGTH }, description: 'modules imported as the session opens' },
   },
 } as const;

@@ -258,3 +258,20 @@ print(child.stdout.readline().strip())`,
   await servers.tcpClosed;
   t.like(r.egress, [{ host: 'raw.test', port: servers.tcp, allowed: true }]);
 });
+
+test('a session with network: each cell reaches what the session asked for and reports its own connections, cut when the cell ends', async (t) => {
+  const sandbox = await networked(t);
+  const session = await sandbox.session({ network: { allow: [`api.test:${servers.http}`] } });
+  t.teardown(() => session.close());
+  const fetch = `import urllib.request\nurllib.request.urlopen("http://api.test:${servers.http}/").read().decode()`;
+  const first = await session.run(fetch);
+  t.like(first, { status: 'ok', value: { json: `hello from api.test:${servers.http}` } });
+  t.like(first.egress, [{ host: 'api.test', allowed: true }]);
+  const quiet = await session.run('1 + 1');
+  t.deepEqual(quiet.egress, []);
+  const refused = await session.run(`import urllib.request, urllib.error\ntry:\n    urllib.request.urlopen("http://other.test:${servers.http}/")\nexcept urllib.error.HTTPError as e:\n    code = e.code\ncode`);
+  t.like(refused, { value: { json: 403 } });
+  t.like(refused.egress, [{ host: 'other.test', allowed: false, reason: 'not-allowed' }]);
+  const error = await t.throwsAsync(sandbox.session({ network: { allow: ['evil.example'] } }), { instanceOf: InvalidArgumentError });
+  t.is(error?.field, 'options.network.allow[0]');
+});
