@@ -1,3 +1,4 @@
+import { Agent } from 'node:http';
 import { setTimeout as delay } from 'node:timers/promises';
 import Docker from 'dockerode';
 import { AbortError, DockerError, DockerUnavailableError, ImageNotFoundError } from '../contract/errors.js';
@@ -10,7 +11,13 @@ import { DEFAULTS } from './options.js';
  * engine that takes connections and never answers is an error, not a hang.
  */
 export async function connectDocker(options: Docker.DockerOptions, timeoutMs: number = DEFAULTS.dockerTimeoutMs): Promise<Docker> {
-  const docker = withDeadlines(new Docker(options), timeoutMs);
+  // Over the engine's Unix socket, connections of its own, which disconnectDocker() ends: the
+  // process's global agent would keep them open after the Sandbox is gone.
+  // docker-modem takes `agent`, which @types/dockerode leaves out.
+  const given = (options as { agent?: Agent }).agent;
+  const agent = given === undefined && onUnixSocket(options) ? new Agent({ keepAlive: true }) : undefined;
+  const docker = withDeadlines(new Docker(agent === undefined ? options : ({ ...options, agent } as Docker.DockerOptions)), timeoutMs);
+  if (agent !== undefined) OWN_AGENTS.set(docker, agent);
   try {
     await docker.ping();
   } catch (error) {
@@ -23,6 +30,19 @@ export async function connectDocker(options: Docker.DockerOptions, timeoutMs: nu
     );
   }
   return docker;
+}
+
+const OWN_AGENTS = new WeakMap<Docker, Agent>();
+
+/** Ends the connections to the engine that connectDocker made for `docker` (none of a caller's own agent). */
+export function disconnectDocker(docker: Docker): void {
+  OWN_AGENTS.get(docker)?.destroy();
+}
+
+function onUnixSocket(options: Docker.DockerOptions): boolean {
+  if (options.socketPath !== undefined) return true;
+  if (options.host !== undefined) return false;
+  return process.env.DOCKER_HOST === undefined || process.env.DOCKER_HOST.startsWith('unix://');
 }
 
 function describeEndpoint(options: Docker.DockerOptions): string {

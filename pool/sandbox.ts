@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { debuglog } from 'node:util';
 import type Docker from 'dockerode';
 import { ContainerPool, type PoolStats } from './container-pool.js';
-import { assertImageExists, connectDocker, engineBack } from './docker.js';
+import { assertImageExists, connectDocker, disconnectDocker, engineBack } from './docker.js';
 import { ContainerStartError, DockerError, ImageNotFoundError, InvalidArgumentError, NotInitializedError, PoolClosedError, SessionEndedError } from '../contract/errors.js';
 import { followAbort } from './follow-abort.js';
 import { agentImageTag } from './image.js';
@@ -312,6 +312,7 @@ export class Sandbox extends EventEmitter<SandboxEvents> implements PythonSandbo
       }
     } finally {
       if (this.#poolDir !== undefined) await rm(this.#poolDir, { recursive: true, force: true });
+      if (this.#docker !== undefined) disconnectDocker(this.#docker);
     }
   }
 
