@@ -3,6 +3,7 @@
  * egress proxy for. The reasons are written once here, for the proxy that gives them, the
  * wire's schema that carries them, and the metrics that count them.
  */
+import type { FromSchema } from 'json-schema-to-ts';
 
 /**
  * How an attempt ended: refused, and why (`not-allowed` by the rules, `private-address` for a
@@ -27,6 +28,23 @@ export const EGRESS_REASONS = Object.freeze([
 ] as const);
 export type EgressReason = (typeof EGRESS_REASONS)[number];
 
+/** An EgressRecord as JSON Schema: what the wire's RunResult carries (the two are checked alike below). */
+export const egressRecordSchema = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['host', 'port', 'address', 'allowed', 'reason', 'bytesOut', 'bytesIn', 'ms'],
+  properties: {
+    host: { type: 'string' },
+    port: { type: 'integer' },
+    address: { type: ['string', 'null'] },
+    allowed: { type: 'boolean' },
+    reason: { type: 'string', enum: EGRESS_REASONS },
+    bytesOut: { type: 'integer' },
+    bytesIn: { type: 'integer' },
+    ms: { type: 'number' },
+  },
+} as const;
+
 /** One connection a job's program asked the proxy for. */
 export interface EgressRecord {
   /** The name or address the program asked for. */
@@ -45,3 +63,7 @@ export interface EgressRecord {
   /** From the request to the end of the connection. */
   readonly ms: number;
 }
+
+// The schema and the interface describe one record: each must be the other.
+type Mutable<T> = { -readonly [K in keyof T]: T[K] };
+true satisfies Mutable<EgressRecord> extends FromSchema<typeof egressRecordSchema> ? (FromSchema<typeof egressRecordSchema> extends Mutable<EgressRecord> ? true : false) : false;

@@ -10,7 +10,7 @@
 import type { FromSchema } from 'json-schema-to-ts';
 import { MAX_ENV_BYTES, MAX_JOB_BYTES, MAX_JOB_FILES, MAX_MODULE_NAME_LENGTH, MAX_NETWORK_RULES, MAX_PATH_BYTES, MAX_PRELOAD, MAX_RETURN_PATTERNS, MAX_SESSION_MS, MAX_TIMEOUT_MS, MIN_MEMORY_LIMIT_MB, SESSION_DEFAULTS } from '../contract/limits.js';
 import { runResponseSchema as reportSchema } from '../contract/protocol.js';
-import { EGRESS_REASONS } from '../contract/egress.js';
+import { egressRecordSchema } from '../contract/egress.js';
 
 const limitMs = { type: 'integer', minimum: 1, maximum: MAX_TIMEOUT_MS } as const;
 
@@ -128,25 +128,7 @@ export const resultSchema = {
     },
     figures: { type: 'array', items: { type: 'string', description: 'a PNG, base64' } },
     isError: { type: 'boolean' },
-    egress: {
-      type: 'array',
-      description: 'every connection the program asked the egress proxy for, allowed or not',
-      items: {
-        type: 'object',
-        additionalProperties: false,
-        required: ['host', 'port', 'address', 'allowed', 'reason', 'bytesOut', 'bytesIn', 'ms'],
-        properties: {
-          host: { type: 'string' },
-          port: { type: 'integer' },
-          address: { type: ['string', 'null'] },
-          allowed: { type: 'boolean' },
-          reason: { type: 'string', enum: EGRESS_REASONS },
-          bytesOut: { type: 'integer' },
-          bytesIn: { type: 'integer' },
-          ms: { type: 'number' },
-        },
-      },
-    },
+    egress: { type: 'array', description: 'every connection the program asked the egress proxy for, allowed or not', items: egressRecordSchema },
     replayed: { type: 'boolean', description: "true when this answers a repeat of a job `id` with the first run's result" },
   },
 } as const;
