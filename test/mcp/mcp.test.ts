@@ -7,6 +7,9 @@ import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import { once } from 'node:events';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import test, { type ExecutionContext } from 'ava';
 import { PACKAGE_ROOT } from '../../pool/image.js';
 import { serve } from '../../service/serve.js';
@@ -114,4 +117,22 @@ test("stdio sessions: data loaded in one call is there in the next; a table's va
   const wrong = await session('python_session_run', { code: '1' });
   t.true(wrong.isError);
   t.regex(texts(wrong)[0]!, /^WARMBOX_ERR_INVALID_ARGUMENT: job\.session_id/);
+});
+
+test('stdio with --allow: run_python\'s network reaches what it asks for within it, says what it reached; past it, a tool error naming the rule', async (t) => {
+  const api = createServer((_request, response) => response.end('from the api'));
+  api.listen(0, '127.0.0.1');
+  await once(api, 'listening');
+  t.teardown(() => api.close());
+  const port = (api.address() as AddressInfo).port;
+  const client = new Client({ name: 'warmbox-test', version: '1' });
+  await client.connect(new StdioClientTransport({ command: process.execPath, args: [CLI, 'mcp', '--pool', '1', '--allow', `api.test:${port}`, '--resolve', 'api.test=127.0.0.1'], stderr: 'inherit' }));
+  t.teardown(() => client.close());
+  const code = `import urllib.request\nresult = urllib.request.urlopen("http://api.test:${port}/").read().decode()`;
+  const answer = await call(client, { code, network: { allow: [`api.test:${port}`] } });
+  t.like(answer.structuredContent, { status: 'ok', result: 'from the api', egress: [{ host: 'api.test', port, allowed: true }] });
+  t.true(texts(answer).some((text) => text.startsWith(`network:\napi.test:${port} allowed`)));
+  const refused = await call(client, { code: '', network: { allow: ['evil.example'] } });
+  t.true(refused.isError);
+  t.regex(texts(refused)[0]!, /^WARMBOX_ERR_INVALID_ARGUMENT: job\.network\.allow\[0\]/);
 });
