@@ -19,7 +19,8 @@ import {
 import type { OutputListener } from './python-runner.js';
 import { openEgressRelay } from './egress-relay.js';
 import { join } from 'node:path';
-import { AGENT_IO_DIR, EGRESS_SOCKET_NAME } from '../contract/layout.js';
+import { readFile, writeFile } from 'node:fs/promises';
+import { AGENT_IO_DIR, EGRESS_CA_PATH, EGRESS_SOCKET_NAME, SYSTEM_CA_BUNDLE } from '../contract/layout.js';
 
 // Answers up to this size are joined and sent as one buffer, in one write.
 const JOIN_ANSWER_BYTES = 256 * 1024;
@@ -133,6 +134,7 @@ export function buildApp(runner: JobRunner | Promise<JobRunner>, options: AppOpt
       taken = true;
       const job = request.body;
       (request as { body: unknown }).body = undefined;
+      if (job.egressCa !== undefined) await writeTrust(job.egressCa);
       // Open before the program starts, cut once it has ended: the relay lives exactly as long as the job.
       const closeRelay = job.egress === true ? await openEgressRelay(options.egressSocketPath ?? join(AGENT_IO_DIR, EGRESS_SOCKET_NAME)) : undefined;
       return sendAnswer(reply, job.stream, (onOutput) => jobRunner.run(job, takeData(request), onOutput).finally(() => closeRelay?.()));
@@ -257,4 +259,10 @@ function limitBytes(max: number): Transform {
       callback(seen > max ? new Error(`stdin passed ${max} bytes`) : null, chunk);
     },
   });
+}
+
+/** The job's trust: the image's CA bundle, if it has one, and the sandbox's egress CA; root's, read-only. */
+async function writeTrust(egressCa: string): Promise<void> {
+  const system = await readFile(SYSTEM_CA_BUNDLE, 'utf8').catch(() => '');
+  await writeFile(EGRESS_CA_PATH, `${system}\n${egressCa}`, { mode: 0o444 });
 }

@@ -61,10 +61,25 @@ export const EGRESS_SOCKET_NAME = 'egress.sock';
 /** The port on the container's loopback that a job with network has its proxy at. */
 export const EGRESS_PROXY_PORT = 3128;
 
-/** The variables that send a job's HTTP, HTTPS and other clients through its proxy, upper and lower case as clients read them. */
-export function egressProxyEnv(): Readonly<Record<string, string>> {
+/**
+ * Where the agent writes a job's trust when its sandbox holds secrets: the image's own CA
+ * bundle and the sandbox's egress CA, root's and read-only, in the program's /tmp.
+ */
+export const EGRESS_CA_PATH = '/tmp/warmbox-egress-ca.pem';
+
+/** The image's own bundle of CA certificates, where Debian's ca-certificates puts it (if the image has it). */
+export const SYSTEM_CA_BUNDLE = '/etc/ssl/certs/ca-certificates.crt';
+
+/**
+ * The variables that send a job's HTTP, HTTPS and other clients through its proxy, upper and
+ * lower case as clients read them; with `trust`, those that make OpenSSL, requests, pip and
+ * curl trust EGRESS_CA_PATH.
+ */
+export function egressProxyEnv(trust = false): Readonly<Record<string, string>> {
   const proxy = `http://127.0.0.1:${EGRESS_PROXY_PORT}`;
-  return Object.freeze({ HTTP_PROXY: proxy, HTTPS_PROXY: proxy, ALL_PROXY: proxy, NO_PROXY: '', http_proxy: proxy, https_proxy: proxy, all_proxy: proxy, no_proxy: '' });
+  const proxies = { HTTP_PROXY: proxy, HTTPS_PROXY: proxy, ALL_PROXY: proxy, NO_PROXY: '', http_proxy: proxy, https_proxy: proxy, all_proxy: proxy, no_proxy: '' };
+  const bundle = EGRESS_CA_PATH;
+  return Object.freeze(trust ? { ...proxies, SSL_CERT_FILE: bundle, REQUESTS_CA_BUNDLE: bundle, PIP_CERT: bundle, CURL_CA_BUNDLE: bundle } : proxies);
 }
 
 /** Where that directory is mounted inside the container; its parent is 0700 root, out of the program's reach. */

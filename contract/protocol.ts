@@ -160,6 +160,8 @@ export interface AgentRunRequest {
   readonly preload?: readonly string[];
   /** The job has network: relay the program's proxy port to the host's egress proxy while it runs. */
   readonly egress?: boolean;
+  /** The sandbox's egress CA (PEM), which the agent adds to the job's trust at EGRESS_CA_PATH. */
+  readonly egressCa?: string;
 }
 
 /**
@@ -316,6 +318,7 @@ export const runRequestSchema = {
     stdinOpen: { type: 'boolean' },
     session: { type: 'boolean' },
     egress: { type: 'boolean' },
+    egressCa: { type: 'string' },
     preload: { type: 'array', items: { type: 'string', minLength: 1 } },
     rlimits: {
       type: 'object',

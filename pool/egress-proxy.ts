@@ -21,10 +21,13 @@
  */
 import { lookup } from 'node:dns/promises';
 import { chmod } from 'node:fs/promises';
-import { createServer, request as httpRequest, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer, request as httpRequest, type ClientRequest, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { request as httpsRequest } from 'node:https';
+import { rootCertificates, TLSSocket } from 'node:tls';
 import { connect, isIP, type Socket } from 'node:net';
 import { pipeline } from 'node:stream';
 import type { EgressReason, EgressRecord } from '../contract/egress.js';
+import type { EgressCa } from './egress-ca.js';
 import { addressAllowed, ruleFor, specialRange, type EgressRule } from './egress-rules.js';
 
 export type { EgressReason, EgressRecord } from '../contract/egress.js';
@@ -43,6 +46,12 @@ export interface EgressPolicy {
   /** Names the operator pinned to addresses: not looked up, and not refused for their range. */
   readonly resolve: ReadonlyMap<string, string>;
   readonly limits: EgressLimits;
+  /** Headers added on the way to these `host:port`s, whose TLS the proxy ends with `ca`. */
+  readonly secrets?: ReadonlyMap<string, Readonly<Record<string, string>>>;
+  /** The sandbox's own CA, which issues the certificates the proxy presents for `secrets`' hosts. */
+  readonly ca?: EgressCa;
+  /** What the proxy trusts of those hosts' own certificates, besides Node's CAs. */
+  readonly upstreamCa?: readonly string[];
 }
 
 type Decision = { readonly address: string } | { readonly reason: EgressReason; readonly address?: string };
@@ -128,6 +137,8 @@ export class EgressProxy {
     const decision = await this.#decide(target.host, target.port);
     if (!('address' in decision) || 'reason' in decision) return refuse(client, this.#refused(target.host, target.port, decision));
     const open = this.#begin(target.host, target.port, decision.address);
+    const secrets = this.#policy.secrets?.get(`${target.host.toLowerCase()}:${target.port}`);
+    if (secrets !== undefined && this.#policy.ca !== undefined) return this.#intercept(client, head, target, decision.address, secrets, open);
     // No Nagle on either leg: a TLS handshake is small writes that would otherwise wait for ACKs.
     client.setNoDelay(true);
     const upstream = connect({ host: decision.address, port: target.port, noDelay: true });
@@ -157,6 +168,58 @@ export class EgressProxy {
     this.#end(open);
   }
 
+  /**
+   * A tunnel to a host the sandbox holds secrets for: the program's TLS ends here, with a
+   * certificate the sandbox's CA issued for the host, and each request it sends goes on over
+   * a TLS connection of the proxy's own, verified against the host's name, with the headers
+   * added. The record counts the program's bytes each way, as for any tunnel.
+   */
+  async #intercept(client: Socket, head: Buffer, target: { host: string; port: number }, address: string, secrets: Readonly<Record<string, string>>, open: Open): Promise<void> {
+    client.setNoDelay(true);
+    client.write('HTTP/1.1 200 Connection Established\r\n\r\n');
+    if (head.length > 0) client.unshift(head);
+    const secure = new TLSSocket(client, { isServer: true, secureContext: await this.#policy.ca!.contextFor(target.host) });
+    secure.on('error', () => client.destroy());
+    const upstreams = new Set<ClientRequest>();
+    open.cut = (reason) => {
+      if (open.record.reason === 'closed') open.record.reason = reason;
+      for (const upstream of upstreams) upstream.destroy();
+      secure.destroy();
+      client.destroy();
+    };
+    this.#count(secure, open, 'out');
+    const inner = createServer((request, response) => {
+      const headers: Record<string, string | string[] | undefined> = { ...request.headers, ...secrets };
+      for (const hop of ['proxy-connection', 'proxy-authorization', 'connection', 'keep-alive']) delete headers[hop];
+      const upstream = httpsRequest({
+        host: address,
+        port: target.port,
+        servername: isIP(target.host) === 0 ? target.host : undefined,
+        method: request.method,
+        path: request.url,
+        headers,
+        agent: false,
+        ...(this.#policy.upstreamCa === undefined ? {} : { ca: [...rootCertificates, ...this.#policy.upstreamCa] }),
+      });
+      upstreams.add(upstream);
+      upstream.once('close', () => upstreams.delete(upstream));
+      upstream.once('response', (answered) => {
+        response.writeHead(answered.statusCode ?? 502, answered.headers);
+        this.#count(answered, open, 'in');
+        pipeline(answered, response, () => {});
+      });
+      upstream.once('error', () => {
+        if (!response.headersSent) response.writeHead(502, { 'warmbox-egress': 'connect-failed', connection: 'close' }).end();
+        else response.destroy();
+      });
+      pipeline(request, upstream, () => {});
+    });
+    inner.emit('connection', secure);
+    await new Promise((resolve) => client.once('close', resolve));
+    open.cut('closed');
+    this.#end(open);
+  }
+
   /** A plain HTTP request with an absolute URI, forwarded to the address decided. */
   async #forward(request: IncomingMessage, response: ServerResponse): Promise<void> {
     const url = URL.parse(request.url ?? '');
@@ -169,7 +232,8 @@ export class EgressProxy {
     const decision = await this.#decide(host, port);
     if (!('address' in decision) || 'reason' in decision) return answer(response, this.#refused(host, port, decision));
     const open = this.#begin(host, port, decision.address);
-    const headers = { ...request.headers };
+    // A plain request to a host with secrets gets them too: the operator named that port.
+    const headers = { ...request.headers, ...this.#policy.secrets?.get(`${host.toLowerCase()}:${port}`) };
     for (const hop of ['proxy-connection', 'proxy-authorization', 'connection', 'keep-alive']) delete headers[hop];
     const upstream = httpRequest({ host: decision.address, port, method: request.method, path: `${url.pathname}${url.search}`, headers, agent: false, setHost: false });
     open.cut = (reason) => {

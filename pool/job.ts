@@ -178,7 +178,7 @@ export function prepareJob(job: unknown, options: ResolvedOptions, listeners: Ru
       code,
       stdin,
       // The proxy's variables first: a job's own env may name others, and still reaches nothing past the proxy.
-      env: egress === undefined ? checkedEnv : { ...egressProxyEnv(), ...checkedEnv },
+      env: egress === undefined ? checkedEnv : { ...egressProxyEnv(egress.secrets !== undefined && egress.secrets.size > 0), ...checkedEnv },
       ...(egress === undefined ? {} : { egress: true }),
       timeoutMs,
       cpuTimeMs,

@@ -7,7 +7,7 @@
 import { isIP } from 'node:net';
 import { InvalidArgumentError } from '../contract/errors.js';
 import { MIB } from '../contract/limits.js';
-import { firstOutside, parseRules, type EgressRule } from './egress-rules.js';
+import { DEFAULT_PORTS, firstOutside, parseRule, parseRules, ruleFor, type EgressRule } from './egress-rules.js';
 import type { EgressLimits, EgressPolicy } from './egress-proxy.js';
 
 /** The sandbox's `network` option: the ceiling, the operator's pinned names, the caps. */
@@ -32,6 +32,17 @@ export interface NetworkOptions {
   readonly maxBytesIn?: number;
   /** How long a connection may stay open. @default the job's timeoutMs */
   readonly maxConnectionMs?: number;
+  /**
+   * Headers the proxy adds on the way to a host, which the program never sees: not in its
+   * environment, not in its files. Keyed by an exact host name with an optional `:port` (443
+   * by default) that `allow` holds, e.g. `{ 'api.example.com': { authorization: 'Bearer …' } }`.
+   * The proxy ends the program's HTTPS to such a host with a certificate of the sandbox's own
+   * CA, which every job with network trusts, and makes its own TLS connection to the host.
+   * @default {}
+   */
+  readonly secrets?: Readonly<Record<string, Readonly<Record<string, string>>>>;
+  /** CA certificates (PEM) the proxy trusts for the hosts of `secrets`, besides Node's own. */
+  readonly ca?: string | readonly string[];
 }
 
 /** A job's (or a session's) `network`: the part of the sandbox's ceiling it asks for. */
@@ -43,6 +54,9 @@ export interface JobNetwork {
 /** The ceiling, checked once at construction. */
 export interface ResolvedNetwork {
   readonly allow: readonly EgressRule[];
+  /** The headers of `secrets`, by `host:port`. */
+  readonly secrets: ReadonlyMap<string, Readonly<Record<string, string>>>;
+  readonly ca: readonly string[] | undefined;
   readonly resolve: ReadonlyMap<string, string>;
   readonly maxConnections: number;
   readonly maxBytesOut: number;
@@ -50,7 +64,8 @@ export interface ResolvedNetwork {
   readonly maxConnectionMs: number | undefined;
 }
 
-const NETWORK_FIELDS = new Set(['allow', 'resolve', 'maxConnections', 'maxBytesOut', 'maxBytesIn', 'maxConnectionMs']);
+const NETWORK_FIELDS = new Set(['allow', 'resolve', 'maxConnections', 'maxBytesOut', 'maxBytesIn', 'maxConnectionMs', 'secrets', 'ca']);
+const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 const NETWORK_DEFAULTS = Object.freeze({ maxConnections: 64, maxBytesOut: 64 * MIB, maxBytesIn: 256 * MIB });
 
 /** Checks the sandbox's `network`; undefined (no network for any job) when it is not given. */
@@ -76,8 +91,31 @@ export function resolveNetwork(network: unknown): ResolvedNetwork | undefined {
     if (!Number.isSafeInteger(value) || value < 1) throw new InvalidArgumentError(`network.${key}`, `must be a positive integer, got ${JSON.stringify(value)}`);
     return value;
   };
+  const secrets = new Map<string, Readonly<Record<string, string>>>();
+  if (options.secrets !== undefined) {
+    if (typeof options.secrets !== 'object' || options.secrets === null || Array.isArray(options.secrets)) throw new InvalidArgumentError('network.secrets', 'must map hosts to headers');
+    for (const [target, headers] of Object.entries(options.secrets)) {
+      const field = `network.secrets["${target}"]`;
+      const rule = parseRule(target, field);
+      if (rule.kind !== 'name' || rule.wildcard) throw new InvalidArgumentError(field, 'must name one host, with an optional :port');
+      // A host without a port is its HTTPS one: the headers go where the proxy ends the TLS.
+      const port = rule.ports === DEFAULT_PORTS ? 443 : rule.ports[0]!;
+      if (ruleFor(allow, rule.name, port) === undefined) throw new InvalidArgumentError(field, `names a host that network.allow does not hold at port ${port}`);
+      if (typeof headers !== 'object' || headers === null || Array.isArray(headers)) throw new InvalidArgumentError(field, 'must be an object of headers');
+      for (const [name, value] of Object.entries(headers)) {
+        if (!HEADER_NAME.test(name) || typeof value !== 'string' || /[\r\n\0]/.test(value)) throw new InvalidArgumentError(`${field}.${name}`, 'must be a header name with a one-line string value');
+      }
+      secrets.set(`${rule.name}:${port}`, Object.freeze(Object.fromEntries(Object.entries(headers).map(([name, value]) => [name.toLowerCase(), value]))));
+    }
+  }
+  const ca = options.ca === undefined ? undefined : typeof options.ca === 'string' ? [options.ca] : options.ca;
+  if (ca !== undefined && (!Array.isArray(ca) || !ca.every((pem) => typeof pem === 'string' && pem.includes('BEGIN CERTIFICATE')))) {
+    throw new InvalidArgumentError('network.ca', 'must be a PEM certificate, or an array of them');
+  }
   return Object.freeze({
     allow,
+    secrets,
+    ca: ca === undefined ? undefined : Object.freeze([...ca]),
     resolve,
     maxConnections: positive('maxConnections', NETWORK_DEFAULTS.maxConnections)!,
     maxBytesOut: positive('maxBytesOut', NETWORK_DEFAULTS.maxBytesOut)!,
@@ -109,5 +147,5 @@ export function grantNetwork(network: unknown, ceiling: ResolvedNetwork | undefi
     maxBytesIn: ceiling.maxBytesIn,
     maxConnectionMs: ceiling.maxConnectionMs ?? timeoutMs,
   };
-  return { allow, resolve: ceiling.resolve, limits };
+  return { allow, resolve: ceiling.resolve, limits, secrets: ceiling.secrets, upstreamCa: ceiling.ca };
 }

@@ -20,7 +20,9 @@ import { ioDirFor, WarmContainer } from './warm-container.js';
 import { prepareSession, Session, type SessionOptions } from './session.js';
 import type { PythonSandbox, SandboxEvents } from './python-sandbox.js';
 import { EGRESS_SOCKET_NAME } from '../contract/layout.js';
-import { EgressProxy } from './egress-proxy.js';
+import type { AgentRunRequest } from '../contract/protocol.js';
+import { EgressCa } from './egress-ca.js';
+import { EgressProxy, type EgressPolicy } from './egress-proxy.js';
 
 export type { SandboxEvents } from './python-sandbox.js';
 
@@ -65,6 +67,8 @@ export class Sandbox extends EventEmitter<SandboxEvents> implements PythonSandbo
   #poolDir: string | undefined;
   #docker: Docker | undefined;
   #runtime: RuntimeInfo | undefined;
+  /** The CA the egress proxy issues certificates with, for the hosts of network.secrets. */
+  #egressCa: EgressCa | undefined;
   /** The sessions open, for close() and destroy() to end. */
   readonly #sessions = new Set<Session>();
   /** A sweep of the pool's stopped containers after the engine came back, at most one at a time. */
@@ -90,6 +94,7 @@ export class Sandbox extends EventEmitter<SandboxEvents> implements PythonSandbo
       const docker = await connectDocker(this.options.docker, this.options.dockerTimeoutMs);
       this.#docker = docker;
       const runtime = await checkRuntime(docker, this.options.runtime);
+      if (this.options.network !== undefined && this.options.network.secrets.size > 0) this.#egressCa = await EgressCa.create();
       this.#runtime = runtime;
       const image = this.options.image ?? agentImageTag();
       if (image === undefined) throw new ImageNotFoundError('warmbox-agent (not bundled yet)', true);
@@ -138,7 +143,9 @@ export class Sandbox extends EventEmitter<SandboxEvents> implements PythonSandbo
   }
 
   async #run(job: Job | string, options: RunOptions): Promise<RunResult> {
-    const { request, dataJson, signal, stdinSource, limits, egress } = prepareJob(job, this.options, options);
+    const prepared = prepareJob(job, this.options, options);
+    const { dataJson, signal, stdinSource, limits } = prepared;
+    const { request, egress } = this.#withEgressCa(prepared.request, prepared.egress);
     if (this.#state === 'initializing') await this.#initializing;
     const pool = this.#readyPool();
     if (limits !== undefined && this.#runtime !== undefined) checkJobLimitsFor(this.#runtime, limits, this.options);
@@ -158,6 +165,15 @@ export class Sandbox extends EventEmitter<SandboxEvents> implements PythonSandbo
         pool.retire(container);
       }
     });
+  }
+
+  /**
+   * A job's request and egress policy with the sandbox's egress CA, where it holds secrets:
+   * the proxy issues certificates with it, and the agent adds it to the job's trust.
+   */
+  #withEgressCa(request: AgentRunRequest, egress: EgressPolicy | undefined): { request: AgentRunRequest; egress: EgressPolicy | undefined } {
+    if (egress === undefined || this.#egressCa === undefined) return { request, egress };
+    return { request: { ...request, egressCa: this.#egressCa.pem }, egress: { ...egress, ca: this.#egressCa } };
   }
 
   /**
@@ -214,8 +230,9 @@ export class Sandbox extends EventEmitter<SandboxEvents> implements PythonSandbo
       let opened: RunResult;
       try {
         // A session with network has one proxy for its whole life; each cell opens the relay to it.
-        if (prepared.egress !== undefined) proxy = await EgressProxy.open(join(container.ioDir, EGRESS_SOCKET_NAME), prepared.egress);
-        opened = await container.run(prepared.request, prepared.dataJson, abort);
+        const { request, egress } = this.#withEgressCa(prepared.request, prepared.egress);
+        if (egress !== undefined) proxy = await EgressProxy.open(join(container.ioDir, EGRESS_SOCKET_NAME), egress);
+        opened = await container.run(request, prepared.dataJson, abort);
       } catch (error) {
         await end();
         throw error;

@@ -61,7 +61,7 @@ export function prepareSession(options: unknown, sandbox: ResolvedOptions): Prep
   const egress = grantNetwork(network, sandbox.network, timeoutMs, 'options.network');
   const { request, dataJson } = prepareJob({ code: '', env, files, timeoutMs: sandbox.startupTimeoutMs, cpuTimeMs: sandbox.startupTimeoutMs }, sandbox);
   // The proxy's variables live in the interpreter's environment from the opening on; the relay opens for each cell.
-  const opening = egress === undefined ? request : { ...request, env: { ...egressProxyEnv(), ...request.env } };
+  const opening = egress === undefined ? request : { ...request, env: { ...egressProxyEnv(egress.secrets !== undefined && egress.secrets.size > 0), ...request.env } };
   return { request: { ...opening, session: true, preload: modules }, dataJson, signal, idleTimeoutMs, maxLifetimeMs, timeoutMs, cpuTimeMs: cpuTimeMs ?? sandbox.cpuTimeMs, egress };
 }
 

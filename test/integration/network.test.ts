@@ -275,3 +275,46 @@ test('a session with network: each cell reaches what the session asked for and r
   const error = await t.throwsAsync(sandbox.session({ network: { allow: ['evil.example'] } }), { instanceOf: InvalidArgumentError });
   t.is(error?.field, 'options.network.allow[0]');
 });
+
+test('secrets: the proxy adds the header on the way to the host, over HTTPS the program verifies; the program finds the value nowhere', async (t) => {
+  const token = `Bearer s3cret-${process.pid}-${Date.now()}`;
+  const seen: Array<string | undefined> = [];
+  const { createServer: createSecretServer } = await import('node:https');
+  const dir = await mkdtemp(join(tmpdir(), 'warmbox-secret-'));
+  await run('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', '/CN=secret.test', '-addext', 'subjectAltName=DNS:secret.test', '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem')]);
+  const [key, cert] = await Promise.all([readFile(join(dir, 'key.pem')), readFile(join(dir, 'cert.pem'))]);
+  await rm(dir, { recursive: true, force: true });
+  const server = createSecretServer({ key, cert }, (request, response) => {
+    seen.push(request.headers.authorization);
+    response.end('authorised');
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  t.teardown(() => server.close());
+  const port = (server.address() as AddressInfo).port;
+  const sandbox = await openSandbox(t, {
+    poolSize: 1,
+    network: { allow: [`secret.test:${port}`], resolve: { 'secret.test': '127.0.0.1' }, secrets: { [`secret.test:${port}`]: { Authorization: token } }, ca: cert.toString() },
+  });
+  const r = await sandbox.run({
+    code: `${ONLY_LO}
+import os, glob, urllib.request
+answer = urllib.request.urlopen("https://secret.test:${port}/").read().decode()
+# Built from two pieces, so that this program's own source does not hold it.
+needle = (${JSON.stringify(token.split(' ')[1]!.slice(0, 4))} + ${JSON.stringify(token.split(' ')[1]!.slice(4))}).encode()
+found = [k for k, v in os.environ.items() if needle.decode() in v]
+for path in glob.glob("/proc/*/environ") + glob.glob("/proc/*/cmdline") + glob.glob("/work/**", recursive=True) + glob.glob("/tmp/**", recursive=True):
+    try:
+        with open(path, "rb") as f:
+            if needle in f.read():
+                found.append(path)
+    except OSError:
+        pass
+result = {"answer": answer, "found": found}`,
+    network: { allow: [`secret.test:${port}`] },
+  });
+  t.is(r.status, 'ok', r.stderr);
+  t.deepEqual(r.result, { answer: 'authorised', found: [] });
+  t.deepEqual(seen, [token]);
+  t.like(r.egress, [{ host: 'secret.test', port, allowed: true, reason: 'closed' }]);
+});
