@@ -107,6 +107,10 @@ Options:
                       name, *.domain, address or CIDR range, with an optional :port; a job
                       reaches only what its own network.allow asks for within these
   --resolve NAME=ADDR pin NAME to ADDR for --allow, as curl's --resolve (repeatable)
+  --secrets-file F    JSON of host -> headers the egress proxy adds on the way to that host,
+                      e.g. {"api.example.com": {"authorization": "Bearer ..."}}; programs never
+                      see them (README, Network on purpose)
+  --ca-file F         CA certificates (PEM) the proxy trusts for the hosts of --secrets-file
   --token-file F      a file holding the bearer token
   --socket-root DIR   where each pool makes its directory of the agents' sockets (default: the
                       temp dir); in a container that starts its siblings through the Docker
@@ -233,7 +237,7 @@ async function runCommand(args: string[]): Promise<number> {
   for (const path of values.file) files[path] = await readFile(path);
   let sandbox: PythonSandbox | undefined;
   try {
-    sandbox = sandboxFor(values, { ...sandboxOptions(values), poolSize: 1 });
+    sandbox = sandboxFor(values, { ...(await sandboxOptions(values)), poolSize: 1 });
     await sandbox.initialize();
     const result = await sandbox.run(
       {
@@ -321,7 +325,7 @@ async function serveCommand(args: string[]): Promise<number> {
     allowedHosts: values['allowed-host'],
     allowedOrigins: values['allowed-origin'],
     sandbox: {
-      ...sandboxOptions(values),
+      ...(await sandboxOptions(values)),
       ...integerOption('poolSize', values.pool),
       ...integerOption('maxQueue', values['max-queue']),
       ...integerOption('maxJobMemoryLimitMb', values['max-job-memory-mb']),
@@ -372,7 +376,7 @@ async function mcpCommand(args: string[]): Promise<number> {
     process.stdout.write(MCP_USAGE);
     return 0;
   }
-  const sandbox = sandboxFor(values, { ...sandboxOptions(values), ...integerOption('poolSize', values.pool) });
+  const sandbox = sandboxFor(values, { ...(await sandboxOptions(values)), ...integerOption('poolSize', values.pool) });
   await sandbox.initialize();
   // The stdio client is the only one: its sessions are the registry's one owner's.
   const server = createMcpServer(sandbox, { version: warmboxVersion(), sessions: new SessionRegistry(sandbox).of('stdio') });
@@ -428,6 +432,8 @@ const SANDBOX_FLAGS = {
   'allow-exec': { type: 'boolean', default: false },
   allow: { type: 'string', multiple: true },
   resolve: { type: 'string', multiple: true },
+  'secrets-file': { type: 'string' },
+  'ca-file': { type: 'string' },
 } as const;
 
 /** The flag of run and mcp that runs their jobs on a service rather than on a local pool. */
@@ -437,16 +443,18 @@ const REMOTE_FLAG = { remote: { type: 'string' } } as const;
  * The sandbox a command runs its jobs on: a local pool of `local`'s options, or with --remote
  * URL the service there (its token from WARMBOX_TOKEN), which has options of its own.
  */
-function sandboxFor(values: { remote?: string; pool?: string } & Parameters<typeof sandboxOptions>[0], local: SandboxOptions): PythonSandbox {
+function sandboxFor(values: { remote?: string; pool?: string } & SandboxFlagValues, local: SandboxOptions): PythonSandbox {
   if (values.remote === undefined) return new Sandbox(local);
-  const poolFlag = (['memory-mb', 'image', 'runtime', 'pool', 'resolve'] as const).find((flag) => values[flag] !== undefined) ?? (values['allow-exec'] ? 'allow-exec' : undefined);
+  const poolFlag = (['memory-mb', 'image', 'runtime', 'pool', 'resolve', 'secrets-file', 'ca-file'] as const).find((flag) => values[flag] !== undefined) ?? (values['allow-exec'] ? 'allow-exec' : undefined);
   if (poolFlag !== undefined) throw new UsageError(`--${poolFlag} sets up a local pool: with --remote, the service's own options hold`);
   return new RemoteSandbox({ url: values.remote, token: process.env.WARMBOX_TOKEN });
 }
 
-function sandboxOptions(values: { 'memory-mb'?: string; 'timeout-ms'?: string; image?: string; runtime?: string; 'allow-exec'?: boolean; allow?: string[]; resolve?: string[] }): SandboxOptions {
+type SandboxFlagValues = { 'memory-mb'?: string; 'timeout-ms'?: string; image?: string; runtime?: string; 'allow-exec'?: boolean; allow?: string[]; resolve?: string[]; 'secrets-file'?: string; 'ca-file'?: string };
+
+async function sandboxOptions(values: SandboxFlagValues): Promise<SandboxOptions> {
   return {
-    ...networkOption(values.allow, values.resolve),
+    ...(await networkOption(values)),
     ...(values['allow-exec'] ? { allowExec: true } : {}),
     ...integerOption('memoryLimitMb', values['memory-mb']),
     ...integerOption('timeoutMs', values['timeout-ms']),
@@ -455,10 +463,16 @@ function sandboxOptions(values: { 'memory-mb'?: string; 'timeout-ms'?: string; i
   };
 }
 
-/** The sandbox's `network` from --allow (repeatable) and --resolve NAME=ADDRESS (repeatable); none without --allow. */
-function networkOption(allow: string[] | undefined, resolve: string[] | undefined): Pick<SandboxOptions, 'network'> {
+/**
+ * The sandbox's `network` from --allow (repeatable), --resolve NAME=ADDRESS (repeatable),
+ * --secrets-file (JSON: host -> headers; a file, so that no secret is on a command line, where
+ * `ps` shows it) and --ca-file (PEM); none without --allow.
+ */
+async function networkOption(values: SandboxFlagValues): Promise<Pick<SandboxOptions, 'network'>> {
+  const { allow, resolve } = values;
   if (allow === undefined) {
-    if (resolve !== undefined) throw new UsageError('--resolve pins names for --allow: give the hosts to allow too');
+    const stray = (['resolve', 'secrets-file', 'ca-file'] as const).find((flag) => values[flag] !== undefined);
+    if (stray !== undefined) throw new UsageError(`--${stray} goes with --allow: give the hosts to allow too`);
     return {};
   }
   const pinned: Record<string, string> = {};
@@ -467,7 +481,27 @@ function networkOption(allow: string[] | undefined, resolve: string[] | undefine
     if (name === undefined || address === undefined || name === '' || address === '') throw new UsageError(`--resolve takes NAME=ADDRESS, got ${JSON.stringify(entry)}`);
     pinned[name] = address;
   }
-  return { network: { allow, ...(resolve === undefined ? {} : { resolve: pinned }) } };
+  const read = (flag: 'secrets-file' | 'ca-file') =>
+    readFile(values[flag]!, 'utf8').catch((error: Error) => {
+      throw new UsageError(`cannot read --${flag} ${values[flag]}: ${error.message}`);
+    });
+  let secrets: Record<string, Record<string, string>> | undefined;
+  if (values['secrets-file'] !== undefined) {
+    try {
+      secrets = JSON.parse(await read('secrets-file')) as Record<string, Record<string, string>>;
+    } catch (error) {
+      if (error instanceof UsageError) throw error;
+      throw new UsageError(`--secrets-file is not JSON of host -> headers: ${(error as Error).message}`);
+    }
+  }
+  return {
+    network: {
+      allow,
+      ...(resolve === undefined ? {} : { resolve: pinned }),
+      ...(secrets === undefined ? {} : { secrets }),
+      ...(values['ca-file'] === undefined ? {} : { ca: await read('ca-file') }),
+    },
+  };
 }
 
 /** `{ [name]: n }` for a numeric flag given, `{}` for one left out; the library checks the range. */

@@ -163,5 +163,5 @@ test('warmbox run --allow --resolve -> the program reaches that host and no othe
   t.regex(r.stderr, new RegExp(`^warmbox: egress other\\.test:${port} refused: not-allowed`, 'm'));
   const wrong = await warmbox(['run', 'main.py', '--resolve', 'api.test=127.0.0.1'], dir);
   t.is(wrong.code, 2);
-  t.regex(wrong.stderr, /--resolve pins names for --allow/);
+  t.regex(wrong.stderr, /--resolve goes with --allow/);
 });
