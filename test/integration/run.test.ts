@@ -26,6 +26,7 @@ test('hello world -> ok with stdout, result and every field', async (t) => {
     filesTruncated: false,
     figures: [],
     isError: false,
+    egress: [],
   });
   t.true(durationMs > 0);
 });

@@ -32,7 +32,7 @@ test('stdio: the tool is listed with the service\'s job schema; a job runs; a fi
   const client = await stdioClient(t);
   const { tools } = await client.listTools();
   t.deepEqual(tools.map((tool) => tool.name), ['run_python', 'python_session_open', 'python_session_run', 'python_session_close']);
-  t.deepEqual(Object.keys(tools[0]!.inputSchema.properties ?? {}).sort(), ['code', 'data', 'files', 'timeoutMs']);
+  t.deepEqual(Object.keys(tools[0]!.inputSchema.properties ?? {}).sort(), ['code', 'data', 'files', 'network', 'timeoutMs']);
   t.truthy(tools[0]!.outputSchema);
 
   const ran = await call(client, { code: 'print("hello")\nresult = data + 1', data: 41 });

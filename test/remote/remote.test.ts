@@ -121,7 +121,9 @@ test('a service that stops answering mid-job over the WebSocket -> RemoteError a
   const remote = new RemoteSandbox({ url, graceMs: 300 });
   t.teardown(() => remote.close());
   const heard: string[] = [];
-  const error = await t.throwsAsync(remote.run({ code: 'print(1)', timeoutMs: 200 }, { onStdout: (chunk) => heard.push(chunk) }), { instanceOf: RemoteError });
+  // A deadline of 2.3 s: room for the output sent at once to arrive on a loaded machine first
+  // (with 0.5 s, a busy CI run once heard the deadline before it).
+  const error = await t.throwsAsync(remote.run({ code: 'print(1)', timeoutMs: 2000 }, { onStdout: (chunk) => heard.push(chunk) }), { instanceOf: RemoteError });
   t.regex(error!.message, /no result before the deadline/);
   t.deepEqual(heard, ['started\n']);
 });
