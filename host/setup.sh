@@ -9,7 +9,7 @@
 #   3. npm ci and the build;
 #   4. gVisor registered as the engine's runtime runsc, by warmbox's own `doctor --fix-runtime`
 #      (its flags are written once, in the project's code);
-#   5. both images: the default one, and one with numpy, pandas and matplotlib;
+#   5. both images: the default one, and the data image (numpy, pandas, matplotlib, pip, requests);
 #   6. a first job: `npm run example`.
 #
 # .ci/run calls it; README's Quick start names it.
@@ -60,7 +60,7 @@ node -e '
   const runsc = JSON.parse(process.argv[1]).find((f) => f.check === "runtime:runsc");
   if (runsc?.status !== "ok") { console.error("runsc is not registered:", JSON.stringify(runsc)); process.exit(1); }' "$findings"
 
-log "the images: the default one, and one with numpy, pandas and matplotlib"
+log "the images: the default one, and the data image"
 warmbox build-image
 warmbox build-image --data
 

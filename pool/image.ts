@@ -18,8 +18,8 @@ export const IMAGE_INPUTS = Object.freeze({
 /** The files the agent image is built from: its Dockerfile and its inputs. */
 export const IMAGE_CONTEXT_FILES: readonly string[] = Object.freeze(['Dockerfile.agent', ...Object.values(IMAGE_INPUTS)]);
 export const BASE_RECIPE = 'image/build-base.sh';
-/** The packages of the data-science image: `npm run build:image:data`, the tests and the bench. */
-export const DATA_PACKAGES: readonly string[] = ['python3-matplotlib', 'python3-numpy', 'python3-pandas'];
+/** The packages of the data image (`npm run build:image:data`, the tests, the bench): the data-science three, and pip and requests, for network jobs. */
+export const DATA_PACKAGES: readonly string[] = ['python3-matplotlib', 'python3-numpy', 'python3-pandas', 'python3-pip', 'python3-requests'];
 
 /** The root of the warmbox package, found from this file whether it runs from source or dist/. */
 export const PACKAGE_ROOT = findPackageRoot(dirname(fileURLToPath(import.meta.url)));

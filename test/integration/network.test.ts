@@ -16,6 +16,7 @@ import { promisify } from 'node:util';
 import test, { type ExecutionContext } from 'ava';
 import { InvalidArgumentError, type SandboxOptions } from '../../pool/index.js';
 import { openSandbox } from '../helpers/sandbox.js';
+import { requireDataImage } from '../helpers/set-up.js';
 
 const run = promisify(execFile);
 
@@ -317,4 +318,66 @@ result = {"answer": answer, "found": found}`,
   t.deepEqual(r.result, { answer: 'authorised', found: [] });
   t.deepEqual(seen, [token]);
   t.like(r.egress, [{ host: 'secret.test', port, allowed: true, reason: 'closed' }]);
+});
+
+/** A wheel made by hand with Debian's python3 (a module, its dist-info, a RECORD of hashes): what `pip` installs. */
+async function probeWheel(): Promise<{ name: string; bytes: Buffer; sha256: string }> {
+  const dir = await mkdtemp(join(tmpdir(), 'warmbox-wheel-'));
+  const name = 'warmbox_egress_probe-1.0-py3-none-any.whl';
+  await run('/usr/bin/python3', ['-c', `
+import base64, hashlib, sys, zipfile
+files = {
+    "warmbox_egress_probe/__init__.py": b"VALUE = 'installed through the proxy'\\n",
+    "warmbox_egress_probe-1.0.dist-info/METADATA": b"Metadata-Version: 2.1\\nName: warmbox-egress-probe\\nVersion: 1.0\\n",
+    "warmbox_egress_probe-1.0.dist-info/WHEEL": b"Wheel-Version: 1.0\\nGenerator: hand\\nRoot-Is-Purelib: true\\nTag: py3-none-any\\n",
+}
+record = "".join(f"{p},sha256={base64.urlsafe_b64encode(hashlib.sha256(c).digest()).rstrip(b'=').decode()},{len(c)}\\n" for p, c in files.items())
+record += "warmbox_egress_probe-1.0.dist-info/RECORD,,\\n"
+with zipfile.ZipFile(sys.argv[1], "w") as z:
+    for p, c in files.items():
+        z.writestr(p, c)
+    z.writestr("warmbox_egress_probe-1.0.dist-info/RECORD", record)
+`, join(dir, name)]);
+  const bytes = await readFile(join(dir, name));
+  await rm(dir, { recursive: true, force: true });
+  const { createHash } = await import('node:crypto');
+  return { name, bytes, sha256: createHash('sha256').update(bytes).digest('hex') };
+}
+
+test('the data image: pip installs a wheel from a simple index on loopback through the proxy, and it imports; requests reaches an allowed host', async (t) => {
+  const image = await requireDataImage();
+  const wheel = await probeWheel();
+  const index = createHttpServer((request, response) => {
+    if (request.url === '/simple/warmbox-egress-probe/') {
+      response.setHeader('content-type', 'text/html');
+      return response.end(`<html><body><a href="/files/${wheel.name}#sha256=${wheel.sha256}">${wheel.name}</a></body></html>`);
+    }
+    if (request.url === `/files/${wheel.name}`) return response.end(wheel.bytes);
+    response.statusCode = 404;
+    response.end();
+  });
+  index.listen(0, '127.0.0.1');
+  await once(index, 'listening');
+  t.teardown(() => index.close());
+  const port = (index.address() as AddressInfo).port;
+  const sandbox = await openSandbox(t, {
+    poolSize: 1,
+    image,
+    memoryLimitMb: 512,
+    network: { allow: [`index.test:${port}`, `api.test:${servers.http}`], resolve: { 'index.test': '127.0.0.1', 'api.test': '127.0.0.1' } },
+  });
+  const r = await sandbox.run({
+    code: `${ONLY_LO}
+import subprocess, sys, requests
+subprocess.run([sys.executable, "-m", "pip", "install", "--index-url", "http://index.test:${port}/simple/", "--target", "/work/lib",
+                "--trusted-host", "index.test", "--no-cache-dir", "--disable-pip-version-check", "--break-system-packages", "warmbox-egress-probe"], check=True)
+sys.path.insert(0, "/work/lib")
+import warmbox_egress_probe
+result = [warmbox_egress_probe.VALUE, requests.get("http://api.test:${servers.http}/", timeout=10).text]`,
+    network: { allow: [`index.test:${port}`, `api.test:${servers.http}`] },
+    timeoutMs: 120_000,
+  });
+  t.is(r.status, 'ok', r.stderr);
+  t.deepEqual(r.result, ['installed through the proxy', `hello from api.test:${servers.http}`]);
+  t.true(r.egress.some((record) => record.host === 'index.test' && record.allowed));
 });
