@@ -5,8 +5,8 @@ import type { ProgramLimits } from './create-container.js';
 import { MAX_ENV_BYTES, MAX_JOB_BYTES, MAX_TIMEOUT_MS, MIB, MIN_MEMORY_LIMIT_MB } from '../contract/limits.js';
 import { checkInteger, describe, tmpfsMb, type ResolvedOptions } from './options.js';
 import { egressProxyEnv } from '../contract/layout.js';
-import type { EgressPolicy, EgressRecord } from './egress-proxy.js';
-import { grantNetwork, type JobNetwork } from './network.js';
+import type { EgressPolicy, EgressRecord } from './egress/proxy.js';
+import { grantNetwork, type JobNetwork } from './egress/policy.js';
 
 export type { PythonError, RunStatus } from '../contract/protocol.js';
 export type { JobFiles, ReturnedFile } from './files.js';

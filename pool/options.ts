@@ -2,7 +2,7 @@ import { isAbsolute } from 'node:path';
 import type Docker from 'dockerode';
 import { InvalidArgumentError } from '../contract/errors.js';
 import { MAX_MODULE_NAME_LENGTH, MAX_PRELOAD, MAX_TIMEOUT_MS, MIB, MIN_MEMORY_LIMIT_MB } from '../contract/limits.js';
-import { resolveNetwork, type NetworkOptions, type ResolvedNetwork } from './network.js';
+import { resolveNetwork, type NetworkOptions, type ResolvedNetwork } from './egress/policy.js';
 
 /** Options of `new Sandbox(options)`. Every one has a default; units are in the names. */
 export interface SandboxOptions {

@@ -86,7 +86,7 @@ export interface CellResult extends RunResult {
 }
 import type { CellValue } from '../contract/protocol.js';
 import type { SessionEndReason } from '../contract/errors.js';
-import type { JobNetwork } from './network.js';
+import type { JobNetwork } from './egress/policy.js';
 
 /** A session wherever it runs: one interpreter kept for many cells (`Session`, `RemoteSession`). */
 export interface PythonSession extends AsyncDisposable {

@@ -21,8 +21,8 @@ import { prepareSession, Session, type SessionOptions } from './session.js';
 import type { PythonSandbox, SandboxEvents } from './python-sandbox.js';
 import { EGRESS_SOCKET_NAME } from '../contract/layout.js';
 import type { AgentRunRequest } from '../contract/protocol.js';
-import { EgressCa } from './egress-ca.js';
-import { EgressProxy, type EgressPolicy } from './egress-proxy.js';
+import { EgressCa } from './egress/ca.js';
+import { EgressProxy, type EgressPolicy } from './egress/proxy.js';
 
 export type { SandboxEvents } from './python-sandbox.js';
 

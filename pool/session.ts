@@ -15,8 +15,8 @@ import { checkInteger, checkPreload, describe, type ResolvedOptions } from './op
 import type { WarmContainer } from './warm-container.js';
 import type { CellOptions, CellResult, PythonSession, SessionOptions } from './python-sandbox.js';
 import { egressProxyEnv } from '../contract/layout.js';
-import type { EgressPolicy, EgressProxy } from './egress-proxy.js';
-import { grantNetwork } from './network.js';
+import type { EgressPolicy, EgressProxy } from './egress/proxy.js';
+import { grantNetwork } from './egress/policy.js';
 
 export type { CellOptions, CellResult, SessionOptions } from './python-sandbox.js';
 export type { CellValue } from '../contract/protocol.js';

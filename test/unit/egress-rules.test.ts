@@ -2,8 +2,8 @@
 import test from 'ava';
 import fc from 'fast-check';
 import { InvalidArgumentError } from '../../contract/errors.js';
-import { addressAllowed, firstOutside, parseRule, parseRules, ruleFor, specialRange } from '../../pool/egress-rules.js';
-import { grantNetwork, resolveNetwork } from '../../pool/network.js';
+import { addressAllowed, firstOutside, parseRule, parseRules, ruleFor, specialRange } from '../../pool/egress/rules.js';
+import { grantNetwork, resolveNetwork } from '../../pool/egress/policy.js';
 
 const rules = (...texts: string[]) => parseRules(texts, 'allow');
 

@@ -26,11 +26,11 @@ import { request as httpsRequest } from 'node:https';
 import { rootCertificates, TLSSocket } from 'node:tls';
 import { connect, isIP, type Socket } from 'node:net';
 import { pipeline } from 'node:stream';
-import type { EgressReason, EgressRecord } from '../contract/egress.js';
-import type { EgressCa } from './egress-ca.js';
-import { addressAllowed, ruleFor, specialRange, type EgressRule } from './egress-rules.js';
+import type { EgressReason, EgressRecord } from '../../contract/egress.js';
+import type { EgressCa } from './ca.js';
+import { addressAllowed, ruleFor, specialRange, type EgressRule } from './rules.js';
 
-export type { EgressReason, EgressRecord } from '../contract/egress.js';
+export type { EgressReason, EgressRecord } from '../../contract/egress.js';
 
 /** The caps of one job's connections. */
 export interface EgressLimits {

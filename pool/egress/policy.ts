@@ -2,13 +2,13 @@
  * Network on purpose: the sandbox's `network` option sets the ceiling of what any job may
  * reach, and a job's own `network` asks for part of it. A job that asks for nothing gets
  * nothing; one that asks past the ceiling is an InvalidArgumentError naming the rule. What a
- * job is granted becomes the policy of its egress proxy (egress-proxy.ts).
+ * job is granted becomes the policy of its egress proxy (proxy.ts).
  */
 import { isIP } from 'node:net';
-import { InvalidArgumentError } from '../contract/errors.js';
-import { MIB } from '../contract/limits.js';
-import { DEFAULT_PORTS, firstOutside, parseRule, parseRules, ruleFor, type EgressRule } from './egress-rules.js';
-import type { EgressLimits, EgressPolicy } from './egress-proxy.js';
+import { InvalidArgumentError } from '../../contract/errors.js';
+import { MIB } from '../../contract/limits.js';
+import { DEFAULT_PORTS, firstOutside, parseRule, parseRules, ruleFor, type EgressRule } from './rules.js';
+import type { EgressLimits, EgressPolicy } from './proxy.js';
 
 /** The sandbox's `network` option: the ceiling, the operator's pinned names, the caps. */
 export interface NetworkOptions {

@@ -1,7 +1,7 @@
 /**
  * The rules of who a job may reach: parsed from the strings users write, matched against
  * what a client asked the proxy for, and checked for lying within a ceiling. Pure logic;
- * the proxy (egress-proxy.ts) applies it to connections.
+ * the proxy (proxy.ts) applies it to connections.
  *
  *   api.example.com          that name, ports 443 and 80
  *   *.example.com:8443       any name under example.com (not example.com itself), port 8443
@@ -11,7 +11,7 @@
  * Addresses and ranges are parsed and compared by ipaddr.js rather than by hand.
  */
 import ipaddr from 'ipaddr.js';
-import { InvalidArgumentError } from '../contract/errors.js';
+import { InvalidArgumentError } from '../../contract/errors.js';
 
 /** The ports a rule without one allows: HTTPS and HTTP. */
 export const DEFAULT_PORTS: readonly number[] = Object.freeze([443, 80]);
