@@ -19,7 +19,6 @@ import {
 import type { OutputListener } from './python-runner.js';
 import { openEgressRelay } from './egress-relay.js';
 import { join } from 'node:path';
-import { readFile, writeFile } from 'node:fs/promises';
 import { AGENT_IO_DIR, EGRESS_CA_PATH, EGRESS_SOCKET_NAME, SYSTEM_CA_BUNDLE } from '../contract/layout.js';
 
 // Answers up to this size are joined and sent as one buffer, in one write.
@@ -261,8 +260,12 @@ function limitBytes(max: number): Transform {
   });
 }
 
-/** The job's trust: the image's CA bundle, if it has one, and the sandbox's egress CA; root's, read-only. */
+/**
+ * The job's trust: the image's CA bundle, if it has one, and the sandbox's egress CA; root's,
+ * read-only. fs/promises is loaded here, for such a job alone: the agent's start leaves it out.
+ */
 async function writeTrust(egressCa: string): Promise<void> {
+  const { readFile, writeFile } = await import('node:fs/promises');
   const system = await readFile(SYSTEM_CA_BUNDLE, 'utf8').catch(() => '');
   await writeFile(EGRESS_CA_PATH, `${system}\n${egressCa}`, { mode: 0o444 });
 }
