@@ -18,6 +18,7 @@ import {
 } from '../contract/protocol.js';
 import type { OutputListener } from './python-runner.js';
 import { openEgressRelay } from './egress-relay.js';
+import { readFile, writeFile } from 'node:fs';
 import { join } from 'node:path';
 import { AGENT_IO_DIR, EGRESS_CA_PATH, EGRESS_SOCKET_NAME, SYSTEM_CA_BUNDLE } from '../contract/layout.js';
 
@@ -262,10 +263,9 @@ function limitBytes(max: number): Transform {
 
 /**
  * The job's trust: the image's CA bundle, if it has one, and the sandbox's egress CA; root's,
- * read-only. fs/promises is loaded here, for such a job alone: the agent's start leaves it out.
+ * read-only. Callback fs, as the rest of the agent: fs/promises would load at its start.
  */
 async function writeTrust(egressCa: string): Promise<void> {
-  const { readFile, writeFile } = await import('node:fs/promises');
-  const system = await readFile(SYSTEM_CA_BUNDLE, 'utf8').catch(() => '');
-  await writeFile(EGRESS_CA_PATH, `${system}\n${egressCa}`, { mode: 0o444 });
+  const system = await new Promise<string>((resolve) => readFile(SYSTEM_CA_BUNDLE, 'utf8', (error, text) => resolve(error ? '' : text)));
+  await new Promise<void>((resolve, reject) => writeFile(EGRESS_CA_PATH, `${system}\n${egressCa}`, { mode: 0o444 }, (error) => (error ? reject(error) : resolve())));
 }
