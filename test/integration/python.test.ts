@@ -107,6 +107,14 @@ result = {
   t.deepEqual(r.result, { killed: -15, ps: true, others: [0, 0, 0, 0] }, r.stderr);
 });
 
+test('the services and protocols databases are there: getservbyname, getprotobyname and getaddrinfo by service name answer as on the host', async (t) => {
+  const r = await sandbox.run(`
+import socket
+result = [socket.getservbyname("http"), socket.getservbyname("https", "tcp"), socket.getservbyport(22), socket.getprotobyname("tcp"),
+          socket.getaddrinfo("127.0.0.1", "http", type=socket.SOCK_STREAM)[0][4][1]]`);
+  t.deepEqual(r.result, [80, 443, 'ssh', 6, 80], r.stderr);
+});
+
 // Modules whose docstrings hold doctests; ftplib's and smtplib's are left out because they
 // reach for hosts on the internet, which the host side of this test must not.
 const DOCTEST_MODULES = [
