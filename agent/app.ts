@@ -57,6 +57,7 @@ export interface AppOptions {
  * so tests drive the app with `inject()`. The runner may still be starting while the app is built.
  */
 export function buildApp(runner: JobRunner | Promise<JobRunner>, options: AppOptions): FastifyInstance {
+  const egressSocketPath = options.egressSocketPath ?? join(AGENT_IO_DIR, EGRESS_SOCKET_NAME);
   const app = Fastify({
     logger: false,
     bodyLimit: options.bodyLimitBytes,
@@ -136,7 +137,7 @@ export function buildApp(runner: JobRunner | Promise<JobRunner>, options: AppOpt
       (request as { body: unknown }).body = undefined;
       if (job.egressCa !== undefined) await writeTrust(job.egressCa);
       // Open before the program starts, cut once it has ended: the relay lives exactly as long as the job.
-      const closeRelay = job.egress === true ? await openEgressRelay(options.egressSocketPath ?? join(AGENT_IO_DIR, EGRESS_SOCKET_NAME)) : undefined;
+      const closeRelay = job.egress === true ? await openEgressRelay(egressSocketPath) : undefined;
       return sendAnswer(reply, job.stream, (onOutput) => jobRunner.run(job, takeData(request), onOutput).finally(() => closeRelay?.()));
     },
   );
@@ -155,7 +156,7 @@ export function buildApp(runner: JobRunner | Promise<JobRunner>, options: AppOpt
       const cell = request.body;
       (request as { body: unknown }).body = undefined;
       // A cell of a session with network is a job of its own for the relay: open while it runs.
-      const closeRelay = cell.egress === true ? await openEgressRelay(options.egressSocketPath ?? join(AGENT_IO_DIR, EGRESS_SOCKET_NAME)) : undefined;
+      const closeRelay = cell.egress === true ? await openEgressRelay(egressSocketPath) : undefined;
       return sendAnswer(reply, cell.stream, (onOutput) =>
         jobRunner
           .runCell(cell, takeData(request), onOutput)

@@ -4,9 +4,8 @@ import { bytesOnDisk, checkFiles, checkReturnFiles, type JobFiles, type Returned
 import type { ProgramLimits } from './create-container.js';
 import { MAX_ENV_BYTES, MAX_JOB_BYTES, MAX_TIMEOUT_MS, MIB, MIN_MEMORY_LIMIT_MB } from '../contract/limits.js';
 import { checkInteger, describe, tmpfsMb, type ResolvedOptions } from './options.js';
-import { egressProxyEnv } from '../contract/layout.js';
 import type { EgressPolicy, EgressRecord } from './egress/proxy.js';
-import { grantNetwork, type JobNetwork } from './egress/policy.js';
+import { egressEnv, grantNetwork, type JobNetwork } from './egress/policy.js';
 
 export type { PythonError, RunStatus } from '../contract/protocol.js';
 export type { JobFiles, ReturnedFile } from './files.js';
@@ -177,8 +176,7 @@ export function prepareJob(job: unknown, options: ResolvedOptions, listeners: Ru
     request: {
       code,
       stdin,
-      // The proxy's variables first: a job's own env may name others, and still reaches nothing past the proxy.
-      env: egress === undefined ? checkedEnv : { ...egressProxyEnv(egress.secrets !== undefined && egress.secrets.size > 0), ...checkedEnv },
+      env: egress === undefined ? checkedEnv : egressEnv(egress, checkedEnv),
       ...(egress === undefined ? {} : { egress: true }),
       timeoutMs,
       cpuTimeMs,

@@ -19,10 +19,9 @@ import { OWNER_FILE, POOL_DIR_PREFIX, sweepOrphans, sweepPool } from './sweep-or
 import { ioDirFor, WarmContainer } from './warm-container.js';
 import { prepareSession, Session, type SessionOptions } from './session.js';
 import type { PythonSandbox, SandboxEvents } from './python-sandbox.js';
-import { EGRESS_SOCKET_NAME } from '../contract/layout.js';
 import type { AgentRunRequest } from '../contract/protocol.js';
 import { EgressCa } from './egress/ca.js';
-import { EgressProxy, type EgressPolicy } from './egress/proxy.js';
+import type { EgressPolicy, EgressProxy } from './egress/proxy.js';
 
 export type { SandboxEvents } from './python-sandbox.js';
 
@@ -153,7 +152,7 @@ export class Sandbox extends EventEmitter<SandboxEvents> implements PythonSandbo
       const container = await pool.acquire(abort);
       // A job that has network gets a proxy of its own, on its container's io directory, for
       // exactly as long as it runs: what it reached is in its result.
-      const proxy = egress === undefined ? undefined : await EgressProxy.open(join(container.ioDir, EGRESS_SOCKET_NAME), egress).catch((error: unknown) => {
+      const proxy = egress === undefined ? undefined : await container.openEgressProxy(egress).catch((error: unknown) => {
         pool.retire(container);
         throw error;
       });
@@ -231,7 +230,7 @@ export class Sandbox extends EventEmitter<SandboxEvents> implements PythonSandbo
       try {
         // A session with network has one proxy for its whole life; each cell opens the relay to it.
         const { request, egress } = this.#withEgressCa(prepared.request, prepared.egress);
-        if (egress !== undefined) proxy = await EgressProxy.open(join(container.ioDir, EGRESS_SOCKET_NAME), egress);
+        if (egress !== undefined) proxy = await container.openEgressProxy(egress);
         opened = await container.run(request, prepared.dataJson, abort);
       } catch (error) {
         await end();

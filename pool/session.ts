@@ -14,9 +14,8 @@ import { MAX_JOB_BYTES, MAX_SESSION_MS, MAX_TIMEOUT_MS, SESSION_DEFAULTS, SESSIO
 import { checkInteger, checkPreload, describe, type ResolvedOptions } from './options.js';
 import type { WarmContainer } from './warm-container.js';
 import type { CellOptions, CellResult, PythonSession, SessionOptions } from './python-sandbox.js';
-import { egressProxyEnv } from '../contract/layout.js';
 import type { EgressPolicy, EgressProxy } from './egress/proxy.js';
-import { grantNetwork } from './egress/policy.js';
+import { egressEnv, grantNetwork } from './egress/policy.js';
 
 export type { CellOptions, CellResult, SessionOptions } from './python-sandbox.js';
 export type { CellValue } from '../contract/protocol.js';
@@ -61,7 +60,7 @@ export function prepareSession(options: unknown, sandbox: ResolvedOptions): Prep
   const egress = grantNetwork(network, sandbox.network, timeoutMs, 'options.network');
   const { request, dataJson } = prepareJob({ code: '', env, files, timeoutMs: sandbox.startupTimeoutMs, cpuTimeMs: sandbox.startupTimeoutMs }, sandbox);
   // The proxy's variables live in the interpreter's environment from the opening on; the relay opens for each cell.
-  const opening = egress === undefined ? request : { ...request, env: { ...egressProxyEnv(egress.secrets !== undefined && egress.secrets.size > 0), ...request.env } };
+  const opening = egress === undefined ? request : { ...request, env: egressEnv(egress, request.env) };
   return { request: { ...opening, session: true, preload: modules }, dataJson, signal, idleTimeoutMs, maxLifetimeMs, timeoutMs, cpuTimeMs: cpuTimeMs ?? sandbox.cpuTimeMs, egress };
 }
 

@@ -14,6 +14,8 @@ import type { RuntimeInfo } from './runtime.js';
 import { removeContainer } from './remove-container.js';
 import { synthesisedResult, toRunResult } from './run-result.js';
 import { waitForAgent } from './wait-for-agent.js';
+import { EGRESS_SOCKET_NAME } from '../contract/layout.js';
+import { EgressProxy, type EgressPolicy } from './egress/proxy.js';
 
 const log = debuglog('warmbox');
 
@@ -96,6 +98,14 @@ export class WarmContainer {
   /** False once the container has exited, for whatever reason. */
   get alive(): boolean {
     return this.#alive;
+  }
+
+  /**
+   * Opens a job's (or a session's) egress proxy on this container's io directory, where the
+   * agent relays the program's proxy port to; the caller closes it when the job ends.
+   */
+  openEgressProxy(policy: EgressPolicy): Promise<EgressProxy> {
+    return EgressProxy.open(join(this.ioDir, EGRESS_SOCKET_NAME), policy);
   }
 
   /** Calls back once if the container exits before `remove` was called: killed from outside. */

@@ -6,6 +6,7 @@
  */
 import { isIP } from 'node:net';
 import { InvalidArgumentError } from '../../contract/errors.js';
+import { egressProxyEnv } from '../../contract/layout.js';
 import { MIB } from '../../contract/limits.js';
 import { DEFAULT_PORTS, firstOutside, parseRule, parseRules, ruleFor, type EgressRule } from './rules.js';
 import type { EgressLimits, EgressPolicy } from './proxy.js';
@@ -122,6 +123,15 @@ export function resolveNetwork(network: unknown): ResolvedNetwork | undefined {
     maxBytesIn: positive('maxBytesIn', NETWORK_DEFAULTS.maxBytesIn)!,
     maxConnectionMs: positive('maxConnectionMs', undefined),
   });
+}
+
+/**
+ * The variables a program with network gets: its proxy's, and where the sandbox holds secrets,
+ * those that make its clients trust the sandbox's CA. Under the job's own env, which may name
+ * others and still reaches nothing past the proxy.
+ */
+export function egressEnv(egress: EgressPolicy, env: Readonly<Record<string, string>>): Record<string, string> {
+  return { ...egressProxyEnv(egress.secrets !== undefined && egress.secrets.size > 0), ...env };
 }
 
 /**

@@ -21,14 +21,14 @@
  */
 import { lookup } from 'node:dns/promises';
 import { chmod } from 'node:fs/promises';
-import { createServer, request as httpRequest, type ClientRequest, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer, request as httpRequest, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { rootCertificates, TLSSocket } from 'node:tls';
 import { connect, isIP, type Socket } from 'node:net';
 import { pipeline } from 'node:stream';
 import type { EgressReason, EgressRecord } from '../../contract/egress.js';
 import type { EgressCa } from './ca.js';
-import { addressAllowed, ruleFor, specialRange, type EgressRule } from './rules.js';
+import { ruleFor, specialRange, type EgressRule } from './rules.js';
 
 export type { EgressReason, EgressRecord } from '../../contract/egress.js';
 
@@ -56,10 +56,14 @@ export interface EgressPolicy {
 
 type Decision = { readonly address: string } | { readonly reason: EgressReason; readonly address?: string };
 
+/** A connection the proxy made: its record as it stands, and what #cut destroys to end it. */
 interface Open {
   readonly record: { -readonly [K in keyof EgressRecord]: EgressRecord[K] };
   readonly startedAt: number;
-  cut(reason: EgressReason): void;
+  /** Its max-connection-ms timer. */
+  readonly timer: NodeJS.Timeout;
+  /** The program's side and the host's, however many requests an interception made. */
+  readonly streams: Set<{ destroy(): unknown }>;
 }
 
 export class EgressProxy {
@@ -68,8 +72,6 @@ export class EgressProxy {
   readonly #records: EgressRecord[] = [];
   readonly #open = new Set<Open>();
   readonly #sockets = new Set<Socket>();
-  /** Each open connection's max-connection-ms timer. */
-  readonly #timers = new Map<Open, NodeJS.Timeout>();
   #connections = 0;
   #closing: Promise<readonly EgressRecord[]> | undefined;
 
@@ -97,18 +99,13 @@ export class EgressProxy {
     return proxy;
   }
 
-  /** The attempts so far, each as it ended or stands. */
-  get records(): readonly EgressRecord[] {
-    return [...this.#records, ...[...this.#open].map((open) => ({ ...open.record }))];
-  }
-
   /**
    * Cuts every connection open, and hands over the records so far, starting afresh (its cap
    * on connections too): a session's cell is a job of its own for the network.
    */
   takeRecords(): readonly EgressRecord[] {
     for (const open of [...this.#open]) {
-      open.cut('job-ended');
+      this.#cut(open, 'job-ended');
       this.#end(open);
     }
     const taken = this.#records.splice(0);
@@ -119,7 +116,7 @@ export class EgressProxy {
   /** Cuts every connection and stops listening; resolves with every attempt's record. Safe to call twice. */
   close(): Promise<readonly EgressRecord[]> {
     this.#closing ??= (async () => {
-      for (const open of this.#open) open.cut('job-ended');
+      for (const open of this.#open) this.#cut(open, 'job-ended');
       for (const socket of this.#sockets) socket.destroy();
       await new Promise<void>((resolve) => this.#server.close(() => resolve()));
       // The cut connections' handlers record them as their sockets close.
@@ -142,23 +139,19 @@ export class EgressProxy {
     // No Nagle on either leg: a TLS handshake is small writes that would otherwise wait for ACKs.
     client.setNoDelay(true);
     const upstream = connect({ host: decision.address, port: target.port, noDelay: true });
+    open.streams.add(upstream).add(client);
     let connected = false;
-    open.cut = (reason) => {
-      if (open.record.reason === 'closed') open.record.reason = reason;
-      upstream.destroy();
-      client.destroy();
-    };
     upstream.once('connect', () => {
       connected = true;
       client.write('HTTP/1.1 200 Connection Established\r\n\r\n');
       if (head.length > 0) upstream.write(head);
       this.#count(client, open, 'out');
       this.#count(upstream, open, 'in');
-      pipeline(client, upstream, () => open.cut('closed'));
-      pipeline(upstream, client, () => open.cut('closed'));
+      pipeline(client, upstream, () => this.#cut(open, 'closed'));
+      pipeline(upstream, client, () => this.#cut(open, 'closed'));
     });
     upstream.once('error', () => {
-      if (connected) return open.cut('closed');
+      if (connected) return this.#cut(open, 'closed');
       open.record.reason = 'connect-failed';
       open.record.allowed = false;
       client.end('HTTP/1.1 502 Bad Gateway\r\nwarmbox-egress: connect-failed\r\ncontent-length: 0\r\nconnection: close\r\n\r\n');
@@ -180,29 +173,21 @@ export class EgressProxy {
     if (head.length > 0) client.unshift(head);
     const secure = new TLSSocket(client, { isServer: true, secureContext: await this.#policy.ca!.contextFor(target.host) });
     secure.on('error', () => client.destroy());
-    const upstreams = new Set<ClientRequest>();
-    open.cut = (reason) => {
-      if (open.record.reason === 'closed') open.record.reason = reason;
-      for (const upstream of upstreams) upstream.destroy();
-      secure.destroy();
-      client.destroy();
-    };
+    open.streams.add(secure).add(client);
     this.#count(secure, open, 'out');
     const inner = createServer((request, response) => {
-      const headers: Record<string, string | string[] | undefined> = { ...request.headers, ...secrets };
-      for (const hop of ['proxy-connection', 'proxy-authorization', 'connection', 'keep-alive']) delete headers[hop];
       const upstream = httpsRequest({
         host: address,
         port: target.port,
         servername: isIP(target.host) === 0 ? target.host : undefined,
         method: request.method,
         path: request.url,
-        headers,
+        headers: forwardedHeaders(request, secrets),
         agent: false,
         ...(this.#policy.upstreamCa === undefined ? {} : { ca: [...rootCertificates, ...this.#policy.upstreamCa] }),
       });
-      upstreams.add(upstream);
-      upstream.once('close', () => upstreams.delete(upstream));
+      open.streams.add(upstream);
+      upstream.once('close', () => open.streams.delete(upstream));
       upstream.once('response', (answered) => {
         response.writeHead(answered.statusCode ?? 502, answered.headers);
         this.#count(answered, open, 'in');
@@ -216,7 +201,7 @@ export class EgressProxy {
     });
     inner.emit('connection', secure);
     await new Promise((resolve) => client.once('close', resolve));
-    open.cut('closed');
+    this.#cut(open, 'closed');
     this.#end(open);
   }
 
@@ -233,21 +218,16 @@ export class EgressProxy {
     if (!('address' in decision) || 'reason' in decision) return answer(response, this.#refused(host, port, decision));
     const open = this.#begin(host, port, decision.address);
     // A plain request to a host with secrets gets them too: the operator named that port.
-    const headers = { ...request.headers, ...this.#policy.secrets?.get(`${host.toLowerCase()}:${port}`) };
-    for (const hop of ['proxy-connection', 'proxy-authorization', 'connection', 'keep-alive']) delete headers[hop];
+    const headers = forwardedHeaders(request, this.#policy.secrets?.get(`${host.toLowerCase()}:${port}`));
     const upstream = httpRequest({ host: decision.address, port, method: request.method, path: `${url.pathname}${url.search}`, headers, agent: false, setHost: false });
-    open.cut = (reason) => {
-      if (open.record.reason === 'closed') open.record.reason = reason;
-      upstream.destroy();
-      response.destroy();
-    };
+    open.streams.add(upstream).add(response);
     upstream.once('response', (answered) => {
       response.writeHead(answered.statusCode ?? 502, answered.headers);
       this.#count(answered, open, 'in');
-      pipeline(answered, response, () => open.cut('closed'));
+      pipeline(answered, response, () => this.#cut(open, 'closed'));
     });
     upstream.once('error', () => {
-      if (response.headersSent) return open.cut('closed');
+      if (response.headersSent) return this.#cut(open, 'closed');
       open.record.reason = 'connect-failed';
       open.record.allowed = false;
       response.writeHead(502, { 'warmbox-egress': 'connect-failed', connection: 'close' }).end();
@@ -277,7 +257,7 @@ export class EgressProxy {
       }
     }
     // An address literal was allowed by a range the list names; a pinned name by the operator.
-    if (!literal && pinned === undefined && specialRange(address) !== undefined && !addressAllowed(allow, address, port)) return { reason: 'private-address', address };
+    if (!literal && pinned === undefined && specialRange(address) !== undefined && ruleFor(allow, address, port) === undefined) return { reason: 'private-address', address };
     this.#connections++;
     return { address };
   }
@@ -289,18 +269,21 @@ export class EgressProxy {
   }
 
   #begin(host: string, port: number, address: string): Open {
-    const open: Open = { record: { host, port, address, allowed: true, reason: 'closed', bytesOut: 0, bytesIn: 0, ms: 0 }, startedAt: performance.now(), cut: () => {} };
+    const timer = setTimeout(() => this.#cut(open, 'max-connection-ms'), this.#policy.limits.maxConnectionMs).unref();
+    const open: Open = { record: { host, port, address, allowed: true, reason: 'closed', bytesOut: 0, bytesIn: 0, ms: 0 }, startedAt: performance.now(), timer, streams: new Set() };
     this.#open.add(open);
-    const timer = setTimeout(() => open.cut('max-connection-ms'), this.#policy.limits.maxConnectionMs);
-    timer.unref();
-    this.#timers.set(open, timer);
     return open;
+  }
+
+  /** Ends a connection by destroying both its sides; the first reason given is its record's. */
+  #cut(open: Open, reason: EgressReason): void {
+    if (open.record.reason === 'closed') open.record.reason = reason;
+    for (const stream of open.streams) stream.destroy();
   }
 
   #end(open: Open): void {
     if (!this.#open.delete(open)) return;
-    clearTimeout(this.#timers.get(open));
-    this.#timers.delete(open);
+    clearTimeout(open.timer);
     open.record.ms = Math.round(performance.now() - open.startedAt);
     this.#records.push({ ...open.record });
   }
@@ -315,7 +298,7 @@ export class EgressProxy {
     const field = direction === 'out' ? 'bytesOut' : 'bytesIn';
     source.on('data', (chunk: Buffer) => {
       open.record[field] += chunk.length;
-      if (open.record[field] > cap) open.cut(direction === 'out' ? 'max-bytes-out' : 'max-bytes-in');
+      if (open.record[field] > cap) this.#cut(open, direction === 'out' ? 'max-bytes-out' : 'max-bytes-in');
     });
   }
 }
@@ -326,6 +309,13 @@ function parseTarget(target: string): { host: string; port: number } | undefined
   if (match === null) return undefined;
   const port = Number(match[3]);
   return port >= 1 && port <= 65_535 ? { host: match[1] ?? match[2]!, port } : undefined;
+}
+
+/** A request's headers as they go on: with the secrets for its host added, and without the hop-by-hop ones. */
+function forwardedHeaders(request: IncomingMessage, secrets: Readonly<Record<string, string>> | undefined): Record<string, string | string[] | undefined> {
+  const headers: Record<string, string | string[] | undefined> = { ...request.headers, ...secrets };
+  for (const hop of ['proxy-connection', 'proxy-authorization', 'connection', 'keep-alive']) delete headers[hop];
+  return headers;
 }
 
 function refuse(client: Socket, record: EgressRecord): void {

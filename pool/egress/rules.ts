@@ -84,7 +84,11 @@ export function parseRules(allow: unknown, field: string): readonly EgressRule[]
   return Object.freeze(allow.map((entry, i) => parseRule(entry, `${field}[${i}]`)));
 }
 
-/** The rule of `rules` that lets a client ask for `host` (a name or an address literal) at `port`, if any. */
+/**
+ * The rule of `rules` that lets a client ask for `host` (a name or an address literal) at
+ * `port`, if any. For an address, only a rule naming its range matches: what the proxy asks
+ * of an address a name resolved to, as of one the client gave.
+ */
 export function ruleFor(rules: readonly EgressRule[], host: string, port: number): EgressRule | undefined {
   const literal = ipaddr.isValid(host) ? ipaddr.process(host) : undefined;
   const name = host.toLowerCase().replace(/\.$/, '');
@@ -94,12 +98,6 @@ export function ruleFor(rules: readonly EgressRule[], host: string, port: number
     if (literal !== undefined) return false;
     return rule.wildcard ? name.endsWith(`.${rule.name}`) : name === rule.name;
   });
-}
-
-/** Whether an address lies in one of the address rules of `rules` at `port`: the allow list naming that range. */
-export function addressAllowed(rules: readonly EgressRule[], address: string, port: number): boolean {
-  const parsed = ipaddr.process(address);
-  return rules.some((rule) => rule.kind === 'address' && rule.ports.includes(port) && inRange(parsed, rule.range));
 }
 
 /**
