@@ -19,7 +19,7 @@ import { CallToolRequestSchema, ListToolsRequestSchema, type CallToolResult } fr
 import { Ajv } from 'ajv';
 import { InvalidArgumentError, WarmboxError } from '../contract/errors.js';
 import type { CellResult, Job, PythonSandbox, RunResult } from '../pool/index.js';
-import { decodeFiles, decodeJob, encodeResult, fieldOfSchemaErrors, jobSchema, resultSchema, sessionOptionsSchema, type OwnedSessions, type WireJob, type WireSessionOptions } from '../wire/index.js';
+import { decodeJob, decodeSessionOptions, encodeResult, fieldOfSchemaErrors, jobSchema, resultSchema, sessionOptionsSchema, type OwnedSessions, type WireJob, type WireSessionOptions } from '../wire/index.js';
 import { SESSION_ID_LENGTH } from '../contract/limits.js';
 
 /** What the MCP server is given besides its sandbox. */
@@ -140,8 +140,7 @@ export function createMcpServer(sandbox: PythonSandbox, { version, sessions, run
       if (name === RUN_PYTHON) return toToolResult(await runJob(decodeJob(args as WireJob)));
       const { session_id: id, code: cellCode } = args as { session_id: string; code: string };
       if (name === SESSION_OPEN) {
-        const { files: wireFiles, ...options } = args as WireSessionOptions;
-        const opened = await sessions!.open(wireFiles === undefined ? options : { ...options, files: decodeFiles(wireFiles) });
+        const opened = await sessions!.open(decodeSessionOptions(args as WireSessionOptions));
         return { content: [{ type: 'text', text: `session_id: ${opened}` }], structuredContent: { session_id: opened } };
       }
       if (name === SESSION_RUN) return toToolResult(await sessions!.run(id, cellCode));

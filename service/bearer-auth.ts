@@ -7,6 +7,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { UnauthorizedError } from '../pool/index.js';
+import { errorBody } from './error-body.js';
 import { TOKEN_PROTOCOL_PREFIX } from '../wire/index.js';
 
 /** An onRequest hook that answers 401 unless the request carries one of `tokens`. */
@@ -16,8 +17,8 @@ export function bearerAuth(tokens: readonly string[]): (request: FastifyRequest,
     const presented = digest(presentedToken(request) ?? '');
     // Every token compared, so the time does not tell which matched.
     if (expected.map((token) => timingSafeEqual(presented, token)).includes(true)) return;
-    const error = new UnauthorizedError();
-    await reply.code(401).header('www-authenticate', 'Bearer').send({ statusCode: 401, code: error.code, error: 'Unauthorized', message: error.message });
+    const body = errorBody(new UnauthorizedError());
+    await reply.code(body.statusCode).header('www-authenticate', 'Bearer').send(body);
   };
 }
 

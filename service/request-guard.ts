@@ -19,7 +19,7 @@
 import { isIP } from 'node:net';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { HostNotAllowedError, OriginNotAllowedError } from '../contract/errors.js';
-import { httpStatusOf } from '../wire/index.js';
+import { errorBody } from './error-body.js';
 
 export interface RequestGuardOptions {
   /** The address the service listens on: a name there is allowed as `Host` too. */
@@ -47,8 +47,8 @@ export function requestGuard(options: RequestGuardOptions): (request: FastifyReq
           : undefined;
     if (error === undefined) return;
     request.log.warn({ host, origin: request.headers.origin, url: request.url, code: error.code }, 'request refused');
-    const statusCode = httpStatusOf(error.code);
-    await reply.code(statusCode).send({ statusCode, code: error.code, error: 'Forbidden', message: error.message });
+    const body = errorBody(error);
+    await reply.code(body.statusCode).send(body);
   };
 }
 

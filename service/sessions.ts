@@ -1,11 +1,11 @@
 /**
  * The service's sessions: the shared registry (wire/session-registry.ts), each bound to the
- * token that opened it, with the service's part on top: the wire's files decoded, each open
- * and cell logged, each cell counted.
+ * token that opened it, with the service's part on top: each open and cell logged, each cell
+ * counted.
  */
 import type { FastifyBaseLogger } from 'fastify';
-import type { CellOptions, CellResult, PythonSandbox, PythonSession } from '../pool/index.js';
-import { decodeFiles, SessionRegistry, type WireCell, type WireSessionOptions } from '../wire/index.js';
+import type { CellOptions, CellResult, PythonSandbox, PythonSession, SessionOptions } from '../pool/index.js';
+import { SessionRegistry, type WireCell } from '../wire/index.js';
 import type { ServiceMetrics } from './metrics.js';
 
 export class ServiceSessions {
@@ -19,8 +19,8 @@ export class ServiceSessions {
   }
 
   /** Opens a session for `owner`; its id. */
-  async open(log: FastifyBaseLogger, owner: string, { files, ...options }: WireSessionOptions): Promise<string> {
-    const id = await this.registry.of(owner).open(files === undefined ? options : { ...options, files: decodeFiles(files) });
+  async open(log: FastifyBaseLogger, owner: string, options: SessionOptions): Promise<string> {
+    const id = await this.registry.of(owner).open(options);
     log.info({ sessionId: id }, 'session opened');
     return id;
   }

@@ -4,8 +4,8 @@
  * JSON, each written once, for both sides. Light: it loads pool's limits and the report's
  * schema, never the pool itself, so that a RemoteSandbox does not load dockerode.
  */
-import type { Job, RunResult } from '../pool/index.js';
-import type { WireCell, WireError, WireJob, WireResult } from './schemas.js';
+import type { Job, RunResult, SessionOptions } from '../pool/index.js';
+import type { WireCell, WireError, WireJob, WireResult, WireSessionOptions } from './schemas.js';
 
 export { cellSchema, errorSchema, jobSchema, resultSchema, sessionOptionsSchema, sessionSchema, type WireCell, type WireError, type WireJob, type WireResult, type WireSessionOptions } from './schemas.js';
 export { ROUTES, sessionRoute, TOKEN_PROTOCOL_PREFIX } from './routes.js';
@@ -79,6 +79,11 @@ export function decodeFiles(files: NonNullable<WireJob['files']>): NonNullable<J
  * job has no schema in front of it).
  */
 export function decodeJob({ id: _id, files, ...rest }: WireJob): Job {
+  return files === undefined ? rest : { ...rest, files: decodeFiles(files) };
+}
+
+/** A session's options off the wire: its files' bytes as bytes again. */
+export function decodeSessionOptions({ files, ...rest }: WireSessionOptions): SessionOptions {
   return files === undefined ? rest : { ...rest, files: decodeFiles(files) };
 }
 

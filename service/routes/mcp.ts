@@ -29,11 +29,7 @@ export const mcpRoute: FastifyPluginAsync<McpRouteOptions> = async (app, { jobs,
       version,
       runJob: (job) => jobs.run(request.log, request.id, job),
       sessions: {
-        open: async (options) => {
-          const id = await sessions.registry.of(owner).open(options);
-          request.log.info({ sessionId: id }, 'session opened');
-          return id;
-        },
+        open: (options) => sessions.open(request.log, owner, options),
         run: (id, code) => sessions.run(request.log, owner, id, { code }),
         close: (id) => sessions.close(owner, id),
       },

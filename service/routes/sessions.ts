@@ -4,7 +4,7 @@
  * request's token opened.
  */
 import type { FastifyPluginAsync } from 'fastify';
-import { encodeResult, ROUTES, type SessionClientMessage, type WireCell, type WireSessionOptions } from '../../wire/index.js';
+import { decodeSessionOptions, encodeResult, ROUTES, type SessionClientMessage, type WireCell, type WireSessionOptions } from '../../wire/index.js';
 import type { PythonSession } from '../../pool/index.js';
 import { requester } from '../bearer-auth.js';
 import { errorBody, invalid } from '../error-body.js';
@@ -27,7 +27,7 @@ export const sessionRoutes: FastifyPluginAsync<SessionRoutesOptions> = async (ap
     ROUTES.sessions,
     { schema: { summary: 'Opens a session: one container held for many cells', body: { $ref: 'SessionOptions#' }, response: { 200: { $ref: 'Session#' }, ...errors } } },
     async (request, reply) => {
-      const id = await sessions.open(request.log, requester(request), request.body ?? {});
+      const id = await sessions.open(request.log, requester(request), decodeSessionOptions(request.body ?? {}));
       // For a load balancer: deploy/haproxy.cfg sends the session's later requests where it opened.
       reply.header(SESSION_HEADER, id);
       return { id };
