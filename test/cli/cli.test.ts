@@ -15,7 +15,7 @@ import { docker } from '../helpers/sandbox.js';
 import { listening } from '../helpers/serve-process.js';
 import { requireDataImage, requireRuntime } from '../helpers/set-up.js';
 import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { onLoopback } from '../helpers/loopback.js';
 
 const CLI = new URL('../../dist/cli/warmbox.js', import.meta.url).pathname;
 
@@ -149,10 +149,7 @@ test('warmbox serve, SIGTERM while a job runs -> not ready, no new jobs, the run
 
 test('warmbox run --allow --resolve -> the program reaches that host and no other; each connection reported on stderr', async (t) => {
   const api = createServer((request, response) => response.end(`hello from ${request.headers.host}`));
-  api.listen(0, '127.0.0.1');
-  await once(api, 'listening');
-  t.teardown(() => api.close());
-  const port = (api.address() as AddressInfo).port;
+  const port = await onLoopback(api, t.teardown.bind(t));
   const dir = await workDir(t, {
     'main.py': `import urllib.request, urllib.error\nprint(urllib.request.urlopen("http://api.test:${port}/").read().decode())\ntry:\n    urllib.request.urlopen("http://other.test:${port}/")\nexcept urllib.error.HTTPError as e:\n    print(e.code)`,
   });

@@ -5,11 +5,10 @@
  * has only `lo`, which each test that looks for a way out asserts first.
  */
 import { execFile } from 'node:child_process';
-import { once } from 'node:events';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { createServer as createHttpServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
-import { createServer as createTcpServer, type AddressInfo, type Socket } from 'node:net';
+import { createServer as createTcpServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -17,6 +16,7 @@ import test, { type ExecutionContext } from 'ava';
 import type { EgressRecord } from '../../contract/egress.js';
 import { InvalidArgumentError, type SandboxOptions } from '../../pool/index.js';
 import { openSandbox } from '../helpers/sandbox.js';
+import { onLoopback } from '../helpers/loopback.js';
 import { requireDataImage } from '../helpers/set-up.js';
 
 const run = promisify(execFile);
@@ -54,12 +54,7 @@ test.before(async () => {
     socket.on('error', () => {});
     socket.once('close', () => tcpClosed());
   });
-  const listen = async (server: Server | ReturnType<typeof createTcpServer>) => {
-    server.listen(0, '127.0.0.1');
-    await once(server, 'listening');
-    closers.push(() => server.close());
-    return (server.address() as AddressInfo).port;
-  };
+  const listen = (server: Server | ReturnType<typeof createTcpServer>) => onLoopback(server, (close) => closers.push(close));
   servers = {
     http: await listen(http),
     https: await listen(https),
@@ -302,10 +297,7 @@ test('secrets: the proxy adds the header on the way to the host, over HTTPS the 
     seen.push(request.headers.authorization);
     response.end('authorised');
   });
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  t.teardown(() => server.close());
-  const port = (server.address() as AddressInfo).port;
+  const port = await onLoopback(server, t.teardown.bind(t));
   const sandbox = await openSandbox(t, {
     poolSize: 1,
     network: { allow: [`secret.test:${port}`], resolve: { 'secret.test': '127.0.0.1' }, secrets: { [`secret.test:${port}`]: { Authorization: token } }, ca: cert.toString() },
@@ -370,10 +362,7 @@ test('the data image: pip installs a wheel from a simple index on loopback throu
     response.statusCode = 404;
     response.end();
   });
-  index.listen(0, '127.0.0.1');
-  await once(index, 'listening');
-  t.teardown(() => index.close());
-  const port = (index.address() as AddressInfo).port;
+  const port = await onLoopback(index, t.teardown.bind(t));
   const sandbox = await openSandbox(t, {
     poolSize: 1,
     image,

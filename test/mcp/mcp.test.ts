@@ -7,13 +7,12 @@ import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
-import { once } from 'node:events';
 import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import test, { type ExecutionContext } from 'ava';
 import { PACKAGE_ROOT } from '../../pool/image.js';
 import { serve } from '../../service/serve.js';
 import { requireDataImage } from '../helpers/set-up.js';
+import { onLoopback } from '../helpers/loopback.js';
 
 const CLI = `${PACKAGE_ROOT}/dist/cli/warmbox.js`;
 
@@ -121,10 +120,7 @@ test("stdio sessions: data loaded in one call is there in the next; a table's va
 
 test('stdio with --allow: run_python\'s network reaches what it asks for within it, says what it reached; past it, a tool error naming the rule', async (t) => {
   const api = createServer((_request, response) => response.end('from the api'));
-  api.listen(0, '127.0.0.1');
-  await once(api, 'listening');
-  t.teardown(() => api.close());
-  const port = (api.address() as AddressInfo).port;
+  const port = await onLoopback(api, t.teardown.bind(t));
   const client = new Client({ name: 'warmbox-test', version: '1' });
   await client.connect(new StdioClientTransport({ command: process.execPath, args: [CLI, 'mcp', '--pool', '1', '--allow', `api.test:${port}`, '--resolve', 'api.test=127.0.0.1'], stderr: 'inherit' }));
   t.teardown(() => client.close());

@@ -5,25 +5,25 @@
  * sessions and their events, errors by class with the same fields, initialize, stats, close
  * and destroy.
  */
-import { once } from 'node:events';
 import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { PassThrough } from 'node:stream';
 import test, { type ExecutionContext } from 'ava';
 import { AbortError, InvalidArgumentError, PoolClosedError, Sandbox, SessionEndedError, type PythonSandbox, type SandboxEvents, type SandboxOptions } from '../../pool/index.js';
 import { RemoteSandbox } from '../../remote/remote-sandbox.js';
 import { serve } from '../../service/serve.js';
+import { onLoopback } from '../helpers/loopback.js';
 
 type Face = 'local' | 'remote';
 
 // A server on this machine's loopback, which jobs reach under a name the sandbox pins to it.
 let apiPort: number;
+const closers: Array<() => void> = [];
 test.before(async () => {
   const server = createServer((request, response) => response.end(`hello from ${request.headers.host}`));
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  apiPort = (server.address() as AddressInfo).port;
-  server.unref();
+  apiPort = await onLoopback(server, (close) => closers.push(close));
+});
+test.after.always(() => {
+  for (const close of closers) close();
 });
 const FACES: readonly Face[] = ['local', 'remote'];
 

@@ -7,7 +7,6 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { Writable } from 'node:stream';
 import { compileErrors, validate } from '@readme/openapi-parser';
 import test, { type ExecutionContext } from 'ava';
@@ -15,6 +14,7 @@ import { request } from 'undici';
 import WebSocket from 'ws';
 import type { SandboxOptions } from '../../pool/index.js';
 import { serve, ServeError, type RunningService } from '../../service/serve.js';
+import { onLoopback } from '../helpers/loopback.js';
 
 interface Started {
   readonly service: RunningService;
@@ -237,10 +237,7 @@ test('--token-file -> the token is the file\'s content, trimmed; an empty file i
 
 test('a job with network through the service -> its egress in the JSON, counted in /metrics by decision, logged; past the operator\'s ceiling -> 400 naming the rule', async (t) => {
   const api = createServer((_request, response) => response.end('hi'));
-  api.listen(0, '127.0.0.1');
-  await once(api, 'listening');
-  t.teardown(() => api.close());
-  const port = (api.address() as AddressInfo).port;
+  const port = await onLoopback(api, t.teardown.bind(t));
   const { url, logs } = await start(t, { network: { allow: [`api.test:${port}`], resolve: { 'api.test': '127.0.0.1' } } });
   const code = `import urllib.request\nresult = urllib.request.urlopen("http://api.test:${port}/").read().decode()`;
   const r = await post(url, { code, network: { allow: [`api.test:${port}`] } });
