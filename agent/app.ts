@@ -11,7 +11,8 @@ import {
   runRequestSchema,
   type AgentCellRequest,
   type AgentErrorBody,
-  type AgentRunAnswer,
+  type AgentHealth,
+  type AgentReportAnswer,
   type AgentRunRequest,
   type AgentStreamEvent,
   type JsonPieces,
@@ -27,12 +28,14 @@ const JOIN_ANSWER_BYTES = 256 * 1024;
 
 /** What runs the one job, and a session's cells; PythonRunner in production. */
 export interface JobRunner {
-  run(job: AgentRunRequest, data: JsonPieces, onOutput?: OutputListener): Promise<AgentRunAnswer>;
-  runCell(cell: AgentCellRequest, data: JsonPieces, onOutput?: OutputListener): Promise<AgentRunAnswer>;
+  run(job: AgentRunRequest, data: JsonPieces, onOutput: OutputListener): Promise<AgentReportAnswer>;
+  runCell(cell: AgentCellRequest, data: JsonPieces, onOutput: OutputListener): Promise<AgentReportAnswer>;
   /** Raises KeyboardInterrupt in a running cell; false where none runs. */
   interrupt(): boolean;
   /** The job opened a session, and it has not ended. */
   readonly sessionOpen: boolean;
+  /** The container's memory that is not the idle interpreter's, in bytes; null where unknown. */
+  agentMemoryBytes(): number | null;
   pipeStdin(source: Readable): Promise<void>;
 }
 
@@ -84,9 +87,11 @@ export function buildApp(runner: JobRunner | Promise<JobRunner>, options: AppOpt
     }
   });
 
-  app.get(AGENT_ROUTES.health, async () => {
-    const open = taken && (await runner).sessionOpen;
-    return { status: open ? 'session' : taken ? 'used' : 'ready' };
+  // The host's first probe, as it connects, also learns the agent's share of the memory.
+  app.get(AGENT_ROUTES.health, async (): Promise<AgentHealth> => {
+    const jobRunner = await runner;
+    if (!taken) return { status: 'ready', agentMemoryBytes: jobRunner.agentMemoryBytes() };
+    return { status: jobRunner.sessionOpen ? 'session' : 'used' };
   });
 
   // The body of /stdin is not parsed: the handler reads it as it comes.
@@ -138,7 +143,7 @@ export function buildApp(runner: JobRunner | Promise<JobRunner>, options: AppOpt
       if (job.egressCa !== undefined) await writeTrust(job.egressCa);
       // Open before the program starts, cut once it has ended: the relay lives exactly as long as the job.
       const closeRelay = job.egress === true ? await openEgressRelay(egressSocketPath) : undefined;
-      return sendAnswer(reply, job.stream, (onOutput) => jobRunner.run(job, takeData(request), onOutput).finally(() => closeRelay?.()));
+      return sendAnswer(reply, (onOutput) => jobRunner.run(job, takeData(request), onOutput).finally(() => closeRelay?.()));
     },
   );
 
@@ -157,7 +162,7 @@ export function buildApp(runner: JobRunner | Promise<JobRunner>, options: AppOpt
       (request as { body: unknown }).body = undefined;
       // A cell of a session with network is a job of its own for the relay: open while it runs.
       const closeRelay = cell.egress === true ? await openEgressRelay(egressSocketPath) : undefined;
-      return sendAnswer(reply, cell.stream, (onOutput) =>
+      return sendAnswer(reply, (onOutput) =>
         jobRunner
           .runCell(cell, takeData(request), onOutput)
           .finally(() => closeRelay?.())
@@ -172,28 +177,45 @@ export function buildApp(runner: JobRunner | Promise<JobRunner>, options: AppOpt
 }
 
 /**
- * Sends the answer to a job or a cell: whole, or, for a streamed one, a line per output event
- * as it happens, then the report and the result.
+ * Sends the answer to a job or a cell as it happens: the program's output, a line per event,
+ * then the report and the result. Output that comes while the event loop is busy elsewhere
+ * waits for its next turn and goes as one event, so a program that prints a line at a time
+ * costs a line per turn, not per print; an event carries one stream, in the order written.
  */
-function sendAnswer(reply: FastifyReply, stream: boolean, run: (onOutput?: OutputListener) => Promise<AgentRunAnswer>) {
+function sendAnswer(reply: FastifyReply, run: (onOutput: OutputListener) => Promise<AgentReportAnswer>) {
   reply.type(RUN_CONTENT_TYPE);
-  if (!stream) {
-    return run().then((answer) => {
-      const pieces = encodeRunAnswer(answer);
-      const bytes = byteLengthOf(pieces);
-      // A small answer is sent whole; a large one as its pieces, not joined into one copy.
-      if (bytes <= JOIN_ANSWER_BYTES) return Buffer.concat(pieces, bytes);
-      reply.header('content-length', bytes);
-      return reply.send(Readable.from(pieces, { objectMode: false }));
-    });
-  }
-  // A line per event as it happens; the output is capped, so what waits here is bounded.
   const events = new PassThrough();
-  const send = (event: AgentStreamEvent) => events.write(`${JSON.stringify(event)}\n`);
-  run((stream, text) => send({ type: stream, data: text })).then(
+  let pending: { stream: 'stdout' | 'stderr'; text: string } | undefined;
+  let flushing: NodeJS.Immediate | undefined;
+  const write = ({ stream, text }: NonNullable<typeof pending>) => {
+    const event: AgentStreamEvent = { type: stream, data: text };
+    events.write(`${JSON.stringify(event)}\n`);
+  };
+  const flush = () => {
+    flushing = undefined;
+    if (pending !== undefined) write(pending);
+    pending = undefined;
+  };
+  const onOutput: OutputListener = (stream, text) => {
+    if (pending?.stream === stream) {
+      pending.text += text;
+      return;
+    }
+    if (pending !== undefined) write(pending);
+    pending = { stream, text };
+    flushing ??= setImmediate(flush);
+  };
+  run(onOutput).then(
     (answer) => {
-      for (const piece of encodeRunAnswer(answer)) events.write(piece);
-      events.end();
+      clearImmediate(flushing);
+      flush();
+      const pieces = encodeRunAnswer(answer);
+      // A small end is written whole; a large result as its pieces, not joined into one copy.
+      if (byteLengthOf(pieces) <= JOIN_ANSWER_BYTES) events.end(Buffer.concat(pieces));
+      else {
+        for (const piece of pieces) events.write(piece);
+        events.end();
+      }
     },
     (error: Error) => events.destroy(error),
   );

@@ -1,30 +1,30 @@
 /**
- * Collects one output stream of the program, keeping at most `limitBytes` of it.
+ * One output stream of the program, capped at `limitBytes`: each piece within the cap is
+ * decoded and passed on as it comes, and nothing is kept, so the agent's memory stays flat
+ * whatever the program prints. What comes past the cap is read and dropped, so the program
+ * never blocks on a full pipe; `onOverflow` hears of its first byte.
  *
- * Bytes are kept raw and decoded once at the end, so a multi-byte character split across
- * chunks decodes whole, and invalid UTF-8 always decodes the same way (U+FFFD). What comes
- * past the limit is read and dropped, so the program never blocks on a full pipe and the
- * agent's memory stays flat whatever it prints; `onOverflow` hears of the first such byte.
+ * One decoder sees every piece, so a multi-byte character split across pieces is passed on
+ * whole, and invalid UTF-8 always decodes the same way (U+FFFD).
  */
 export class CappedOutput {
   readonly #limitBytes: number;
-  readonly #chunks: Buffer[] = [];
+  readonly #onText: (text: string) => void;
+  readonly #onOverflow: (() => void) | undefined;
+  readonly #decoder = new TextDecoder();
   #keptBytes = 0;
   #truncated = false;
-  readonly #onOverflow: (() => void) | undefined;
-  readonly #onKept: ((chunk: Buffer) => void) | undefined;
 
-  /** `onKept` hears of each kept piece as it comes, for callers that stream the output live. */
-  constructor(limitBytes: number, onOverflow?: () => void, onKept?: (chunk: Buffer) => void) {
+  constructor(limitBytes: number, onText: (text: string) => void, onOverflow?: () => void) {
     this.#limitBytes = limitBytes;
+    this.#onText = onText;
     this.#onOverflow = onOverflow;
-    this.#onKept = onKept;
   }
 
   push(chunk: Buffer): void {
     const room = this.#limitBytes - this.#keptBytes;
     if (chunk.length > room) {
-      if (room > 0) this.#keep(chunk.subarray(0, room));
+      if (room > 0) this.#pass(chunk.subarray(0, room), true);
       this.#keptBytes = this.#limitBytes;
       if (!this.#truncated) {
         this.#truncated = true;
@@ -32,22 +32,24 @@ export class CappedOutput {
       }
       return;
     }
-    this.#keep(chunk);
     this.#keptBytes += chunk.length;
+    this.#pass(chunk, true);
   }
 
-  #keep(chunk: Buffer): void {
-    this.#chunks.push(chunk);
-    this.#onKept?.(chunk);
+  /**
+   * The stream is over. Output that ends in the middle of a character ends in U+FFFD; where
+   * the cap cut the character in two, its first bytes are dropped instead.
+   */
+  end(): void {
+    if (!this.#truncated) this.#pass(new Uint8Array(0), false);
   }
 
   get truncated(): boolean {
     return this.#truncated;
   }
 
-  text(): string {
-    // Where the cap cut a character in two, `stream: true` drops its first bytes instead of
-    // turning them into U+FFFD; output that simply ends mid-character still shows U+FFFD.
-    return new TextDecoder().decode(Buffer.concat(this.#chunks), { stream: this.#truncated });
+  #pass(bytes: Uint8Array, more: boolean): void {
+    const text = this.#decoder.decode(bytes, { stream: more });
+    if (text !== '') this.#onText(text);
   }
 }

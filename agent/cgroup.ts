@@ -6,12 +6,16 @@ export interface CgroupCounters {
   oomKills(): number | null;
   /** CPU time used by everything in the container, in microseconds; null if unreadable. */
   cpuUsageUs(): number | null;
+  /** The memory charged to the container that the kernel cannot reclaim, in bytes; null if unreadable. */
+  unreclaimableBytes(): number | null;
 }
 
 // cgroup v2 first, then v1. Both count OOM kills in a line `oom_kill N` (v1 since Linux 4.13).
 const OOM_FILES = ['/sys/fs/cgroup/memory.events', '/sys/fs/cgroup/memory/memory.oom_control'];
 const CPU_V2 = '/sys/fs/cgroup/cpu.stat';
 const CPU_V1 = ['/sys/fs/cgroup/cpuacct/cpuacct.usage', '/sys/fs/cgroup/cpu,cpuacct/cpuacct.usage'];
+const MEMORY_V2 = { usage: '/sys/fs/cgroup/memory.current', stat: '/sys/fs/cgroup/memory.stat' };
+const MEMORY_V1 = { usage: '/sys/fs/cgroup/memory/memory.usage_in_bytes', stat: '/sys/fs/cgroup/memory/memory.stat' };
 
 // /proc's times are in USER_HZ ticks, 100 a second on every Linux ABI, and in gVisor's.
 const MICROSECONDS_PER_TICK = 10_000;
@@ -25,7 +29,24 @@ const MICROSECONDS_PER_TICK = 10_000;
 export const containerCgroup: CgroupCounters = {
   oomKills: () => readOomKillCount(OOM_FILES),
   cpuUsageUs: () => readCpuUsageUs(CPU_V2, CPU_V1) ?? readProcCpuUs('/proc'),
+  unreclaimableBytes: () => readUnreclaimableBytes(MEMORY_V2) ?? readUnreclaimableBytes(MEMORY_V1),
 };
+
+/**
+ * What a memory cgroup holds that the kernel cannot give back under pressure: its usage (in
+ * v1, memory.usage_in_bytes; in v2, memory.current, kernel memory included in both) less its
+ * page cache of files, which is reclaimed before the OOM killer acts. Files on tmpfs (shmem)
+ * are page cache that cannot be reclaimed without swap: they stay counted. v2's stat calls
+ * the page cache `file`, v1's `cache`; both count shmem in it.
+ */
+export function readUnreclaimableBytes(files: { readonly usage: string; readonly stat: string }): number | null {
+  const usage = readOrEmpty(files.usage).trim();
+  if (!/^\d+$/.test(usage)) return null;
+  const stat = readOrEmpty(files.stat);
+  const field = (name: string) => Number(new RegExp(`^${name} (\\d+)$`, 'm').exec(stat)?.[1] ?? 0);
+  const cache = field('file') || field('cache');
+  return Number(usage) - cache + field('shmem');
+}
 
 /**
  * Reads the OOM killer's count from the first file that has one. Comparing it before and
@@ -49,6 +70,17 @@ export function readCpuUsageUs(v2File: string, v1Files: readonly string[]): numb
     if (/^\d+$/.test(text)) return Number(text) / 1000;
   }
   return null;
+}
+
+/**
+ * A process's own memory that no one else holds: its anonymous pages and its page tables,
+ * from /proc/PID/status; null if unreadable.
+ */
+export function readProcessMemory(statusFile: string): number | null {
+  const status = readOrEmpty(statusFile);
+  const kib = (name: string) => /^(\d+) kB$/.exec(new RegExp(`^${name}:\\s*(.*)$`, 'm').exec(status)?.[1] ?? '')?.[1];
+  const anon = kib('RssAnon');
+  return anon === undefined ? null : (Number(anon) + Number(kib('VmPTE') ?? 0)) * 1024;
 }
 
 /**

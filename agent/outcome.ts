@@ -1,4 +1,4 @@
-import type { AgentRunResponse, JsonPieces, PythonError, RunStatus } from '../contract/protocol.js';
+import type { AgentReport, JsonPieces, PythonError, RunStatus } from '../contract/protocol.js';
 import { ERROR_TYPES } from '../contract/report.js';
 
 /** A limit the agent stopped the program for. */
@@ -32,7 +32,7 @@ export interface JobFacts {
   readonly oomKilled: boolean;
 }
 
-export type Outcome = Pick<AgentRunResponse, 'status' | 'exitCode' | 'signal' | 'timedOut' | 'cpuTimeExceeded' | 'memoryExceeded' | 'error'> & {
+export type Outcome = Pick<AgentReport, 'status' | 'exitCode' | 'signal' | 'timedOut' | 'cpuTimeExceeded' | 'memoryExceeded' | 'error'> & {
   readonly resultJson: JsonPieces;
 };
 

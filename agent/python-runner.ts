@@ -5,12 +5,12 @@ import type { Readable, Writable } from 'node:stream';
 import { PythonShell } from 'python-shell';
 import { CappedOutput } from './capped-output.js';
 import { killProcessesOf, killProcessGroup } from './kill-processes.js';
-import type { CgroupCounters } from './cgroup.js';
+import { readProcessMemory, type CgroupCounters } from './cgroup.js';
 import { decideOutcome, NO_RESULT, type Report, type StopReason } from './outcome.js';
 import { collectFiles, digestExisting, digestInputs, type InputDigests } from './collect-files.js';
 import { MAIN_FILE_NAME, RUNNER_FDS, RUNNER_READY_LINE, runnerLayout } from '../contract/layout.js';
 import { ERROR_TYPES, REPORT_LINES, type ErrorType, type ReportLine } from '../contract/report.js';
-import { byteLengthOf, type AgentCellRequest, type AgentRunAnswer, type AgentRunRequest, type AgentRunResponse, type CellValue, type JsonPieces, type PythonError, type ReturnFilesRequest } from '../contract/protocol.js';
+import { byteLengthOf, type AgentCellRequest, type AgentReport, type AgentReportAnswer, type AgentRunRequest, type CellValue, type JsonPieces, type PythonError, type ReturnFilesRequest } from '../contract/protocol.js';
 
 /** Hears the program's output as it is written, decoded, within maxOutputBytes. */
 export type OutputListener = (stream: 'stdout' | 'stderr', text: string) => void;
@@ -169,6 +169,20 @@ export class PythonRunner {
     this.#failed = new Promise((resolve) => this.#shell.on('error', resolve));
   }
 
+  /**
+   * The memory the container holds that is not the interpreter's: the agent's own, its
+   * init's, and the kernel's for them, which the host adds to the program's limit so that
+   * `memoryLimitMb` is the program's alone, its interpreter included. Measured while the
+   * interpreter waits for its job; null where the container's cgroup cannot be read (under
+   * gVisor, whose kernel shows none; outside a container).
+   */
+  agentMemoryBytes(): number | null {
+    const held = this.#options.cgroup?.unreclaimableBytes() ?? null;
+    const { pid } = this.#shell.childProcess;
+    const interpreter = pid === undefined ? null : readProcessMemory(`/proc/${pid}/status`);
+    return held === null || interpreter === null ? null : held - interpreter;
+  }
+
   /** Starts the interpreter; resolves once it has imported everything and waits for a job. */
   static async start(options: PythonRunnerOptions): Promise<PythonRunner> {
     const runner = new PythonRunner(options);
@@ -177,7 +191,8 @@ export class PythonRunner {
   }
 
   async #ready(): Promise<void> {
-    const startupErrors = new CappedOutput(16 * 1024);
+    const startupText: string[] = [];
+    const startupErrors = new CappedOutput(16 * 1024, (text) => startupText.push(text));
     const collect = (chunk: Buffer) => startupErrors.push(chunk);
     this.#stderr.on('data', collect);
     this.#resultChannel.on('data', (chunk: Buffer) => this.#collectReport(chunk));
@@ -197,7 +212,8 @@ export class PythonRunner {
     const outcome = await Promise.race([ready.then(() => null), failed]);
     if (outcome !== null) {
       await Promise.race([finished(this.#stderr).catch(() => {}), this.#closed]);
-      throw new Error(`the Python runner failed to start: it ${outcome}\n${startupErrors.text()}`);
+      startupErrors.end();
+      throw new Error(`the Python runner failed to start: it ${outcome}\n${startupText.join('')}`);
     }
     this.#stderr.off('data', collect);
     const cgroup = this.#options.cgroup;
@@ -230,7 +246,7 @@ export class PythonRunner {
    * is written: the agent's memory is not in the program's limit, and a large `data` kept
    * here would take the program's room.
    */
-  run(job: AgentRunRequest, data: JsonPieces, onOutput?: OutputListener): Promise<AgentRunAnswer> {
+  run(job: AgentRunRequest, data: JsonPieces, onOutput: OutputListener): Promise<AgentReportAnswer> {
     this.#session = job.session === true;
     const output = this.#listen(job.maxOutputBytes, job.stopOnOutputLimit, onOutput);
     const { code, rlimits, env } = job;
@@ -251,7 +267,7 @@ export class PythonRunner {
    * Runs one more cell of the session the job opened, in the same interpreter; resolves with
    * its result whatever it did. Throws only if the session has ended.
    */
-  async runCell(cell: AgentCellRequest, data: JsonPieces, onOutput?: OutputListener): Promise<AgentRunAnswer> {
+  async runCell(cell: AgentCellRequest, data: JsonPieces, onOutput: OutputListener): Promise<AgentReportAnswer> {
     if (!this.#session || this.#ended) throw new Error('no session is open in this container');
     // What earlier cells left, to tell from what this one makes or changes.
     const inputs = cell.returnFiles.patterns.length === 0 ? undefined : await digestExisting(this.#options.cwd, cell.returnFiles);
@@ -313,20 +329,11 @@ export class PythonRunner {
     }
   }
 
-  /** The program's output for one job or cell, capped, from now until `stop`. */
-  #listen(maxOutputBytes: number, stopOnOutputLimit: boolean, onOutput: OutputListener | undefined): CellOutput {
+  /** The program's output for one job or cell, capped, passed on from now until `stop`. */
+  #listen(maxOutputBytes: number, stopOnOutputLimit: boolean, onOutput: OutputListener): CellOutput {
     const overflowed = stopOnOutputLimit ? () => this.#stop('output') : undefined;
-    const forward = (stream: 'stdout' | 'stderr') => {
-      if (onOutput === undefined) return undefined;
-      // Kept bytes are decoded as they come: a character split across chunks waits for its end.
-      const decoder = new TextDecoder();
-      return (chunk: Buffer) => {
-        const text = decoder.decode(chunk, { stream: true });
-        if (text !== '') onOutput(stream, text);
-      };
-    };
-    const stdout = new CappedOutput(maxOutputBytes, overflowed, forward('stdout'));
-    const stderr = new CappedOutput(maxOutputBytes, overflowed, forward('stderr'));
+    const stdout = new CappedOutput(maxOutputBytes, (text) => onOutput('stdout', text), overflowed);
+    const stderr = new CappedOutput(maxOutputBytes, (text) => onOutput('stderr', text), overflowed);
     const onStdout = (chunk: Buffer) => stdout.push(chunk);
     const onStderr = (chunk: Buffer) => stderr.push(chunk);
     this.#shell.stdout.on('data', onStdout);
@@ -337,6 +344,8 @@ export class PythonRunner {
       stop: () => {
         this.#shell.stdout.off('data', onStdout);
         this.#stderr.off('data', onStderr);
+        stdout.end();
+        stderr.end();
       },
     };
   }
@@ -346,7 +355,7 @@ export class PythonRunner {
     returnFiles: { request: ReturnFilesRequest; inputs: InputDigests | undefined },
     { stdout, stderr, stop: stopListening }: CellOutput,
     baseline: Baseline,
-  ): Promise<AgentRunAnswer> {
+  ): Promise<AgentReportAnswer> {
     const timer = setTimeout(() => this.#stop('timeout'), limits.timeoutMs);
     const cpuWatch = this.#watchCpu(limits.cpuTimeMs, baseline, () => this.#stop('cpu'));
 
@@ -371,31 +380,29 @@ export class PythonRunner {
     }
     // Read once drained: a runner that reported and exited may be heard exiting first.
     const overflowed = this.#reportBytes > MAX_REPORT_BYTES;
-    const report = ended || overflowed ? parseReport(this.#report, overflowed) : open;
+    const runnerReport = ended || overflowed ? parseReport(this.#report, overflowed) : open;
     // The runner waited for the agent to read the cell's output before it reported: it is all in.
     stopListening();
     if (!ended) this.#nextReport();
 
     const oomKillsAfter = this.#options.cgroup?.oomKills() ?? null;
     const oomKilled = baseline.oomKills !== null && oomKillsAfter !== null && oomKillsAfter > baseline.oomKills;
-    const outcome = decideOutcome({ report, exit, stoppedFor: this.#stoppedFor, oomKilled });
+    const outcome = decideOutcome({ report: runnerReport, exit, stoppedFor: this.#stoppedFor, oomKilled });
     const { status, resultJson, ...flags } = outcome;
     // A job's processes have all ended: nothing changes the directory while it is read. A
     // session's may go on; the copy reads each file for at most the size it had when opened.
     const collected = await collectFiles(this.#options.cwd, returnFiles.request, this.#options.returnedFilesDir, returnFiles.inputs);
-    const response: AgentRunResponse = {
+    const report: AgentReport = {
       status,
-      stdout: stdout.text(),
-      stderr: stderr.text(),
       ...flags,
       outputTruncated: stdout.truncated || stderr.truncated,
       durationMs: Math.round(durationMs * 100) / 100,
       files: collected.files,
       filesTruncated: collected.truncated,
-      figures: report?.figures ?? [],
-      ...(this.#session ? { value: parseValue(report?.value), sessionEnded: ended } : {}),
+      figures: runnerReport?.figures ?? [],
+      ...(this.#session ? { value: parseValue(runnerReport?.value), sessionEnded: ended } : {}),
     };
-    return { response, resultJson };
+    return { report, resultJson };
   }
 
   /** After a session's cell: the report buffer starts again for the next. */

@@ -61,7 +61,6 @@ export async function warmUpForCodeCache(): Promise<void> {
     cpuTimeMs: 10_000,
     maxOutputBytes: 1024,
     stopOnOutputLimit: true,
-    stream: false,
     stdinOpen: false,
     files: [{ path: 'in/warm.txt', content: 'd2FybQ==', encoding: 'base64' }],
     returnFiles: { patterns: ['in/*.txt'], maxFiles: 1, maxBytes: 1024, timeoutMs: 1000 },

@@ -31,12 +31,23 @@ export const RUNNER_CODE_PATH = `${RUNNER_PATH}c`;
 
 
 /**
- * The agent's share of a container, added on top of the program's own limits so that
- * `memoryLimitMb` and `pidsLimit` are the program's alone. Measured in a warm container
- * (Node 20, cgroup v1): Node holds 12.7 MiB anonymous memory and about 1.5 MiB of kernel
- * memory, docker-init 0.1 MiB; 16 MiB leaves the program within 2 MiB of its limit.
+ * The agent's share of a container's memory before the agent has measured it, added on top
+ * of the program's limit so that `memoryLimitMb` is the program's alone: the share the first
+ * container of a pool is created with, and the share under gVisor, whose kernel shows the
+ * agent no cgroup to measure. Measured in a warm container (Node 20, cgroup v1): Node holds
+ * 10.7 MiB anonymous memory, docker-init 0.05 MiB, the kernel 1.3 MiB for them: 12.2 MiB.
+ * Under runc, each container then has the share its agent measured when ready
+ * (AgentHealth.agentMemoryBytes), and the next is created with it.
  */
-export const AGENT_MEMORY_MB = 16;
+export const AGENT_MEMORY_MB = 13;
+
+/**
+ * What the agent may grow by while a job runs, on top of its measured share: its heap as it
+ * sends the program's output on (up to 2 MiB was measured for 1 MiB printed at once, or
+ * 20,000 lines). The program's limit has this much slack above it, and the program may lose
+ * as much of it to the agent: MEMORY_TOLERANCE_MB in limits.ts is what a program can count on.
+ */
+export const AGENT_MEMORY_MARGIN_MB = 2;
 
 /**
  * Tasks the agent side holds for the container's whole life: docker-init, and Node's main

@@ -24,6 +24,15 @@ export const MIB = 1024 * 1024;
  */
 export const MIN_MEMORY_LIMIT_MB = 32;
 
+/**
+ * How close to `memoryLimitMb` a program's memory is held, in MiB, under runc: a program
+ * whose processes, their page tables and the files they wrote to tmpfs stay this much below
+ * the limit runs; one that passes it by this much ends `memory`. The slack is the agent's:
+ * its share is measured when it is ready, and it may grow by up to AGENT_MEMORY_MARGIN_MB
+ * while a job runs (layout.ts). test/integration/limits.test.ts holds both edges.
+ */
+export const MEMORY_TOLERANCE_MB = 3;
+
 /** The longest `timeoutMs` accepted: a sandboxed job of more than an hour is a mistake. */
 export const MAX_TIMEOUT_MS = 60 * 60 * 1000;
 

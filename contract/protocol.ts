@@ -27,9 +27,13 @@ export interface PythonError {
  * every hop as the bytes they already are, parsed only where they are used:
  * - the request is two lines: an AgentRunRequest, then the job's `data` as the host
  *   serialised it, which the agent hands to the runner unparsed;
- * - the answer is, for a streamed job, an AgentStreamEvent a line as the program writes,
- *   then for every job a `result` event, then one last line: the program's `result` as the
+ * - the answer is an AgentStreamEvent a line: the program's output as it writes it, then a
+ *   `result` event with the report, then one last line: the program's `result` as the
  *   runner serialised it, which the agent passes on unparsed and the host parses, once.
+ *   The output crosses only as events, never again in the report: the agent holds none of it
+ *   once sent (its memory stays flat whatever the program prints), and what the program wrote
+ *   before a kill that takes the agent too (gVisor's OOM ends the whole sandbox) has reached
+ *   the host already.
  * Serialised JSON holds no raw newline, so each line is one value; a program that writes its
  * own bytes on the result channel can change only that last line, never the report before it.
  */
@@ -57,26 +61,28 @@ export function byteLengthOf(pieces: JsonPieces): number {
 }
 
 /** The end of every answer to `POST /run`, in pieces to write: the `result` event, then the result's own line. */
-export function encodeRunAnswer({ response, resultJson }: AgentRunAnswer): Buffer[] {
-  const event: AgentStreamEvent = { type: 'result', result: response };
+export function encodeRunAnswer({ report, resultJson }: AgentReportAnswer): Buffer[] {
+  const event: AgentStreamEvent = { type: 'result', result: report };
   return [Buffer.from(`${JSON.stringify(event)}\n`), ...resultJson, NEWLINE];
 }
 
 const NEWLINE = Buffer.from('\n');
 
-/** An output event of a streamed answer. */
+/** An output event of an answer. */
 export type AgentOutputEvent = Extract<AgentStreamEvent, { type: 'stdout' | 'stderr' }>;
 
 /**
- * Reads an answer to `POST /run` as it arrives: each output event to `onOutput`, then the
- * report, then the result's line, kept as bytes. Only the new bytes of each chunk are
- * searched for a line's end, and the result, however large, is never searched at all.
+ * Reads an answer to `POST /run` as it arrives: each output event to `onOutput`, and into the
+ * output it keeps, then the report, then the result's line, kept as bytes. Only the new bytes
+ * of each chunk are searched for a line's end, and the result, however large, is never
+ * searched at all. `output()` is what the program wrote so far, for an answer cut short.
  */
 export class RunAnswerReader {
   readonly #onOutput: ((event: AgentOutputEvent) => void) | undefined;
   #line: Buffer[] = [];
-  #response: AgentRunResponse | undefined;
+  #report: AgentReport | undefined;
   readonly #tail: Buffer[] = [];
+  readonly #output = { stdout: [] as string[], stderr: [] as string[] };
 
   constructor(onOutput?: (event: AgentOutputEvent) => void) {
     this.#onOutput = onOutput;
@@ -84,7 +90,7 @@ export class RunAnswerReader {
 
   /** Takes the next bytes; throws where a line before the result is not JSON. */
   push(chunk: Buffer): void {
-    if (this.#response !== undefined) {
+    if (this.#report !== undefined) {
       this.#tail.push(chunk);
       return;
     }
@@ -95,23 +101,30 @@ export class RunAnswerReader {
       const event = JSON.parse(Buffer.concat(this.#line).toString('utf8')) as AgentStreamEvent;
       this.#line = [];
       if (event.type === 'result') {
-        this.#response = event.result;
+        this.#report = event.result;
         this.#tail.push(chunk.subarray(start));
         return;
       }
+      this.#output[event.type].push(event.data);
       this.#onOutput?.(event);
     }
     this.#line.push(chunk.subarray(start));
   }
 
-  /** The report and the result's line; throws if the answer ended before both were whole. */
+  /** The program's output heard so far: all of it once the report has come. */
+  output(): { stdout: string; stderr: string } {
+    return { stdout: this.#output.stdout.join(''), stderr: this.#output.stderr.join('') };
+  }
+
+  /** The report with the output, and the result's line; throws if the answer ended before both were whole. */
   end(): AgentRunAnswer {
-    if (this.#response === undefined) throw new Error('the answer ended without a result');
+    if (this.#report === undefined) throw new Error('the answer ended without a result');
     const tail = this.#tail.filter((chunk) => chunk.length > 0);
     const last = tail.at(-1);
     if (last?.at(-1) !== 10) throw new Error('the answer ended inside its result');
     tail[tail.length - 1] = last.subarray(0, -1);
-    return { response: this.#response, resultJson: tail };
+    const { status, ...rest } = this.#report;
+    return { response: { status, ...this.output(), ...rest }, resultJson: tail };
   }
 }
 
@@ -123,6 +136,12 @@ export function decodeRunAnswer(body: Buffer): AgentRunAnswer {
 }
 
 /** What the runner answers for a job: the report, and the result as the runner serialised it. */
+export interface AgentReportAnswer {
+  readonly report: AgentReport;
+  readonly resultJson: JsonPieces;
+}
+
+/** An answer as the host reads it: the report with the output its events carried, and the result. */
 export interface AgentRunAnswer {
   readonly response: AgentRunResponse;
   readonly resultJson: JsonPieces;
@@ -147,8 +166,6 @@ export interface AgentRunRequest {
   readonly files: readonly AgentFile[];
   /** What the agent copies out of WORK_DIR once the program has ended. */
   readonly returnFiles: ReturnFilesRequest;
-  /** Answer with the program's output as it is written (AgentStreamEvent), before the result. */
-  readonly stream: boolean;
   /** Keep the program's stdin open after `stdin`, for what the host sends on `POST /stdin`. */
   readonly stdinOpen: boolean;
   /**
@@ -177,7 +194,6 @@ export interface AgentCellRequest {
   readonly maxOutputBytes: number;
   readonly stopOnOutputLimit: boolean;
   readonly returnFiles: ReturnFilesRequest;
-  readonly stream: boolean;
   /** The session has network: relay the program's proxy port to the host's egress proxy while the cell runs. */
   readonly egress?: boolean;
 }
@@ -196,10 +212,10 @@ export interface CellValue {
   readonly png?: string;
 }
 
-/** A line of a streamed answer to `POST /run`. */
+/** A line of an answer to `POST /run`. */
 export type AgentStreamEvent =
   | { readonly type: 'stdout' | 'stderr'; readonly data: string }
-  | { readonly type: 'result'; readonly result: AgentRunResponse };
+  | { readonly type: 'result'; readonly result: AgentReport };
 
 export interface AgentFile {
   /** Relative to WORK_DIR, normalised: no `.`, `..` or empty segment. */
@@ -241,11 +257,9 @@ export interface ProgramRlimits {
   readonly processes?: number;
 }
 
-/** The agent's report of a job, in its `result` event; the result itself follows it. */
-export interface AgentRunResponse {
+/** The agent's report of a job, in its `result` event; the output came before it, the result follows it. */
+export interface AgentReport {
   readonly status: RunStatus;
-  readonly stdout: string;
-  readonly stderr: string;
   readonly exitCode: number | null;
   readonly signal: string | null;
   /** The wall-clock limit was hit. */
@@ -267,6 +281,23 @@ export interface AgentRunResponse {
   readonly value?: CellValue | null;
   /** A session's cell: the session ended with it (the cell exited, or was killed). */
   readonly sessionEnded?: boolean;
+}
+
+/** A job's report with its output, as the host reads an answer. */
+export interface AgentRunResponse extends AgentReport {
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+/** The answer to `GET /health`. */
+export interface AgentHealth {
+  /** `ready` for its one job; `used` once it has taken it; `session` while the session it opened goes on. */
+  readonly status: 'ready' | 'used' | 'session';
+  /**
+   * While ready: the memory the container holds that is not the idle interpreter's, which the
+   * host adds to the program's limit; null where the agent cannot read it (gVisor).
+   */
+  readonly agentMemoryBytes?: number | null;
 }
 
 /** The body of every non-2xx answer, in fastify's shape. */
@@ -304,7 +335,7 @@ export const runRequestSchema = {
   additionalProperties: false,
   required: [
     'code', 'stdin', 'env', 'timeoutMs', 'cpuTimeMs', 'maxOutputBytes', 'stopOnOutputLimit',
-    'rlimits', 'files', 'returnFiles', 'stream', 'stdinOpen',
+    'rlimits', 'files', 'returnFiles', 'stdinOpen',
   ],
   properties: {
     code: { type: 'string' },
@@ -314,7 +345,6 @@ export const runRequestSchema = {
     cpuTimeMs: { type: 'integer', minimum: 1 },
     maxOutputBytes: { type: 'integer', minimum: 0 },
     stopOnOutputLimit: { type: 'boolean' },
-    stream: { type: 'boolean' },
     stdinOpen: { type: 'boolean' },
     session: { type: 'boolean' },
     egress: { type: 'boolean' },
@@ -351,7 +381,7 @@ export const runRequestSchema = {
 export const cellRequestSchema = {
   type: 'object',
   additionalProperties: false,
-  required: ['code', 'stdin', 'timeoutMs', 'cpuTimeMs', 'maxOutputBytes', 'stopOnOutputLimit', 'returnFiles', 'stream'],
+  required: ['code', 'stdin', 'timeoutMs', 'cpuTimeMs', 'maxOutputBytes', 'stopOnOutputLimit', 'returnFiles'],
   properties: {
     code: { type: 'string' },
     stdin: { type: 'string' },
@@ -359,7 +389,6 @@ export const cellRequestSchema = {
     cpuTimeMs: { type: 'integer', minimum: 1 },
     maxOutputBytes: { type: 'integer', minimum: 0 },
     stopOnOutputLimit: { type: 'boolean' },
-    stream: { type: 'boolean' },
     returnFiles: returnFilesSchema,
     egress: { type: 'boolean' },
   },
@@ -378,18 +407,16 @@ const pythonErrorSchema = {
   },
 } as const;
 
-export const runResponseSchema = {
+export const reportSchema = {
   type: 'object',
   additionalProperties: false,
   required: [
-    'status', 'stdout', 'stderr', 'exitCode', 'signal', 'timedOut',
+    'status', 'exitCode', 'signal', 'timedOut',
     'cpuTimeExceeded', 'memoryExceeded', 'outputTruncated', 'error', 'durationMs',
     'files', 'filesTruncated', 'figures',
   ],
   properties: {
     status: { type: 'string', enum: RUN_STATUSES },
-    stdout: { type: 'string' },
-    stderr: { type: 'string' },
     exitCode: { type: ['integer', 'null'] },
     signal: { type: ['string', 'null'] },
     timedOut: { type: 'boolean' },
@@ -444,7 +471,7 @@ type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
 type DeepMutable<T> = T extends object ? { -readonly [K in keyof T]: DeepMutable<T[K]> } : T;
 true satisfies Same<DeepMutable<AgentRunRequest>, FromSchema<typeof runRequestSchema>>;
 true satisfies Same<DeepMutable<AgentCellRequest>, FromSchema<typeof cellRequestSchema>>;
-true satisfies Same<DeepMutable<AgentRunResponse>, FromSchema<typeof runResponseSchema>>;
+true satisfies Same<DeepMutable<AgentReport>, FromSchema<typeof reportSchema>>;
 true satisfies Same<DeepMutable<AgentErrorBody>, FromSchema<typeof errorBodySchema>>;
 
 /**

@@ -7,9 +7,8 @@
 import { Readable } from 'node:stream';
 import { debuglog } from 'node:util';
 import { Client } from 'undici';
-import { AGENT_ROUTES, byteLengthOf, encodeRunRequest, type AgentExchangeRoute, RUN_CONTENT_TYPE, RunAnswerReader, type AgentCellRequest, type AgentRunAnswer, type AgentRunRequest } from '../contract/protocol.js';
+import { AGENT_ROUTES, byteLengthOf, encodeRunRequest, type AgentExchangeRoute, RUN_CONTENT_TYPE, RunAnswerReader, type AgentCellRequest, type AgentHealth, type AgentRunAnswer, type AgentRunRequest } from '../contract/protocol.js';
 import { AgentProtocolError } from '../contract/errors.js';
-import type { RunOptions } from './job.js';
 
 const log = debuglog('warmbox');
 
@@ -25,18 +24,22 @@ export class AgentClient {
   private constructor(
     readonly socketPath: string,
     private readonly client: Client,
+    /** The container's memory that is not the idle interpreter's, as the agent measured it when ready; null where it could not. */
+    readonly agentMemoryBytes: number | null,
   ) {}
 
   /** Opens the job's connection to the agent at `socketPath`, checking it is ready. */
   static async connect(socketPath: string, timeoutMs: number): Promise<AgentClient> {
-    return new AgentClient(socketPath, await connectToAgent(socketPath, timeoutMs));
+    const { client, health } = await connectToAgent(socketPath, timeoutMs);
+    return new AgentClient(socketPath, client, health.agentMemoryBytes ?? null);
   }
 
   /**
-   * Sends the job and reads the answer as it arrives: output to `listeners`, then the
-   * report and the result's bytes. `signal` ends it (the caller's abort, or the watchdog's).
+   * Sends the job and reads the answer as it arrives into `reader`: the output (to the
+   * reader's listener), then the report and the result's bytes. `signal` ends it (the
+   * caller's abort, or the watchdog's); the reader keeps what was heard before.
    */
-  async run(request: AgentRunRequest | AgentCellRequest, dataJson: Buffer, signal: AbortSignal, listeners: RunOptions, path: AgentExchangeRoute = '/run'): Promise<AgentRunAnswer> {
+  async run(request: AgentRunRequest | AgentCellRequest, dataJson: Buffer, signal: AbortSignal, reader: RunAnswerReader, path: AgentExchangeRoute = '/run'): Promise<AgentRunAnswer> {
     const pieces = encodeRunRequest(request, dataJson);
     const { statusCode, body } = await this.client.request({
       path,
@@ -53,7 +56,7 @@ export class AgentClient {
     if (statusCode !== 200) {
       throw new AgentProtocolError(`the agent answered ${statusCode}: ${(await body.text()).slice(0, 500)}`);
     }
-    return readAnswer(body, listeners);
+    return readAnswer(body, reader);
   }
 
   /**
@@ -120,14 +123,14 @@ export class AgentClient {
  * `GET /health`. The job then pays neither the connection nor the first pass of the agent's
  * request path (parser, router, reply), which a fresh process runs slowly once.
  */
-async function connectToAgent(socketPath: string, timeoutMs: number): Promise<Client> {
+async function connectToAgent(socketPath: string, timeoutMs: number): Promise<{ client: Client; health: AgentHealth }> {
   // Idle for as long as the container waits in the pool: the agent does not close it either.
   const client = new Client('http://agent', { socketPath, keepAliveTimeout: IDLE_CONNECTION_MS, keepAliveMaxTimeout: IDLE_CONNECTION_MS });
   try {
     const { statusCode, body } = await client.request({ path: AGENT_ROUTES.health, method: 'GET', headersTimeout: timeoutMs, bodyTimeout: timeoutMs });
-    const health = (await body.json()) as { status?: unknown };
+    const health = (await body.json()) as AgentHealth;
     if (statusCode !== 200 || health.status !== 'ready') throw new AgentProtocolError(`the agent's health answered ${statusCode} ${JSON.stringify(health)}`);
-    return client;
+    return { client, health };
   } catch (error) {
     await client.destroy().catch(() => {});
     throw error;
@@ -135,13 +138,11 @@ async function connectToAgent(socketPath: string, timeoutMs: number): Promise<Cl
 }
 
 /**
- * Reads the agent's answer as it arrives (RunAnswerReader): each output event to its
- * listener, then the report and the result's bytes. The body is iterated itself (not through
- * readline, which drops its input's errors), so a lost agent or an abort ends the loop with
- * an error.
+ * Reads the agent's answer as it arrives into `reader`. The body is iterated itself (not
+ * through readline, which drops its input's errors), so a lost agent or an abort ends the
+ * loop with an error.
  */
-async function readAnswer(body: Readable, listeners: RunOptions): Promise<AgentRunAnswer> {
-  const reader = new RunAnswerReader((event) => (event.type === 'stdout' ? listeners.onStdout : listeners.onStderr)?.(event.data));
+async function readAnswer(body: Readable, reader: RunAnswerReader): Promise<AgentRunAnswer> {
   for await (const chunk of body as AsyncIterable<Buffer>) {
     try {
       reader.push(chunk);

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type Docker from 'dockerode';
-import { AGENT_IO_DIR, AGENT_MEMORY_MB, AGENT_TASKS, PRELOAD_ENV, PROGRAM_UID, WORK_DIR } from '../contract/layout.js';
+import { AGENT_IO_DIR, AGENT_MEMORY_MARGIN_MB, AGENT_MEMORY_MB, AGENT_TASKS, PRELOAD_ENV, PROGRAM_UID, WORK_DIR } from '../contract/layout.js';
 import { LABELS } from '../contract/labels.js';
 import { MIB } from '../contract/limits.js';
 import type { ResolvedOptions } from './options.js';
@@ -16,6 +16,17 @@ export interface ContainerSpec {
   /** The host directory that holds the agent's socket. */
   readonly ioDir: string;
   readonly options: ResolvedOptions;
+  /** The agent's share of memory, as the last agent of the pool measured it: see AgentMemory. */
+  readonly agentMemory: AgentMemory;
+}
+
+/**
+ * The agent's share of a container's memory, in bytes, as the last of a pool's agents
+ * measured it when ready (AGENT_MEMORY_MB until one has): the next container is created with
+ * it, so that only a container whose agent measures differently has its limit changed.
+ */
+export class AgentMemory {
+  bytes = AGENT_MEMORY_MB * MIB;
 }
 
 /** Creates (but does not start) one hardened container for one job. */
@@ -31,12 +42,13 @@ export interface ProgramLimits {
 
 /**
  * The engine's memory and pids limits of a container whose program has `limits`: the
- * program's own plus the agent's share, so that the options are the program's alone. The
- * agent keeps stdout and stderr (up to maxOutputBytes each) while the program runs.
+ * program's own plus the agent's share (`agentBytes`, measured; under gVisor, a fixed share
+ * and the Sentry's), and the agent's margin for a job, so that the options are the program's
+ * alone (MEMORY_TOLERANCE_MB).
  */
-export function containerLimits(runtime: RuntimeInfo, limits: ProgramLimits & { readonly maxOutputBytes: number }): { Memory: number; MemorySwap: number; PidsLimit: number } {
+export function containerLimits(runtime: RuntimeInfo, limits: ProgramLimits, agentBytes: number): { Memory: number; MemorySwap: number; PidsLimit: number } {
   const gvisor = runtime.kind === 'gvisor';
-  const memoryBytes = (limits.memoryLimitMb + AGENT_MEMORY_MB + (gvisor ? GVISOR_MEMORY_MB : 0)) * MIB + 2 * limits.maxOutputBytes;
+  const memoryBytes = (limits.memoryLimitMb + AGENT_MEMORY_MARGIN_MB + (gvisor ? GVISOR_MEMORY_MB : 0)) * MIB + agentBytes;
   const tasks = limits.pidsLimit + AGENT_TASKS;
   return {
     Memory: memoryBytes,
@@ -46,8 +58,8 @@ export function containerLimits(runtime: RuntimeInfo, limits: ProgramLimits & { 
   };
 }
 
-export function containerConfig({ image, runtime, poolId, ownerLabels, ioDir, options }: ContainerSpec): Docker.ContainerCreateOptions {
-  const limits = containerLimits(runtime, options);
+export function containerConfig({ image, runtime, poolId, ownerLabels, ioDir, options, agentMemory }: ContainerSpec): Docker.ContainerCreateOptions {
+  const limits = containerLimits(runtime, options, agentMemory.bytes);
   // `exec` said outright: the engine mounts a tmpfs noexec unless told otherwise.
   const tmpfs = `rw,nosuid,nodev,${options.allowExec ? 'exec' : 'noexec'}`;
   // As the engine would name it (12 hex digits), chosen here so that /etc/hosts can say it.

@@ -188,7 +188,6 @@ export function prepareJob(job: unknown, options: ResolvedOptions, listeners: Ru
         stackBytes: options.stackSizeMb * MIB,
       },
       files: checkedFiles.files,
-      stream: listeners.onStdout !== undefined || listeners.onStderr !== undefined,
       stdinOpen: stdinSource !== undefined,
       returnFiles: {
         patterns,

@@ -26,18 +26,28 @@ export function toRunResult({ response: { files: _entries, figures: pngs, ...res
   return { status, stdout, stderr, result, ...rest, files, figures, isError: status !== 'ok', egress: [] };
 }
 
-/** A result of the host's own, for a job the agent could not report. */
+/** The program's output as far as the host heard it. */
+export interface RunOutput {
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+/**
+ * A result of the host's own, for a job the agent could not report, with the output the
+ * program wrote before (the agent sends it as it comes).
+ */
 export function synthesisedResult(
   durationMs: number,
   status: 'timeout' | 'memory' | 'error',
   flags: { timedOut?: boolean; memoryExceeded?: boolean; signal?: string },
   message?: string,
+  { stdout, stderr }: RunOutput = { stdout: '', stderr: '' },
 ): RunResult {
   const error: PythonError | null = message === undefined ? null : { type: ERROR_TYPES.sandbox, message, traceback: '' };
   return {
     status,
-    stdout: '',
-    stderr: '',
+    stdout,
+    stderr,
     result: null,
     exitCode: null,
     signal: flags.signal ?? null,

@@ -17,6 +17,7 @@ import { LABELS } from '../contract/labels.js';
 import { ownerLabels } from './labels.js';
 import { OWNER_FILE, POOL_DIR_PREFIX, sweepOrphans, sweepPool } from './sweep-orphans.js';
 import { ioDirFor, WarmContainer } from './warm-container.js';
+import { AgentMemory } from './create-container.js';
 import { prepareSession, Session, type SessionOptions } from './session.js';
 import type { PythonSandbox, SandboxEvents } from './python-sandbox.js';
 import type { AgentRunRequest } from '../contract/protocol.js';
@@ -105,8 +106,9 @@ export class Sandbox extends EventEmitter<SandboxEvents> implements PythonSandbo
         throw new ContainerStartError(`could not make a directory for the agents' sockets: ${error.message}`, { cause: error });
       });
       this.#poolDir = poolDir;
+      const agentMemory = new AgentMemory();
       const startContainer = (index: number) =>
-        WarmContainer.start(docker, { image, runtime, poolId: this.id, ownerLabels: owner, ioDir: ioDirFor(poolDir, index), options: this.options });
+        WarmContainer.start(docker, { image, runtime, poolId: this.id, ownerLabels: owner, ioDir: ioDirFor(poolDir, index), options: this.options, agentMemory });
       const poolOptions = {
         ...this.options,
         recovery: (error: unknown, signal: AbortSignal) => engineBack(docker, error, signal)?.then(() => this.#sweepStopped(docker)),

@@ -87,9 +87,9 @@ function prepareCell(code: unknown, options: unknown, session: PreparedSession, 
   if (Buffer.byteLength(stdin) + Buffer.byteLength(code) + dataJson.length > MAX_JOB_BYTES) {
     throw new InvalidArgumentError('options.stdin', `with the code and data, is more than the ${MAX_JOB_BYTES} bytes a cell may carry`);
   }
-  const { maxOutputBytes, stopOnOutputLimit, stream } = request;
+  const { maxOutputBytes, stopOnOutputLimit } = request;
   return {
-    request: { code, stdin, timeoutMs: request.timeoutMs, cpuTimeMs: request.cpuTimeMs, maxOutputBytes, stopOnOutputLimit, stream, returnFiles: request.returnFiles },
+    request: { code, stdin, timeoutMs: request.timeoutMs, cpuTimeMs: request.cpuTimeMs, maxOutputBytes, stopOnOutputLimit, returnFiles: request.returnFiles },
     dataJson,
     signal,
     listeners,

@@ -2,9 +2,10 @@ import { chmod, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { debuglog } from 'node:util';
 import type Docker from 'dockerode';
-import { AGENT_ROUTES, type AgentCellRequest, type AgentExchangeRoute, type AgentRunAnswer, type AgentRunRequest } from '../contract/protocol.js';
+import { AGENT_ROUTES, RunAnswerReader, type AgentCellRequest, type AgentExchangeRoute, type AgentRunAnswer, type AgentRunRequest } from '../contract/protocol.js';
 import { AgentClient } from './agent-client.js';
 import { containerLimits, createContainer, type ContainerSpec, type ProgramLimits } from './create-container.js';
+import { MIB } from '../contract/limits.js';
 import { dockerFailed } from './docker.js';
 import { AbortError, ContainerStartError, WarmboxError } from '../contract/errors.js';
 import { readReturnedFiles } from './files.js';
@@ -12,7 +13,7 @@ import type { RunOptions, RunResult } from './job.js';
 import type { ResolvedOptions } from './options.js';
 import type { RuntimeInfo } from './runtime.js';
 import { removeContainer } from './remove-container.js';
-import { synthesisedResult, toRunResult } from './run-result.js';
+import { synthesisedResult, toRunResult, type RunOutput } from './run-result.js';
 import { waitForAgent } from './wait-for-agent.js';
 import { EGRESS_SOCKET_NAME } from '../contract/layout.js';
 import { EgressProxy, type EgressPolicy } from './egress/proxy.js';
@@ -37,6 +38,9 @@ const MAX_REPLY_MS = 120_000;
 // process but init, so a container whose agent went away does exit: the wait costs nothing else.
 const EXIT_WAIT_MS = 30_000;
 // How long reading a container's events may take, the engine ending the stream itself after 1 s.
+// How far an agent's measured share may be from the one its container was created with before
+// the container's limit is changed: v1's usage counter runs up to 64 pages a CPU ahead.
+const AGENT_MEMORY_SLACK_BYTES = MIB / 2;
 const EVENTS_WAIT_MS = 10_000;
 
 interface ExitStatus {
@@ -61,6 +65,8 @@ export class WarmContainer {
     private readonly exited: Promise<ExitStatus>,
     private readonly runtime: RuntimeInfo,
     private readonly options: ResolvedOptions,
+    /** The agent's share of the container's memory, which its limit holds on top of the program's. */
+    private readonly agentBytes: number,
   ) {
     exited.then(
       () => (this.#alive = false),
@@ -80,7 +86,15 @@ export class WarmContainer {
       exited.catch(() => {});
       const socketPath = await waitForAgent(spec.ioDir, exited, spec.options.startupTimeoutMs);
       const agent = await AgentClient.connect(socketPath, spec.options.startupTimeoutMs);
-      return new WarmContainer(docker, container.id, spec.ioDir, agent, exited, spec.runtime, spec.options);
+      const createdWith = spec.agentMemory.bytes;
+      const agentBytes = agent.agentMemoryBytes ?? createdWith;
+      // The pool's next containers are created with this agent's share; this one is changed
+      // to it only where it differs from what it was created with by more than the kernel's
+      // own imprecision in counting it.
+      spec.agentMemory.bytes = agentBytes;
+      const warm = new WarmContainer(docker, container.id, spec.ioDir, agent, exited, spec.runtime, spec.options, agentBytes);
+      if (Math.abs(agentBytes - createdWith) > AGENT_MEMORY_SLACK_BYTES) await warm.#setLimits(spec.options);
+      return warm;
     } catch (error) {
       await removeContainer(docker, container?.id, spec.ioDir).catch((cleanupError: unknown) =>
         log('could not remove container %s after a failed start: %o', container?.id, cleanupError),
@@ -148,16 +162,18 @@ export class WarmContainer {
     let answer: AgentRunAnswer;
     const watchdog = this.#watchAgent(request.timeoutMs + HOST_DEADLINE_GRACE_MS);
     const stdin = streams.stdinSource === undefined ? undefined : this.agent.sendStdin(streams.stdinSource);
+    const reader = new RunAnswerReader((event) => (event.type === 'stdout' ? streams.onStdout : streams.onStderr)?.(event.data));
     try {
-      answer = await this.agent.run(request, dataJson, signal ? AbortSignal.any([signal, watchdog.signal]) : watchdog.signal, streams, path);
+      answer = await this.agent.run(request, dataJson, signal ? AbortSignal.any([signal, watchdog.signal]) : watchdog.signal, reader, path);
     } catch (error) {
       if (signal?.aborted) throw new AbortError(signal.reason);
       if (error instanceof WarmboxError) throw error;
+      // What the program wrote before the agent was lost has reached the host: it stays in the result.
       if (watchdog.signal.aborted) {
         await this.kill();
-        return synthesisedResult(elapsed(), 'error', {}, `the agent stopped answering (${watchdog.signal.reason}): the container was frozen or starved`);
+        return synthesisedResult(elapsed(), 'error', {}, `the agent stopped answering (${watchdog.signal.reason}): the container was frozen or starved`, reader.output());
       }
-      return this.#resultOfLostAgent(error as Error, elapsed());
+      return this.#resultOfLostAgent(error as Error, elapsed(), reader.output());
     } finally {
       watchdog.stop();
       await stdin?.stop();
@@ -190,13 +206,14 @@ export class WarmContainer {
   }
 
   /**
-   * Sets the container's memory and pids limits to a job's own, before the program gets the
-   * job: the engine's update call, which writes the container's cgroup. A failure fails the
-   * job, and the container, never used, is retired like any other.
+   * Sets the container's memory and pids limits to a program's: a job's own, before the
+   * program gets the job, or the pool's, once the agent has measured its share. The engine's
+   * update call, which writes the container's cgroup. A failure fails the job or the start,
+   * and the container, never used, is retired like any other.
    */
   async #setLimits(limits: ProgramLimits): Promise<void> {
     try {
-      await this.docker.getContainer(this.id).update(containerLimits(this.runtime, { ...this.options, ...limits }));
+      await this.docker.getContainer(this.id).update(containerLimits(this.runtime, limits, this.agentBytes));
     } catch (error) {
       throw dockerFailed("set the job's memoryLimitMb and pidsLimit on its container", error);
     }
@@ -213,7 +230,7 @@ export class WarmContainer {
   }
 
   /** The agent's connection dropped mid-job: ask Docker what happened to the container. */
-  async #resultOfLostAgent(cause: Error, durationMs: number): Promise<RunResult> {
+  async #resultOfLostAgent(cause: Error, durationMs: number, output: RunOutput): Promise<RunResult> {
     log('container %s: the agent connection failed: %o', this.id, cause);
     let timer: NodeJS.Timeout | undefined;
     const exitedInTime = await Promise.race([
@@ -231,10 +248,10 @@ export class WarmContainer {
     if (state?.OOMKilled || (this.#killedLikeMemory(state?.ExitCode) && (await this.#killedForMemory(state!.StartedAt)))) {
       // The kernel's OOM killer took the agent with the program (under gVisor it always takes
       // the whole container, whose kernel it is): the program died of SIGKILL.
-      return synthesisedResult(durationMs, 'memory', { memoryExceeded: true, signal: 'SIGKILL' }, 'the container ran out of memory and its agent was killed');
+      return synthesisedResult(durationMs, 'memory', { memoryExceeded: true, signal: 'SIGKILL' }, 'the container ran out of memory and its agent was killed', output);
     }
     const how = state ? `the container exited with ${state.ExitCode}` : `the agent's connection failed: ${cause.message}`;
-    return synthesisedResult(durationMs, 'error', {}, `the agent stopped before it reported the job (${how})`);
+    return synthesisedResult(durationMs, 'error', {}, `the agent stopped before it reported the job (${how})`, output);
   }
 
   /**

@@ -9,7 +9,7 @@
  */
 import type { FromSchema } from 'json-schema-to-ts';
 import { MAX_ENV_BYTES, MAX_JOB_BYTES, MAX_JOB_FILES, MAX_MODULE_NAME_LENGTH, MAX_NETWORK_RULES, MAX_PATH_BYTES, MAX_PRELOAD, MAX_RETURN_PATTERNS, MAX_SESSION_MS, MAX_TIMEOUT_MS, MIN_MEMORY_LIMIT_MB, SESSION_DEFAULTS } from '../contract/limits.js';
-import { runResponseSchema as reportSchema } from '../contract/protocol.js';
+import { reportSchema } from '../contract/protocol.js';
 import { egressRecordSchema } from '../contract/egress.js';
 
 const limitMs = { type: 'integer', minimum: 1, maximum: MAX_TIMEOUT_MS } as const;
@@ -103,8 +103,9 @@ export const sessionSchema = {
 } as const;
 
 // The agent's report less what the host turns into other fields: the files and figures
-// become base64 here (and the result, which follows the report, is added as `result`).
-const { files: _files, figures: _figures, ...reportFields } = reportSchema.properties;
+// become base64 here; the output, which came before the report, and the result, which
+// follows it, are added.
+const { status, files: _files, figures: _figures, ...reportFields } = reportSchema.properties;
 
 export const resultSchema = {
   $id: 'RunResult',
@@ -115,6 +116,9 @@ export const resultSchema = {
     'outputTruncated', 'error', 'durationMs', 'files', 'filesTruncated', 'figures', 'isError', 'egress',
   ],
   properties: {
+    status,
+    stdout: { type: 'string' },
+    stderr: { type: 'string' },
     ...reportFields,
     result: { description: 'what the program left in the global `result`' },
     files: {

@@ -21,7 +21,7 @@ import test, { type ExecutionContext } from 'ava';
 import fc from 'fast-check';
 import { Client } from 'undici';
 import { buildApp } from '../../agent/app.js';
-import { decodeRunAnswer, encodeRunRequest, RUN_CONTENT_TYPE, runResponseSchema, type AgentRunRequest } from '../../contract/protocol.js';
+import { decodeRunAnswer, encodeRunRequest, RUN_CONTENT_TYPE, reportSchema, type AgentRunRequest } from '../../contract/protocol.js';
 import { PythonRunner } from '../../agent/python-runner.js';
 import { job, RUNNER_PATH } from '../helpers/agent.js';
 
@@ -199,7 +199,7 @@ test('generated wrong requests over raw connections -> each a 4xx or no answer, 
   t.pass();
 });
 
-const validReport = new Ajv({ allErrors: true }).compile(runResponseSchema);
+const validReport = new Ajv({ allErrors: true }).compile(reportSchema);
 
 /** Pieces of programs, each ending or misbehaving in its own way. */
 const statement = fc.oneof(
@@ -240,7 +240,7 @@ test('generated programs and data -> the runner reports once, a report the schem
       const runner = await PythonRunner.start({ pythonPath: PYTHON, runnerPath: RUNNER_PATH, ...ws });
       try {
         const request = job({ code: statements.join('\n'), timeoutMs: 1000, cpuTimeMs: 1000, maxOutputBytes: 64 * 1024, stopOnOutputLimit: false });
-        const { response: report, resultJson } = await runner.run(request, [Buffer.from(JSON.stringify(data))]);
+        const { report, resultJson } = await runner.run(request, [Buffer.from(JSON.stringify(data))], () => {});
         if (!validReport(report)) throw new Error(`not a report: ${JSON.stringify(validReport.errors)} ${JSON.stringify(report).slice(0, 500)}`);
         if (report.status === 'ok' && report.error !== null) throw new Error(`ok with an error: ${JSON.stringify(report.error)}`);
         if (report.status === 'error' && report.error === null && report.exitCode === 0) throw new Error('error with nothing to say why');

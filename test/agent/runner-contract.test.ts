@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test, { type ExecutionContext } from 'ava';
 import { PythonRunner } from '../../agent/python-runner.js';
-import { job, RUNNER_PATH } from '../helpers/agent.js';
+import { job, RUNNER_PATH, withOutput } from '../helpers/agent.js';
 
 const PYTHON = '/usr/bin/python3';
 
@@ -20,7 +20,7 @@ async function roundTrip(t: ExecutionContext, runnerPath: string) {
   t.teardown(() => rm(cwd, { recursive: true, force: true }));
   const runner = await PythonRunner.start({ pythonPath: PYTHON, runnerPath, cwd, returnedFilesDir: join(cwd, 'out') });
   t.teardown(() => runner.kill());
-  const answer = await runner.run(job({ code: 'print("out")\nresult = {"sum": sum(data)}' }), [Buffer.from('[1, 2, 3]')]);
+  const answer = await withOutput((onOutput) => runner.run(job({ code: 'print("out")\nresult = {"sum": sum(data)}' }), [Buffer.from('[1, 2, 3]')], onOutput));
   return { response: answer.response, result: Buffer.concat(answer.resultJson).toString('utf8') };
 }
 

@@ -3,7 +3,7 @@
  * cells in the same interpreter, their values, interrupts and endings.
  */
 import test from 'ava';
-import { cell, job, runCell, runJob, startAgent, startRunner } from '../helpers/agent.js';
+import { cell, job, runCell, runJob, startAgent, startRunner, withOutput } from '../helpers/agent.js';
 
 test('a session: globals, imports and functions carry from cell to cell, and each cell shows its last value', async (t) => {
   const app = await startAgent(t);
@@ -53,17 +53,17 @@ test('os._exit in a cell ends the session', async (t) => {
 
 test('interrupt -> the running cell ends in KeyboardInterrupt, and the session keeps its state', async (t) => {
   const runner = await startRunner(t);
-  await runner.run(job({ session: true, code: 'kept = "yes"' }), [Buffer.from('null')]);
+  await runner.run(job({ session: true, code: 'kept = "yes"' }), [Buffer.from('null')], () => {});
   t.false(runner.interrupt(), 'between cells, there is nothing to interrupt');
   let started: () => void;
   const sleeping = new Promise<void>((resolve) => (started = resolve));
-  const running = runner.runCell(cell({ code: 'import time\nprint("sleeping", flush=True)\nwhile True:\n    time.sleep(0.01)', stream: true }), [Buffer.from('null')], () => started());
+  const running = withOutput((onOutput) => runner.runCell(cell({ code: 'import time\nprint("sleeping", flush=True)\nwhile True:\n    time.sleep(0.01)' }), [Buffer.from('null')], onOutput), () => started());
   await sleeping;
   t.true(runner.interrupt());
   const { response } = await running;
   t.like(response, { status: 'error', error: { type: 'KeyboardInterrupt' }, sessionEnded: false, stdout: 'sleeping\n' });
-  const after = await runner.runCell(cell({ code: 'kept' }), [Buffer.from('null')]);
-  t.like(after.response.value, { json: 'yes' });
+  const after = await runner.runCell(cell({ code: 'kept' }), [Buffer.from('null')], () => {});
+  t.like(after.report.value, { json: 'yes' });
 });
 
 test('a cell over its timeout is interrupted and the session survives; one that ignores the interrupt is killed, ending the session', async (t) => {

@@ -4,8 +4,8 @@ import { join } from 'node:path';
 import type { ExecutionContext } from 'ava';
 import type { FastifyInstance } from 'fastify';
 import { buildApp } from '../../agent/app.js';
-import { decodeRunAnswer, encodeRunRequest, RUN_CONTENT_TYPE, type AgentCellRequest, type AgentRunRequest } from '../../contract/protocol.js';
-import { PythonRunner } from '../../agent/python-runner.js';
+import { decodeRunAnswer, encodeRunRequest, RUN_CONTENT_TYPE, type AgentCellRequest, type AgentReportAnswer, type AgentRunAnswer, type AgentRunRequest } from '../../contract/protocol.js';
+import { PythonRunner, type OutputListener } from '../../agent/python-runner.js';
 
 export const RUNNER_PATH = new URL('../../agent/runner.py', import.meta.url).pathname;
 
@@ -38,7 +38,6 @@ export function job(fields: Partial<AgentRunRequest>): AgentRunRequest {
     cpuTimeMs: 5000,
     maxOutputBytes: 1024 * 1024,
     stopOnOutputLimit: true,
-    stream: false,
     stdinOpen: false,
     files: [],
     returnFiles: { patterns: [], maxFiles: 100, maxBytes: 1 << 20, timeoutMs: 2000 },
@@ -69,7 +68,6 @@ export function cell(fields: Partial<AgentCellRequest>): AgentCellRequest {
     cpuTimeMs: 5000,
     maxOutputBytes: 1024 * 1024,
     stopOnOutputLimit: true,
-    stream: false,
     returnFiles: { patterns: [], maxFiles: 100, maxBytes: 1 << 20, timeoutMs: 2000 },
     ...fields,
   };
@@ -81,4 +79,18 @@ export async function runCell(app: FastifyInstance, { data, ...fields }: Partial
   if (answer.statusCode !== 200) throw new Error(`the agent answered ${answer.statusCode}: ${answer.body}`);
   const { response, resultJson } = decodeRunAnswer(answer.rawPayload);
   return { ...response, result: JSON.parse(Buffer.concat(resultJson).toString('utf8')) as unknown };
+}
+
+/**
+ * A job or a cell run on the runner itself, its output gathered as the host's reader gathers
+ * the answer's events (each also to `onOutput`): the report with the output, and the result.
+ */
+export async function withOutput(run: (onOutput: OutputListener) => Promise<AgentReportAnswer>, onOutput?: OutputListener): Promise<AgentRunAnswer> {
+  const output = { stdout: '', stderr: '' };
+  const { report, resultJson } = await run((stream, text) => {
+    output[stream] += text;
+    onOutput?.(stream, text);
+  });
+  const { status, ...rest } = report;
+  return { response: { status, ...output, ...rest }, resultJson };
 }

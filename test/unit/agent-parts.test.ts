@@ -3,9 +3,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test, { type ExecutionContext } from 'ava';
 import { CappedOutput } from '../../agent/capped-output.js';
-import { readCpuUsageUs, readOomKillCount } from '../../agent/cgroup.js';
+import { readCpuUsageUs, readOomKillCount, readProcessMemory, readUnreclaimableBytes } from '../../agent/cgroup.js';
 import fc from 'fast-check';
-import { decodeRunAnswer, encodeRunAnswer, RunAnswerReader, type AgentOutputEvent, type AgentRunResponse } from '../../contract/protocol.js';
+import { decodeRunAnswer, encodeRunAnswer, RunAnswerReader, type AgentOutputEvent, type AgentReport } from '../../contract/protocol.js';
 import { parseReport } from '../../agent/python-runner.js';
 
 function tempDir(t: ExecutionContext): string {
@@ -14,20 +14,30 @@ function tempDir(t: ExecutionContext): string {
   return dir;
 }
 
-test('CappedOutput keeps the first bytes, flags the rest, and never splits a character', (t) => {
-  const output = new CappedOutput(5);
+/** A CappedOutput and the text it passes on. */
+function capped(limitBytes: number): { output: CappedOutput; text: () => string } {
+  const pieces: string[] = [];
+  return { output: new CappedOutput(limitBytes, (text) => pieces.push(text)), text: () => pieces.join('') };
+}
+
+test('CappedOutput passes the first bytes on, flags the rest, and never splits a character', (t) => {
+  const { output, text } = capped(5);
   output.push(Buffer.from('ab'));
   output.push(Buffer.from('c€d'));
-  t.is(output.text(), 'abc');
+  output.end();
+  t.is(text(), 'abc');
   t.true(output.truncated);
 });
 
-test('CappedOutput joins a character split across chunks', (t) => {
-  const output = new CappedOutput(100);
+test('CappedOutput passes a character split across chunks on whole, and one the output ends inside as U+FFFD', (t) => {
+  const { output, text } = capped(100);
   const euro = Buffer.from('€');
   output.push(euro.subarray(0, 2));
+  t.is(text(), '', 'half a character waits for the rest');
   output.push(euro.subarray(2));
-  t.is(output.text(), '€');
+  output.push(euro.subarray(0, 1));
+  output.end();
+  t.is(text(), '€\ufffd');
   t.false(output.truncated);
 });
 
@@ -51,6 +61,24 @@ test('readCpuUsageUs reads cgroup v2 cpu.stat and v1 cpuacct.usage', (t) => {
   t.is(readCpuUsageUs(v2, [v1]), 123456);
   t.is(readCpuUsageUs(join(dir, 'missing'), [v1]), 987654.321);
   t.is(readCpuUsageUs(join(dir, 'missing'), []), null);
+});
+
+test('readUnreclaimableBytes: usage less the page cache of files, tmpfs kept, in v2 and v1 words; readProcessMemory: anonymous pages and page tables', (t) => {
+  const dir = tempDir(t);
+  const file = (name: string, text: string) => {
+    writeFileSync(join(dir, name), text);
+    return join(dir, name);
+  };
+  // v2: memory.current, and `file` (shmem included) in memory.stat.
+  const v2 = { usage: file('memory.current', '20000000\n'), stat: file('v2.stat', 'anon 12000000\nfile 5000000\nkernel 1000000\nshmem 3000000\n') };
+  t.is(readUnreclaimableBytes(v2), 20000000 - 5000000 + 3000000);
+  // v1: usage_in_bytes, and `cache` (shmem included).
+  const v1 = { usage: file('memory.usage_in_bytes', '18000000\n'), stat: file('v1.stat', 'cache 4000000\nrss 12000000\nshmem 1000000\nmapped_file 0\ntotal_cache 4000000\n') };
+  t.is(readUnreclaimableBytes(v1), 18000000 - 4000000 + 1000000);
+  t.is(readUnreclaimableBytes({ usage: join(dir, 'missing'), stat: join(dir, 'missing') }), null);
+  const status = file('status', 'Name:\tpython3\nVmRSS:\t   12000 kB\nRssAnon:\t    5556 kB\nRssFile:\t    6444 kB\nVmPTE:\t      60 kB\n');
+  t.is(readProcessMemory(status), (5556 + 60) * 1024);
+  t.is(readProcessMemory(file('gvisor-status', 'Name:\tpython3\nVmRSS:\t   12000 kB\n')), null, "gVisor's status has no RssAnon");
 });
 
 /** A report as the runner's pieces: one chunk, or cut at the given places. */
@@ -98,12 +126,12 @@ test('parseReport reads a report in chunks cut anywhere as it reads it whole, th
   );
 });
 
-const report: AgentRunResponse = {
-  status: 'ok', stdout: 'a\nb', stderr: '', exitCode: 0, signal: null, timedOut: false, cpuTimeExceeded: false,
+const report: AgentReport = {
+  status: 'ok', exitCode: 0, signal: null, timedOut: false, cpuTimeExceeded: false,
   memoryExceeded: false, outputTruncated: false, error: null, durationMs: 1, files: [], filesTruncated: false, figures: [],
 };
 
-test('an answer read in chunks cut anywhere -> the same events in order, the same report, the result\'s bytes as sent', (t) => {
+test('an answer read in chunks cut anywhere -> the same events in order, the report with their output, the result\'s bytes as sent', (t) => {
   fc.assert(
     fc.property(
       fc.array(fc.record({ type: fc.constantFrom('stdout' as const, 'stderr' as const), data: fc.string({ unit: 'binary' }) }), { maxLength: 5 }),
@@ -111,7 +139,7 @@ test('an answer read in chunks cut anywhere -> the same events in order, the sam
       fc.array(fc.nat(), { maxLength: 8 }),
       (events, result, cuts) => {
         const resultJson = Buffer.from(JSON.stringify(result));
-        const bytes = Buffer.concat([...events.map((event) => Buffer.from(`${JSON.stringify(event)}\n`)), ...encodeRunAnswer({ response: report, resultJson: [resultJson] })]);
+        const bytes = Buffer.concat([...events.map((event) => Buffer.from(`${JSON.stringify(event)}\n`)), ...encodeRunAnswer({ report, resultJson: [resultJson] })]);
         const seen: AgentOutputEvent[] = [];
         const reader = new RunAnswerReader((event) => seen.push(event));
         let start = 0;
@@ -122,7 +150,9 @@ test('an answer read in chunks cut anywhere -> the same events in order, the sam
         reader.push(bytes.subarray(start));
         const answer = reader.end();
         t.deepEqual(seen, events);
-        t.deepEqual(answer.response, report);
+        const output = (stream: string) => events.filter((event) => event.type === stream).map((event) => event.data).join('');
+        t.deepEqual(answer.response, { ...report, stdout: output('stdout'), stderr: output('stderr') });
+        t.deepEqual(reader.output(), { stdout: output('stdout'), stderr: output('stderr') });
         t.true(Buffer.concat(answer.resultJson).equals(resultJson));
       },
     ),
@@ -130,7 +160,7 @@ test('an answer read in chunks cut anywhere -> the same events in order, the sam
 });
 
 test('an answer that ends before its result, or inside it -> an error saying so', (t) => {
-  const whole = Buffer.concat(encodeRunAnswer({ response: report, resultJson: [Buffer.from('[1,2]')] }));
+  const whole = Buffer.concat(encodeRunAnswer({ report, resultJson: [Buffer.from('[1,2]')] }));
   t.throws(() => decodeRunAnswer(Buffer.from('{"type":"stdout","data":"x"}\n')), { message: /without a result/ });
   t.throws(() => decodeRunAnswer(whole.subarray(0, -2)), { message: /inside its result/ });
   t.throws(() => decodeRunAnswer(Buffer.from('not json\n')), { instanceOf: SyntaxError });
