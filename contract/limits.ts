@@ -29,9 +29,11 @@ export const MIN_MEMORY_LIMIT_MB = 32;
  * whose processes, their page tables and the files they wrote to tmpfs stay this much below
  * the limit runs; one that passes it by this much ends `memory`. The slack is the agent's:
  * its share is measured when it is ready, and it may grow by up to AGENT_MEMORY_MARGIN_MB
- * while a job runs (layout.ts). test/integration/limits.test.ts holds both edges.
+ * while a job runs (layout.ts). Kill points measured at rest: 0.6 to 1.7 MiB above the limit;
+ * on a loaded machine an agent measured its share 2 MiB high or more (docs/security.md), so 6.
+ * test/integration/limits.test.ts holds both edges.
  */
-export const MEMORY_TOLERANCE_MB = 3;
+export const MEMORY_TOLERANCE_MB = 6;
 
 /** The longest `timeoutMs` accepted: a sandboxed job of more than an hour is a mistake. */
 export const MAX_TIMEOUT_MS = 60 * 60 * 1000;
