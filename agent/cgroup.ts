@@ -78,7 +78,7 @@ export function readCpuUsageUs(v2File: string, v1Files: readonly string[]): numb
  */
 export function readProcessMemory(statusFile: string): number | null {
   const status = readOrEmpty(statusFile);
-  const kib = (name: string) => /^(\d+) kB$/.exec(new RegExp(`^${name}:\\s*(.*)$`, 'm').exec(status)?.[1] ?? '')?.[1];
+  const kib = (name: string) => new RegExp(`^${name}:\\s*(\\d+) kB$`, 'm').exec(status)?.[1];
   const anon = kib('RssAnon');
   return anon === undefined ? null : (Number(anon) + Number(kib('VmPTE') ?? 0)) * 1024;
 }

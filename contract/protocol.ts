@@ -112,7 +112,7 @@ export class RunAnswerReader {
   }
 
   /** The program's output heard so far: all of it once the report has come. */
-  output(): { stdout: string; stderr: string } {
+  output(): AgentOutput {
     return { stdout: this.#output.stdout.join(''), stderr: this.#output.stderr.join('') };
   }
 
@@ -123,9 +123,19 @@ export class RunAnswerReader {
     const last = tail.at(-1);
     if (last?.at(-1) !== 10) throw new Error('the answer ended inside its result');
     tail[tail.length - 1] = last.subarray(0, -1);
-    const { status, ...rest } = this.#report;
-    return { response: { status, ...this.output(), ...rest }, resultJson: tail };
+    return { response: reportWithOutput(this.#report, this.output()), resultJson: tail };
   }
+}
+
+/** The program's output, as an answer's events carried it. */
+export interface AgentOutput {
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+/** A report with the output that came before it: the response, `status` first and the output after it, as a result reads. */
+export function reportWithOutput({ status, ...rest }: AgentReport, output: AgentOutput): AgentRunResponse {
+  return { status, ...output, ...rest };
 }
 
 /** Reads a whole answer to `POST /run` (see RunAnswerReader). */
@@ -284,10 +294,7 @@ export interface AgentReport {
 }
 
 /** A job's report with its output, as the host reads an answer. */
-export interface AgentRunResponse extends AgentReport {
-  readonly stdout: string;
-  readonly stderr: string;
-}
+export interface AgentRunResponse extends AgentReport, AgentOutput {}
 
 /** The answer to `GET /health`. */
 export interface AgentHealth {

@@ -18,8 +18,8 @@ export interface SandboxOptions {
   readonly timeoutMs?: number;
   /**
    * Memory the program's processes may use together, the interpreter included, in MiB; files
-   * in its tmpfs directories count. No swap. The container's limit adds the agent's share
-   * (`AGENT_MEMORY_MB`) and room for the output it keeps.
+   * in its tmpfs directories count, within MEMORY_TOLERANCE_MB. No swap. The container's
+   * limit adds the agent's share, which the agent measures when ready, and its margin.
    * @default 128
    */
   readonly memoryLimitMb?: number;

@@ -3,7 +3,7 @@
  * RunResult that run() resolves with, or a result the host makes itself when the agent could
  * not report (the container lost, frozen, or out of memory).
  */
-import type { AgentRunAnswer, PythonError } from '../contract/protocol.js';
+import type { AgentOutput, AgentRunAnswer, PythonError } from '../contract/protocol.js';
 import type { ReturnedFile } from './files.js';
 import type { RunResult } from './job.js';
 import { ERROR_TYPES } from '../contract/report.js';
@@ -26,12 +26,6 @@ export function toRunResult({ response: { files: _entries, figures: pngs, ...res
   return { status, stdout, stderr, result, ...rest, files, figures, isError: status !== 'ok', egress: [] };
 }
 
-/** The program's output as far as the host heard it. */
-export interface RunOutput {
-  readonly stdout: string;
-  readonly stderr: string;
-}
-
 /**
  * A result of the host's own, for a job the agent could not report, with the output the
  * program wrote before (the agent sends it as it comes).
@@ -41,7 +35,7 @@ export function synthesisedResult(
   status: 'timeout' | 'memory' | 'error',
   flags: { timedOut?: boolean; memoryExceeded?: boolean; signal?: string },
   message?: string,
-  { stdout, stderr }: RunOutput = { stdout: '', stderr: '' },
+  { stdout, stderr }: AgentOutput = { stdout: '', stderr: '' },
 ): RunResult {
   const error: PythonError | null = message === undefined ? null : { type: ERROR_TYPES.sandbox, message, traceback: '' };
   return {

@@ -2,7 +2,7 @@ import { chmod, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { debuglog } from 'node:util';
 import type Docker from 'dockerode';
-import { AGENT_ROUTES, RunAnswerReader, type AgentCellRequest, type AgentExchangeRoute, type AgentRunAnswer, type AgentRunRequest } from '../contract/protocol.js';
+import { AGENT_ROUTES, RunAnswerReader, type AgentCellRequest, type AgentOutput, type AgentExchangeRoute, type AgentRunAnswer, type AgentRunRequest } from '../contract/protocol.js';
 import { AgentClient } from './agent-client.js';
 import { containerLimits, createContainer, type ContainerSpec, type ProgramLimits } from './create-container.js';
 import { MIB } from '../contract/limits.js';
@@ -13,7 +13,7 @@ import type { RunOptions, RunResult } from './job.js';
 import type { ResolvedOptions } from './options.js';
 import type { RuntimeInfo } from './runtime.js';
 import { removeContainer } from './remove-container.js';
-import { synthesisedResult, toRunResult, type RunOutput } from './run-result.js';
+import { synthesisedResult, toRunResult } from './run-result.js';
 import { waitForAgent } from './wait-for-agent.js';
 import { EGRESS_SOCKET_NAME } from '../contract/layout.js';
 import { EgressProxy, type EgressPolicy } from './egress/proxy.js';
@@ -215,7 +215,7 @@ export class WarmContainer {
     try {
       await this.docker.getContainer(this.id).update(containerLimits(this.runtime, limits, this.agentBytes));
     } catch (error) {
-      throw dockerFailed("set the job's memoryLimitMb and pidsLimit on its container", error);
+      throw dockerFailed("set the program's memory and pids limits on its container", error);
     }
   }
 
@@ -230,7 +230,7 @@ export class WarmContainer {
   }
 
   /** The agent's connection dropped mid-job: ask Docker what happened to the container. */
-  async #resultOfLostAgent(cause: Error, durationMs: number, output: RunOutput): Promise<RunResult> {
+  async #resultOfLostAgent(cause: Error, durationMs: number, output: AgentOutput): Promise<RunResult> {
     log('container %s: the agent connection failed: %o', this.id, cause);
     let timer: NodeJS.Timeout | undefined;
     const exitedInTime = await Promise.race([

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import type { ExecutionContext } from 'ava';
 import type { FastifyInstance } from 'fastify';
 import { buildApp } from '../../agent/app.js';
-import { decodeRunAnswer, encodeRunRequest, RUN_CONTENT_TYPE, type AgentCellRequest, type AgentReportAnswer, type AgentRunAnswer, type AgentRunRequest } from '../../contract/protocol.js';
+import { decodeRunAnswer, encodeRunRequest, RUN_CONTENT_TYPE, reportWithOutput, type AgentCellRequest, type AgentReportAnswer, type AgentRunAnswer, type AgentRunRequest } from '../../contract/protocol.js';
 import { PythonRunner, type OutputListener } from '../../agent/python-runner.js';
 
 export const RUNNER_PATH = new URL('../../agent/runner.py', import.meta.url).pathname;
@@ -91,6 +91,5 @@ export async function withOutput(run: (onOutput: OutputListener) => Promise<Agen
     output[stream] += text;
     onOutput?.(stream, text);
   });
-  const { status, ...rest } = report;
-  return { response: { status, ...output, ...rest }, resultJson };
+  return { response: reportWithOutput(report, output), resultJson };
 }
