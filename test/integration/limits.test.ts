@@ -234,20 +234,28 @@ test('infinite loop -> timeout with output kept, then a normal job on the same p
   t.like(next, { status: 'ok', result: 'fine' });
 });
 
-test('forked children each print, then run the container out of memory -> memory, with every line printed before kept', async (t) => {
+test('forked children each print, then the container runs out of memory -> memory, with every line printed before kept', async (t) => {
   const sandbox = await openSandbox(t, { memoryLimitMb: 64 });
+  // Each child prints, waits until the agent has read it, tells the parent, and waits to be
+  // ended with the job; the parent, once all three have, prints and grows until killed.
   const r = await sandbox.run({
-    code: `import os
-GROW = "chunks = []\\nwhile True:\\n    chunks.append(bytearray(1 << 20))\\n    chunks[-1][::4096] = b'x' * 256"
+    code: `import os, signal
+told, tell = os.pipe()
 for i in range(3):
     if os.fork() == 0:
         os.write(1, f"Allocating in child {i}\\n".encode())
         ${TAKEN.replaceAll('\n', '\n        ')}
-        exec(GROW)
+        os.write(tell, b"x")
+        signal.pause()
+for _ in range(3):
+    os.read(told, 1)
 os.write(1, b"Allocating\\n")
 ${TAKEN}
-exec(GROW)`,
-    timeoutMs: 10_000,
+chunks = []
+while True:
+    chunks.append(bytearray(1 << 20))
+    chunks[-1][::4096] = b"x" * 256`,
+    timeoutMs: 30_000,
   });
   // Under gVisor the host's OOM killer ends the whole container, agent included: the lines
   // reached the host as they were written.
