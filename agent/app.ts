@@ -1,4 +1,4 @@
-import { PassThrough, Readable, Transform } from 'node:stream';
+import { Readable, Transform } from 'node:stream';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyServerOptions } from 'fastify';
 import {
   AGENT_ROUTES,
@@ -181,15 +181,20 @@ export function buildApp(runner: JobRunner | Promise<JobRunner>, options: AppOpt
  * then the report and the result. Output that comes while the event loop is busy elsewhere
  * waits for its next turn and goes as one event, so a program that prints a line at a time
  * costs a line per turn, not per print; an event carries one stream, in the order written.
+ * The lines are written to the response itself (the reply hijacked), not piped from a
+ * stream: in the container's fresh process, the first pass through the stream machinery
+ * cost every job some 3 to 4 ms (warm hello-world p50, piped 17.2 ms against 14.2 for an
+ * answer sent whole; written so, 11.1 against 11.5, medians of five runs of 150 jobs each).
  */
-function sendAnswer(reply: FastifyReply, run: (onOutput: OutputListener) => Promise<AgentReportAnswer>) {
-  reply.type(RUN_CONTENT_TYPE);
-  const events = new PassThrough();
+function sendAnswer(reply: FastifyReply, run: (onOutput: OutputListener) => Promise<AgentReportAnswer>): FastifyReply {
+  reply.hijack();
+  const response = reply.raw;
+  response.writeHead(200, { 'content-type': RUN_CONTENT_TYPE });
   let pending: { stream: 'stdout' | 'stderr'; text: string } | undefined;
   let flushing: NodeJS.Immediate | undefined;
   const write = ({ stream, text }: NonNullable<typeof pending>) => {
     const event: AgentStreamEvent = { type: stream, data: text };
-    events.write(`${JSON.stringify(event)}\n`);
+    response.write(`${JSON.stringify(event)}\n`);
   };
   const flush = () => {
     flushing = undefined;
@@ -211,15 +216,15 @@ function sendAnswer(reply: FastifyReply, run: (onOutput: OutputListener) => Prom
       flush();
       const pieces = encodeRunAnswer(answer);
       // A small end is written whole; a large result as its pieces, not joined into one copy.
-      if (byteLengthOf(pieces) <= JOIN_ANSWER_BYTES) events.end(Buffer.concat(pieces));
+      if (byteLengthOf(pieces) <= JOIN_ANSWER_BYTES) response.end(Buffer.concat(pieces));
       else {
-        for (const piece of pieces) events.write(piece);
-        events.end();
+        for (const piece of pieces) response.write(piece);
+        response.end();
       }
     },
-    (error: Error) => events.destroy(error),
+    (error: Error) => response.destroy(error),
   );
-  return reply.send(events);
+  return reply;
 }
 
 /**
