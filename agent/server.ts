@@ -3,12 +3,12 @@
  * on the Unix socket in the directory the host bind-mounts. The socket appears only once the
  * runner is ready, so its appearance is the host's readiness event.
  */
-import { access, chmodSync, renameSync, writeFileSync } from 'node:fs';
+import { access, chmodSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { AppOptions, JobRunner } from './app.js';
 import { containerCgroup } from './cgroup.js';
-import { AGENT_ROUTES, MAX_REQUEST_BYTES, RUN_CONTENT_TYPE, decodeRunAnswer, encodeRunRequest, type AgentRunRequest } from '../contract/protocol.js';
-import { AGENT_ERROR_FILE_NAME, AGENT_IO_DIR, AGENT_SOCKET_NAME, PRELOAD_ENV, PROGRAM_UID, PYTHON_PATH, RETURNED_FILES_DIR, RUNNER_CODE_PATH, WORK_DIR } from '../contract/layout.js';
+import { AGENT_ROUTES, MAX_REQUEST_BYTES, RUN_CONTENT_TYPE, decodeRunAnswer, encodeRunRequest, type AgentConfig, type AgentRunRequest } from '../contract/protocol.js';
+import { AGENT_CONFIG_FILE_NAME, AGENT_ERROR_FILE_NAME, AGENT_IO_DIR, AGENT_SOCKET_NAME, PROGRAM_UID, PYTHON_PATH, RETURNED_FILES_DIR, RUNNER_CODE_PATH, WORK_DIR } from '../contract/layout.js';
 import { PythonRunner } from './python-runner.js';
 
 /** Starts the agent; on failure, leaves the reason where the host looks and exits. */
@@ -80,9 +80,23 @@ function startRunner(): Promise<PythonRunner> {
     uid: PROGRAM_UID,
     gid: PROGRAM_UID,
     cgroup: containerCgroup,
-    preload: process.env[PRELOAD_ENV]?.split(',').filter((name) => name !== '') ?? [],
+    preload: readConfig().preload,
     returnedFilesDir: join(AGENT_IO_DIR, RETURNED_FILES_DIR),
   });
+}
+
+/**
+ * The host's configuration, read once and closed: nothing of it stays in the agent's
+ * environment or among its open files, which gVisor's /proc shows to the program. The image's
+ * warm-up runs without one.
+ */
+function readConfig(): AgentConfig {
+  try {
+    return JSON.parse(readFileSync(join(AGENT_IO_DIR, AGENT_CONFIG_FILE_NAME), 'utf8')) as AgentConfig;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return { preload: [] };
+    throw error;
+  }
 }
 
 async function loadApp(runner: Promise<JobRunner>) {

@@ -99,8 +99,12 @@ export const AGENT_IO_DIR = '/run/warmbox/io';
 /** Where in that directory the agent copies the files a job returns. */
 export const RETURNED_FILES_DIR = 'files';
 
-/** The container's environment variable that holds the sandbox's `preload`, comma-separated. */
-export const PRELOAD_ENV = 'WARMBOX_PRELOAD';
+/**
+ * The agent's configuration (AgentConfig), a file the host writes in the io directory before
+ * the container starts: not the container's environment, which under gVisor any process of the
+ * program can read from /proc/<agent>/environ (gVisor's /proc shows it to every uid).
+ */
+export const AGENT_CONFIG_FILE_NAME = 'agent.json';
 
 /** The file the code is written to, in WORK_DIR: a job's `files` cannot use its name. */
 export const MAIN_FILE_NAME = 'main.py';

@@ -297,6 +297,12 @@ export interface AgentReport {
 export interface AgentRunResponse extends AgentReport, AgentOutput {}
 
 /** The answer to `GET /health`. */
+/** What the host tells an agent before it starts: the file AGENT_CONFIG_FILE_NAME. */
+export interface AgentConfig {
+  /** Modules the runner imports before it is ready (the sandbox's `preload`). */
+  readonly preload: readonly string[];
+}
+
 export interface AgentHealth {
   /** `ready` for its one job; `used` once it has taken it; `session` while the session it opened goes on. */
   readonly status: 'ready' | 'used' | 'session';

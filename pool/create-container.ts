@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type Docker from 'dockerode';
-import { AGENT_IO_DIR, AGENT_MEMORY_MARGIN_MB, AGENT_MEMORY_MB, AGENT_TASKS, PRELOAD_ENV, PROGRAM_UID, WORK_DIR } from '../contract/layout.js';
+import { AGENT_IO_DIR, AGENT_MEMORY_MARGIN_MB, AGENT_MEMORY_MB, AGENT_TASKS, PROGRAM_UID, WORK_DIR } from '../contract/layout.js';
 import { LABELS } from '../contract/labels.js';
 import { MIB } from '../contract/limits.js';
 import type { ResolvedOptions } from './options.js';
@@ -77,7 +77,6 @@ export function containerConfig({ image, runtime, poolId, ownerLabels, ioDir, op
     // Not NetworkDisabled as well, which would leave /etc/hosts empty: `localhost` and the
     // container's own name must resolve, as they do for `python3 main.py`.
     Hostname: hostname,
-    Env: [`${PRELOAD_ENV}=${options.preload.join(',')}`],
     HostConfig: {
       NetworkMode: 'none',
       ExtraHosts: [`${hostname}:127.0.0.1`],

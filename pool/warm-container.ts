@@ -1,8 +1,8 @@
-import { chmod, mkdir } from 'node:fs/promises';
+import { chmod, mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { debuglog } from 'node:util';
 import type Docker from 'dockerode';
-import { AGENT_ROUTES, RunAnswerReader, type AgentCellRequest, type AgentOutput, type AgentExchangeRoute, type AgentRunAnswer, type AgentRunRequest } from '../contract/protocol.js';
+import { AGENT_ROUTES, RunAnswerReader, type AgentCellRequest, type AgentConfig, type AgentOutput, type AgentExchangeRoute, type AgentRunAnswer, type AgentRunRequest } from '../contract/protocol.js';
 import { AgentClient } from './agent-client.js';
 import { containerLimits, createContainer, type ContainerSpec, type ProgramLimits } from './create-container.js';
 import { MIB } from '../contract/limits.js';
@@ -15,7 +15,7 @@ import type { RuntimeInfo } from './runtime.js';
 import { removeContainer } from './remove-container.js';
 import { synthesisedResult, toRunResult } from './run-result.js';
 import { waitForAgent } from './wait-for-agent.js';
-import { EGRESS_SOCKET_NAME } from '../contract/layout.js';
+import { AGENT_CONFIG_FILE_NAME, EGRESS_SOCKET_NAME } from '../contract/layout.js';
 import { EgressProxy, type EgressPolicy } from './egress/proxy.js';
 
 const log = debuglog('warmbox');
@@ -78,7 +78,7 @@ export class WarmContainer {
   static async start(docker: Docker, spec: ContainerSpec): Promise<WarmContainer> {
     let container: Docker.Container | undefined;
     try {
-      await makeIoDir(spec.ioDir);
+      await makeIoDir(spec.ioDir, { preload: spec.options.preload });
       container = await createContainer(docker, spec);
       await container.start();
       const exited = container.wait({ condition: 'not-running' }) as Promise<ExitStatus>;
@@ -322,13 +322,15 @@ export interface JobStreams extends RunOptions {
 }
 
 /**
- * Makes the directory a container's agent will put its socket in. The agent runs as root
- * without CAP_DAC_OVERRIDE, and the host as any user: the directory is open to all, inside a
- * pool directory that is the host user's alone (0700).
+ * Makes the directory a container's agent will put its socket in, with the agent's
+ * configuration in it. The agent runs as root without CAP_DAC_OVERRIDE, and the host as any
+ * user: the directory is open to all, inside a pool directory that is the host user's alone
+ * (0700); inside the container, its parent is 0700 root, out of the program's reach.
  */
-export async function makeIoDir(path: string): Promise<void> {
+export async function makeIoDir(path: string, config: AgentConfig): Promise<void> {
   await mkdir(path);
   await chmod(path, 0o777);
+  await writeFile(join(path, AGENT_CONFIG_FILE_NAME), JSON.stringify(config), { mode: 0o644 });
 }
 
 export function ioDirFor(root: string, index: number): string {

@@ -12,8 +12,8 @@ export const docker = new Docker();
  */
 export const TEST_RUNTIME = process.env.WARMBOX_TEST_RUNTIME ?? 'runc';
 /** Whether the suites run under gVisor, for the assertions whose documented answer differs there. */
-export const GVISOR = TEST_RUNTIME === 'runsc';
-if (GVISOR) await requireRuntime('runsc', docker);
+export const GVISOR = TEST_RUNTIME.startsWith('runsc');
+if (GVISOR) await requireRuntime(TEST_RUNTIME, docker);
 
 /** warmbox's Sandbox on the suites' runtime: what the integration tests make. */
 export class Sandbox extends PoolSandbox {

@@ -23,6 +23,8 @@ interface Attack {
 interface Checks {
   /** Numbers in `result` that must not exceed these: the bound is judged here, not by the program. */
   readonly resultAtMost?: Record<string, number>;
+  /** Lists in `result` that may hold nothing but these (where what a runtime shows varies by its version). */
+  readonly resultWithin?: Record<string, string[]>;
   readonly stdoutLength?: number;
   readonly stderrLength?: number;
   readonly resultLength?: number;
@@ -78,11 +80,16 @@ for (const attack of attacks) {
   test(attack.file.replace(/\.py$/, ''), async (t) => {
     const r = await sandbox.run(jobOf(attack));
     const expected = attack.expect.find((outcome) => outcome.status === r.status) ?? attack.expect[0]!;
-    const { resultAtMost, stdoutLength, stderrLength, resultLength, errorType, errorMessage, returned, ...fields } = expected;
+    const { resultAtMost, resultWithin, stdoutLength, stderrLength, resultLength, errorType, errorMessage, returned, ...fields } = expected;
     t.like(r, fields, `${attack.file}: ${JSON.stringify({ ...r, stdout: r.stdout.slice(0, 300), stderr: r.stderr.slice(0, 600), result: JSON.stringify(r.result)?.slice(0, 200) })}`);
     for (const [key, most] of Object.entries(resultAtMost ?? {})) {
       const value = (r.result as Record<string, unknown> | null)?.[key];
       t.true(typeof value === 'number' && value <= most, `${key} is ${String(value)}, at most ${most} expected`);
+    }
+    for (const [key, allowed] of Object.entries(resultWithin ?? {})) {
+      const value = (r.result as Record<string, unknown> | null)?.[key];
+      t.true(Array.isArray(value), `${key} is ${JSON.stringify(value)}, a list expected`);
+      t.deepEqual((value as unknown[]).filter((item) => !allowed.includes(item as string)), [], `${key} holds only ${allowed.join(', ')}`);
     }
     if (stdoutLength !== undefined) t.is(Buffer.byteLength(r.stdout), stdoutLength);
     if (stderrLength !== undefined) t.is(Buffer.byteLength(r.stderr), stderrLength);
