@@ -18,3 +18,46 @@ export const GVISOR_FLAGS: readonly string[] = Object.freeze(Object.keys(GVISOR_
 export function gvisorRuntimeEntry(name: string, path = '/usr/bin/runsc'): string {
   return `"runtimes": {"${name}": {"path": "${path}", "runtimeArgs": [${GVISOR_FLAGS.map((flag) => `"${flag}"`).join(', ')}]}}`;
 }
+
+/**
+ * A runsc build's release, the date `runsc --version` names: `runsc version 0.0~20221219.0`
+ * (Debian's packages) or `runsc version release-20240729.0` (gVisor's own) give 20221219 and
+ * 20240729; undefined for a version that names none (a build from source).
+ */
+export function parseRunscRelease(versionText: string): number | undefined {
+  const match = /(?:~|release-)(\d{8})\b/.exec(versionText);
+  return match === undefined || match === null ? undefined : Number(match[1]);
+}
+
+/** The newest runsc warmbox is tested on: Debian bookworm-backports' (systrap by default). */
+export const NEWEST_TESTED_RUNSC = 20240729;
+
+/** What a program sees differently on the runsc releases from `since` to `through`, a later release fixed or is expected to fix. */
+export interface RunscBuildDifference {
+  /** The first release known to show it, where an earlier one differs otherwise. */
+  readonly since?: number;
+  /** The last release known to show it. */
+  readonly through: number;
+  readonly what: string;
+  readonly cause: string;
+}
+
+/** Differences of particular runsc releases, beyond gVisor's by design (docs/gvisor.md); `warmbox doctor` names those of each registered runsc. */
+export const RUNSC_BUILD_DIFFERENCES: readonly RunscBuildDifference[] = Object.freeze([
+  {
+    through: 20221219,
+    what: "`ls -l` fails on every path (`ls -l /`: `cannot access '/': Invalid argument`, exit 2)",
+    cause: "its statx(AT_SYMLINK_NOFOLLOW | AT_NO_AUTOMOUNT) is refused (EINVAL); Python's os.stat, os.scandir and shutil.copytree work, and 20240729 lists",
+  },
+  {
+    since: 20240729,
+    through: 20240729,
+    what: '`ls -l` prints `Bad file descriptor` for each symlink it lists (/bin, /lib, /lib64, /sbin) and `Permission denied` for a directory it cannot enter (/root), and still exits 0',
+    cause: 'lgetxattr on a symlink fails with EBADF, google/gvisor#11049, fixed after this release',
+  },
+]);
+
+/** The build differences a runsc release shows (none known of a build whose release is unknown). */
+export function runscBuildDifferences(release: number | undefined): readonly RunscBuildDifference[] {
+  return RUNSC_BUILD_DIFFERENCES.filter((difference) => release !== undefined && release >= (difference.since ?? 0) && release <= difference.through);
+}

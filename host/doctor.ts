@@ -3,7 +3,9 @@ import type Docker from 'dockerode';
 import { connectDocker, imageExists } from '../pool/docker.js';
 import { RuntimeMisconfiguredError } from '../contract/errors.js';
 import { agentImageTag, DATA_PACKAGES, defaultBaseImage } from '../pool/image.js';
-import { inspectRuntime, isGvisor, parseGoFlags, type EngineRuntimes } from '../pool/runtime.js';
+import { inspectRuntime, isGvisor, parseGoFlags, type EngineRuntimes, type RuntimeInfo } from '../pool/runtime.js';
+import { NEWEST_TESTED_RUNSC, runscBuildDifferences } from '../contract/gvisor.js';
+import { readRunscBuild } from './runsc-build.js';
 
 /** One finding of `diagnose()`: what was checked, whether it is fine, and how to mend it. */
 export interface Finding {
@@ -49,7 +51,7 @@ export async function diagnose(options: DiagnoseOptions = {}): Promise<Finding[]
   findings.push(await imageFinding(docker, 'image', agentImageTag(), 'npx warmbox build-image'));
   findings.push(await imageFinding(docker, 'image:data', agentImageTag(defaultBaseImage(undefined, DATA_PACKAGES)), `npx warmbox build-image --packages ${DATA_PACKAGES.join(',')}`, true));
   const runtimes = info.Runtimes ?? {};
-  for (const name of Object.keys(runtimes).sort()) findings.push(runtimeFinding(name, runtimes));
+  for (const name of Object.keys(runtimes).sort()) findings.push(await runtimeFinding(name, runtimes));
   const runscPath = options.runscPath ?? '/usr/bin/runsc';
   if (!Object.entries(runtimes).some(([name, entry]) => isGvisor(name, entry?.path))) {
     findings.push({
@@ -68,19 +70,30 @@ async function imageFinding(docker: Docker, check: string, tag: string | undefin
   return { check, status: optional ? 'warn' : 'fail', detail: `${tag} is not built${optional ? ' (only for numpy, pandas and matplotlib)' : ''}`, fix };
 }
 
-function runtimeFinding(name: string, runtimes: EngineRuntimes): Finding {
+/** The platforms warmbox is tested on; runsc's kvm hangs where KVM is nested. */
+const TESTED_PLATFORMS = new Set(['ptrace', 'systrap']);
+
+async function runtimeFinding(name: string, runtimes: EngineRuntimes): Promise<Finding> {
   const check = `runtime:${name}`;
+  let runtime: RuntimeInfo;
   try {
-    const runtime = inspectRuntime(name, runtimes);
-    if (runtime.kind !== 'gvisor') return { check, status: 'ok', detail: `${runtime.path ?? name}: programs share the host kernel`, fix: '' };
-    const platform = parseGoFlags(runtime.args).get('platform') ?? 'ptrace';
-    const detail = `gVisor (${runtime.path}, ${runtime.args.join(' ')}): a second kernel, platform ${platform}; new Sandbox({ runtime: '${name}' })`;
-    if (platform !== 'ptrace') {
-      return { check, status: 'warn', detail, fix: `platform ${platform} is not tested with warmbox (README, gVisor): remove --platform to use ptrace` };
-    }
-    return { check, status: 'ok', detail, fix: '' };
+    runtime = inspectRuntime(name, runtimes);
   } catch (error) {
     if (!(error instanceof RuntimeMisconfiguredError)) throw error;
     return { check, status: 'fail', detail: error.reason, fix: error.fix };
   }
+  if (runtime.kind !== 'gvisor') return { check, status: 'ok', detail: `${runtime.path ?? name}: programs share the host kernel`, fix: '' };
+  const build = runtime.path === undefined ? { release: undefined, defaultPlatform: undefined } : await readRunscBuild(runtime.path);
+  const platform = parseGoFlags(runtime.args).get('platform') ?? build.defaultPlatform ?? 'ptrace';
+  const differences = runscBuildDifferences(build.release).map((difference) => `${difference.what}: ${difference.cause}`);
+  const detail =
+    `gVisor ${build.release ?? '(release unknown)'} (${runtime.path}, ${runtime.args.join(' ')}): a second kernel, platform ${platform}; new Sandbox({ runtime: '${name}' })` +
+    (differences.length === 0 ? '' : `; this build differs: ${differences.join('; ')}`);
+  if (!TESTED_PLATFORMS.has(platform)) {
+    return { check, status: 'warn', detail, fix: `platform ${platform} is not tested with warmbox (README, gVisor): remove --platform to use ${build.defaultPlatform ?? 'ptrace'}` };
+  }
+  if (build.release !== undefined && build.release < NEWEST_TESTED_RUNSC) {
+    return { check, status: 'warn', detail, fix: `a newer runsc fixes some of that and runs system calls on systrap, 27x faster here: on Debian 12, \`sudo apt-get install -t bookworm-backports runsc\` (${NEWEST_TESTED_RUNSC})` };
+  }
+  return { check, status: 'ok', detail, fix: '' };
 }

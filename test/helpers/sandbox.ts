@@ -2,6 +2,7 @@ import type { ExecutionContext } from 'ava';
 import Docker from 'dockerode';
 import { Sandbox as PoolSandbox, type SandboxOptions } from '../../pool/index.js';
 import { LABELS } from '../../contract/labels.js';
+import { readRunscBuild } from '../../host/runsc-build.js';
 import { requireRuntime } from './set-up.js';
 
 export const docker = new Docker();
@@ -14,6 +15,14 @@ export const TEST_RUNTIME = process.env.WARMBOX_TEST_RUNTIME ?? 'runc';
 /** Whether the suites run under gVisor, for the assertions whose documented answer differs there. */
 export const GVISOR = TEST_RUNTIME.startsWith('runsc');
 if (GVISOR) await requireRuntime(TEST_RUNTIME, docker);
+/** Under gVisor, the release of the runsc the engine runs for TEST_RUNTIME (20221219), for assertions a release changes. */
+export const RUNSC_RELEASE = GVISOR ? await runscReleaseOf(TEST_RUNTIME) : undefined;
+
+async function runscReleaseOf(name: string): Promise<number | undefined> {
+  const runtimes = ((await docker.info()) as { Runtimes?: Record<string, { path?: string }> }).Runtimes ?? {};
+  const path = runtimes[name]?.path;
+  return path === undefined ? undefined : (await readRunscBuild(path)).release;
+}
 
 /** warmbox's Sandbox on the suites' runtime: what the integration tests make. */
 export class Sandbox extends PoolSandbox {

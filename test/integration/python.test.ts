@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import test from 'ava';
-import { GVISOR, Sandbox } from '../helpers/sandbox.js';
+import { GVISOR, RUNSC_RELEASE, Sandbox } from '../helpers/sandbox.js';
 
 const execFileAsync = promisify(execFile);
 
@@ -105,6 +105,28 @@ result = {
     "others": [subprocess.run([c], capture_output=True).returncode for c in ("sh", "ls", "env", "true")],
 }`);
   t.deepEqual(r.result, { killed: -15, ps: true, others: [0, 0, 0, 0] }, r.stderr);
+});
+
+test('the root directory as programs walk it -> os.scandir with lstat of every entry and a copy of dist-packages as under runc; `ls -l /` as runc, or as the runsc release is known to differ', async (t) => {
+  const r = await sandbox.run({
+    code: `
+import os, shutil, subprocess
+entries = {e.name: e.is_symlink() for e in os.scandir("/") if os.stat(e.path, follow_symlinks=False)}
+source = "/usr/lib/python3/dist-packages"
+copied = shutil.copytree(source, "/work/dist-packages")
+count = lambda top: sum(len(files) for _, _, files in os.walk(top))
+ls = subprocess.run(["ls", "-l", "/"], capture_output=True, text=True)
+result = {"symlinks": sorted(n for n, link in entries.items() if link), "all": len(entries) >= 18,
+          "copied": count(copied) == count(source) > 0, "ls": [ls.returncode, sorted(ls.stderr.splitlines()), "usr" in ls.stdout]}`,
+    timeoutMs: 30_000,
+  });
+  t.like(r, { status: 'ok', error: null }, r.stderr);
+  const symlinks = ['bin', 'lib', 'lib64', 'sbin'];
+  // README and `warmbox doctor` name what these releases do (contract/gvisor.ts, RUNSC_BUILD_DIFFERENCES).
+  let ls: unknown = [0, [], true];
+  if (RUNSC_RELEASE !== undefined && RUNSC_RELEASE <= 20221219) ls = [2, ["ls: cannot access '/': Invalid argument"], false];
+  else if (RUNSC_RELEASE === 20240729) ls = [0, ['ls: /root: Permission denied', ...symlinks.map((name) => `ls: /${name}: Bad file descriptor`)].sort(), true];
+  t.deepEqual(r.result, { symlinks, all: true, copied: true, ls });
 });
 
 test('the services and protocols databases are there: getservbyname, getprotobyname and getaddrinfo by service name answer as on the host', async (t) => {

@@ -2,6 +2,7 @@ import test from 'ava';
 import { RuntimeMisconfiguredError, RuntimeNotFoundError } from '../../pool/index.js';
 import { mergeGvisorRuntime } from '../../host/register-runtime.js';
 import { inspectRuntime, parseGoFlags, type EngineRuntimes } from '../../pool/runtime.js';
+import { parseRunscRelease, runscBuildDifferences } from '../../contract/gvisor.js';
 
 const RUNSC = '/usr/bin/runsc';
 const engine = (runsc: string[] | undefined): EngineRuntimes => ({
@@ -63,4 +64,18 @@ test('mergeGvisorRuntime: adds runsc with the flags, keeps every other setting a
   // What it writes passes its own check.
   const merged = mergeGvisorRuntime(before, 'runsc', RUNSC) as { runtimes: EngineRuntimes };
   t.like(inspectRuntime('runsc', merged.runtimes), { kind: 'gvisor' });
+});
+
+test('parseRunscRelease -> the release date of Debian\'s and gVisor\'s own version lines; undefined for a build that names none', (t) => {
+  t.is(parseRunscRelease('runsc version 0.0~20221219.0\nspec: 1.0.2-dev\n'), 20221219);
+  t.is(parseRunscRelease('runsc version release-20240729.0\nspec: 1.1.0\n'), 20240729);
+  t.is(parseRunscRelease('runsc version VERSION_MISSING\n'), undefined);
+});
+
+test('runscBuildDifferences -> each fault for the releases it is known in, none for a later or unknown release', (t) => {
+  const whats = (release: number | undefined) => runscBuildDifferences(release).map((difference) => difference.what.slice(0, 30));
+  t.deepEqual(whats(20221219), ['`ls -l` fails on every path (`']);
+  t.deepEqual(whats(20240729), ['`ls -l` prints `Bad file descr']);
+  t.deepEqual(whats(20250101), []);
+  t.deepEqual(whats(undefined), []);
 });
