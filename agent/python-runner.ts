@@ -40,13 +40,15 @@ export interface PythonRunnerOptions {
 }
 
 // The program's whole environment, with HOME its working directory and the job's own `env`
-// on top (set by the runner): nothing of the agent's leaks into it.
+// on top (set by the runner): nothing of the agent's leaks into it. Bytecode is written as
+// python3 writes it (no PYTHONDONTWRITEBYTECODE, no -B): a module the program writes and
+// imports, in its process or a child's, gets its __pycache__ in /work; the image's own are
+// compiled already, on a read-only root.
 const PROGRAM_ENV = {
   PATH: '/usr/local/bin:/usr/bin:/bin',
   LANG: 'C.UTF-8',
   PYTHONIOENCODING: 'utf-8',
   PYTHONUNBUFFERED: '1',
-  PYTHONDONTWRITEBYTECODE: '1',
   // Agg, with a show() that keeps each figure for the result (agent/warmbox_figures.py); it is
   // importable by every Python process in the image, children included.
   MPLBACKEND: 'module://warmbox_figures',
@@ -141,7 +143,7 @@ export class PythonRunner {
     this.#shell = new PythonShell(options.runnerPath, {
       mode: 'binary',
       pythonPath: options.pythonPath,
-      pythonOptions: ['-I', '-u', '-B'],
+      pythonOptions: ['-I', '-u'],
       // The layout and framing first (contract/layout.ts), then the modules to preload.
       args: [runnerLayout(), ...(options.preload ?? [])],
       // fd 2 stays closed to python-shell, which would keep all of stderr in a string of its

@@ -83,7 +83,7 @@ test('env reaches the program, on top of its fixed few, and nothing of the agent
   const [value, fromChild, names] = r.result as [string, string, string[]];
   t.is(value, 'hello there');
   t.is(fromChild, 'hello there\n');
-  t.deepEqual(names, ['GREETING', 'HOME', 'LANG', 'MPLBACKEND', 'PATH', 'PYTHONDONTWRITEBYTECODE', 'PYTHONHASHSEED', 'PYTHONIOENCODING', 'PYTHONUNBUFFERED']);
+  t.deepEqual(names, ['GREETING', 'HOME', 'LANG', 'MPLBACKEND', 'PATH', 'PYTHONHASHSEED', 'PYTHONIOENCODING', 'PYTHONUNBUFFERED']);
 });
 
 test('docker-python-sandbox jobs: v3 true is accepted; env with a bad name or a NUL is refused naming it', async (t) => {
@@ -129,6 +129,27 @@ result = {"symlinks": sorted(n for n, link in entries.items() if link), "all": l
   t.deepEqual(r.result, { symlinks, all: true, copied: true, ls });
 });
 
+test('a module the program writes -> imported by four threads at once and by a child interpreter, its bytecode written as python3 writes it; removing a missing file on the read-only root -> EROFS (gVisor: EACCES), not ENOENT (README: what still differs)', async (t) => {
+  const r = await sandbox.run(`
+import errno, importlib, os, subprocess, sys, threading
+with open("racer.py", "w") as f:
+    f.write("import time\\ntime.sleep(0.05)\\nVALUE = 42\\n")
+sys.path.insert(0, os.getcwd())
+got = []
+threads = [threading.Thread(target=lambda: got.append(importlib.import_module("racer").VALUE)) for _ in range(4)]
+for thread in threads: thread.start()
+for thread in threads: thread.join()
+os.remove(os.path.join("__pycache__", os.listdir("__pycache__")[0]))
+child = subprocess.run([sys.executable, "-c", "import racer; print(racer.VALUE)"], capture_output=True, text=True, env={**os.environ, "PYTHONPATH": os.getcwd()})
+try:
+    os.unlink("/usr/lib/python3.11/absent.pyc")
+    unlink = "removed"
+except OSError as error:
+    unlink = errno.errorcode[error.errno]
+result = {"threads": got, "child": child.stdout + child.stderr, "pycache": sorted(os.listdir("__pycache__")), "unlink": unlink}`);
+  t.deepEqual(r.result, { threads: [42, 42, 42, 42], child: '42\n', pycache: ['racer.cpython-311.pyc'], unlink: GVISOR ? 'EACCES' : 'EROFS' }, r.stderr);
+});
+
 test('the services and protocols databases are there: getservbyname, getprotobyname and getaddrinfo by service name answer as on the host', async (t) => {
   const r = await sandbox.run(`
 import socket
@@ -167,7 +188,7 @@ test("CPython's own doctests of 20 standard modules -> the same counts in warmbo
   t.deepEqual(inSandbox.result, GVISOR ? { ...onHost, subprocess: [onHost.subprocess![0] + 2, onHost.subprocess![1]] } : onHost);
 });
 
-test('what README says still differs from a terminal -> argv, pipes, isolated mode, PYTHONPATH ignored, fd 4 open', async (t) => {
+test('what README says still differs from a terminal -> argv, pipes, isolated mode, bytecode written, PYTHONPATH ignored, fd 4 open', async (t) => {
   const r = await sandbox.run({
     code: `
 import os, sys
@@ -175,13 +196,14 @@ result = {
     "argv": sys.argv,
     "ttys": [s.isatty() for s in (sys.stdin, sys.stdout, sys.stderr)],
     "isolated": sys.flags.isolated,
+    "bytecode": sys.flags.dont_write_bytecode == 0 and "PYTHONDONTWRITEBYTECODE" not in os.environ,
     "pythonpath": "/nowhere" in sys.path,
     "first": sys.path[0],
     "fd4": os.get_inheritable(4) is False,
 }`,
     env: { PYTHONPATH: '/nowhere' },
   });
-  t.deepEqual(r.result, { argv: ['/work/main.py'], ttys: [false, false, false], isolated: 1, pythonpath: false, first: '/work', fd4: true });
+  t.deepEqual(r.result, { argv: ['/work/main.py'], ttys: [false, false, false], isolated: 1, bytecode: true, pythonpath: false, first: '/work', fd4: true });
 });
 
 test('a script the program writes -> not runnable by default (noexec: PermissionError, which finds nothing); with allowExec it runs, from /work and /tmp', async (t) => {
