@@ -206,7 +206,7 @@ result = {
   t.deepEqual(r.result, { argv: ['/work/main.py'], ttys: [false, false, false], isolated: 1, bytecode: true, pythonpath: false, first: '/work', fd4: true });
 });
 
-test('a script the program writes -> not runnable by default (noexec: PermissionError, which finds nothing); with allowExec it runs, from /work and /tmp', async (t) => {
+test('a script the program writes -> not runnable or mappable executable by default (noexec: PermissionError, which finds nothing); with allowExec it runs and maps, from /work and /tmp, as CPython\'s test_shutil, test_subprocess and test_mmap need', async (t) => {
   const code = `
 import os, shutil, subprocess
 os.makedirs("bin")
@@ -220,11 +220,20 @@ for name, command in (("work", ["hello"]), ("tmp", ["/tmp/hello"])):
     try:
         result[name] = subprocess.run(command, capture_output=True, text=True).stdout
     except PermissionError:
-        result[name] = "PermissionError"`;
-  // gVisor's access() does not weigh noexec, so which() finds the file there; running it fails the same.
-  t.like(await sandbox.run(code), { status: 'ok', result: { which: GVISOR ? '/work/bin/hello' : null, work: 'PermissionError', tmp: 'PermissionError' } });
+        result[name] = "PermissionError"
+# What CPython's test_mmap (test_access_parameter) does: map a file it wrote executable.
+import mmap
+with open("/tmp/hello", "rb") as f:
+    try:
+        mmap.mmap(f.fileno(), 0, prot=mmap.PROT_READ | mmap.PROT_EXEC).close()
+        result["mmapExec"] = "mapped"
+    except PermissionError:
+        result["mmapExec"] = "PermissionError"`;
+  // gVisor's access() and mmap() do not weigh noexec, so which() finds the file there and it
+  // maps executable; running it fails the same.
+  t.like(await sandbox.run(code), { status: 'ok', result: { which: GVISOR ? '/work/bin/hello' : null, work: 'PermissionError', tmp: 'PermissionError', mmapExec: GVISOR ? 'mapped' : 'PermissionError' } });
   const allowing = new Sandbox({ poolSize: 1, allowExec: true, queueTimeoutMs: 600_000 });
   t.teardown(() => allowing.close());
   await allowing.initialize();
-  t.like(await allowing.run(code), { status: 'ok', result: { which: '/work/bin/hello', work: 'made here\n', tmp: 'made here\n' } });
+  t.like(await allowing.run(code), { status: 'ok', result: { which: '/work/bin/hello', work: 'made here\n', tmp: 'made here\n', mmapExec: 'mapped' } });
 });
