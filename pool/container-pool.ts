@@ -4,6 +4,7 @@ import { createPool, type Pool } from 'generic-pool';
 import { backoffDelayMs, REPLACEMENT_BACKOFF, type Backoff } from './backoff.js';
 import { AbortError, DockerError, PoolClosedError, QueueFullError, QueueTimeoutError } from '../contract/errors.js';
 import { followAbort } from './follow-abort.js';
+import { PoolSizer, type PoolTarget } from './pool-sizer.js';
 
 const log = debuglog('warmbox');
 
@@ -26,7 +27,15 @@ export type StartMember<M extends PoolMember> = (index: number) => Promise<M>;
 
 /** What the pool needs of the sandbox's options. */
 export interface ContainerPoolOptions {
+  /** The pool's minimum: what start() fills, and what it never goes below. */
   readonly poolSize: number;
+  /**
+   * The most members it holds (warm, busy and starting), growing when jobs wait or arrive
+   * faster than members are replaced (PoolSizer). @default poolSize: a fixed pool
+   */
+  readonly maxPoolSize?: number;
+  /** How long it must want fewer members than it has before it lets them go. @default 30000 */
+  readonly shrinkAfterMs?: number;
   readonly maxQueue: number;
   readonly queueTimeoutMs: number;
   readonly startConcurrency: number;
@@ -72,6 +81,10 @@ export interface PoolStats {
   readonly queued: number;
   /** Sessions open, each holding a container out of the pool (which started a replacement for it). */
   readonly sessions: number;
+  /** The size the pool keeps now (warm, busy and starting), between its minimum and its maximum. */
+  readonly target: number;
+  /** Why the target is what it is: see ResizeReason. */
+  readonly targetReason: PoolTarget['reason'];
 }
 
 /** What the pool tells its owner about its members. */
@@ -82,10 +95,18 @@ export interface PoolListener {
   removed(id: string): void;
   /** A replacement failed to start; it will be tried again after `retryInMs`. */
   startFailed(error: unknown, retryInMs: number): void;
+  /** The size the pool keeps changed from `from` to `to.size`, for `to.reason`. */
+  resized(from: number, to: PoolTarget): void;
 }
 
 /**
- * The warm members, kept by generic-pool at `poolSize`, hidden behind names of our own.
+ * The warm members, kept by generic-pool, hidden behind names of our own, at the size a
+ * PoolSizer wants between `poolSize` and `maxPoolSize`.
+ *
+ * generic-pool is given `maxPoolSize` as both its min and its max, so it always asks for a
+ * member in every free slot; a start then waits (#admitStart) until the sizer's target has
+ * room for it and no more than `startConcurrency` run. So the pool grows by letting starts
+ * through, and shrinks by retiring idle members whose replacements then wait.
  *
  * Every lease ends in `retire` (generic-pool's destroy), never in release, so no container
  * ever runs a second job; generic-pool starts the replacement at once. generic-pool has two
@@ -105,14 +126,20 @@ export class ContainerPool<M extends PoolMember> {
   readonly #listener: PoolListener;
   /** Members being started: admitted by #startsAllowed, and not yet warm or failed. */
   #starting = 0;
-  /** Starts waiting for #startsAllowed to let them begin. */
-  readonly #startWaiters: Array<() => void> = [];
+  /** Starts waiting for #admitStart to let them begin; rejected when the pool closes. */
+  readonly #startWaiters: Array<{ resolve: () => void; reject: (error: Error) => void }> = [];
   readonly #stopCreating = new AbortController();
   /** Aborted `closeRetryMs` into close(): a removal that still fails is given up. */
   readonly #stopRemoving = new AbortController();
   /** Members whose removal was given up, for close() to report. */
   readonly #notRemoved: { readonly id: string; readonly error: unknown }[] = [];
   #nextIndex = 0;
+  readonly #sizer: PoolSizer;
+  #target: PoolTarget;
+  /** While the pool holds more than its minimum: the check that lets it shrink after a quiet period. */
+  #shrinkTimer: NodeJS.Timeout | undefined;
+  /** Idle members taken from generic-pool to be retired, the pool being above its target. */
+  #letGo = 0;
   #everReady = false;
   #closed = false;
   #closing: Promise<void> | undefined;
@@ -139,14 +166,17 @@ export class ContainerPool<M extends PoolMember> {
     this.#startMember = startMember;
     this.#options = options;
     this.#listener = listener;
+    const maxPoolSize = options.maxPoolSize ?? options.poolSize;
+    this.#sizer = new PoolSizer({ min: options.poolSize, max: maxPoolSize, shrinkAfterMs: options.shrinkAfterMs ?? 30_000 });
+    this.#target = this.#sizer.target({ busy: 0, queued: 0 });
     this.#pool = createPool<M>(
       {
         create: () => this.#create(),
         destroy: (member) => this.#remove(member),
       },
       {
-        min: options.poolSize,
-        max: options.poolSize,
+        min: maxPoolSize,
+        max: maxPoolSize,
         // A member is checked when it is handed out (#dispatch): generic-pool's testOnBorrow
         // is asynchronous, and would count a job as waiting while a warm member is tested.
         // No acquireTimeoutMillis: generic-pool is only asked for a member it has idle.
@@ -187,6 +217,7 @@ export class ContainerPool<M extends PoolMember> {
     if (this.#pool.available === 0 && this.#waiters.length >= this.#options.maxQueue) {
       return Promise.reject(new QueueFullError(this.#options.maxQueue));
     }
+    this.#sizer.arrived();
     return new Promise<M>((resolve, reject) => {
       const onAbort = () => this.#leave(waiter, new AbortError(signal!.reason));
       const timer = setTimeout(() => this.#leave(waiter, new QueueTimeoutError(this.#options.queueTimeoutMs)), this.#options.queueTimeoutMs);
@@ -202,7 +233,53 @@ export class ContainerPool<M extends PoolMember> {
       signal?.addEventListener('abort', onAbort, { once: true });
       this.#waiters.push(waiter);
       this.#dispatch();
+      this.#resize();
     });
+  }
+
+  /**
+   * Asks the sizer what the pool should hold now, says so when it changed, lets waiting starts
+   * through up to it, and retires idle members above it.
+   */
+  #resize(): void {
+    if (this.#closed) return;
+    const target = this.#sizer.target({ busy: this.#pool.borrowed - this.#letGo, queued: this.#waiters.length + this.#handing });
+    if (target !== this.#target) {
+      const from = this.#target.size;
+      this.#target = target;
+      if (target.size !== from) this.#listener.resized(from, target);
+    }
+    this.#pokeStarts();
+    // Idle members above the target go: each is taken from generic-pool (which hands an idle
+    // one over at once) and retired, and its replacement waits in #admitStart.
+    for (let extra = this.#members() - target.size; extra > 0 && this.#pool.available > 0 && this.#waiters.length === 0; extra--) {
+      this.#letGo++;
+      this.#pool.acquire().then(
+        (idle) => {
+          this.#letGo--;
+          this.retire(idle);
+        },
+        () => this.#letGo--,
+      );
+    }
+    this.#watchForQuiet();
+  }
+
+  /** While the target is above the minimum, the sizer is asked again now and then, so that a quiet pool shrinks. */
+  #watchForQuiet(): void {
+    const above = this.#target.size > this.#options.poolSize;
+    if (above && this.#shrinkTimer === undefined) {
+      const everyMs = Math.max(100, Math.min(1000, (this.#options.shrinkAfterMs ?? 30_000) / 4));
+      this.#shrinkTimer = setInterval(() => this.#resize(), everyMs);
+    } else if (!above && this.#shrinkTimer !== undefined) {
+      clearInterval(this.#shrinkTimer);
+      this.#shrinkTimer = undefined;
+    }
+  }
+
+  /** Members warm, busy and admitted to start, less those being let go: what the target bounds. */
+  #members(): number {
+    return this.#pool.available + this.#pool.borrowed - this.#letGo + this.#starting;
   }
 
   /**
@@ -282,19 +359,22 @@ export class ContainerPool<M extends PoolMember> {
     if (this.#waiters.length === 0 && this.#handing === 0) this.#queueEmptied?.();
   }
 
-  /** Ends a lease: the member is removed in the background and a replacement starts now. */
+  /** Ends a lease: the member is removed in the background and a replacement starts, as far as the target has room. */
   retire(member: M): void {
     this.#pool.destroy(member).catch((error: unknown) => log('could not retire %s: %o', member.id, error));
+    this.#resize();
   }
 
   stats(): PoolStats {
     return {
       // generic-pool's count of idle members outlives clear(): once closed, none is left.
       warm: this.#cleared ? 0 : this.#pool.available,
-      busy: this.#pool.borrowed,
+      busy: this.#pool.borrowed - this.#letGo,
       starting: this.#starting,
       queued: this.#waiters.length + this.#handing,
       sessions: this.#heldOut,
+      target: this.#target.size,
+      targetReason: this.#target.reason,
     };
   }
 
@@ -304,11 +384,13 @@ export class ContainerPool<M extends PoolMember> {
    */
   close(): Promise<void> {
     this.#closed = true;
+    clearInterval(this.#shrinkTimer);
     this.#closing ??= (async () => {
       if (this.#waiters.length + this.#handing > 0) await new Promise<void>((resolve) => (this.#queueEmptied = resolve));
       // Nothing waits any more, so no replacement is needed: one waiting out its backoff (the
       // engine is away) stops now rather than holding drain() up.
       this.#stopCreating.abort();
+      for (const waiting of this.#startWaiters.splice(0)) waiting.reject(new PoolClosedError());
       await this.#pool.drain();
       const giveUp = setTimeout(() => this.#stopRemoving.abort(), this.#options.closeRetryMs ?? 30_000);
       try {
@@ -348,6 +430,7 @@ export class ContainerPool<M extends PoolMember> {
         const startedAt = performance.now();
         const member = await this.#startMember(this.#nextIndex++).finally(() => this.#startDone());
         const startMs = performance.now() - startedAt;
+        this.#sizer.refilled(startMs);
         this.#everReady = true;
         this.#onReady?.();
         // After generic-pool has counted it as available (it does so in a promise callback
@@ -355,6 +438,7 @@ export class ContainerPool<M extends PoolMember> {
         setImmediate(() => {
           this.#listener.warm(member.id, startMs);
           this.#dispatch();
+          this.#resize();
         });
         member.onUnexpectedExit(() => this.#onMemberExit(member));
         return member;
@@ -373,23 +457,31 @@ export class ContainerPool<M extends PoolMember> {
     }
   }
 
-  /** Waits until a start may begin: at most startConcurrency run at once. */
+  /**
+   * Waits until a start may begin: the target has room for another member, and at most
+   * startConcurrency run at once. Rejects once the pool closes.
+   */
   #admitStart(): Promise<void> {
-    if (this.#startWaiters.length === 0 && this.#starting < this.#options.startConcurrency) {
+    if (this.#stopCreating.signal.aborted) return Promise.reject(new PoolClosedError());
+    if (this.#startWaiters.length === 0 && this.#mayStart()) {
       this.#starting++;
       return Promise.resolve();
     }
-    return new Promise((resolve) => {
-      this.#startWaiters.push(resolve);
+    return new Promise((resolve, reject) => {
+      this.#startWaiters.push({ resolve, reject });
       this.#pokeStarts();
     });
   }
 
-  /** Lets waiting starts begin, as far as startConcurrency allows. */
+  #mayStart(): boolean {
+    return this.#starting < this.#options.startConcurrency && this.#members() < this.#target.size;
+  }
+
+  /** Lets waiting starts begin, as far as the target and startConcurrency allow. */
   #pokeStarts(): void {
-    while (this.#startWaiters.length > 0 && this.#starting < this.#options.startConcurrency) {
+    while (this.#startWaiters.length > 0 && this.#mayStart()) {
       this.#starting++;
-      this.#startWaiters.shift()!();
+      this.#startWaiters.shift()!.resolve();
     }
   }
 

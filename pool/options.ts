@@ -4,13 +4,29 @@ import { InvalidArgumentError } from '../contract/errors.js';
 import { MAX_MODULE_NAME_LENGTH, MAX_PRELOAD, MAX_TIMEOUT_MS, MIB, MIN_MEMORY_LIMIT_MB } from '../contract/limits.js';
 import { resolveNetwork, type NetworkOptions, type ResolvedNetwork } from './egress/policy.js';
 
+/** A pool that sizes itself between `min` and `max` containers. */
+export interface PoolSizeRange {
+  readonly min: number;
+  readonly max: number;
+}
+
 /** Options of `new Sandbox(options)`. Every one has a default; units are in the names. */
 export interface SandboxOptions {
   /**
-   * How many containers are kept started and warm.
+   * How many containers are kept started and warm: a number for a fixed pool, or `{ min, max }`
+   * for a pool that sizes itself. That one starts `min`, grows toward `max` when jobs wait or
+   * arrive faster than containers are replaced (at most `startConcurrency` starting at once),
+   * and shrinks back after `shrinkAfterMs` of wanting fewer. `stats().target` and the
+   * `resized` event say how many it keeps and why.
    * @default 2
    */
-  readonly poolSize?: number;
+  readonly poolSize?: number | PoolSizeRange;
+  /**
+   * How long a pool that sizes itself must want fewer containers than it has before it lets
+   * the rest go, so that a lull between bursts keeps what the next burst needs.
+   * @default 30000
+   */
+  readonly shrinkAfterMs?: number;
   /**
    * A job's wall-clock limit, when the job sets none.
    * @default 10000
@@ -197,6 +213,7 @@ export interface SandboxOptions {
 
 export const DEFAULTS = Object.freeze({
   poolSize: 2,
+  shrinkAfterMs: 30_000,
   timeoutMs: 10_000,
   memoryLimitMb: 128,
   pidsLimit: 64,
@@ -227,6 +244,8 @@ type NumericOption = { [K in keyof typeof DEFAULTS]: (typeof DEFAULTS)[K] extend
 const RUNTIME_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
 
 export type ResolvedOptions = Readonly<typeof DEFAULTS> & {
+  /** The pool's most containers: poolSize (its minimum) for a fixed pool. */
+  readonly maxPoolSize: number;
   readonly maxJobMemoryLimitMb: number;
   readonly maxJobPidsLimit: number;
   readonly preload: readonly string[];
@@ -241,6 +260,7 @@ export type ResolvedOptions = Readonly<typeof DEFAULTS> & {
 // is reported, never clamped.
 const RANGES: Record<NumericOption, readonly [number, number]> = {
   poolSize: [1, 256],
+  shrinkAfterMs: [0, 24 * 60 * 60 * 1000],
   timeoutMs: [1, MAX_TIMEOUT_MS],
   memoryLimitMb: [MIN_MEMORY_LIMIT_MB, 64 * 1024],
   pidsLimit: [1, 32_768],
@@ -285,10 +305,13 @@ export function resolveOptions(input: number | SandboxOptions | undefined): Reso
     if (!known.has(key)) throw new InvalidArgumentError(key, 'is not an option of Sandbox');
   }
   const resolved: Record<string, unknown> = {};
+  const { poolSize: range, ...numeric } = options;
   // Only a missing option takes the default: null is a value, and a wrong one.
   for (const key of Object.keys(RANGES) as NumericOption[]) {
-    resolved[key] = checkInteger(key, options[key] === undefined ? defaultOf(key, resolved) : options[key], RANGES[key]);
+    if (key === 'poolSize') continue;
+    resolved[key] = checkInteger(key, numeric[key] === undefined ? defaultOf(key, resolved) : numeric[key], RANGES[key]);
   }
+  Object.assign(resolved, resolvePoolSize(range));
   const tmpfs = tmpfsMb(resolved as { workDirSizeMb: number; tmpSizeMb: number });
   if (tmpfs > (resolved.memoryLimitMb as number)) {
     const field = options.workDirSizeMb !== undefined ? 'workDirSizeMb' : 'tmpSizeMb';
@@ -322,6 +345,20 @@ export function resolveOptions(input: number | SandboxOptions | undefined): Reso
   const preload = checkPreload(options.preload);
   const network = resolveNetwork(options.network);
   return Object.freeze({ ...resolved, preload, cpuTimeMs, image: options.image, socketRoot: options.socketRoot, docker: options.docker ?? {}, network }) as ResolvedOptions;
+}
+
+/** `poolSize`: a number (a fixed pool), or `{ min, max }`, each checked by its own name. */
+function resolvePoolSize(value: unknown): { poolSize: number; maxPoolSize: number } {
+  if (typeof value !== 'object' || value === null) {
+    const poolSize = checkInteger('poolSize', value === undefined ? DEFAULTS.poolSize : value, RANGES.poolSize);
+    return { poolSize, maxPoolSize: poolSize };
+  }
+  if (Array.isArray(value)) throw new InvalidArgumentError('poolSize', 'must be a number or { min, max }, got an array');
+  const { min, max, ...rest } = value as Record<string, unknown>;
+  const extra = Object.keys(rest)[0];
+  if (extra !== undefined) throw new InvalidArgumentError(`poolSize.${extra}`, 'is not a field of poolSize, which takes min and max');
+  const poolSize = checkInteger('poolSize.min', min, RANGES.poolSize);
+  return { poolSize, maxPoolSize: checkInteger('poolSize.max', max, [poolSize, RANGES.poolSize[1]]) };
 }
 
 export function checkPreload(preload: unknown, field = 'preload'): readonly string[] {

@@ -6,6 +6,7 @@
  */
 import type { EventEmitter } from 'node:events';
 import type { PoolStats } from './container-pool.js';
+import type { ResizeReason } from './pool-sizer.js';
 import type { Job, RunOptions, RunResult } from './job.js';
 
 /** The events a sandbox emits, for metrics and health checks. */
@@ -16,6 +17,8 @@ export interface SandboxEvents {
   removed: [containerId: string];
   /** A replacement container failed to start; it is tried again after `retryInMs`. */
   startFailed: [error: Error, retryInMs: number];
+  /** The number of containers the pool keeps changed, between poolSize's min and max, for `reason`. */
+  resized: [from: number, to: number, reason: ResizeReason];
   /** A session opened. */
   sessionOpened: [sessionId: string];
   /** A session ended, for `reason`. */

@@ -119,6 +119,7 @@ export class Sandbox extends EventEmitter<SandboxEvents> implements PythonSandbo
         warm: (containerId, startMs) => this.emit('warm', containerId, startMs),
         removed: (containerId) => this.emit('removed', containerId),
         startFailed: (error, retryInMs) => this.emit('startFailed', error as Error, retryInMs),
+        resized: (from, to) => this.emit('resized', from, to.size, to.reason),
       });
       if (this.#destroyed) throw new PoolClosedError('the sandbox was destroyed');
       await this.#pool.start();
@@ -264,7 +265,7 @@ export class Sandbox extends EventEmitter<SandboxEvents> implements PythonSandbo
 
   /** How many containers are warm, busy and starting, how many jobs wait, and how many sessions are open. */
   stats(): PoolStats {
-    const stats = this.#pool?.stats() ?? { warm: 0, busy: 0, starting: 0, queued: 0, sessions: 0 };
+    const stats = this.#pool?.stats() ?? { warm: 0, busy: 0, starting: 0, queued: 0, sessions: 0, target: this.options.poolSize, targetReason: 'minimum' as const };
     return { ...stats, sessions: this.#sessions.size };
   }
 

@@ -82,8 +82,8 @@ export class RemoteSandbox extends EventEmitter<SandboxEvents> implements Python
 
   /** The service's pool, as its readiness probe reports it. */
   async stats(): Promise<PoolStats> {
-    const { warm, busy, starting, queued, sessions } = await this.#readiness();
-    return { warm, busy, starting, queued, sessions };
+    const { warm, busy, starting, queued, sessions, target, targetReason } = await this.#readiness();
+    return { warm, busy, starting, queued, sessions, target, targetReason };
   }
 
   /** Runs one job on the service; resolves and rejects as Sandbox.run does. */

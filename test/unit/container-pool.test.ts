@@ -47,6 +47,7 @@ function fakePool(options: Partial<ContainerPoolOptions> = {}, start?: (index: n
     warm: (id) => events.emit('warm', id),
     removed: (id) => events.emit('removed', id),
     startFailed: (error, retryInMs) => events.emit('startFailed', error, retryInMs),
+    resized: (from, to) => events.emit('resized', from, to.size, to.reason),
   };
   const startMember = async (index: number) => {
     const member = start ? await start(index) : new FakeMember(`m${index}`);
@@ -264,7 +265,7 @@ test('destroy() -> every waiting job rejects with PoolClosedError at once; once 
   pool.retire(lease);
   await destroyed;
   t.true(members.every((m) => m.removed));
-  t.deepEqual(pool.stats(), { warm: 0, busy: 0, starting: 0, queued: 0, sessions: 0 });
+  t.deepEqual(pool.stats(), { warm: 0, busy: 0, starting: 0, queued: 0, sessions: 0, target: 1, targetReason: 'minimum' });
 });
 
 test('a replacement failing while its cause is away does not wait out its backoff: it starts as soon as recovery says the cause is back', async (t) => {
@@ -316,7 +317,7 @@ test('a member whose removal fails is tried again; one still failing closeRetryM
   const error = await t.throwsAsync(pool.close(), { code: 'WARMBOX_ERR_DOCKER' });
   t.regex(error!.message, /could not remove 1 container\(s\) before giving up: stuck-member/);
   t.true(stuck.attempts > 1);
-  t.deepEqual(pool.stats(), { warm: 0, busy: 0, starting: 0, queued: 0, sessions: 0 });
+  t.deepEqual(pool.stats(), { warm: 0, busy: 0, starting: 0, queued: 0, sessions: 0, target: 1, targetReason: 'minimum' });
 });
 
 test('holdOut: the member leaves the pool, which starts its replacement; retire never removes it, endHeldOut does', async (t) => {
@@ -368,5 +369,93 @@ test('a request to hold out waits under queueTimeoutMs like a job', async (t) =>
   await t.throwsAsync(pool.acquire(undefined, { holdOut: true }), { code: 'WARMBOX_ERR_QUEUE_TIMEOUT' });
   t.like(pool.stats(), { queued: 0, sessions: 1 });
   await pool.endHeldOut(held as FakeMember);
+  await pool.close();
+});
+
+/** Lets promise callbacks and setImmediate turns run until `done()` holds. */
+async function until(done: () => boolean): Promise<void> {
+  while (!done()) await new Promise(setImmediate);
+}
+
+test('a pool that sizes itself: jobs waiting -> it grows to hold them, never past max nor more than startConcurrency starting; each job gets a member of its own', async (t) => {
+  const gates: Array<Deferred<void>> = [];
+  let inFlight = 0;
+  let most = 0;
+  let gating = true;
+  const { pool, members, events } = fakePool({ poolSize: 1, maxPoolSize: 4, startConcurrency: 2, maxQueue: 100 }, async (index) => {
+    if (index > 0 && gating) {
+      inFlight++;
+      most = Math.max(most, inFlight);
+      const gate = deferred<void>();
+      gates.push(gate);
+      await gate.promise;
+      inFlight--;
+    }
+    return new FakeMember(`m${index}`);
+  });
+  const resized: unknown[] = [];
+  events.on('resized', (...args) => resized.push(args));
+  await pool.start();
+  t.like(pool.stats(), { warm: 1, target: 1, targetReason: 'minimum' });
+  // Six jobs at once, each holding its member until the test ends it.
+  const leases = Array.from({ length: 6 }, () => pool.acquire(undefined));
+  await until(() => gates.length === 2);
+  t.like(pool.stats(), { busy: 1, starting: 2, target: 4, targetReason: 'queue' });
+  // It grew as the jobs came, each time for the queue.
+  t.deepEqual(resized.map((event) => (event as unknown[]).slice(1)).at(-1), [4, 'queue']);
+  t.true(resized.every((event) => (event as unknown[])[2] === 'queue'));
+  // Three more start (the fourth member is the first): the target holds four in all.
+  for (let opened = 0; opened < 3; opened++) {
+    await until(() => gates.length > opened);
+    gates[opened]!.resolve();
+  }
+  const held = await Promise.all(leases.slice(0, 4));
+  t.like(pool.stats(), { busy: 4, starting: 0, queued: 2 });
+  t.is(gates.length, 3, 'no fifth member while four are busy');
+  for (const member of held) pool.retire(member);
+  for (let opened = 3; opened < 5; opened++) {
+    await until(() => gates.length > opened);
+    gates[opened]!.resolve();
+  }
+  const rest = await Promise.all(leases.slice(4));
+  for (const member of rest) pool.retire(member);
+  t.is(most, 2);
+  const ids = [...held, ...rest].map((member) => member.id);
+  t.is(new Set(ids).size, 6, 'no member served two jobs');
+  t.true(members.length <= 6 + 4, `${members.length} members started`);
+  // The replacements now starting may finish, for close() to remove them.
+  gating = false;
+  for (const gate of gates) gate.resolve();
+  await pool.close();
+});
+
+test('a pool that sizes itself: after shrinkAfterMs of wanting fewer, idle members beyond the target are let go, down to the minimum', async (t) => {
+  const { pool, events } = fakePool({ poolSize: 1, maxPoolSize: 5, shrinkAfterMs: 50, maxQueue: 100 });
+  const resized: unknown[] = [];
+  events.on('resized', (...args) => resized.push(args));
+  await pool.start();
+  const leases = await Promise.all(Array.from({ length: 5 }, () => pool.acquire(undefined)));
+  for (const member of leases) pool.retire(member);
+  await until(() => pool.stats().warm === 5);
+  t.like(pool.stats(), { target: 5 });
+  // Nothing more arrives: after the quiet period the pool goes back to its minimum.
+  const shrunk = new Promise((resolve) => events.on('resized', (_from, to) => to === 1 && resolve(undefined)));
+  await shrunk;
+  await until(() => pool.stats().warm === 1);
+  t.like(pool.stats(), { warm: 1, busy: 0, starting: 0, target: 1, targetReason: 'quiet' });
+  t.deepEqual(resized.at(-1), [5, 1, 'quiet']);
+  await pool.close();
+});
+
+test('a fixed pool (poolSize a number) never resizes', async (t) => {
+  const { pool, events } = fakePool({ poolSize: 2, maxQueue: 100 });
+  let resizes = 0;
+  events.on('resized', () => resizes++);
+  await pool.start();
+  const leases = Array.from({ length: 6 }, () => pool.acquire(undefined));
+  for (const lease of leases) pool.retire(await lease);
+  await until(() => pool.stats().warm === 2);
+  t.like(pool.stats(), { warm: 2, target: 2, targetReason: 'minimum' });
+  t.is(resizes, 0);
   await pool.close();
 });
