@@ -95,6 +95,10 @@ Options:
   --host H            the address to listen on (default 127.0.0.1)
   --port P            the port (default 8080; 0 picks a free one)
   --pool N            containers kept warm (default ${DEFAULTS.poolSize})
+  --pool-min N --pool-max N
+                      a pool that sizes itself: N warm at least, growing to --pool-max when
+                      jobs wait or arrive faster than containers are replaced
+  --shrink-after-ms N how long it must want fewer before it shrinks (default ${DEFAULTS.shrinkAfterMs})
   --max-queue N       jobs that may wait (default ${DEFAULTS.maxQueue})
   --memory-mb N       each program's memory limit (default ${DEFAULTS.memoryLimitMb})
   --max-job-memory-mb N  the most a job's own memoryLimitMb may be (default: --memory-mb)
@@ -297,7 +301,7 @@ async function serveCommand(args: string[]): Promise<number> {
     options: {
       host: { type: 'string', default: '127.0.0.1' },
       port: { type: 'string', default: '8080' },
-      pool: { type: 'string' },
+      ...POOL_FLAGS,
       'max-queue': { type: 'string' },
       ...SANDBOX_FLAGS,
       'max-job-memory-mb': { type: 'string' },
@@ -326,7 +330,7 @@ async function serveCommand(args: string[]): Promise<number> {
     allowedOrigins: values['allowed-origin'],
     sandbox: {
       ...(await sandboxOptions(values)),
-      ...integerOption('poolSize', values.pool),
+      ...poolOptions(values),
       ...integerOption('maxQueue', values['max-queue']),
       ...integerOption('maxJobMemoryLimitMb', values['max-job-memory-mb']),
       ...(values['socket-root'] === undefined ? {} : { socketRoot: resolve(values['socket-root']) }),
@@ -350,6 +354,10 @@ pool, and python_session_open, _run and _close, one interpreter kept for many ca
 
 Options:
   --pool N            containers kept warm (default ${DEFAULTS.poolSize})
+  --pool-min N --pool-max N
+                      a pool that sizes itself: N warm at least, growing to --pool-max when
+                      jobs wait or arrive faster than containers are replaced
+  --shrink-after-ms N how long it must want fewer before it shrinks (default ${DEFAULTS.shrinkAfterMs})
   --memory-mb N       each program's memory limit (default ${DEFAULTS.memoryLimitMb})
   --timeout-ms N      a job's default wall-clock limit (default ${DEFAULTS.timeoutMs})
   --image IMAGE       the agent image (default: this version's)
@@ -366,7 +374,7 @@ async function mcpCommand(args: string[]): Promise<number> {
   const { values } = parse({
     args,
     options: {
-      pool: { type: 'string' },
+      ...POOL_FLAGS,
       ...SANDBOX_FLAGS,
       ...REMOTE_FLAG,
       help: { type: 'boolean', short: 'h', default: false },
@@ -376,7 +384,7 @@ async function mcpCommand(args: string[]): Promise<number> {
     process.stdout.write(MCP_USAGE);
     return 0;
   }
-  const sandbox = sandboxFor(values, { ...(await sandboxOptions(values)), ...integerOption('poolSize', values.pool) });
+  const sandbox = sandboxFor(values, { ...(await sandboxOptions(values)), ...poolOptions(values) });
   await sandbox.initialize();
   // The stdio client is the only one: its sessions are the registry's one owner's.
   const server = createMcpServer(sandbox, { version: warmboxVersion(), sessions: new SessionRegistry(sandbox).of('stdio') });
@@ -435,6 +443,24 @@ const SANDBOX_FLAGS = {
   'secrets-file': { type: 'string' },
   'ca-file': { type: 'string' },
 } as const;
+
+/** The pool's size, of serve and mcp: --pool N (fixed), or --pool-min and --pool-max. */
+const POOL_FLAGS = {
+  pool: { type: 'string' },
+  'pool-min': { type: 'string' },
+  'pool-max': { type: 'string' },
+  'shrink-after-ms': { type: 'string' },
+} as const;
+
+function poolOptions(values: { pool?: string; 'pool-min'?: string; 'pool-max'?: string; 'shrink-after-ms'?: string }): SandboxOptions {
+  const shrink = integerOption('shrinkAfterMs', values['shrink-after-ms']);
+  if (values['pool-min'] === undefined && values['pool-max'] === undefined) return { ...integerOption('poolSize', values.pool), ...shrink };
+  if (values.pool !== undefined) throw new UsageError('--pool sets a fixed size: give it, or --pool-min and --pool-max, not both');
+  if (values['pool-min'] === undefined || values['pool-max'] === undefined) throw new UsageError('--pool-min and --pool-max go together');
+  const min = integerOption('poolSize.min', values['pool-min'])['poolSize.min']!;
+  const max = integerOption('poolSize.max', values['pool-max'])['poolSize.max']!;
+  return { poolSize: { min, max }, ...shrink };
+}
 
 /** The flag of run and mcp that runs their jobs on a service rather than on a local pool. */
 const REMOTE_FLAG = { remote: { type: 'string' } } as const;

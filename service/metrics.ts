@@ -39,6 +39,9 @@ export class ServiceMetrics {
         this.set({ state: 'starting' }, starting);
       },
     });
+    new Gauge({ name: 'warmbox_pool_target', help: 'Containers the pool keeps now (warm, busy and starting), between its minimum and maximum', registers, async collect() { this.set((await stats()).target); } });
+    const resizes = new Counter({ name: 'warmbox_pool_resizes_total', help: 'Changes of the pool\'s target size, by why: queue (jobs waiting), arrivals (faster than refills), quiet (fewer wanted for shrinkAfterMs)', labelNames: ['reason'], registers });
+    sandbox.on('resized', (_from, _to, reason) => resizes.inc({ reason }));
     new Gauge({ name: 'warmbox_sessions_open', help: 'Sessions open, each holding a container of its own', registers, async collect() { this.set((await stats()).sessions); } });
     this.#cells = new Counter({ name: 'warmbox_session_cells_total', help: "Sessions' cells run, by how they ended", labelNames: ['status'], registers });
     this.#egress = new Counter({ name: 'warmbox_egress_connections_total', help: "Connections jobs asked the egress proxy for, by decision (allowed, refused) and how each ended", labelNames: ['decision', 'reason'], registers });

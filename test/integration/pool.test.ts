@@ -221,3 +221,45 @@ test('preload naming a module that does not exist -> initialize() rejects with C
   const error = await t.throwsAsync(sandbox.initialize(), { code: 'WARMBOX_ERR_CONTAINER_START' });
   t.regex(error!.message, /preload: cannot import nosuchmodule: ModuleNotFoundError/);
 });
+
+test('a pool that sizes itself: twelve jobs at once -> it grows within max, each job in a fresh container; after a quiet shrinkAfterMs it is back at min, with no other container left', async (t) => {
+  const sandbox = await openSandbox(t, { poolSize: { min: 1, max: 4 }, shrinkAfterMs: 1000, queueTimeoutMs: 300_000 });
+  const sizes: number[] = [];
+  const reasons: string[] = [];
+  // Whenever the pool changes, it holds no more than its max, starting ones included.
+  const check = () => {
+    const { warm, busy, starting } = sandbox.stats();
+    sizes.push(warm + busy + starting);
+  };
+  sandbox.on('warm', check);
+  sandbox.on('resized', (_from, to, reason) => {
+    check();
+    reasons.push(`${to} ${reason}`);
+  });
+  const job = 'import os\npath = "/tmp/jobs"\nn = int(open(path).read()) + 1 if os.path.exists(path) else 1\nopen(path, "w").write(str(n))\nresult = [n, os.uname().nodename]';
+  const results = await Promise.all(Array.from({ length: 12 }, () => sandbox.run(job)));
+  t.deepEqual(results.map((r) => (r.result as [number, string])[0]), Array(12).fill(1), 'no container ran two jobs');
+  t.is(new Set(results.map((r) => (r.result as [number, string])[1])).size, 12);
+  t.true(sizes.every((size) => size <= 4), `sizes seen: ${sizes.join(' ')}`);
+  t.true(reasons.includes('4 queue'), reasons.join(', '));
+  // Nothing more comes: it shrinks back to its minimum, and removes every container it let go.
+  await after(sandbox, 'resized', () => sandbox.stats().target === 1);
+  t.like(sandbox.stats(), { target: 1, targetReason: 'quiet' });
+  await after(sandbox, 'removed', async () => (await containersOf(sandbox)).length === 1);
+  t.like(sandbox.stats(), { warm: 1, busy: 0, starting: 0 });
+  t.like(await sandbox.run('result = 6 * 7'), { status: 'ok', result: 42 });
+});
+
+/** Resolves once `holds()` is true: now, or after one of the sandbox's `event`s. */
+function after(sandbox: Sandbox, event: 'resized' | 'removed', holds: () => boolean | Promise<boolean>): Promise<void> {
+  return new Promise((resolve) => {
+    const look = async () => {
+      if (await holds()) {
+        sandbox.off(event, look);
+        resolve();
+      }
+    };
+    sandbox.on(event, look);
+    void look();
+  });
+}

@@ -181,6 +181,18 @@ test('/metrics -> jobs by status, run durations, queue, containers by state, sta
   t.regex(text, /^warmbox_container_start_duration_seconds_count [1-9]\d*$/m);
 });
 
+test('a service whose pool sizes itself: jobs waiting -> it grows within max; /readyz and /metrics show the target and why it changed', async (t) => {
+  const { url } = await start(t, { poolSize: { min: 1, max: 3 }, shrinkAfterMs: 600_000 });
+  t.like(await (await request(`${url}/readyz`)).body.json(), { status: 'ready', target: 1, targetReason: 'minimum' });
+  const results = await Promise.all(Array.from({ length: 4 }, () => post(url, { code: 'import time\ntime.sleep(0.3)\nresult = 1' })));
+  t.true(results.every((r) => r.status === 200 && (r.body as { status: string }).status === 'ok'));
+  const ready = (await (await request(`${url}/readyz`)).body.json()) as { target: number; targetReason: string };
+  t.like(ready, { target: 3, targetReason: 'queue' });
+  const text = await (await request(`${url}/metrics`)).body.text();
+  t.regex(text, /^warmbox_pool_target 3$/m);
+  t.regex(text, /^warmbox_pool_resizes_total\{reason="queue"\} [1-9]\d*$/m);
+});
+
 test('/openapi.json -> a valid OpenAPI document of the routes (by an independent validator), from the same schemas', async (t) => {
   const { url } = await start(t);
   const text = await (await request(`${url}/openapi.json`)).body.text();
