@@ -1,6 +1,7 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { parseRunscRelease } from '../contract/gvisor.js';
+import { isGvisor, type EngineRuntimes } from '../pool/runtime.js';
 
 const run = promisify(execFile);
 
@@ -32,4 +33,15 @@ async function output(path: string, args: string[]): Promise<string | undefined>
   } catch {
     return undefined;
   }
+}
+
+/** The engine's gVisor runtimes (`docker info`'s Runtimes), each with what its binary says of itself. */
+export async function gvisorRuntimes(runtimes: EngineRuntimes): Promise<Array<{ readonly name: string; readonly path: string; readonly build: RunscBuild }>> {
+  const gvisors = Object.entries(runtimes).filter(([name, entry]) => isGvisor(name, entry?.path));
+  return Promise.all(
+    gvisors.map(async ([name, entry]) => {
+      const path = entry?.path ?? '/usr/bin/runsc';
+      return { name, path, build: await readRunscBuild(path) };
+    }),
+  );
 }

@@ -140,6 +140,12 @@ export class ContainerPool<M extends PoolMember> {
   #shrinkTimer: NodeJS.Timeout | undefined;
   /** Idle members taken from generic-pool to be retired, the pool being above its target. */
   #letGo = 0;
+  /**
+   * Members started and not yet removed (nor held out), counted here rather than read from
+   * generic-pool, which counts a new member as available only a promise callback after its
+   * start resolved: in between, a start would be let through for a slot that is taken.
+   */
+  #live = 0;
   #everReady = false;
   #closed = false;
   #closing: Promise<void> | undefined;
@@ -172,7 +178,11 @@ export class ContainerPool<M extends PoolMember> {
     this.#pool = createPool<M>(
       {
         create: () => this.#create(),
-        destroy: (member) => this.#remove(member),
+        // generic-pool lets go of it (retired, or held out): it no longer counts toward the target.
+        destroy: (member) => {
+          this.#live--;
+          return this.#remove(member);
+        },
       },
       {
         min: maxPoolSize,
@@ -243,7 +253,8 @@ export class ContainerPool<M extends PoolMember> {
    */
   #resize(): void {
     if (this.#closed) return;
-    const target = this.#sizer.target({ busy: this.#pool.borrowed - this.#letGo, queued: this.#waiters.length + this.#handing });
+    // Jobs being handed an idle member (#handing) are served already: only those waiting count.
+    const target = this.#sizer.target({ busy: this.#pool.borrowed - this.#letGo, queued: this.#waiters.length });
     if (target !== this.#target) {
       const from = this.#target.size;
       this.#target = target;
@@ -279,7 +290,7 @@ export class ContainerPool<M extends PoolMember> {
 
   /** Members warm, busy and admitted to start, less those being let go: what the target bounds. */
   #members(): number {
-    return this.#pool.available + this.#pool.borrowed - this.#letGo + this.#starting;
+    return this.#live - this.#letGo + this.#starting;
   }
 
   /**
@@ -428,7 +439,13 @@ export class ContainerPool<M extends PoolMember> {
       try {
         await this.#admitStart();
         const startedAt = performance.now();
-        const member = await this.#startMember(this.#nextIndex++).finally(() => this.#startDone());
+        let member: M;
+        try {
+          member = await this.#startMember(this.#nextIndex++);
+          this.#live++;
+        } finally {
+          this.#startDone();
+        }
         const startMs = performance.now() - startedAt;
         this.#sizer.refilled(startMs);
         this.#everReady = true;
