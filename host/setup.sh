@@ -7,11 +7,8 @@
 #      and HAProxy (the scale-out test);
 #   2. the engine, started if none answers;
 #   3. npm ci and the build;
-#   4. gVisor: on Debian 12, runsc from bookworm-backports when it is older than the newest
-#      release warmbox is tested on (NEWEST_TESTED_RUNSC: 20240729, systrap; Debian 12's own
-#      is 20221219, ptrace), the suite added to apt's sources on the machine's own mirror; then
-#      registered as the engine's runtime runsc, by warmbox's own `doctor --fix-runtime` (its
-#      flags are written once, in the project's code);
+#   4. gVisor registered as the engine's runtime runsc, by warmbox's own `doctor --fix-runtime`
+#      (its flags are written once, in the project's code);
 #   5. both images: the default one, and the data image (numpy, pandas, matplotlib, pip, requests);
 #   6. a first job: `npm run example`.
 #
@@ -55,24 +52,6 @@ npm ci --no-audit --no-fund
 npm run build
 
 warmbox() { node dist/cli/warmbox.js "$@"; }
-
-newest_runsc=$(node -e 'import("./dist/contract/gvisor.js").then((m) => console.log(m.NEWEST_TESTED_RUNSC))')
-runsc_release=$(/usr/bin/runsc --version 2>/dev/null | grep -oE '[0-9]{8}' | head -n 1 || true)
-. /etc/os-release
-if [ "${VERSION_CODENAME:-}" = bookworm ] && [ "${runsc_release:-0}" -lt "$newest_runsc" ]; then
-  log "runsc $runsc_release -> $newest_runsc from bookworm-backports"
-  if ! grep -rqs 'bookworm-backports' /etc/apt/sources.list /etc/apt/sources.list.d/; then
-    mirror=$(grep -rhoE 'https?://[^ ]+/debian/?( |$)' /etc/apt/sources.list /etc/apt/sources.list.d/ 2>/dev/null | head -n 1 | tr -d ' ')
-    printf 'Types: deb\nURIs: %s\nSuites: bookworm-backports\nComponents: main\nSigned-By: /usr/share/keyrings/debian-archive-keyring.gpg\n' \
-      "${mirror:-http://deb.debian.org/debian}" > /etc/apt/sources.list.d/warmbox-backports.sources
-  fi
-  # Where the suite cannot be reached, Debian's own runsc stays, and doctor says what it lacks.
-  if apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq -t bookworm-backports runsc >/dev/null; then
-    /usr/bin/runsc --version | head -n 1
-  else
-    echo "runsc from bookworm-backports could not be installed: keeping $(/usr/bin/runsc --version | head -n 1)" >&2
-  fi
-fi
 
 log "gVisor as the engine's runtime runsc"
 # doctor exits 1 for anything not yet done (the images, below); the runtime must be right now.
