@@ -143,19 +143,27 @@ test('the first start failing -> start() rejects with its error, without retryin
   t.true(attempts <= 2, `${attempts} attempts`);
 });
 
-test('no more than startConcurrency members start at once', async (t) => {
+/** Starts that each wait for the test to open their gate (where `gated` says), counting how many run at once. */
+function gatedStarts(gated: (index: number) => boolean = () => true) {
   const gates: Array<Deferred<void>> = [];
-  let inFlight = 0;
-  let most = 0;
-  const { pool } = fakePool({ poolSize: 5, startConcurrency: 2 }, async (index) => {
-    inFlight++;
-    most = Math.max(most, inFlight);
-    const gate = deferred<void>();
-    gates.push(gate);
-    await gate.promise;
-    inFlight--;
+  const counts = { inFlight: 0, most: 0 };
+  const start = async (index: number) => {
+    if (gated(index)) {
+      counts.inFlight++;
+      counts.most = Math.max(counts.most, counts.inFlight);
+      const gate = deferred<void>();
+      gates.push(gate);
+      await gate.promise;
+      counts.inFlight--;
+    }
     return new FakeMember(`m${index}`);
-  });
+  };
+  return { gates, counts, start };
+}
+
+test('no more than startConcurrency members start at once', async (t) => {
+  const { gates, counts, start } = gatedStarts();
+  const { pool } = fakePool({ poolSize: 5, startConcurrency: 2 }, start);
   const started = pool.start();
   // Open the gates one at a time, as each start is reached.
   for (let opened = 0; opened < 5; opened++) {
@@ -164,7 +172,7 @@ test('no more than startConcurrency members start at once', async (t) => {
     gates[opened]!.resolve();
   }
   await started;
-  t.is(most, 2);
+  t.is(counts.most, 2);
   t.like(pool.stats(), { warm: 5, starting: 0 });
   await pool.close();
 });
@@ -378,21 +386,9 @@ async function until(done: () => boolean): Promise<void> {
 }
 
 test('a pool that sizes itself: jobs waiting -> it grows to hold them, never past max nor more than startConcurrency starting; each job gets a member of its own', async (t) => {
-  const gates: Array<Deferred<void>> = [];
-  let inFlight = 0;
-  let most = 0;
   let gating = true;
-  const { pool, members, events } = fakePool({ poolSize: 1, maxPoolSize: 4, startConcurrency: 2, maxQueue: 100 }, async (index) => {
-    if (index > 0 && gating) {
-      inFlight++;
-      most = Math.max(most, inFlight);
-      const gate = deferred<void>();
-      gates.push(gate);
-      await gate.promise;
-      inFlight--;
-    }
-    return new FakeMember(`m${index}`);
-  });
+  const { gates, counts, start } = gatedStarts((index) => index > 0 && gating);
+  const { pool, members, events } = fakePool({ poolSize: 1, maxPoolSize: 4, startConcurrency: 2, maxQueue: 100 }, start);
   const resized: unknown[] = [];
   events.on('resized', (...args) => resized.push(args));
   await pool.start();
@@ -419,7 +415,7 @@ test('a pool that sizes itself: jobs waiting -> it grows to hold them, never pas
   }
   const rest = await Promise.all(leases.slice(4));
   for (const member of rest) pool.retire(member);
-  t.is(most, 2);
+  t.is(counts.most, 2);
   const ids = [...held, ...rest].map((member) => member.id);
   t.is(new Set(ids).size, 6, 'no member served two jobs');
   t.true(members.length <= 6 + 4, `${members.length} members started`);
