@@ -262,8 +262,10 @@ export class ContainerPool<M extends PoolMember> {
     }
     this.#pokeStarts();
     // Idle members above the target go: each is taken from generic-pool (which hands an idle
-    // one over at once) and retired, and its replacement waits in #admitStart.
-    for (let extra = this.#members() - target.size; extra > 0 && this.#pool.available > 0 && this.#waiters.length === 0; extra--) {
+    // one over at once) and retired, and its replacement waits in #admitStart. Members still
+    // starting are not counted against the warm ones: a warm member is not let go for one that
+    // is not warm yet, which is let go in its turn once it is, if the pool still has too many.
+    for (let extra = this.#live - this.#letGo - target.size; extra > 0 && this.#pool.available > 0 && this.#waiters.length === 0; extra--) {
       this.#letGo++;
       this.#pool.acquire().then(
         (idle) => {

@@ -106,7 +106,7 @@ test('pool directories left by dead processes, with no container pointing to the
 
 test('stats() counts starting, warm, busy and queued while each is non-zero', async (t) => {
   const sandbox = await openSandbox(t, { poolSize: 2 });
-  t.deepEqual(sandbox.stats(), { warm: 2, busy: 0, starting: 0, queued: 0, sessions: 0 });
+  t.deepEqual(sandbox.stats(), { warm: 2, busy: 0, starting: 0, queued: 0, sessions: 0, target: 2, targetReason: 'minimum' });
   // Two jobs that run until the test aborts them, and a third that queues behind them.
   const controllers = [new AbortController(), new AbortController()];
   const busy = controllers.map((c) =>
@@ -114,14 +114,14 @@ test('stats() counts starting, warm, busy and queued while each is non-zero', as
   );
   const queued = sandbox.run('result = "queued"');
   await new Promise(setImmediate);
-  t.deepEqual(sandbox.stats(), { warm: 0, busy: 2, starting: 0, queued: 1, sessions: 0 });
+  t.deepEqual(sandbox.stats(), { warm: 0, busy: 2, starting: 0, queued: 1, sessions: 0, target: 2, targetReason: 'minimum' });
   for (const c of controllers) c.abort();
   t.true((await Promise.all(busy)).every((e) => (e as { code?: string }).code === 'WARMBOX_ERR_ABORTED'));
   // Both retired; their replacements start at once, and the queued job waits for one.
   t.like(sandbox.stats(), { warm: 0, busy: 0, starting: 2, queued: 1, sessions: 0 });
   t.like(await queued, { status: 'ok', result: 'queued' });
   while (sandbox.stats().warm < 2) await once(sandbox, 'warm');
-  t.deepEqual(sandbox.stats(), { warm: 2, busy: 0, starting: 0, queued: 0, sessions: 0 });
+  t.deepEqual(sandbox.stats(), { warm: 2, busy: 0, starting: 0, queued: 0, sessions: 0, target: 2, targetReason: 'minimum' });
 });
 
 test.serial('output at maxOutputBytes on both streams and a large result just before the limit -> back as it was, not a timeout', async (t) => {

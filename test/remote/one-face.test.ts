@@ -55,8 +55,10 @@ for (const face of FACES) {
     const r = await sandbox.run({ code: 'print("hi")\nresult = sum(data) + len(open("in.bin", "rb").read())', data: [1, 2], files: { 'in.bin': new Uint8Array([9, 9]) } });
     t.like(r, { status: 'ok', stdout: 'hi\n', result: 5, isError: false, error: null, exitCode: 0 });
     const stats = await sandbox.stats();
-    t.deepEqual(Object.keys(stats).sort(), ['busy', 'queued', 'sessions', 'starting', 'warm']);
-    t.true(Object.values(stats).every((n) => Number.isInteger(n) && n >= 0));
+    const { targetReason, ...counts } = stats;
+    t.deepEqual(Object.keys(counts).sort(), ['busy', 'queued', 'sessions', 'starting', 'target', 'warm']);
+    t.true(Object.values(counts).every((n) => Number.isInteger(n) && n >= 0));
+    t.is(targetReason, 'minimum');
   });
 
   test(`${face}: a job with network reaches what it asked for within the ceiling, and says what it reached; past the ceiling -> InvalidArgumentError`, async (t) => {

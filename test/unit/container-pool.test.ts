@@ -455,3 +455,23 @@ test('a fixed pool (poolSize a number) never resizes', async (t) => {
   t.is(resizes, 0);
   await pool.close();
 });
+
+test('a pool that sizes itself, shrinking while a member still starts -> keeps a warm one for it, and lets the surplus go once it is warm', async (t) => {
+  // m0 is the first member, m1 to m3 the growth for four jobs, m4 to m7 their replacements:
+  // the last of these hangs at its gate.
+  const { gates, start } = gatedStarts((index) => index === 7);
+  const { pool, events } = fakePool({ poolSize: 1, maxPoolSize: 4, shrinkAfterMs: 50, maxQueue: 100 }, start);
+  await pool.start();
+  const leases = await Promise.all(Array.from({ length: 4 }, () => pool.acquire(undefined)));
+  for (const member of leases) pool.retire(member);
+  await until(() => gates.length === 1 && pool.stats().warm === 3);
+  t.like(pool.stats(), { starting: 1, target: 4 });
+  // Nothing more comes: the target falls to 1 while one member is still starting.
+  await new Promise((resolve) => events.on('resized', (_from, to) => to === 1 && resolve(undefined)));
+  await until(() => pool.stats().warm === 1);
+  t.like(pool.stats(), { warm: 1, starting: 1, target: 1 });
+  for (const gate of gates) gate.resolve();
+  await until(() => pool.stats().starting === 0 && pool.stats().warm === 1);
+  t.like(pool.stats(), { warm: 1, busy: 0, starting: 0, target: 1 });
+  await pool.close();
+});
