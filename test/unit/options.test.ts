@@ -21,6 +21,18 @@ const invalid = test.macro((t, input: unknown, field: string, pattern: RegExp) =
 
 test('pool size 0', invalid, 0, 'poolSize', /between 1 and/);
 test('pool size 2.5', invalid, 2.5, 'poolSize', /integer/);
+test('pool size { min: 0 }', invalid, { poolSize: { min: 0, max: 4 } }, 'poolSize.min', /between 1 and/);
+test('pool size with max below min', invalid, { poolSize: { min: 4, max: 2 } }, 'poolSize.max', /between 4 and 256, got 2/);
+test('pool size without max', invalid, { poolSize: { min: 2 } }, 'poolSize.max', /integer, got undefined/);
+test('pool size with another field', invalid, { poolSize: { min: 2, max: 4, initial: 3 } }, 'poolSize.initial', /takes min and max/);
+test('pool size as an array', invalid, { poolSize: [2, 4] }, 'poolSize', /a number or \{ min, max \}/);
+test('negative shrinkAfterMs', invalid, { shrinkAfterMs: -1 }, 'shrinkAfterMs', /between 0 and/);
+
+test('poolSize { min, max } -> poolSize is the min, maxPoolSize the max; a number is both', (t) => {
+  t.like(new Sandbox({ poolSize: { min: 2, max: 12 } }).options, { poolSize: 2, maxPoolSize: 12, shrinkAfterMs: 30_000 });
+  t.like(new Sandbox(4).options, { poolSize: 4, maxPoolSize: 4 });
+});
+
 test('negative timeout', invalid, { timeoutMs: -1 }, 'timeoutMs', /between 1 and/);
 test('huge timeout', invalid, { timeoutMs: 1e12 }, 'timeoutMs', /between 1 and/);
 test('memory as a string', invalid, { memoryLimitMb: '128' }, 'memoryLimitMb', /integer, got the string "128"/);
