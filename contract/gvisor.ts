@@ -26,7 +26,7 @@ export function gvisorRuntimeEntry(name: string, path = '/usr/bin/runsc'): strin
  */
 export function parseRunscRelease(versionText: string): number | undefined {
   const match = /(?:~|release-)(\d{8})\b/.exec(versionText);
-  return match === undefined || match === null ? undefined : Number(match[1]);
+  return match === null ? undefined : Number(match[1]);
 }
 
 /**

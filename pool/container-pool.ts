@@ -138,6 +138,8 @@ export class ContainerPool<M extends PoolMember> {
   #target: PoolTarget;
   /** While the pool holds more than its minimum: the check that lets it shrink after a quiet period. */
   #shrinkTimer: NodeJS.Timeout | undefined;
+  /** How often that check runs: a quarter of shrinkAfterMs, between 100 ms and a second. */
+  readonly #shrinkCheckMs: number;
   /** Idle members taken from generic-pool to be retired, the pool being above its target. */
   #letGo = 0;
   /**
@@ -173,7 +175,9 @@ export class ContainerPool<M extends PoolMember> {
     this.#options = options;
     this.#listener = listener;
     const maxPoolSize = options.maxPoolSize ?? options.poolSize;
-    this.#sizer = new PoolSizer({ min: options.poolSize, max: maxPoolSize, shrinkAfterMs: options.shrinkAfterMs ?? 30_000 });
+    const shrinkAfterMs = options.shrinkAfterMs ?? 30_000;
+    this.#sizer = new PoolSizer({ min: options.poolSize, max: maxPoolSize, shrinkAfterMs });
+    this.#shrinkCheckMs = Math.max(100, Math.min(1000, shrinkAfterMs / 4));
     this.#target = this.#sizer.target({ busy: 0, queued: 0 });
     this.#pool = createPool<M>(
       {
@@ -255,10 +259,11 @@ export class ContainerPool<M extends PoolMember> {
     if (this.#closed) return;
     // Jobs being handed an idle member (#handing) are served already: only those waiting count.
     const target = this.#sizer.target({ busy: this.#pool.borrowed - this.#letGo, queued: this.#waiters.length });
+    // The sizer hands back a new target only when the size changes.
     if (target !== this.#target) {
       const from = this.#target.size;
       this.#target = target;
-      if (target.size !== from) this.#listener.resized(from, target);
+      this.#listener.resized(from, target);
     }
     this.#pokeStarts();
     // Idle members above the target go: each is taken from generic-pool (which hands an idle
@@ -282,8 +287,7 @@ export class ContainerPool<M extends PoolMember> {
   #watchForQuiet(): void {
     const above = this.#target.size > this.#options.poolSize;
     if (above && this.#shrinkTimer === undefined) {
-      const everyMs = Math.max(100, Math.min(1000, (this.#options.shrinkAfterMs ?? 30_000) / 4));
-      this.#shrinkTimer = setInterval(() => this.#resize(), everyMs);
+      this.#shrinkTimer = setInterval(() => this.#resize(), this.#shrinkCheckMs);
     } else if (!above && this.#shrinkTimer !== undefined) {
       clearInterval(this.#shrinkTimer);
       this.#shrinkTimer = undefined;

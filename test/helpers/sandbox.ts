@@ -2,7 +2,8 @@ import type { ExecutionContext } from 'ava';
 import Docker from 'dockerode';
 import { Sandbox as PoolSandbox, type SandboxOptions } from '../../pool/index.js';
 import { LABELS } from '../../contract/labels.js';
-import { readRunscBuild } from '../../host/runsc-build.js';
+import { gvisorRuntimes } from '../../host/runsc-build.js';
+import type { EngineRuntimes } from '../../pool/runtime.js';
 import { requireRuntime } from './set-up.js';
 
 export const docker = new Docker();
@@ -19,9 +20,8 @@ if (GVISOR) await requireRuntime(TEST_RUNTIME, docker);
 export const RUNSC_RELEASE = GVISOR ? await runscReleaseOf(TEST_RUNTIME) : undefined;
 
 async function runscReleaseOf(name: string): Promise<number | undefined> {
-  const runtimes = ((await docker.info()) as { Runtimes?: Record<string, { path?: string }> }).Runtimes ?? {};
-  const path = runtimes[name]?.path;
-  return path === undefined ? undefined : (await readRunscBuild(path)).release;
+  const runtimes = ((await docker.info()) as { Runtimes?: EngineRuntimes }).Runtimes ?? {};
+  return (await gvisorRuntimes(runtimes)).find((runtime) => runtime.name === name)?.build.release;
 }
 
 /** warmbox's Sandbox on the suites' runtime: what the integration tests make. */
