@@ -9,10 +9,11 @@ const MAX_ROUNDS = 100;
  * their own session or process group, ignore SIGTERM, or were forked while an earlier round
  * ran. A process with SIGKILL pending can fork no more, so one killed once needs no second
  * look while it dies: waiting for that would cost the job a millisecond or more. Zombies are
- * skipped: they are already dead, and PID 1 reaps them once their parent is gone.
+ * skipped: they are already dead, and PID 1 reaps them once their parent is gone. `spare`, a
+ * pid, is left alone.
  */
-export function killProcessesOf(uid: number): void {
-  const killed = new Set<number>();
+export function killProcessesOf(uid: number, spare?: number): void {
+  const killed = new Set<number>(spare === undefined ? [] : [spare]);
   for (let round = 0; round < MAX_ROUNDS; round++) {
     let found = 0;
     for (const pid of listPids()) {

@@ -370,12 +370,13 @@ def report_lines(report, figures, value, ending):
 
 
 def finish(report, exit_code, by_signal=None, figures=(), value=None):
-    """Reports, then ends at once.
+    """Reports, then stops until the agent ends this process.
 
     The report is the agent's signal that the job is over: it answers without waiting for
     this process to be torn down, which takes longer than the job itself. So the report comes
     after everything Python's own exit would run first (non-daemon threads, atexit handlers),
-    and the interpreter then skips its finalisation with os._exit, as a forked child would.
+    and the interpreter never runs its finalisation: it stops, and the agent kills it once it
+    has answered. Continued by anything else, it ends with os._exit, as a forked child would.
     """
     ending = {"signal": by_signal.name} if by_signal else {"exit": exit_code}
     # The program's output ends first, so that it has ended by the time the agent reads the
@@ -389,6 +390,9 @@ def finish(report, exit_code, by_signal=None, figures=(), value=None):
         # As python3 does for an uncaught KeyboardInterrupt: end by the signal itself.
         signal.signal(by_signal, signal.SIG_DFL)
         os.kill(os.getpid(), by_signal)
+    # Stopped, not ended: the agent answers first and ends this process after (see
+    # PythonRunner#supervise), which keeps its teardown off the job's path.
+    os.kill(os.getpid(), signal.SIGSTOP)
     os._exit(exit_code)
 
 
