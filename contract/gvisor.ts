@@ -59,6 +59,12 @@ export const RUNSC_BUILD_DIFFERENCES: readonly RunscBuildDifference[] = Object.f
     what: '`ls -l` prints `Bad file descriptor` for each symlink it lists (/bin, /lib, /lib64, /sbin) and `Permission denied` for a directory it cannot enter (/root), and still exits 0',
     cause: 'lgetxattr on a symlink fails with EBADF, google/gvisor#11049, fixed after this release',
   },
+  {
+    since: 20240729,
+    through: 20240729,
+    what: 'a program that passes `memoryLimitMb` ends with exit code 1 and no report (a `MemoryError` handler of its own never runs), and a child that does so exits 1 rather than dying of SIGKILL: the job ends `error`, `memoryExceeded: false`, where 20221219 ends it `memory`',
+    cause: "its kernel ends the process at the container's limit itself, where 20221219 left that to the host's OOM killer, and shows no cgroup to read the kill from; the memory attacks assert 20221219's answer",
+  },
 ]);
 
 /** The build differences a runsc release shows (none known of a build whose release is unknown). */

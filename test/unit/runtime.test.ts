@@ -75,7 +75,7 @@ test('parseRunscRelease -> the release date of Debian\'s and gVisor\'s own versi
 test('runscBuildDifferences -> each fault for the releases it is known in, none for a later or unknown release', (t) => {
   const whats = (release: number | undefined) => runscBuildDifferences(release).map((difference) => difference.what.slice(0, 30));
   t.deepEqual(whats(20221219), ['`ls -l` fails on every path (`']);
-  t.deepEqual(whats(20240729), ['`ls -l` prints `Bad file descr']);
+  t.deepEqual(whats(20240729), ['`ls -l` prints `Bad file descr', 'a program that passes `memoryL']);
   t.deepEqual(whats(20250101), []);
   t.deepEqual(whats(undefined), []);
 });
