@@ -357,6 +357,18 @@ def close_fds(*fds):
             pass  # the program closed it
 
 
+def close_all_but(keep):
+    # 0 to 2 first: a program that used every descriptor it may have leaves room to list the rest.
+    close_fds(0, 1, 2)
+    try:
+        # os.listdir's own descriptor is listed too, and closed by the time it is reached.
+        close_fds(*(int(name) for name in os.listdir("/proc/self/fd") if int(name) != keep))
+    except OSError:
+        # No room even so (the program lowered its own limit): every number up to the limit.
+        os.closerange(3, keep)
+        os.closerange(keep + 1, resource.getrlimit(resource.RLIMIT_NOFILE)[1])
+
+
 def report_lines(report, figures, value, ending):
     """The whole report's pieces, its lines in REPORT_LINES' order: the error and result lines
     (`report`), the figures, the value, and how it ended."""
@@ -380,8 +392,10 @@ def finish(report, exit_code, by_signal=None, figures=(), value=None):
     """
     ending = {"signal": by_signal.name} if by_signal else {"exit": exit_code}
     # The program's output ends first, so that it has ended by the time the agent reads the
-    # report, which the agent answers once it has all of the output.
-    close_fds(0, 1, 2)
+    # report, which the agent answers once it has all of the output: every descriptor goes
+    # but the result channel, any copy of stdout the program made (os.dup) with them, since
+    # this process stops rather than exits (below) and would hold it open.
+    close_all_but(RESULT_FD)
     # One piece at a time: a large result's slices are made as they are written.
     for piece in report_lines(report, figures, value, ending):
         write_all(RESULT_FD, piece)

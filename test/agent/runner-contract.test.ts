@@ -5,10 +5,16 @@
  * channel, and they agree. The same check is shown failing on a copy of runner.py whose
  * framing drifted: a report with a line too many.
  */
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { readFileSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { Readable, Writable } from 'node:stream';
 import test, { type ExecutionContext } from 'ava';
+import { RUNNER_FDS, RUNNER_READY_LINE, runnerLayout } from '../../contract/layout.js';
+import { REPORT_LINES } from '../../contract/report.js';
 import { PythonRunner } from '../../agent/python-runner.js';
 import { job, RUNNER_PATH, withOutput } from '../helpers/agent.js';
 
@@ -46,4 +52,36 @@ test('a runner whose report has a line too many -> the same round trip fails (Pr
   const { response } = await roundTrip(t, path);
   t.not(response.status, 'ok');
   t.is(response.error?.type, 'ProtocolError');
+});
+
+test('after its report the runner holds nothing of the program open and stops itself: its output has ended though the program kept a copy of stdout', async (t) => {
+  const cwd = await mkdtemp(join(tmpdir(), 'warmbox-contract-'));
+  t.teardown(() => rm(cwd, { recursive: true, force: true }));
+  // The runner alone, its descriptors as the agent sets them up: stdin, stdout, and RUNNER_FDS.
+  const stdio = Array.from({ length: Math.max(...Object.values(RUNNER_FDS)) + 1 }, (_, fd) => (fd === 2 ? 'ignore' : 'pipe'));
+  const child = spawn(PYTHON, ['-I', '-u', RUNNER_PATH, runnerLayout()], { stdio, cwd, env: { HOME: cwd } });
+  t.teardown(() => void child.kill('SIGKILL'));
+  const pipes = child.stdio as unknown as Array<Readable & Writable>;
+  const ended = once(pipes[1]!, 'end');
+  pipes[1]!.resume();
+  const results: Buffer[] = [];
+  pipes[RUNNER_FDS.result]!.on('data', (chunk: Buffer) => results.push(chunk));
+  const reported = once(pipes[RUNNER_FDS.result]!, 'end');
+  const code = 'import os\nkeep = os.dup(1)\nos.write(keep, b"via the copy\\n")\nresult = 1';
+  const head = Buffer.from(`{"code":${JSON.stringify(code)},"rlimits":{"fileSizeBytes":1048576,"openFiles":64,"stackBytes":8388608},"env":{},"files":[],"data":null}`);
+  pipes[RUNNER_FDS.job]!.end(Buffer.concat([Buffer.from(`${head.length}\n`), head]));
+  child.stdin!.end();
+
+  // Without the copy closed, stdout would end only once the process does, which it does not.
+  await ended;
+  await reported;
+  const report = Buffer.concat(results).toString('utf8').split('\n');
+  t.is(report[0], RUNNER_READY_LINE.trimEnd());
+  t.is(report.length, 1 + REPORT_LINES.length + 1, 'the ready line, the report, and nothing after its last newline');
+  t.deepEqual(JSON.parse(report[REPORT_LINES.length]!), { exit: 0 });
+  // Stopped (T), not ended: the agent ends it once it has answered.
+  const state = () => /^State:\s+(\S)/m.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'))?.[1];
+  t.is(child.exitCode, null);
+  while (state() !== 'T') await new Promise((resolve) => setImmediate(resolve));
+  t.pass('the runner stopped itself');
 });
