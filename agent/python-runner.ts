@@ -71,7 +71,7 @@ const COLLECT_AFTER_BYTES = 1024 * 1024;
 
 const CLOSING_BRACE = Buffer.from('}');
 // The child's file descriptors: stdin and stdout piped, 2 closed, and a pipe at each of the runner's own.
-const RUNNER_STDIO: Array<'pipe' | 'ignore'> = Array.from({ length: Math.max(...Object.values(RUNNER_FDS)) + 1 }, (_, fd) => (fd === 2 ? 'ignore' : 'pipe'));
+export const RUNNER_STDIO: Array<'pipe' | 'ignore'> = Array.from({ length: Math.max(...Object.values(RUNNER_FDS)) + 1 }, (_, fd) => (fd === 2 ? 'ignore' : 'pipe'));
 
 /** The counters a job or a cell is measured from, and when it was handed over. */
 interface Baseline {
@@ -379,7 +379,8 @@ export class PythonRunner {
     // 16.6-18.6 -> 11.5-13.6 ms on runsc 20240729, three rounds of 25; runc the same either
     // way). Stopped, it runs nothing more. Not when files are to be read: a thread of the
     // program may write one in the moment before the stop, so then everything ends first.
-    const spared = ended && exit === undefined && returnFiles.request.patterns.length === 0 ? this.#shell.childProcess.pid : undefined;
+    // Only with a uid of the program's own, by which the others are found (not in the agent's tests).
+    const spared = ended && exit === undefined && returnFiles.request.patterns.length === 0 && this.#options.uid !== undefined ? this.#shell.childProcess.pid : undefined;
     if (ended) {
       this.#ended = true;
       // Whatever the program left behind (daemons, a fork bomb, a child holding stdout open)

@@ -63,7 +63,7 @@ export const RUNSC_BUILD_DIFFERENCES: readonly RunscBuildDifference[] = Object.f
     since: 20240729,
     through: 20240729,
     what: 'a program that passes `memoryLimitMb` ends with exit code 1 and no report (a `MemoryError` handler of its own never runs), and a child that does so exits 1 rather than dying of SIGKILL: the job ends `error`, `memoryExceeded: false`, where 20221219 ends it `memory`',
-    cause: "its kernel ends the process at the container's limit itself, where 20221219 left that to the host's OOM killer, and shows no cgroup to read the kill from; the memory attacks assert 20221219's answer",
+    cause: "its kernel ends the process at the container's limit itself, where 20221219 left that to the host's OOM killer, and its own emulated cgroup tree (/sys/fs/cgroup, new in this release) counts no OOM kill for the agent to read; the memory attacks assert 20221219's answer",
   },
 ]);
 

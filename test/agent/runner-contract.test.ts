@@ -15,7 +15,7 @@ import type { Readable, Writable } from 'node:stream';
 import test, { type ExecutionContext } from 'ava';
 import { RUNNER_FDS, RUNNER_READY_LINE, runnerLayout } from '../../contract/layout.js';
 import { REPORT_LINES } from '../../contract/report.js';
-import { PythonRunner } from '../../agent/python-runner.js';
+import { PythonRunner, RUNNER_STDIO } from '../../agent/python-runner.js';
 import { job, RUNNER_PATH, withOutput } from '../helpers/agent.js';
 
 const PYTHON = '/usr/bin/python3';
@@ -58,8 +58,7 @@ test('after its report the runner holds nothing of the program open and stops it
   const cwd = await mkdtemp(join(tmpdir(), 'warmbox-contract-'));
   t.teardown(() => rm(cwd, { recursive: true, force: true }));
   // The runner alone, its descriptors as the agent sets them up: stdin, stdout, and RUNNER_FDS.
-  const stdio = Array.from({ length: Math.max(...Object.values(RUNNER_FDS)) + 1 }, (_, fd) => (fd === 2 ? 'ignore' : 'pipe'));
-  const child = spawn(PYTHON, ['-I', '-u', RUNNER_PATH, runnerLayout()], { stdio, cwd, env: { HOME: cwd } });
+  const child = spawn(PYTHON, ['-I', '-u', RUNNER_PATH, runnerLayout()], { stdio: RUNNER_STDIO, cwd, env: { HOME: cwd } });
   t.teardown(() => void child.kill('SIGKILL'));
   const pipes = child.stdio as unknown as Array<Readable & Writable>;
   const ended = once(pipes[1]!, 'end');
